@@ -1,0 +1,315 @@
+"""Typed experiment configuration: YAML files plus `key.sub=value` overrides, validated before any work starts."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key (and file) and what was expected."""
+
+
+@dataclass
+class SyntheticConfig:
+    """The embedded procedural RGB-D data, generated into `out` when its files are missing."""
+
+    enabled: bool = True
+    out: str = "data/synthetic"
+    num: int = 1500
+    num_teacher: int = 800
+    num_train: int = 150
+    num_test: int = 300
+    size: str = "96x128"
+    seed: int = 0
+    workers: int = 2
+
+
+@dataclass
+class DataConfig:
+    """Paired HDF5 files (docs/data_format.md) and how the two modalities become network inputs."""
+
+    unlabeled: str = ""  # paired frames for transfer; empty = the synthetic split
+    teacher: str = ""  # labeled source-modality frames to train the teacher on; empty = synthetic
+    train: str = ""  # small labeled split for downstream fine-tuning
+    test: str = ""
+    source: str = "rgb"
+    target: str = "depth"
+    target_encoding: str = "logdepth_valid"  # see crossmodal.modalities
+    num_classes: int = 0  # 0 = take it from the data; otherwise it must agree with the data
+    num_workers: int = 2
+    hflip: bool = True
+    scale_jitter: float = 0.25
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class NetConfig:
+    """A backbone and where its starting weights come from (a local file; nothing is downloaded)."""
+
+    arch: str = "resnet_narrow"
+    pretrained: str = ""  # torchvision state-dict file, or empty for random init
+    head_channels: int = 64
+
+
+@dataclass
+class TeacherConfig:
+    """The frozen source-modality network: loaded from `checkpoint`, or trained once and cached."""
+
+    net: NetConfig = field(default_factory=NetConfig)
+    checkpoint: str = ""
+    cache_dir: str = "runs/_teacher_cache"
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 0.003
+    weight_decay: float = 0.0001
+
+
+@dataclass
+class CRDConfig:
+    """CRD on globally pooled features (the paper's form) with a memory bank."""
+
+    weight: float = 1.0
+    feat_dim: int = 128
+    num_negatives: int = 1024
+    temperature: float = 0.07
+    momentum: float = 0.5
+    objective: str = "nce"
+    negatives: str = "per_sample"
+    layer: int = -1
+
+
+@dataclass
+class DenseCRDConfig:
+    """CRD on dense features: the positive is the same location seen by the other sensor."""
+
+    weight: float = 1.0
+    feat_dim: int = 128
+    num_locations: int = 32
+    temperature: float = 0.07
+    layer: int = -1
+
+
+@dataclass
+class TransferConfig:
+    """The unlabeled stage: the student learns from the frozen teacher on paired frames."""
+
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 0.003
+    weight_decay: float = 0.0001
+    warmup_steps: int = 20
+    grad_accum: int = 1
+    crd: CRDConfig = field(default_factory=CRDConfig)
+    crd_dense: DenseCRDConfig = field(default_factory=DenseCRDConfig)
+
+
+@dataclass
+class FinetuneConfig:
+    """The downstream protocol: fine-tune student + segmentation head on the small labeled split."""
+
+    epochs: int = 25
+    batch_size: int = 16
+    lr: float = 0.003
+    weight_decay: float = 0.0001
+    num_examples: int = 4
+
+
+@dataclass
+class Config:
+    """One experiment: data, teacher, student, the methods compared, and the downstream protocol."""
+
+    name: str = "default"
+    seed: int = 0
+    output_dir: str = "runs"
+    methods: list[str] = field(default_factory=lambda: ["none", "crd_dense"])
+    threads: int = 0  # torch intra-op threads per process; 0 = leave torch's default
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: NetConfig = field(default_factory=NetConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`, allowing int -> float; raise ConfigError naming `key`."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config key '{key}' must be a mapping of {sorted(f.name for f in dataclasses.fields(tp))}, got {value!r}")
+        return _build(tp, value, key + ".")
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            if option is type(None) and value is None:
+                return None
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[-1])
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+    if not isinstance(value, tp):
+        raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
+    """Make dataclass `cls` from `values`, rejecting unknown keys with the nearest valid names."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            near = difflib.get_close_matches(str(key), names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(prefix + n for n in near)}?" if near else ""
+            raise ConfigError(f"unknown config key '{prefix}{key}'{hint} (valid keys here: {', '.join(names)})")
+        kwargs[key] = _coerce(value, hints[key], prefix + key)
+    return cls(**kwargs)
+
+
+def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{dotted}': '{part}' is not a section")
+    node[parts[-1]] = value
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """Turn ['a.b=1', 'c=x'] into a nested dict, values parsed as YAML scalars/lists."""
+    tree: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"override '{pair}' must look like key.sub=value")
+        key, raw = pair.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override '{pair}': cannot parse value: {err}") from err
+        _set_dotted(tree, key.strip(), value)
+    return tree
+
+
+def _merge(base: dict, update: Mapping) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config (or the built-in defaults), apply overrides, type-check and validate."""
+    tree: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (the shipped configs are in configs/)")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        if not isinstance(tree, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    tree = _merge(tree, parse_overrides(overrides or []))
+    try:
+        cfg = _build(Config, tree)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}" if path else str(err)) from None
+    validate(cfg)
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict:
+    """The resolved config as plain data (what is saved with every run and checkpoint)."""
+    return dataclasses.asdict(cfg)
+
+
+def dump_yaml(cfg: Any) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def _check(cond: bool, key: str, expected: str, value: Any) -> None:
+    if not cond:
+        raise ConfigError(f"config key '{key}' must be {expected}, got {value!r}")
+
+
+def validate(cfg: Config) -> None:
+    """Value checks that need no data: positive sizes and rates, known names."""
+    from crossmodal.distill import DISTILLERS
+    from crossmodal.modalities import ENCODINGS
+    from crossmodal.models.backbone import ARCHS
+
+    known = ["none", *DISTILLERS]
+    for m in cfg.methods:
+        if m not in known:
+            near = difflib.get_close_matches(m, known, n=3, cutoff=0.4)
+            raise ConfigError(f"config key 'methods' has unknown method '{m}'"
+                              + (f"; did you mean {', '.join(near)}?" if near else "") + f" (known: {', '.join(known)})")
+    _check(len(set(cfg.methods)) == len(cfg.methods), "methods", "a list without repeats", cfg.methods)
+    for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
+        _check(net.arch in ARCHS, f"{key}.arch", f"one of {', '.join(ARCHS)}", net.arch)
+        _check(net.head_channels > 0, f"{key}.head_channels", "> 0", net.head_channels)
+    _check(cfg.data.target_encoding in ENCODINGS, "data.target_encoding", f"one of {', '.join(ENCODINGS)}", cfg.data.target_encoding)
+    _check(cfg.data.num_classes >= 0, "data.num_classes", ">= 0 (0 = from the data)", cfg.data.num_classes)
+    _check(cfg.data.num_workers >= 0, "data.num_workers", ">= 0", cfg.data.num_workers)
+    _check(0 <= cfg.data.scale_jitter < 1, "data.scale_jitter", "in [0, 1)", cfg.data.scale_jitter)
+    _check(cfg.threads >= 0, "threads", ">= 0", cfg.threads)
+    syn = cfg.data.synthetic
+    try:
+        h, w = (int(v) for v in syn.size.lower().split("x"))
+        ok = h >= 32 and w >= 32
+    except ValueError:
+        ok = False
+    _check(ok, "data.synthetic.size", "HxW with both sides >= 32, e.g. 96x128", syn.size)
+    for key in ("num", "num_teacher", "num_train", "num_test", "workers"):
+        _check(getattr(syn, key) >= 1, f"data.synthetic.{key}", ">= 1", getattr(syn, key))
+    stages = {"teacher": cfg.teacher, "transfer": cfg.transfer, "finetune": cfg.finetune}
+    for name, st in stages.items():
+        _check(st.epochs >= 0 if name == "transfer" else st.epochs >= 1, f"{name}.epochs", ">= 1", st.epochs)
+        _check(st.batch_size >= 1, f"{name}.batch_size", ">= 1", st.batch_size)
+        _check(st.lr > 0, f"{name}.lr", "a positive learning rate", st.lr)
+        _check(st.weight_decay >= 0, f"{name}.weight_decay", ">= 0", st.weight_decay)
+    _check(cfg.transfer.grad_accum >= 1, "transfer.grad_accum", ">= 1", cfg.transfer.grad_accum)
+    _check(cfg.transfer.warmup_steps >= 0, "transfer.warmup_steps", ">= 0", cfg.transfer.warmup_steps)
+    crd = cfg.transfer.crd
+    _check(crd.objective in ("nce", "infonce"), "transfer.crd.objective", "nce or infonce", crd.objective)
+    _check(crd.negatives in ("per_sample", "shared", "queue"), "transfer.crd.negatives", "per_sample, shared or queue", crd.negatives)
+    _check(crd.num_negatives >= 1, "transfer.crd.num_negatives", ">= 1", crd.num_negatives)
+    _check(0 <= crd.momentum < 1, "transfer.crd.momentum", "in [0, 1)", crd.momentum)
+    for key, sub in (("transfer.crd", crd), ("transfer.crd_dense", cfg.transfer.crd_dense)):
+        _check(sub.temperature > 0, f"{key}.temperature", "> 0", sub.temperature)
+        _check(sub.feat_dim >= 1, f"{key}.feat_dim", ">= 1", sub.feat_dim)
+        _check(sub.weight > 0, f"{key}.weight", "> 0", sub.weight)
+    _check(cfg.transfer.crd_dense.num_locations >= 2, "transfer.crd_dense.num_locations", ">= 2", cfg.transfer.crd_dense.num_locations)
+    _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)

@@ -1,0 +1,130 @@
+"""DataLoaders over paired HDF5 files, and resolving where a config's data files are."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from crossmodal.config import Config, ConfigError
+from crossmodal.data.h5format import PairedDataset, PairedInfo, read_info
+from crossmodal.modalities import PairTransform, check_encoding
+
+SPLITS = ("unlabeled", "teacher", "train", "test")
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """The four split files a run reads, validated against each other and the config."""
+
+    unlabeled: PairedInfo
+    teacher: PairedInfo
+    train: PairedInfo
+    test: PairedInfo
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+def synthetic_command(cfg: Config) -> list[str]:
+    """The data_tools.synthetic command line that builds the configured embedded data."""
+    s = cfg.data.synthetic
+    return [sys.executable, "-m", "data_tools.synthetic", "--out", s.out, "--num", str(s.num), "--size", s.size,
+            "--seed", str(s.seed), "--num-teacher", str(s.num_teacher), "--num-train", str(s.num_train),
+            "--num-test", str(s.num_test), "--workers", str(s.workers)]
+
+
+def split_path(cfg: Config, split: str) -> Path:
+    """The configured file for `split`, or the synthetic one when none is named."""
+    named = getattr(cfg.data, split)
+    if named:
+        return Path(named)
+    if cfg.data.synthetic.enabled:
+        return Path(cfg.data.synthetic.out) / f"{split}.h5"
+    raise ConfigError(f"config key 'data.{split}' is empty and data.synthetic.enabled is false: name a paired HDF5 "
+                      f"file (docs/data_format.md), e.g. one built by python -m data_tools.synthetic --out DIR")
+
+
+def _synthetic_matches(cfg: Config) -> bool:
+    """True when the synthetic files exist and were made with the configured seed, size and counts."""
+    s = cfg.data.synthetic
+    want = {"unlabeled": s.num, "teacher": s.num_teacher, "train": s.num_train, "test": s.num_test}
+    h, w = (int(v) for v in s.size.lower().split("x"))
+    for split, num in want.items():
+        path = split_path(cfg, split)
+        if getattr(cfg.data, split):
+            continue
+        if not path.is_file():
+            return False
+        info = read_info(path)
+        if info.num_samples != num or (info.height, info.width) != (h, w) or info.attrs.get("seed") != s.seed:
+            return False
+    return True
+
+
+def ensure_synthetic(cfg: Config, is_main: bool) -> None:
+    """Generate the embedded procedural data (main process only) when it is missing or made differently."""
+    if not cfg.data.synthetic.enabled or not is_main or _synthetic_matches(cfg):
+        return
+    cmd = synthetic_command(cfg) + ["--overwrite"]
+    print("[crossmodal] generating the embedded procedural RGB-D data:", " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def open_data(cfg: Config) -> DataFiles:
+    """Read and cross-check the split files: present, holding the modalities and classes the config needs."""
+    infos = {}
+    for split in SPLITS:
+        path = split_path(cfg, split)
+        if not path.is_file():
+            how = (" ".join(synthetic_command(cfg)[1:]) if not getattr(cfg.data, split) else
+                   "-m data_tools.synthetic --out DIR (embedded data), or the data_tools converter for your sensor")
+            raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: python {how}")
+        infos[split] = read_info(path)
+    src, tgt = cfg.data.source, cfg.data.target
+    need = {"unlabeled": [src, tgt], "teacher": [src, "label"], "train": [tgt, "label"], "test": [src, tgt, "label"]}
+    for split, mods in need.items():
+        info = infos[split]
+        for m in mods:
+            if m not in info.modalities:
+                raise ConfigError(f"dataset {info.path} (data.{split}) lacks modality '{m}' needed here; "
+                                  f"it has {', '.join(info.modalities)}")
+        if src in mods:
+            check_encoding("rgb", src, info.shapes[src], str(info.path))
+        if tgt in mods:
+            check_encoding(cfg.data.target_encoding, tgt, info.shapes[tgt], str(info.path))
+    names = infos["test"].class_names
+    for split in ("teacher", "train"):
+        if infos[split].class_names != names:
+            raise ConfigError(f"class names of {infos[split].path} differ from those of {infos['test'].path}")
+    if cfg.data.num_classes and cfg.data.num_classes != len(names):
+        raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
+                          f"has {len(names)} classes ({', '.join(names)})")
+    crd = cfg.transfer.crd
+    if "crd" in cfg.methods and crd.negatives != "queue" and crd.num_negatives >= infos["unlabeled"].num_samples:
+        raise ConfigError(f"config key 'transfer.crd.num_negatives' is {crd.num_negatives}, but "
+                          f"{infos['unlabeled'].path} holds only {infos['unlabeled'].num_samples} pairs; use fewer")
+    return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
+
+
+def make_loader(info: PairedInfo, encodings: dict[str, str], *, train: bool, batch_size: int, num_workers: int,
+                seed: int, with_label: bool, hflip: bool = True, scale_jitter: float = 0.25) -> DataLoader:
+    """A loader yielding dicts of encoded tensors plus `index` (and `label`), augmented jointly when training."""
+    transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,
+                              scale_jitter=scale_jitter, seed=seed)
+    modalities = list(encodings) + (["label"] if with_label else [])
+    dataset = PairedDataset(info.path, modalities, transform=transform)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train and len(dataset) >= batch_size,
+                      num_workers=num_workers, generator=torch.Generator().manual_seed(seed),
+                      pin_memory=torch.cuda.is_available())
+
+
+def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
+    """Tell the sampler and the augmentation which epoch this is (both derive their randomness from it)."""
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(epoch)
+    transform = getattr(loader.dataset, "transform", None)
+    if hasattr(transform, "set_epoch"):
+        transform.set_epoch(epoch)

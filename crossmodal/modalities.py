@@ -1,0 +1,123 @@
+"""Modalities: how a stored array (docs/data_format.md) becomes a network input, and paired augmentation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import albumentations as A
+import numpy as np
+import torch
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# Log-depth statistics for indoor scenes (0.5-10 m); fixed so every split is encoded alike.
+LOG_DEPTH_MEAN = 0.9
+LOG_DEPTH_STD = 0.6
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A named way to turn one stored modality into a float (C, H, W) array."""
+
+    channels: int
+    fn: Callable[[np.ndarray], np.ndarray]
+    description: str
+
+
+def _rgb(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32) / 255.0
+    return ((x - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+
+
+def _logdepth_valid(d: np.ndarray) -> np.ndarray:
+    valid = d > 0
+    logd = np.where(valid, (np.log(np.where(valid, d, 1.0)) - LOG_DEPTH_MEAN) / LOG_DEPTH_STD, 0.0)
+    return np.stack([logd, valid]).astype(np.float32)
+
+
+def _metres(d: np.ndarray) -> np.ndarray:
+    return ((d - 3.0) / 2.0 * (d > 0))[None].astype(np.float32)
+
+
+def _generic(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    else:
+        x = x.transpose(2, 0, 1)
+    return x
+
+
+ENCODINGS: dict[str, Encoding] = {
+    "rgb": Encoding(3, _rgb, "uint8 RGB scaled to [0, 1] and normalised with ImageNet mean/std"),
+    "logdepth_valid": Encoding(2, _logdepth_valid, "standardised log-depth (0 at holes) and a validity mask"),
+    "metres": Encoding(1, _metres, "depth in metres, centred at 3 m and scaled by 1/2; holes 0"),
+    "raw": Encoding(0, _generic, "the stored array as float32, channels first (channel count from the data)"),
+}
+
+
+def encoding_channels(name: str, stored_shape: Sequence[int]) -> int:
+    """Input channels a network needs for `name` applied to samples of `stored_shape`."""
+    enc = ENCODINGS[name]
+    if enc.channels:
+        return enc.channels
+    return 1 if len(stored_shape) == 2 else int(stored_shape[-1])
+
+
+def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: str) -> None:
+    """Fail early when an encoding does not fit what the file stores."""
+    if name == "rgb" and (len(stored_shape) != 3 or stored_shape[-1] != 3):
+        raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding 'rgb' needs (H, W, 3)")
+    if name in ("logdepth_valid", "metres") and len(stored_shape) != 2:
+        raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")
+
+
+class PairTransform:
+    """Applies one random geometric augmentation to every modality of a sample, then encodes them.
+
+    Images use bilinear resampling; depth and labels nearest (so holes and class ids stay exact).
+    The randomness of sample i in epoch e depends only on (seed, e, i): the same for any number of
+    workers or processes, and after a resume.
+    """
+
+    def __init__(self, encodings: Mapping[str, str], size: tuple[int, int], train: bool,
+                 hflip: bool = True, scale_jitter: float = 0.25, seed: int = 0) -> None:
+        self.encodings = dict(encodings)
+        self.seed = seed
+        self.epoch = 0
+        self.ops: list[Any] = []
+        if train and scale_jitter > 0:
+            aspect = size[1] / size[0]
+            self.ops.append(A.RandomResizedCrop(size=size, scale=(1.0 - scale_jitter, 1.0),
+                                                ratio=(aspect * 0.9, aspect * 1.1), p=1.0))
+        if train and hflip:
+            self.ops.append(A.HorizontalFlip(p=0.5))
+        self._aug: tuple[tuple[str, ...], A.Compose] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _compose(self, keys: tuple[str, ...]) -> A.Compose:
+        """One Compose for this set of stored keys: the rgb-encoded key is the image, the rest masks."""
+        if self._aug is None or self._aug[0] != keys:
+            image_key = next((k for k in keys if self.encodings.get(k) == "rgb"), None)
+            targets = {k: "image" if k == image_key else "mask" for k in keys}
+            self._aug = (keys, A.Compose(self.ops, additional_targets=targets))
+        return self._aug[1]
+
+    def __call__(self, sample: dict) -> dict:
+        arrays = {k: v for k, v in sample.items() if isinstance(v, np.ndarray)}
+        if self.ops:
+            keys = tuple(arrays)
+            h, w = arrays[keys[0]].shape[:2]
+            compose = self._compose(keys)
+            compose.set_random_seed(int(np.random.SeedSequence([self.seed, self.epoch, int(sample["index"])]).generate_state(1)[0]))
+            out = compose(image=np.zeros((h, w, 1), np.uint8), **arrays)
+            arrays = {k: out[k] for k in keys}
+        result: dict = {"index": sample["index"]}
+        for key, value in arrays.items():
+            if key == "label":
+                result["label"] = torch.from_numpy(np.ascontiguousarray(value).astype(np.int64))
+            elif key in self.encodings:
+                result[key] = torch.from_numpy(np.ascontiguousarray(ENCODINGS[self.encodings[key]].fn(value)))
+        return result

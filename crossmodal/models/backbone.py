@@ -1,0 +1,140 @@
+"""ResNet backbones (torchvision blocks and parameter names) with any input channel count, returning every stage."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A ResNet layout: block type, blocks and width per stage, and the stem."""
+
+    block: type[nn.Module]
+    layers: tuple[int, ...]
+    widths: tuple[int, ...]
+    stem: str  # "imagenet": 7x7/2 conv + max-pool (stride 4); "light": one 3x3/2 conv (stride 2)
+    stem_width: int
+
+
+ARCHS: dict[str, Arch] = {
+    # torchvision layouts: state dicts of torchvision.models.resnetXX load directly (fc is ignored).
+    "resnet18": Arch(BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512), "imagenet", 64),
+    "resnet34": Arch(BasicBlock, (3, 4, 6, 3), (64, 128, 256, 512), "imagenet", 64),
+    "resnet50": Arch(Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512), "imagenet", 64),
+    # Narrow CIFAR-style variants for CPU-sized runs on small frames.
+    "resnet_narrow": Arch(BasicBlock, (1, 1, 1), (16, 32, 64), "light", 16),
+    "resnet_narrow_wide": Arch(BasicBlock, (2, 2, 2), (32, 64, 128), "light", 32),
+    "resnet_tiny": Arch(BasicBlock, (1, 1), (8, 16), "light", 8),
+}
+
+
+class ResNetBackbone(nn.Module):
+    """A ResNet trunk whose forward returns the output of every stage (strides grow by 2 per stage)."""
+
+    def __init__(self, arch: str | Arch, in_channels: int = 3) -> None:
+        super().__init__()
+        spec = ARCHS[arch] if isinstance(arch, str) else arch
+        self.arch = arch if isinstance(arch, str) else "custom"
+        self.in_channels = in_channels
+        if spec.stem == "imagenet":
+            self.conv1 = nn.Conv2d(in_channels, spec.stem_width, 7, 2, 3, bias=False)
+            self.maxpool: nn.Module = nn.MaxPool2d(3, 2, 1)
+            stem_stride = 4
+        else:
+            self.conv1 = nn.Conv2d(in_channels, spec.stem_width, 3, 2, 1, bias=False)
+            self.maxpool = nn.Identity()
+            stem_stride = 2
+        self.bn1 = nn.BatchNorm2d(spec.stem_width)
+        self.relu = nn.ReLU(inplace=True)
+        inplanes = spec.stem_width
+        self.out_channels: list[int] = []
+        self.strides: list[int] = []
+        stride_now = stem_stride
+        for i, (n, w) in enumerate(zip(spec.layers, spec.widths)):
+            stride = 1 if i == 0 else 2
+            stride_now *= stride
+            blocks = []
+            for j in range(n):
+                s = stride if j == 0 else 1
+                down = None
+                if s != 1 or inplanes != w * spec.block.expansion:
+                    down = nn.Sequential(nn.Conv2d(inplanes, w * spec.block.expansion, 1, s, bias=False),
+                                         nn.BatchNorm2d(w * spec.block.expansion))
+                blocks.append(spec.block(inplanes, w, s, down))
+                inplanes = w * spec.block.expansion
+            self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
+            self.out_channels.append(inplanes)
+            self.strides.append(stride_now)
+        self.num_stages = len(spec.layers)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        feats = []
+        for i in range(self.num_stages):
+            x = getattr(self, f"layer{i + 1}")(x)
+            feats.append(x)
+        return feats
+
+
+def adapt_input_conv(in_channels: int, weight: torch.Tensor) -> torch.Tensor:
+    """Make a first-conv weight for `in_channels` from one trained on 3 (timm's rule: sum for 1, tile and rescale otherwise)."""
+    out_c, src_c, kh, kw = weight.shape
+    if in_channels == src_c:
+        return weight
+    if in_channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    reps = -(-in_channels // src_c)
+    w = weight.repeat(1, reps, 1, 1)[:, :in_channels]
+    return w * (src_c / in_channels)
+
+
+def load_pretrained(backbone: ResNetBackbone, path: str | Path) -> list[str]:
+    """Load a local torchvision-style state dict (or a checkpoint holding one) into `backbone`.
+
+    The first convolution is adapted when the channel count differs; returns the ignored keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained weights file not found: {path}. Expected a torchvision ResNet state dict saved with "
+            f"torch.save(model.state_dict(), ...), e.g. resnet18-f37072fd.pth from the torchvision model zoo; "
+            f"download it on a machine with internet access and name its local path in the config.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ValueError(f"pretrained weights file {path} cannot be read as a torch state dict: {err}") from err
+    for key in ("state_dict", "model", "backbone"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise ValueError(f"pretrained weights file {path} holds {type(state).__name__}, expected a state dict")
+    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
+    if "conv1.weight" in state:
+        state["conv1.weight"] = adapt_input_conv(backbone.in_channels, state["conv1.weight"])
+    own = backbone.state_dict()
+    ignored = [k for k in state if k not in own]
+    missing = [k for k in own if k not in state]
+    bad = [k for k in state if k in own and state[k].shape != own[k].shape]
+    if missing or bad:
+        detail = (f"missing {missing[:5]}" if missing else "") + (f" shape mismatch {[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in bad[:3]]}" if bad else "")
+        raise ValueError(f"pretrained weights file {path} does not fit backbone '{backbone.arch}': {detail.strip()}")
+    backbone.load_state_dict({k: v for k, v in state.items() if k in own})
+    return ignored
+
+
+def build_backbone(arch: str, in_channels: int, pretrained: str = "") -> ResNetBackbone:
+    """A backbone by registry name, optionally initialised from a local weights file."""
+    net = ResNetBackbone(arch, in_channels)
+    if pretrained:
+        load_pretrained(net, pretrained)
+    return net

@@ -1,0 +1,80 @@
+"""Run bookkeeping: the Accelerator, the run folder, the log file, and what produced the numbers."""
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+
+from crossmodal.config import Config, dump_yaml
+from eval.report import write_text_atomic
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Distil a frozen source-sensor teacher (RGB) into a target-sensor student (depth) with CRD, "
+                    "then judge it on downstream segmentation. With no arguments it runs configs/default.yaml on "
+                    "the embedded procedural RGB-D data.",
+        epilog="example: accelerate launch run_transfer.py --config configs/smoke.yaml transfer.epochs=2 seed=1")
+    p.add_argument("--config", default=None, help=f"YAML experiment file (default: {DEFAULT_CONFIG.name})")
+    p.add_argument("overrides", nargs="*", help="config overrides as key.sub=value, e.g. finetune.epochs=10")
+    return p.parse_args(argv)
+
+
+def make_accelerator(cfg: Config) -> Accelerator:
+    """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    acc = Accelerator(gradient_accumulation_steps=cfg.transfer.grad_accum,
+                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed))
+    set_seed(cfg.seed)
+    return acc
+
+
+def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logger]:
+    """Create runs/<name>/, save the resolved config there, and log to runs/<name>/log.txt (main process)."""
+    run_dir = Path(cfg.output_dir) / cfg.name
+    log = logging.getLogger("crossmodal")
+    log.setLevel(logging.INFO)
+    log.handlers.clear()
+    log.propagate = False
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+        handler = logging.FileHandler(run_dir / "log.txt", mode="w")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.info("command: %s", " ".join(sys.argv))
+        log.info("processes: %d, device: %s, mixed precision: %s", accelerator.num_processes,
+                 accelerator.device, accelerator.mixed_precision)
+    else:
+        log.addHandler(logging.NullHandler())
+    accelerator.wait_for_everyone()
+    return run_dir, log
+
+
+def device_name(accelerator: Accelerator) -> str:
+    dev = accelerator.device
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return f"{dev.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def versions() -> dict[str, str]:
+    import accelerate
+    import albumentations
+    import cv2
+    import h5py
+    import numpy
+    import torchvision
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "accelerate": accelerate.__version__, "numpy": numpy.__version__, "h5py": h5py.__version__,
+            "opencv": cv2.__version__, "albumentations": albumentations.__version__}

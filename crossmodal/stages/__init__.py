@@ -1,0 +1,1 @@
+"""Training stages: the frozen teacher, the unlabeled transfer, and supervised segmentation training."""

@@ -1,0 +1,55 @@
+"""Pieces every stage shares: optimiser and schedule, a progress bar, a loss curve."""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Iterator, TypeVar
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, weight_decay=weight_decay)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up then cosine decay to zero over `total_steps` optimiser steps."""
+    total = max(1, total_steps)
+    warm = min(warmup_steps, total - 1)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def progress(items: Iterable[T], accelerator: Accelerator, desc: str, total: int | None = None) -> Iterator[T]:
+    """A tqdm bar with throughput and ETA, shown on the main process only."""
+    return iter(tqdm(items, desc=desc, total=total, disable=not accelerator.is_local_main_process,
+                     dynamic_ncols=True, leave=True, unit="batch"))
+
+
+class Curve:
+    """Running mean of a loss, recorded every `every` steps as (step, value) points for plots and reports."""
+
+    def __init__(self, every: int = 5) -> None:
+        self.every = every
+        self.points: list[tuple[int, float]] = []
+        self._sum = 0.0
+        self._n = 0
+
+    def add(self, step: int, value: float) -> None:
+        self._sum += value
+        self._n += 1
+        if self._n >= self.every:
+            self.flush(step)
+
+    def flush(self, step: int) -> None:
+        if self._n:
+            self.points.append((step, self._sum / self._n))
+            self._sum, self._n = 0.0, 0

@@ -1,0 +1,120 @@
+"""The frozen source-modality teacher: loaded from a checkpoint, or trained once on labeled frames and cached."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+
+from crossmodal.config import Config, to_dict
+from crossmodal.data.loaders import DataFiles, make_loader
+from crossmodal.models import Segmenter, build_backbone
+from crossmodal.stages.supervised import train_segmenter
+
+
+def build_teacher(cfg: Config, num_classes: int) -> Segmenter:
+    """The teacher network for RGB input (weights random, or from teacher.net.pretrained)."""
+    net = cfg.teacher.net
+    return Segmenter(build_backbone(net.arch, 3, net.pretrained), num_classes, net.head_channels)
+
+
+def freeze(model: torch.nn.Module) -> torch.nn.Module:
+    """Eval mode (BatchNorm statistics fixed) and no gradients: the teacher only gives targets."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _file_fingerprint(path: Path) -> str:
+    """Size plus a hash of the first and last MiB: cheap, and changes when a split is regenerated."""
+    h = hashlib.sha256(str(path.stat().st_size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        f.seek(max(0, path.stat().st_size - (1 << 20)))
+        h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
+    """Everything the trained teacher depends on: its config, the data it sees, the classes, the seed."""
+    key = {"teacher": {k: v for k, v in to_dict(cfg.teacher).items() if k not in ("cache_dir", "checkpoint")},
+           "data": _file_fingerprint(data.teacher.path), "source": cfg.data.source, "classes": list(data.class_names),
+           "seed": cfg.seed, "hflip": cfg.data.hflip, "scale_jitter": cfg.data.scale_jitter}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_teacher_checkpoint(cfg: Config, path: Path, num_classes: int) -> Segmenter:
+    """A teacher saved by this project (or any file holding a matching Segmenter state dict)."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"teacher checkpoint not found: {path} (config key teacher.checkpoint). Expected a file written by "
+            f"run_transfer.py (runs/<name>/checkpoints/teacher.pt or the teacher cache), holding a "
+            f"'{cfg.teacher.net.arch}' segmenter for {num_classes} classes; leave the key empty to train one.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ValueError(f"teacher checkpoint {path} cannot be read: {err}") from err
+    state = blob.get("model", blob) if isinstance(blob, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"teacher checkpoint {path} holds no state dict")
+    model = build_teacher(cfg, num_classes)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"teacher checkpoint {path} does not fit teacher.net.arch='{cfg.teacher.net.arch}' "
+                         f"with {num_classes} classes: {str(err).splitlines()[0]} ...") from None
+    return model
+
+
+def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger,
+                run_dir: Path) -> tuple[Segmenter, dict[str, Any]]:
+    """The frozen teacher on the accelerator's device, and how it was obtained (with its loss curve if trained)."""
+    info: dict[str, Any] = {"curve": []}
+    if cfg.teacher.checkpoint:
+        model = load_teacher_checkpoint(cfg, Path(cfg.teacher.checkpoint), data.num_classes)
+        info["source"] = f"checkpoint {cfg.teacher.checkpoint}"
+    else:
+        cache = Path(cfg.teacher.cache_dir) / f"teacher-{teacher_cache_key(cfg, data)}.pt"
+        if cache.is_file():
+            model = load_teacher_checkpoint(cfg, cache, data.num_classes)
+            info["curve"] = torch.load(cache, map_location="cpu", weights_only=False).get("curve", [])
+            info["source"] = f"cache {cache}"
+            log.info("teacher: reusing %s", cache)
+        else:
+            torch.manual_seed(cfg.seed)
+            model = build_teacher(cfg, data.num_classes)
+            loader = make_loader(data.teacher, {cfg.data.source: "rgb"}, train=True, batch_size=cfg.teacher.batch_size,
+                                 num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True,
+                                 hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+            t = cfg.teacher
+            model, info["curve"] = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
+                                                   weight_decay=t.weight_decay, desc="teacher", log=log)
+            if accelerator.is_main_process:
+                save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "curve": info["curve"],
+                                 "class_names": list(data.class_names)}, cache)
+            accelerator.wait_for_everyone()
+            info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
+    if accelerator.is_main_process:
+        save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "class_names": list(data.class_names)},
+                        run_dir / "checkpoints" / "teacher.pt")
+    return freeze(model.to(accelerator.device)), info

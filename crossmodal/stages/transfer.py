@@ -1,0 +1,67 @@
+"""The transfer stage: a student on the target sensor learns from the frozen teacher on unlabeled pairs."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+
+from crossmodal.config import Config, to_dict
+from crossmodal.data.loaders import DataFiles, make_loader, set_loader_epoch
+from crossmodal.distill import DISTILLERS
+from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
+from crossmodal.modalities import encoding_channels
+from crossmodal.stages.common import Curve, make_optimizer, progress, warmup_cosine
+from crossmodal.stages.teacher import save_checkpoint
+
+
+def build_student(cfg: Config, data: DataFiles) -> ResNetBackbone:
+    """The target-sensor backbone, initialised from the seed alone so every method starts from the same weights."""
+    torch.manual_seed(cfg.seed)
+    channels = encoding_channels(cfg.data.target_encoding, data.train.shapes[cfg.data.target])
+    return build_backbone(cfg.student.arch, channels, cfg.student.pretrained)
+
+
+def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, accelerator: Accelerator,
+                 log: logging.Logger, run_dir: Path) -> tuple[ResNetBackbone, list]:
+    """Train a fresh student with distiller `method`; returns the unwrapped student and its loss curve."""
+    student = build_student(cfg, data)
+    torch.manual_seed(cfg.seed + 1)
+    distiller = DISTILLERS[method](student.out_channels, teacher.backbone.out_channels,
+                                   data.unlabeled.num_samples, getattr(cfg.transfer, method))
+    distiller.to(accelerator.device)
+    t = cfg.transfer
+    loader = make_loader(data.unlabeled, {cfg.data.source: "rgb", cfg.data.target: cfg.data.target_encoding},
+                         train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
+                         with_label=False, hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+    optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
+    steps = t.epochs * max(1, len(loader) // t.grad_accum)  # Accelerate steps the schedule once per process
+    scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
+    student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader, scheduler)
+    curve, step = Curve(), 0
+    for epoch in range(t.epochs):
+        student.train()
+        set_loader_epoch(loader, epoch)
+        for batch in progress(loader, accelerator, f"transfer[{method}] {epoch + 1}/{t.epochs}"):
+            with accelerator.accumulate(student):
+                with torch.no_grad(), accelerator.autocast():
+                    t_feats = teacher.backbone(batch[cfg.data.source])
+                s_feats = student(batch[cfg.data.target])
+                loss = distiller(s_feats, t_feats, batch["index"])
+                accelerator.backward(loss)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            step += 1
+            curve.add(step, loss.item())
+        curve.flush(step)
+        accelerator.log({f"transfer/{method}/loss": curve.points[-1][1]}, step=step)
+        log.info("transfer[%s] epoch %d/%d: loss %.4f", method, epoch + 1, t.epochs, curve.points[-1][1])
+    student = accelerator.unwrap_model(student)
+    if accelerator.is_main_process:
+        save_checkpoint({"student": student.state_dict(), "distiller": distiller.state_dict(), "method": method,
+                         "config": to_dict(cfg), "curve": curve.points},
+                        run_dir / "checkpoints" / f"{method}_transfer.pt")
+    accelerator.free_memory()
+    return student, curve.points

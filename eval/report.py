@@ -1,0 +1,105 @@
+"""Run outputs people read: metrics.json, report.md and figures/ (curves, bars, example predictions)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from crossmodal.data.h5format import PairedDataset
+from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fmt(v: float | None, pct: bool = True) -> str:
+    if v is None:
+        return "n/a"
+    return f"{100 * v:.1f}" if pct else f"{v:.4f}"
+
+
+def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[str, Mapping[str, list]],
+                  examples: Mapping[str, np.ndarray], test_path: Path, example_idx: list[int],
+                  class_names: list[str], source: str, target: str) -> dict[str, str]:
+    """Draw every figure of the report; returns {figure name: path relative to the run folder}."""
+    fig = run_dir / "figures"
+    out: dict[str, str] = {}
+    for stage in ("transfer", "finetune", "teacher"):
+        series = {m: c[stage] for m, c in curves.items() if c.get(stage)}
+        if series:
+            line_plot(series, fig / f"{stage}_loss.png", title=f"{stage} loss (running mean)", xlabel="optimizer step",
+                      ylabel="loss")
+            out[f"{stage}_loss"] = f"figures/{stage}_loss.png"
+    bar_chart({m: (v["miou"], None) for m, v in methods.items()}, fig / "miou.png", title="Test mIoU by method",
+              ylabel="mIoU", ylim=(0.0, 1.0))
+    out["miou"] = "figures/miou.png"
+    grouped_bar_chart({c: {m: v["per_class_iou"].get(c) for m, v in methods.items()} for c in class_names},
+                      fig / "per_class_iou.png", title="Per-class IoU on the test split", ylabel="IoU")
+    out["per_class_iou"] = "figures/per_class_iou.png"
+    if example_idx and examples:
+        ds = PairedDataset(test_path, [source, target, "label"])
+        n = len(class_names)
+        rows = []
+        for row, i in enumerate(example_idx):
+            s = ds[i]
+            cells = [s[source], colorize_depth(s[target]) if s[target].ndim == 2 else s[target][..., :3],
+                     colorize_label(s["label"], n)]
+            cells += [colorize_label(examples[m][row], n) for m in examples]
+            rows.append(cells)
+        palette = class_palette(n)
+        legend = [(name, tuple(int(c) for c in palette[k])) for k, name in enumerate(class_names)]
+        image_sheet(rows, fig / "examples.png", column_titles=[source, target, "ground truth", *examples],
+                    row_titles=[f"test #{i}" for i in example_idx], legend=legend)
+        out["examples"] = "figures/examples.png"
+    return out
+
+
+def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
+    """report.md: what was run, the results table, per-class IoU, figures and how to read them."""
+    methods = summary["methods"]
+    base = methods.get("none", {}).get("miou")
+    lines = [f"# crossmodal run `{summary['name']}`", "",
+             f"{summary['source']} teacher -> {summary['target']} student. Seed {summary['seed']}, "
+             f"device {summary['device']} x {summary['num_processes']} process(es), mixed precision "
+             f"{summary['mixed_precision']}, wall time {summary['wall_time_s'] / 60:.1f} min.", "",
+             "## Protocol", ""]
+    lines += [f"- {line}" for line in summary["protocol"]]
+    lines += ["", "## Results (test split, last epoch; one seed)", "",
+              "| method | mIoU | pixel acc | mean acc | fw IoU | mIoU vs none |", "|---|---|---|---|---|---|"]
+    for m, v in methods.items():
+        delta = "" if base is None or m == "none" or m == "teacher_rgb" else f"{100 * (v['miou'] - base):+.1f}"
+        lines.append(f"| {m} | {_fmt(v['miou'])} | {_fmt(v['pixel_acc'])} | {_fmt(v['mean_acc'])} | "
+                     f"{_fmt(v.get('fw_iou'))} | {delta} |")
+    lines += ["", "Numbers are percentages. `none` is the same student trained from random initialisation with the "
+              "same fine-tuning; `teacher_rgb` is the frozen teacher on the source modality, a reference, not a "
+              "competitor. A single seed: gaps of a point or two are within seed-to-seed spread.", "",
+              "## Per-class IoU", "", "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for c in summary["class_names"]:
+        lines.append(f"| {c} | " + " | ".join(_fmt(v["per_class_iou"].get(c)) for v in methods.values()) + " |")
+    if figures:
+        lines += ["", "## Figures", ""]
+        titles = {"miou": "Test mIoU by method", "per_class_iou": "Per-class IoU", "examples":
+                  "Example test frames: input sensors, ground truth, and each method's prediction",
+                  "transfer_loss": "Transfer loss", "finetune_loss": "Fine-tuning loss", "teacher_loss": "Teacher training loss"}
+        for key, rel in figures.items():
+            lines += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})", ""]
+    lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in summary["versions"].items()), ""]
+    return "\n".join(lines)
+
+
+def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
+    write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2))

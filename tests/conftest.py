@@ -1,0 +1,21 @@
+"""Shared fixtures: the smoke pipeline run once per session into a temporary folder."""
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """Run configs/smoke.yaml end to end (data generated on the fly); returns (run folder, metrics, overrides)."""
+    import run_transfer
+
+    root = tmp_path_factory.mktemp("smoke")
+    overrides = [f"output_dir={root / 'runs'}", f"data.synthetic.out={root / 'data'}",
+                 f"teacher.cache_dir={root / 'cache'}"]
+    assert run_transfer.main(["--config", str(REPO / "configs" / "smoke.yaml"), *overrides]) == 0
+    run_dir = root / "runs" / "smoke"
+    return run_dir, json.loads((run_dir / "metrics.json").read_text()), overrides

@@ -1,0 +1,211 @@
+"""Tests for eval.plots: every figure is a readable, non-blank PNG of the right size; colouring and input checks."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from eval.plots import (
+    bar_chart,
+    class_palette,
+    colorize_depth,
+    colorize_label,
+    grouped_bar_chart,
+    image_sheet,
+    line_plot,
+)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert img is not None, f"cv2 could not read {path}"
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _n_colours(img: np.ndarray) -> int:
+    packed = img.reshape(-1, 3).astype(np.int32) @ np.array([1 << 16, 1 << 8, 1], np.int32)
+    return len(np.unique(packed))
+
+
+def _has_colour(img: np.ndarray, rgb: tuple[int, int, int], tol: int = 8) -> bool:
+    return bool((np.abs(img.astype(int) - np.array(rgb)).max(axis=-1) <= tol).any())
+
+
+def _loss_curves() -> dict[str, list[tuple[float, float]]]:
+    steps = np.arange(200)
+    return {
+        name: [(float(s), float(f + 2.0 * math.exp(-s / tau))) for s in steps]
+        for name, tau, f in (("none", 60, 0.6), ("KD", 45, 0.45), ("CRD", 30, 0.35))
+    }
+
+
+def test_line_plot_writes_png_of_requested_size(tmp_path: Path) -> None:
+    out = line_plot(_loss_curves(), tmp_path / "loss.png", title="Training loss", xlabel="step", ylabel="loss")
+    assert out == tmp_path / "loss.png"
+    img = _read_rgb(out)
+    assert img.shape == (540, 900, 3)
+    assert _n_colours(img) > 20
+    for colour in ((31, 119, 180), (255, 127, 14), (44, 160, 44)):  # one distinct colour per curve
+        assert _has_colour(img, colour)
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temp file
+
+
+def test_line_plot_edge_cases(tmp_path: Path) -> None:
+    series = {
+        "one point": [(3.0, 0.5)],
+        "constant": [(0.0, 2.0), (10.0, 2.0)],
+        "with nan": [(0.0, 1.0), (1.0, float("nan")), (2.0, 3.0), (3.0, 2.5)],
+        "empty": [],
+    }
+    img = _read_rgb(line_plot(series, tmp_path / "a.png", title="t", xlabel="x", ylabel="y", size=(640, 400)))
+    assert img.shape == (400, 640, 3) and _n_colours(img) > 10
+    only_const = {"c": [(0.0, 1.0), (5.0, 1.0)]}
+    img = _read_rgb(line_plot(only_const, tmp_path / "c.png", title="t", xlabel="x", ylabel="y", log_y=True))
+    assert img.shape == (540, 900, 3)
+    log_series = {"lr": [(float(s), 10.0 ** (-s / 50)) for s in range(200)], "zero": [(0.0, 0.0), (1.0, 1.0)]}
+    img = _read_rgb(line_plot(log_series, tmp_path / "log.png", title="t", xlabel="x", ylabel="y", log_y=True))
+    assert _n_colours(img) > 10
+
+
+def test_line_plot_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        line_plot({}, tmp_path / "x.png", title="t", xlabel="x", ylabel="y")
+    with pytest.raises(ValueError, match="finite"):
+        line_plot({"a": [], "b": [(1.0, float("nan"))]}, tmp_path / "x.png", title="t", xlabel="x", ylabel="y")
+    with pytest.raises(ValueError, match="pairs"):
+        line_plot({"a": [(1.0, 2.0, 3.0)]}, tmp_path / "x.png", title="t", xlabel="x", ylabel="y")
+    with pytest.raises(ValueError, match=r"\.png"):
+        line_plot(_loss_curves(), tmp_path / "x.jpg", title="t", xlabel="x", ylabel="y")
+    assert not list(tmp_path.iterdir())
+
+
+def test_bar_chart(tmp_path: Path) -> None:
+    groups = {"none": (0.312, 0.011), "KD": (0.338, 0.009), "FitNets": (0.341, None), "CRD": (0.367, 0.007)}
+    out = bar_chart(groups, tmp_path / "sub" / "miou.png", title="mIoU", ylabel="mIoU", highlight="CRD")
+    img = _read_rgb(out)
+    assert img.shape == (540, 900, 3) and _n_colours(img) > 10
+    assert _has_colour(img, (76, 114, 176), 0) and _has_colour(img, (221, 132, 82), 0)  # bars + highlighted bar
+    many = {f"method with a long name {i}": (float(i) - 3.0, 0.5) for i in range(12)}
+    img = _read_rgb(bar_chart(many, tmp_path / "many.png", title="t", ylabel="y", ylim=(-5, 10), size=(700, 450)))
+    assert img.shape == (450, 700, 3)
+
+
+def test_bar_chart_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        bar_chart({}, tmp_path / "x.png", title="t", ylabel="y")
+    with pytest.raises(ValueError, match="highlight"):
+        bar_chart({"a": (1.0, None)}, tmp_path / "x.png", title="t", ylabel="y", highlight="b")
+    with pytest.raises(ValueError, match="std"):
+        bar_chart({"a": (1.0, -0.1)}, tmp_path / "x.png", title="t", ylabel="y")
+    with pytest.raises(ValueError, match="ylim"):
+        bar_chart({"a": (1.0, None)}, tmp_path / "x.png", title="t", ylabel="y", ylim=(1.0, 0.0))
+
+
+def test_grouped_bar_chart(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    classes = ["wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf"]
+    groups = {c: {m: float(rng.uniform(0, 0.8)) for m in ("none", "KD", "CRD")} for c in classes}
+    groups["bed"]["KD"] = None
+    img = _read_rgb(grouped_bar_chart(groups, tmp_path / "per_class.png", title="Per-class IoU", ylabel="IoU"))
+    assert img.shape == (560, 1200, 3)
+    for colour in ((31, 119, 180), (255, 127, 14), (44, 160, 44)):
+        assert _has_colour(img, colour, 0)
+    with pytest.raises(ValueError, match="empty"):
+        grouped_bar_chart({}, tmp_path / "x.png", title="t", ylabel="y")
+    with pytest.raises(ValueError, match="None"):
+        grouped_bar_chart({"a": {"m": None}}, tmp_path / "x.png", title="t", ylabel="y")
+
+
+def test_class_palette_is_deterministic_and_distinct() -> None:
+    for n in (1, 13, 40, 150):
+        pal = class_palette(n)
+        assert pal.shape == (n, 3) and pal.dtype == np.uint8
+        assert len({tuple(c) for c in pal}) == n
+        assert not (pal == 0).all(axis=1).any()  # black is reserved for ignored pixels
+    assert np.array_equal(class_palette(40), class_palette(40))
+    assert np.array_equal(class_palette(40)[:13], class_palette(13))
+    with pytest.raises(ValueError):
+        class_palette(0)
+
+
+def test_colorize_label() -> None:
+    label = np.array([[0, 1, 2], [255, 3, 0]], dtype=np.uint8)
+    rgb = colorize_label(label, num_classes=4)
+    assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
+    assert (rgb[1, 0] == 0).all()  # ignore -> black
+    colours = {tuple(rgb[0, 0]), tuple(rgb[0, 1]), tuple(rgb[0, 2]), tuple(rgb[1, 1])}
+    assert len(colours) == 4 and (0, 0, 0) not in colours
+    assert (rgb[0, 0] == rgb[1, 2]).all()  # same class, same colour
+    assert (rgb[0, 1] == class_palette(4)[1]).all()
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        colorize_label(np.array([[4]]), num_classes=4)
+    with pytest.raises(ValueError, match="2-D"):
+        colorize_label(np.zeros((2, 2, 1), np.uint8), num_classes=4)
+    with pytest.raises(ValueError, match="integer"):
+        colorize_label(np.zeros((2, 2), np.float32), num_classes=4)
+
+
+def test_colorize_depth() -> None:
+    depth = np.tile(np.linspace(0.5, 8.0, 16, dtype=np.float32), (4, 1))
+    depth[0, 3] = 0.0
+    depth[2, 5] = np.nan
+    rgb = colorize_depth(depth)
+    assert rgb.shape == (4, 16, 3) and rgb.dtype == np.uint8
+    assert (rgb[0, 3] == 0).all() and (rgb[2, 5] == 0).all()  # holes black
+    valid = np.ones((4, 16), bool)
+    valid[0, 3] = valid[2, 5] = False
+    assert (rgb[valid].max(axis=1) > 0).all()
+    assert _n_colours(rgb) > 8
+    assert not np.array_equal(rgb[1, 0], rgb[1, -1])  # near and far differ
+    clipped = colorize_depth(depth, max_depth=2.0)
+    assert np.array_equal(clipped[1, -1], clipped[1, -2])  # beyond max_depth saturates
+    assert (colorize_depth(np.zeros((3, 3))) == 0).all()
+    with pytest.raises(ValueError):
+        colorize_depth(-np.ones((2, 2)))
+    with pytest.raises(ValueError):
+        colorize_depth(np.ones((2, 2)), max_depth=0.0)
+
+
+def _sheet_rows(n_rows: int = 3) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(n_rows):
+        rgb = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+        depth = colorize_depth(rng.uniform(0.0, 6.0, (24, 32)))
+        gt = colorize_label(rng.integers(0, 5, (24, 32)), 5)
+        rows.append([rgb, depth, gt, gt, gt])
+    return rows
+
+
+def test_image_sheet(tmp_path: Path) -> None:
+    titles = ["RGB", "depth", "ground truth", "none prediction", "CRD prediction"]
+    pal = class_palette(5)
+    legend = [(f"class {i}", tuple(int(v) for v in pal[i])) for i in range(5)]
+    out = image_sheet(_sheet_rows(), tmp_path / "sheet.png", column_titles=titles,
+                      row_titles=["a", "b", "c"], scale=3, legend=legend)
+    img = _read_rgb(out)
+    assert img.shape[1] >= 5 * 32 * 3 and img.shape[0] >= 3 * 24 * 3
+    assert _n_colours(img) > 100
+    for colour in pal:
+        assert _has_colour(img, tuple(int(v) for v in colour), 0)
+    plain = _read_rgb(image_sheet([[np.zeros((10, 10), np.uint8)]], tmp_path / "one.png", column_titles=["x"], scale=1))
+    assert plain.shape[0] > 10 and plain.shape[1] >= 10
+
+
+def test_image_sheet_rejects_bad_input(tmp_path: Path) -> None:
+    rows = _sheet_rows(2)
+    with pytest.raises(ValueError, match="column titles"):
+        image_sheet(rows, tmp_path / "x.png", column_titles=["a", "b"])
+    with pytest.raises(ValueError, match="row titles"):
+        image_sheet(rows, tmp_path / "x.png", column_titles=list("abcde"), row_titles=["only one"])
+    with pytest.raises(ValueError, match="empty"):
+        image_sheet([], tmp_path / "x.png", column_titles=["a"])
+    rows[1][0] = np.zeros((10, 10, 3), np.uint8)
+    with pytest.raises(ValueError, match="column 0"):
+        image_sheet(rows, tmp_path / "x.png", column_titles=list("abcde"))
+    with pytest.raises(ValueError, match="uint8"):
+        image_sheet([[np.zeros((4, 4, 3), np.float32)]], tmp_path / "x.png", column_titles=["a"])
+    assert not list(tmp_path.iterdir())

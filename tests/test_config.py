@@ -1,0 +1,55 @@
+"""Config loading: YAML + overrides, strict keys with suggestions, type and value checks."""
+import pytest
+
+from crossmodal.config import Config, ConfigError, dump_yaml, load_config, parse_overrides
+
+
+def test_default_yaml_equals_builtin_defaults_where_it_sets_nothing_else():
+    cfg = load_config("configs/default.yaml")
+    assert cfg.methods == ["none", "crd_dense"]
+    assert cfg.transfer.crd_dense.num_locations == 32
+    assert cfg.data.synthetic.size == "96x128"
+
+
+def test_overrides_are_typed_and_nested():
+    cfg = load_config("configs/smoke.yaml", ["transfer.epochs=3", "transfer.lr=1e-3", "methods=[none,crd]",
+                                             "data.synthetic.out=/tmp/x"])
+    assert cfg.transfer.epochs == 3 and cfg.transfer.lr == pytest.approx(1e-3)
+    assert cfg.methods == ["none", "crd"] and cfg.data.synthetic.out == "/tmp/x"
+    assert parse_overrides(["a.b=2", "a.c=x"]) == {"a": {"b": 2, "c": "x"}}
+
+
+def test_int_is_accepted_for_float_but_not_the_reverse():
+    assert load_config(None, ["transfer.lr=1"]).transfer.lr == 1.0
+    with pytest.raises(ConfigError, match="'transfer.epochs' must be an integer"):
+        load_config(None, ["transfer.epochs=2.5"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("transfer.epoch=3", "unknown config key 'transfer.epoch'; did you mean transfer.epochs"),
+    ("finetune.lr=-0.1", "'finetune.lr' must be a positive learning rate"),
+    ("methods=[crd_dense,crdd]", "unknown method 'crdd'; did you mean"),
+    ("student.arch=resnet99", "'student.arch' must be one of"),
+    ("transfer.crd.objective=foo", "'transfer.crd.objective' must be nce or infonce"),
+    ("data.synthetic.size=96a", "'data.synthetic.size' must be HxW"),
+    ("seed=abc", "'seed' must be an integer"),
+    ("data.hflip=1", "'data.hflip' must be true or false"),
+    ("transfer=3", "'transfer' must be a mapping"),
+    ("notakey", "must look like key.sub=value"),
+])
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_config(None, [override])
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_resolved_config_round_trips_through_yaml(tmp_path):
+    cfg = load_config("configs/smoke.yaml", ["seed=7"])
+    path = tmp_path / "c.yaml"
+    path.write_text(dump_yaml(cfg))
+    assert load_config(path) == cfg
+    assert isinstance(cfg, Config)

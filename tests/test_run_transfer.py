@@ -1,0 +1,92 @@
+"""The main job end to end on the smoke config, and its refusals of bad input."""
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+import torch
+import yaml
+
+from conftest import REPO
+
+from crossmodal.config import load_config
+
+
+def test_smoke_run_writes_every_output(smoke_run):
+    run_dir, metrics, _ = smoke_run
+    for name in ("config.yaml", "metrics.json", "report.md", "log.txt", "checkpoints/teacher.pt",
+                 "checkpoints/crd_dense_transfer.pt", "checkpoints/crd_transfer.pt"):
+        assert (run_dir / name).is_file(), name
+    for fig in ("miou", "per_class_iou", "examples", "transfer_loss", "finetune_loss", "teacher_loss"):
+        img = cv2.imread(str(run_dir / "figures" / f"{fig}.png"))
+        assert img is not None and img.std() > 0, fig
+    report = (run_dir / "report.md").read_text()
+    for method in ("none", "crd_dense", "crd", "teacher_rgb"):
+        assert f"| {method} |" in report
+
+
+def test_metrics_json_schema(smoke_run):
+    _, metrics, _ = smoke_run
+    assert list(metrics["methods"]) == ["none", "crd_dense", "crd", "teacher_rgb"]
+    assert metrics["seed"] == 0 and metrics["num_processes"] == 1 and metrics["wall_time_s"] > 0
+    assert metrics["device"].startswith("cpu")
+    names = metrics["class_names"]
+    assert len(names) >= 8
+    for method, m in metrics["methods"].items():
+        for key in ("miou", "pixel_acc", "mean_acc"):
+            assert 0.0 <= m[key] <= 1.0, (method, key)
+        assert list(m["per_class_iou"]) == names
+        ious = [v for v in m["per_class_iou"].values() if v is not None]
+        assert m["miou"] == pytest.approx(sum(ious) / len(ious))
+
+
+def test_resolved_config_is_saved_with_the_run_and_the_checkpoints(smoke_run):
+    run_dir, metrics, overrides = smoke_run
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    expected = load_config(REPO / "configs" / "smoke.yaml", overrides)
+    assert load_config(run_dir / "config.yaml") == expected
+    ckpt = torch.load(run_dir / "checkpoints" / "crd_dense_transfer.pt", map_location="cpu", weights_only=False)
+    assert ckpt["config"] == saved == metrics["config"]
+    assert "student" in ckpt and "distiller" in ckpt
+
+
+def test_smoke_teacher_is_cached_and_reused(smoke_run):
+    run_dir, metrics, _ = smoke_run
+    cache_files = list((run_dir.parent.parent / "cache").glob("teacher-*.pt"))
+    assert len(cache_files) == 1
+    assert metrics["teacher"].startswith(("trained on", "cache"))
+
+
+def _run(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "run_transfer.py", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_missing_config_file_exits_nonzero():
+    r = _run("--config", "configs/does_not_exist.yaml")
+    assert r.returncode == 2 and "config file not found: configs/does_not_exist.yaml" in r.stderr
+
+
+def test_unknown_key_names_nearest(tmp_path):
+    r = _run("--config", "configs/smoke.yaml", "finetune.epoch=3", f"output_dir={tmp_path}")
+    assert r.returncode == 2 and "unknown config key 'finetune.epoch'; did you mean finetune.epochs" in r.stderr
+
+
+def test_missing_dataset_says_how_to_build_it(tmp_path):
+    r = _run("--config", "configs/smoke.yaml", f"output_dir={tmp_path}", f"data.test={tmp_path / 'nope.h5'}")
+    assert r.returncode == 2
+    assert f"dataset file for data.test does not exist: {tmp_path / 'nope.h5'}" in r.stderr
+    assert "data_tools" in r.stderr
+
+
+def test_bad_teacher_checkpoint_is_refused(tmp_path, smoke_run):
+    run_dir, _, overrides = smoke_run
+    missing = _run("--config", "configs/smoke.yaml", *overrides, f"output_dir={tmp_path}",
+                   f"teacher.checkpoint={tmp_path / 'teacher.pt'}")
+    assert missing.returncode == 2 and "teacher checkpoint not found" in missing.stderr
+    student = run_dir / "checkpoints" / "crd_transfer.pt"  # a checkpoint of the wrong kind of network
+    wrong = _run("--config", "configs/smoke.yaml", *overrides, f"output_dir={tmp_path}",
+                 "teacher.net.arch=resnet_narrow", f"teacher.checkpoint={run_dir / 'checkpoints' / 'teacher.pt'}")
+    assert wrong.returncode == 2 and "does not fit teacher.net.arch='resnet_narrow'" in wrong.stderr
+    assert student.is_file()
