@@ -72,6 +72,7 @@ class Obj:
     yaw: float = 0.0
     tx: float = 0.0
     ty: float = 0.0
+    grounded: bool = True  # furniture darkens the floor around and under it; wall items do not
 
     def corners_world(self) -> np.ndarray:
         """All part corners in world coordinates, (8 * parts, 3)."""
@@ -130,7 +131,9 @@ def _to_world(pts: np.ndarray, yaw: float, tx: float, ty: float) -> np.ndarray:
     return out
 
 
-def _box(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float, mat: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _box(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float,
+         mat: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A part: corners (lo, hi) in the object's local frame and its material."""
     return np.array([x0, y0, z0]), np.array([x1, y1, z1]), mat
 
 
@@ -164,26 +167,29 @@ class _Builder:
         return len(self.materials) - 1
 
     def wood(self, cls: int, **params: Any) -> int:
+        """A wood material with a random species colour and grain frequency."""
         return self.mat(cls, "wood", _jitter(self.rng, WOODS[self.rng.integers(len(WOODS))]),
                         freq=self.rng.uniform(6, 14), **params)
 
     def paint(self, cls: int, kind: str = "plain", colours: tuple = PAINTS, **params: Any) -> int:
+        """A painted (flat, slightly mottled) material in one of `colours`."""
         return self.mat(cls, kind, _jitter(self.rng, colours[self.rng.integers(len(colours))], 0.05), **params)
 
     def fabric(self, cls: int, **params: Any) -> int:
+        """An upholstery material with soft folds."""
         return self.mat(cls, "fabric", _jitter(self.rng, FABRICS[self.rng.integers(len(FABRICS))], 0.1), **params)
 
-    def wood_or_paint(self, cls: int, p_wood: float, kind: str = "wood", **params: Any) -> int:
+    def wood_or_paint(self, cls: int, p_wood: float, **params: Any) -> int:
+        """Wood with probability p_wood, else a plain painted finish."""
         if self.rng.random() < p_wood:
-            m = self.wood(cls, **params)
-            self.materials[m].params["pattern"] = kind
-            return m
+            return self.wood(cls, **params)
         return self.paint(cls, "plain", **params)
 
 
 # --- furniture, each in its local frame (front = +y, floor at z = 0) ---------------------------
 
 def _bed(b: _Builder) -> list:
+    """Base, mattress, headboard (at the back, -y) and one or two pillows."""
     r = b.rng
     w, d, h = r.uniform(1.0, 2.0), r.uniform(1.9, 2.15), r.uniform(0.42, 0.62)
     frame = b.wood_or_paint(BED, 0.6)
@@ -201,6 +207,7 @@ def _bed(b: _Builder) -> list:
 
 
 def _table(b: _Builder) -> list:
+    """Dining or coffee table: top and four legs."""
     r = b.rng
     coffee = r.random() < 0.3
     w, d = (r.uniform(0.8, 1.3), r.uniform(0.45, 0.7)) if coffee else (r.uniform(0.8, 1.8), r.uniform(0.6, 1.0))
@@ -216,6 +223,7 @@ def _table(b: _Builder) -> list:
 
 
 def _chair(b: _Builder) -> list:
+    """Seat, back (at -y) and four legs."""
     r = b.rng
     w, d, sh = r.uniform(0.4, 0.5), r.uniform(0.4, 0.5), r.uniform(0.42, 0.48)
     leg, back_t, top = r.uniform(0.03, 0.045), r.uniform(0.03, 0.06), r.uniform(0.8, 1.0)
@@ -235,6 +243,7 @@ def _chair(b: _Builder) -> list:
 
 
 def _sofa(b: _Builder) -> list:
+    """Base, back, two arms, two or three seat cushions and feet."""
     r = b.rng
     w, d, sh = r.uniform(1.5, 2.4), r.uniform(0.8, 0.95), r.uniform(0.38, 0.46)
     bh, bt, aw, ah = r.uniform(0.75, 0.95), r.uniform(0.15, 0.25), r.uniform(0.12, 0.22), r.uniform(0.55, 0.68)
@@ -258,6 +267,7 @@ def _sofa(b: _Builder) -> list:
 
 
 def _cabinet(b: _Builder) -> list:
+    """Low dresser or tall wardrobe on a plinth, with doors/drawers drawn on its front."""
     r = b.rng
     tall = r.random() < 0.4
     w, d = r.uniform(0.4, 1.4), r.uniform(0.35, 0.6)
@@ -274,6 +284,7 @@ def _cabinet(b: _Builder) -> list:
 
 
 def _bookshelf(b: _Builder) -> list:
+    """Open frame with shelves, each holding a block of books set back from the front."""
     r = b.rng
     w, d, h, t = r.uniform(0.6, 1.4), r.uniform(0.25, 0.4), r.uniform(1.0, 2.2), r.uniform(0.018, 0.03)
     m = b.wood_or_paint(BOOKSHELF, 0.7)
@@ -324,6 +335,7 @@ def _facing_yaw(normal: np.ndarray) -> float:
 
 
 def _overlaps(a: tuple, b: tuple, margin: float) -> bool:
+    """Whether rectangles (x0, y0, x1, y1) come closer than margin."""
     return not (a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1])
 
 
@@ -350,7 +362,7 @@ class _Layout:
 
     def wall_item(self, kind: str) -> None:
         """Try to place a door, window or picture on a random wall."""
-        r, b = self.rng, self.b
+        r = self.rng
         height = self.size[2]
         for _ in range(20):
             wall = int(r.integers(4))
@@ -377,19 +389,19 @@ class _Layout:
         r, b = self.rng, self.b
         panel = b.wood_or_paint(DOOR, 0.5)
         trim = b.paint(DOOR, "plain", ((0.9, 0.9, 0.88), (0.8, 0.78, 0.72), (0.45, 0.3, 0.2)))
-        mp_ = b.materials[panel].params
-        mp_.update(pattern="door", handle=_jitter(r, (0.55, 0.55, 0.55), 0.1))
-        centre, normal, yaw = self._wall_point(wall, (s0 + s1) / 2)
+        leaf = b.materials[panel].params
+        leaf.update(pattern="door", handle=_jitter(r, (0.55, 0.55, 0.55), 0.1))
+        centre, _, yaw = self._wall_point(wall, (s0 + s1) / 2)
         w, tw, tt = s1 - s0, r.uniform(0.05, 0.09), r.uniform(0.008, 0.02)
         parts = [_box(-w / 2 - tw, 0, 0, -w / 2, tt, z1 + tw, trim), _box(w / 2, 0, 0, w / 2 + tw, tt, z1 + tw, trim),
                  _box(-w / 2, 0, z1, w / 2, tt, z1 + tw, trim)]
         if r.random() < 0.5:  # recessed panel
-            mp_.update(s0=s0, s1=s1, z1=z1, world=True)
+            leaf.update(s0=s0, s1=s1, z1=z1, world=True)
             self.openings.append(Opening(wall, s0, s1, z0, z1, r.uniform(0.02, 0.07), panel, trim))
         else:  # panel standing proud of the wall
-            mp_.update(s0=-w / 2, s1=w / 2, z1=z1, world=False)
+            leaf.update(s0=-w / 2, s1=w / 2, z1=z1, world=False)
             parts.append(_box(-w / 2, 0, 0, w / 2, r.uniform(0.015, 0.04), z1, panel))
-        self.objects.append(Obj(parts, yaw, centre[0], centre[1]))
+        self.objects.append(Obj(parts, yaw, centre[0], centre[1], grounded=False))
 
     def _window(self, wall: int, s0: float, s1: float, z0: float, z1: float) -> None:
         r, b = self.rng, self.b
@@ -400,19 +412,22 @@ class _Layout:
         bars = tuple(np.linspace(s0, s1, int(w // 0.7) + 2)[1:-1]) if w > 0.9 else ()
         self.openings.append(Opening(wall, s0, s1, z0, z1, r.uniform(0.08, 0.25), frame, frame, glass,
                                      r.uniform(0.03, 0.07), bars))
-        centre, normal, yaw = self._wall_point(wall, (s0 + s1) / 2)
+        centre, _, yaw = self._wall_point(wall, (s0 + s1) / 2)
         sill = r.uniform(0.02, 0.06)
-        self.objects.append(Obj([_box(-w / 2 - 0.05, 0, z0 - 0.04, w / 2 + 0.05, sill, z0, frame)], yaw, centre[0], centre[1]))
+        parts = [_box(-w / 2 - 0.05, 0, z0 - 0.04, w / 2 + 0.05, sill, z0, frame)]
+        self.objects.append(Obj(parts, yaw, centre[0], centre[1], grounded=False))
 
     def _picture(self, wall: int, s0: float, s1: float, z0: float, z1: float) -> None:
         r, b = self.rng, self.b
         w = s1 - s0
-        m = b.mat(PICTURE, "art", _jitter(r, ((0.1, 0.1, 0.1), (0.75, 0.6, 0.3), (0.45, 0.3, 0.2), (0.9, 0.9, 0.9))[r.integers(4)], 0.05),
+        frames = ((0.1, 0.1, 0.1), (0.75, 0.6, 0.3), (0.45, 0.3, 0.2), (0.9, 0.9, 0.9))
+        m = b.mat(PICTURE, "art", _jitter(r, frames[r.integers(4)], 0.05),
                   x0=-w / 2, x1=w / 2, z0=z0, z1=z1, border=r.uniform(0.015, 0.06),
                   waves=r.uniform(2, 12, (3, 2)), phase=r.uniform(0, 6.3, 3),
                   colours=np.array([_jitter(r, tuple(r.random(3)), 0.0) for _ in range(3)]))
-        centre, normal, yaw = self._wall_point(wall, (s0 + s1) / 2)
-        self.objects.append(Obj([_box(-w / 2, 0, z0, w / 2, r.uniform(0.01, 0.04), z1, m)], yaw, centre[0], centre[1]))
+        centre, _, yaw = self._wall_point(wall, (s0 + s1) / 2)
+        parts = [_box(-w / 2, 0, z0, w / 2, r.uniform(0.01, 0.04), z1, m)]  # 1-4 cm proud of the wall
+        self.objects.append(Obj(parts, yaw, centre[0], centre[1], grounded=False))
 
     def furniture(self, name: str) -> Obj | None:
         """Try to place one piece of furniture against a wall or free-standing; None when it does not fit."""
@@ -426,7 +441,7 @@ class _Layout:
             wall = None
             if r.random() < p_wall:
                 wall = int(r.integers(4))
-                _, along, normal, length = _wall_frame(wall, self.size)
+                length = _wall_frame(wall, self.size)[3]
                 half = (hi[0] - lo[0]) / 2
                 if length < 2 * half + 0.1:
                     continue
@@ -476,7 +491,6 @@ class _Layout:
         for _ in range(int(r.integers(1, 4))):
             side = r.integers(4)
             ang = table.yaw + side * math.pi / 2
-            lo = np.min([p[0] for p in table.parts], axis=0)
             hi = np.max([p[1] for p in table.parts], axis=0)
             reach = (hi[1] if side % 2 == 0 else hi[0]) + r.uniform(0.15, 0.35)
             direction = np.array([-math.sin(ang), math.cos(ang)])  # local +y rotated by ang
@@ -485,7 +499,8 @@ class _Layout:
             chair = Obj(_chair(self.b), math.atan2(direction[0], -direction[1]) + r.normal(0, 0.2), pos[0], pos[1])
             fp = chair.footprint()
             ok = fp[0] >= 0 and fp[1] >= 0 and fp[2] <= self.size[0] and fp[3] <= self.size[1]
-            ok = ok and not any(_overlaps(fp, other, 0.02) for other in self.footprints if other != table_fp) and self._door_clear(fp)
+            ok = ok and self._door_clear(fp)
+            ok = ok and not any(_overlaps(fp, other, 0.02) for other in self.footprints if other != table_fp)
             if ok:
                 self.objects.append(chair)
                 self.footprints.append(fp)
@@ -494,6 +509,7 @@ class _Layout:
 
 
 def _floor_material(b: _Builder) -> int:
+    """Wooden planks, tiles or carpet."""
     r = b.rng
     kind = r.choice(["planks", "tiles", "carpet"], p=[0.5, 0.25, 0.25])
     if kind == "planks":
@@ -510,7 +526,7 @@ def _floor_material(b: _Builder) -> int:
 def build_scene(rng: np.random.Generator) -> Scene:
     """A random room with furniture, doors, windows and pictures, plus light and camera pose."""
     b = _Builder(rng)
-    size = np.array([rng.uniform(3, 8), rng.uniform(3, 8), rng.uniform(2.4, 3.2)])
+    size = np.array([rng.uniform(3, 7.5), rng.uniform(3, 7.5), rng.uniform(2.4, 3.2)])
     wall = b.paint(WALL, "paint")
     floor = _floor_material(b)
     ceiling = b.mat(CEILING, "plain", _jitter(rng, (0.92, 0.92, 0.9), 0.03))
@@ -521,14 +537,15 @@ def build_scene(rng: np.random.Generator) -> Scene:
         lay.wall_item("window")
     names = list(FURNITURE)
     weights = np.array([FURNITURE[n][1] for n in names])
-    for _ in range(int(rng.integers(3, 9))):
+    for _ in range(int(rng.integers(3, 10))):
         name = names[rng.choice(len(names), p=weights / weights.sum())]
         obj = lay.furniture(name)
         if obj is not None and name == "table" and rng.random() < 0.6 and lay.footprints:
             lay.chairs_around(obj)
     for _ in range(int(rng.integers(0, 5))):
         lay.wall_item("picture")
-    light = np.array([rng.uniform(0.3, size[0] - 0.3), rng.uniform(0.3, size[1] - 0.3), size[2] - 0.25])
+    light = np.array([rng.uniform(0.8, size[0] - 0.8), rng.uniform(0.8, size[1] - 0.8),
+                      size[2] - rng.uniform(0.3, 0.7)])
     scene = Scene(size, b.materials, (wall, floor, ceiling), lay.objects, lay.openings, light,
                   light_power=rng.uniform(3.0, 8.0), ambient=rng.uniform(0.25, 0.45),
                   tint=_jitter(rng, (1.0, 0.95, 0.85), 0.04))
@@ -546,15 +563,17 @@ def _place_camera(scene: Scene, footprints: list, rng: np.random.Generator) -> N
         if all(not _overlaps((p[0], p[1], p[0], p[1]), fp, clearance) for fp in footprints):
             pos = p
             break
-    if pos is None:  # hopelessly cluttered: stand above the floor centre, outside every object by construction
-        scene.objects = [o for o in scene.objects if not _overlaps(o.footprint(), (size[0] / 2,) * 2 + (size[0] / 2,) * 2, 0.3)]
+    if pos is None:  # hopelessly cluttered: stand in the middle and drop the furniture around that spot
         pos = size[:2] / 2
+        spot = (pos[0], pos[1], pos[0], pos[1])
+        scene.objects = [o for o in scene.objects if not (o.grounded and _overlaps(o.footprint(), spot, 0.3))]
     targets = [np.array([(fp[0] + fp[2]) / 2, (fp[1] + fp[3]) / 2]) for fp in footprints]
     targets = [t for t in targets if np.linalg.norm(t - pos) > 1.3]
     if targets and rng.random() < 0.75:
         target = targets[rng.integers(len(targets))]
     else:  # the far side of the room
-        far = np.array([size[0] - pos[0] if pos[0] < size[0] / 2 else -pos[0], size[1] - pos[1] if pos[1] < size[1] / 2 else -pos[1]])
+        far = np.array([size[0] - pos[0] if pos[0] < size[0] / 2 else -pos[0],
+                        size[1] - pos[1] if pos[1] < size[1] / 2 else -pos[1]])
         target = pos + far * rng.uniform(0.5, 1.0, 2)
     d = target - pos
     yaw = math.atan2(d[1], d[0]) + rng.normal(0, 0.3)
@@ -643,7 +662,8 @@ def _cast_openings(scene: Scene, origin: np.ndarray, dirs: np.ndarray, hits: _Hi
         mat = np.where(back, op.back_mat, op.side_mat)
         if op.glass_mat >= 0:
             ps, pz = p[:, s_axis], p[:, 2]
-            inner = (ps > op.s0 + op.frame) & (ps < op.s1 - op.frame) & (pz > op.z0 + op.frame) & (pz < op.z1 - op.frame)
+            f = op.frame
+            inner = (ps > op.s0 + f) & (ps < op.s1 - f) & (pz > op.z0 + f) & (pz < op.z1 - f)
             for bar in op.bars:
                 inner &= np.abs(ps - bar) > op.frame * 0.6
             is_glass = back & inner
@@ -907,7 +927,8 @@ def _shade(scene: Scene, origin: np.ndarray, dirs: np.ndarray, hits: _Hits, glas
     to_light = [scene.light[ax] - origin[ax] - z * dirs[..., ax] for ax in range(3)]
     dist2 = to_light[0] ** 2 + to_light[1] ** 2 + to_light[2] ** 2
     cos = sum(hits.normal[..., ax] * to_light[ax] for ax in range(3))
-    irradiance = scene.ambient + scene.light_power * np.maximum(cos, 0) / (np.sqrt(dist2) * (1.0 + dist2))
+    irradiance = (scene.ambient + scene.light_power * np.maximum(cos, 0) / (np.sqrt(dist2) * (1.0 + dist2)))
+    irradiance *= _occlusion(scene, hits)
     radiance = albedo * (irradiance[..., None] * scene.tint)
     radiance[glass] = _glass_radiance(scene, hits, glass)
     lum = radiance.mean(-1)
@@ -917,6 +938,34 @@ def _shade(scene: Scene, origin: np.ndarray, dirs: np.ndarray, hits: _Hits, glas
     img = cv2.GaussianBlur(img, (3, 3), 0.5)
     img += rng.standard_normal(img.shape, dtype=np.float32) * 0.012
     return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _occlusion(scene: Scene, hits: _Hits) -> np.ndarray:
+    """Cheap ambient occlusion: darker room corners and soft contact shadows around and under furniture."""
+    size = scene.size
+    room = np.isin(hits.mat, scene.room_mats)
+    p, axis = hits.local, hits.axis
+    dmin = np.full(hits.z.shape, np.inf)
+    for a in range(3):
+        d = np.minimum(p[..., a], size[a] - p[..., a])
+        dmin = np.where(axis == a, dmin, np.minimum(dmin, d))
+    ao = np.where(room, 1 - 0.3 * np.exp(-dmin / 0.2), 1.0)
+    floor = hits.mat == scene.room_mats[1]
+    if floor.any():
+        fx, fy = p[..., 0][floor], p[..., 1][floor]
+        occ = np.zeros(fx.shape)
+        for obj in scene.objects:
+            if not obj.grounded:
+                continue
+            lo = np.min([q[0] for q in obj.parts], axis=0)
+            hi = np.max([q[1] for q in obj.parts], axis=0)
+            c, s = math.cos(obj.yaw), math.sin(obj.yaw)
+            dx, dy = fx - obj.tx, fy - obj.ty
+            lx, ly = c * dx + s * dy, c * dy - s * dx
+            outside = np.maximum(np.maximum(lo[0] - lx, lx - hi[0]), np.maximum(lo[1] - ly, ly - hi[1]))
+            occ = np.maximum(occ, np.clip(0.7 - outside / 0.35, 0, 1))
+        ao[floor] *= 1 - 0.55 * occ
+    return ao
 
 
 _VIGNETTE: dict[tuple[int, int], np.ndarray] = {}
@@ -976,7 +1025,8 @@ def kinect_depth(z: np.ndarray, normal: np.ndarray, dirs: np.ndarray, glass: np.
     step = 1.0 / 8.0  # Kinect disparity resolution in pixels at 640 wide
     d = np.round(KINECT_FB / np.maximum(noisy, 1e-3) / step) * step
     out = KINECT_FB / np.maximum(d, step)
-    bad = glass | shadow | grazing | blobs.astype(bool) | speckle | (out < MIN_DEPTH) | (out > MAX_DEPTH) | ~np.isfinite(out)
+    bad = glass | shadow | grazing | blobs.astype(bool) | speckle
+    bad |= (out < MIN_DEPTH) | (out > MAX_DEPTH) | ~np.isfinite(out)
     return np.where(bad, 0.0, out).astype(np.float32)
 
 
@@ -1028,9 +1078,10 @@ def _init_worker() -> None:
 def generate_split(num: int, height: int, width: int, seed: int, split_id: int, workers: int,
                    *, desc: str | None = None) -> dict[str, np.ndarray]:
     """Frames 0..num-1 of a split (frame k from default_rng([seed, split_id, k])), stacked per modality."""
-    if num < 1 or height < 8 or width < 8 or workers < 1:
-        raise ValueError(f"generate_split: need num >= 1, height/width >= 8 and workers >= 1; "
-                         f"got num={num}, size={height}x{width}, workers={workers}")
+    if num < 1 or height < 8 or width < 8 or workers < 1 or seed < 0 or split_id < 0:
+        raise ValueError(f"generate_split: need num >= 1, height/width >= 8, workers >= 1, seed >= 0 and "
+                         f"split_id >= 0; got num={num}, size={height}x{width}, workers={workers}, seed={seed}, "
+                         f"split_id={split_id}")
     out = {"rgb": np.empty((num, height, width, 3), np.uint8), "depth": np.empty((num, height, width), np.float32),
            "label": np.empty((num, height, width), np.uint8)}
     tasks = [(height, width, seed, split_id, k) for k in range(num)]
@@ -1047,12 +1098,12 @@ def generate_split(num: int, height: int, width: int, seed: int, split_id: int, 
 
     try:
         if workers == 1 or num < 8:
-            _init_worker()
             for k, task in enumerate(tasks):
                 store(k, _frame_task(task))
         else:
             with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
-                for k, frame in enumerate(pool.imap(_frame_task, tasks, chunksize=max(1, min(16, num // (workers * 8))))):
+                chunk = max(1, min(16, num // (workers * 8)))
+                for k, frame in enumerate(pool.imap(_frame_task, tasks, chunksize=chunk)):
                     store(k, frame)
     finally:
         if bar is not None:
@@ -1075,14 +1126,20 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type accepting integers >= minimum."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_positive = _int_at_least(1)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -1095,11 +1152,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (created), e.g. data/synthetic")
     p.add_argument("--num", type=_positive, default=2000, help="unlabeled paired frames (default 2000), e.g. 2000")
     p.add_argument("--size", type=_size, default=(120, 160), help="HEIGHTxWIDTH (default 120x160), e.g. 96x128")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed = identical files")
-    p.add_argument("--num-teacher", type=_positive, default=800, help="labeled frames for the RGB teacher (default 800)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default 0); same seed = identical files")
+    p.add_argument("--num-teacher", type=_positive, default=800,
+                   help="labeled frames for the RGB teacher (default 800)")
     p.add_argument("--num-train", type=_positive, default=150, help="small labeled fine-tuning split (default 150)")
     p.add_argument("--num-test", type=_positive, default=300, help="labeled test frames (default 300)")
-    p.add_argument("--workers", type=_positive, default=2, help="processes (default 2; 1 = inline); output does not depend on it")
+    p.add_argument("--workers", type=_positive, default=2,
+                   help="processes (default 2; 1 = inline); the output does not depend on it")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return p
 

@@ -95,9 +95,11 @@ def _check_spec(path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype, 
     if dtype not in ALLOWED_DTYPES:
         raise FormatError(f"{path}: modality '{name}' has dtype {dtype}; expected one of uint8, uint16, float32")
     if len(shape) not in (2, 3) or any(int(s) < 1 for s in shape):
-        raise FormatError(f"{path}: modality '{name}' has per-sample shape {tuple(shape)}; expected (H, W) or (H, W, C)")
+        raise FormatError(f"{path}: modality '{name}' has per-sample shape {tuple(shape)}; "
+                          f"expected (H, W) or (H, W, C)")
     if name == "rgb" and (dtype != np.uint8 or len(shape) != 3 or shape[2] != 3):
-        raise FormatError(f"{path}: modality 'rgb' must be uint8 (N, H, W, 3); got {dtype} with per-sample shape {tuple(shape)}")
+        raise FormatError(f"{path}: modality 'rgb' must be uint8 (N, H, W, 3); "
+                          f"got {dtype} with per-sample shape {tuple(shape)}")
     if name in ("depth", "raw_depth") and (dtype != np.float32 or len(shape) != 2):
         raise FormatError(f"{path}: modality '{name}' must be float32 (N, H, W) in metres; "
                           f"got {dtype} with per-sample shape {tuple(shape)}")
@@ -155,7 +157,8 @@ def _merge_modality_attrs(path: Path, names: Sequence[str],
     extra = dict(modality_attrs or {})
     unknown = sorted(set(extra) - set(names))
     if unknown:
-        raise FormatError(f"{path}: modality_attrs given for {unknown}, which are not among the modalities {list(names)}")
+        raise FormatError(f"{path}: modality_attrs given for {unknown}, "
+                          f"which are not among the modalities {list(names)}")
     merged: dict[str, dict[str, Any]] = {}
     for name in names:
         attrs = dict(DEFAULT_MODALITY_ATTRS.get(name, {}))
@@ -300,7 +303,8 @@ class PairedWriter:
             try:
                 shape, dtype = tuple(int(s) for s in spec[0]), np.dtype(spec[1])
             except (TypeError, ValueError, IndexError) as err:
-                raise FormatError(f"{self.path}: specs[{name!r}] is {spec!r}; expected (per-sample shape, dtype)") from err
+                raise FormatError(f"{self.path}: specs[{name!r}] is {spec!r}; "
+                                  f"expected (per-sample shape, dtype)") from err
             _check_spec(self.path, name, shape, dtype, self.num_classes)
             self.specs[name] = (shape, dtype)
         self.num_samples = int(num_samples)
@@ -433,7 +437,8 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
         raise FormatError(f"{path}: root attribute 'format' is {fmt!r}; expected {FORMAT_NAME!r}")
     version = _decode(attr("format_version"))
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
-        raise FormatError(f"{path}: root attribute 'format_version' is {version!r}; this reader supports {FORMAT_VERSION}")
+        raise FormatError(f"{path}: root attribute 'format_version' is {version!r}; "
+                          f"this reader supports {FORMAT_VERSION}")
     try:
         modalities = _decode_names(attr("modalities"))
     except TypeError as err:
@@ -453,7 +458,8 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
         except TypeError as err:
             raise FormatError(f"{path}: root attribute 'class_names': {err}") from err
     if "label" in modalities and not class_names:
-        raise FormatError(f"{path}: root attribute 'class_names' is missing or empty but the file has a 'label' dataset")
+        raise FormatError(f"{path}: root attribute 'class_names' is missing or empty "
+                          f"but the file has a 'label' dataset")
 
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, np.dtype] = {}
@@ -527,17 +533,19 @@ class PairedDataset(torch.utils.data.Dataset):
                 raise IndexError(f"{self.path}: indices {self.indices[bad][:5].tolist()} are outside 0..{n - 1}")
         self.transform = transform
         self._file: h5py.File | None = None
+        self._datasets: dict[str, h5py.Dataset] = {}
         self._pid: int | None = None
 
     def __len__(self) -> int:
         return int(self.indices.size)
 
-    def _handle(self) -> h5py.File:
-        """The h5py file for this process (re-opened after a fork, so workers never share one)."""
+    def _handle(self) -> dict[str, h5py.Dataset]:
+        """This process's open datasets (re-opened after a fork, so workers never share an h5py handle)."""
         if self._file is None or self._pid != os.getpid():
             self._file = _open(self.path)
+            self._datasets = {m: self._file[m] for m in self.modalities}
             self._pid = os.getpid()
-        return self._file
+        return self._datasets
 
     def __getitem__(self, i: int) -> dict:
         n = len(self)
@@ -545,9 +553,9 @@ class PairedDataset(torch.utils.data.Dataset):
         if not -n <= i < n:
             raise IndexError(f"{self.path}: index {i} out of range for a dataset of {n} samples")
         i %= n
-        f = self._handle()
+        datasets = self._handle()
         row = int(self.indices[i])
-        sample: dict = {m: f[m][row] for m in self.modalities}
+        sample: dict = {m: ds[row] for m, ds in datasets.items()}
         sample["index"] = i
         return self.transform(sample) if self.transform is not None else sample
 
@@ -556,10 +564,12 @@ class PairedDataset(torch.utils.data.Dataset):
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
+        self._datasets = {}
         self._pid = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_file"] = None
+        state["_datasets"] = {}
         state["_pid"] = None
         return state

@@ -52,20 +52,56 @@ def last_occurrence(index: Tensor) -> Tensor:
     return source
 
 
-def nce_loss(prob: Tensor, num_samples: int, eps: float = 1e-7) -> Tensor:
-    """RepDistiller ContrastLoss on P = exp(score/T)/Z of shape (B, K+1), positive at column 0; summed, / B."""
-    k = prob.shape[1] - 1
-    noise = k / float(num_samples)
-    p_pos = prob[:, 0]
-    log_d1 = torch.log(p_pos / (p_pos + (noise + eps)))
-    log_d0 = torch.log(noise / (prob[:, 1:] + (noise + eps)))
-    return -(log_d1.sum() + log_d0.sum()) / prob.shape[0]
+class _NCELoss(torch.autograd.Function):
+    """Fused RepDistiller ContrastLoss from scores: forward and an analytic backward in a few (B, K) passes."""
+
+    @staticmethod
+    def forward(ctx: Any, s_pos: Tensor, s_neg: Tensor, out_pos: Tensor, out_neg: Tensor, z: Tensor,
+                temperature: float, noise: float, eps: float) -> Tensor:
+        """-(sum log D1 + sum log D0) / B with out = exp(s/T), P = out/Z, D1 = P/(P+c), D0 = noise/(P+c)."""
+        p_pos = out_pos / z
+        log_d1 = torch.log(p_pos / (p_pos + (noise + eps)))
+        # -log D0 = log1p((P + eps) / noise): the same value without the rounding of a ratio close to 1 in float32
+        # (the literal log(noise / (P + c)) summed over B*K terms is off by ~1e-4 relative at K=16384)
+        minus_log_d0 = torch.addcmul(torch.full_like(z, eps / noise), out_neg, 1.0 / (z * noise)).log1p_()
+        ctx.save_for_backward(out_pos, out_neg, z)
+        ctx.c, ctx.temperature = noise + eps, temperature
+        return (minus_log_d0.sum() - log_d1.sum()) / s_pos.shape[0]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """d/ds_neg = out / (B T (out + Z c)); d/ds_pos = (out / (out + Z c) - 1) / (B T)."""
+        out_pos, out_neg, z = ctx.saved_tensors
+        scale = grad / (out_pos.shape[0] * ctx.temperature)
+        zc = z * ctx.c
+        grad_neg = torch.div(out_neg, torch.add(out_neg, zc)).mul_(scale)
+        grad_pos = (out_pos / (out_pos + zc) - 1.0) * scale
+        return grad_pos, grad_neg, None, None, None, None, None, None
 
 
-def info_nce_loss(scores: Tensor, temperature: float) -> Tensor:
-    """Cross-entropy over [positive, negatives] logits = score / T, positive at column 0, mean over the batch."""
-    target = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
-    return F.cross_entropy(scores / temperature, target)
+def exp_scores(scores: Tensor, temperature: float) -> Tensor:
+    """out = exp(score / T) without autograd (the NCE loss differentiates through it analytically)."""
+    with torch.no_grad():
+        return torch.div(scores, temperature).exp_()
+
+
+def nce_loss(pos: Tensor, neg: Tensor, z: Tensor, temperature: float, num_samples: int, eps: float = 1e-7,
+             out: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """RepDistiller ContrastLoss on scores (positive (B,), negatives (B, K)); P = exp(s/T)/Z; summed, / B.
+
+    `out` may pass the already computed (exp(pos/T), exp(neg/T)) to save a pass; Z is treated as a constant.
+    """
+    if out is None:
+        out = (exp_scores(pos, temperature), exp_scores(neg, temperature))
+    noise = neg.shape[1] / float(num_samples)
+    return _NCELoss.apply(pos, neg, out[0], out[1], z.detach(), temperature, noise, eps)
+
+
+def info_nce_loss(pos: Tensor, neg: Tensor, temperature: float) -> Tensor:
+    """Cross-entropy over logits [pos, neg] / T with the positive as target, mean over the batch."""
+    pos = pos / temperature
+    log_z = torch.logaddexp(pos, torch.logsumexp(neg / temperature, dim=1))
+    return (log_z - pos).mean()
 
 
 def _uniform_rows(rows: int, dim: int, generator: torch.Generator) -> Tensor:
@@ -82,7 +118,7 @@ def _to_device(t: Tensor, device: torch.device) -> Tensor:
 
 
 def _sum_dtype(device: torch.device) -> torch.dtype:
-    """float64 accumulation for Z (so split and unsplit batches agree), float32 where float64 is unsupported."""
+    """float64 accumulation for Z across rows, float32 where float64 is unsupported (mps)."""
     return torch.float32 if device.type == "mps" else torch.float64
 
 
@@ -107,6 +143,13 @@ class CRDLoss(nn.Module):
     drawn from the identical per-rank generator (rank r keeps rows r*B:(r+1)*B; equal local batch sizes required), and
     the heads' gradients are averaged over ranks. The mean of the per-rank losses equals the one-process loss on the
     global batch.
+
+    State: memory and Z are updated only in training mode (after crd.eval() the loss is computed but memory, queue
+    and Z are left untouched; negatives are still drawn). Heads and memory are initialised from `seed` (identical
+    on every rank, independent of the global RNG); the generator that draws negatives is saved in state_dict
+    (extra state), so register_for_checkpointing(crd) + save_state/load_state restores bank, Z and draws exactly.
+    With negatives="shared" a given contrast_index must repeat one set of negatives on every row.
+    Keyword options: eps (NCE epsilon, 1e-7 as RepDistiller); dense_scores_ratio (per_sample path choice, above).
 
     Input checks: shapes and dtypes always; index / contrast_index value ranges only for CPU tensors (checking values
     on an accelerator would need a host sync; out-of-range indices there fail inside the indexing kernels instead).
@@ -190,8 +233,9 @@ class CRDLoss(nn.Module):
             scores_s = self._scores(v_s, v_t.detach(), self.memory_teacher, contrast_index, index)
             scores_t = self._scores(v_t, v_s.detach(), self.memory_student, contrast_index, index)
             loss = self._objective(scores_s, scores_t)
-            with torch.no_grad():
-                self._update_memory(glob_index, glob_s, glob_t)
+            if self.training:
+                with torch.no_grad():
+                    self._update_memory(glob_index, glob_s, glob_t)
         return loss
 
     def _gather_global(self, index: Tensor, v_s: Tensor, v_t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -215,34 +259,41 @@ class CRDLoss(nn.Module):
         negatives = _to_device(negatives[r * b:(r + 1) * b], device)
         return torch.cat([index.unsqueeze(1), negatives], dim=1)
 
-    def _scores(self, v: Tensor, v_other: Tensor, memory: Tensor, contrast: Tensor | None, index: Tensor) -> Tensor:
-        """Raw dot products (B, K+1) of anchors `v` with [positive, negatives] rows (positive at column 0)."""
+    def _scores(self, v: Tensor, v_other: Tensor, memory: Tensor, contrast: Tensor | None, index: Tensor
+                ) -> tuple[Tensor, Tensor]:
+        """Raw dot products of anchors `v` with their positive (B,) and their negatives (B, K)."""
         if self.negatives == "queue":
-            positive = (v * v_other).sum(1, keepdim=True)
-            return torch.cat([positive, v @ memory.clone().t()], dim=1)  # clone: memory changes before backward
+            return (v * v_other).sum(1), v @ memory.clone().t()  # clone: the queue changes before backward
         if self.negatives == "shared":
-            if contrast.dim() == 2:  # user-given (B, K+1): shared negatives are row 0's, positives column 0
+            if contrast.dim() == 2:  # user-given (B, K+1): positives column 0, shared negatives row 0's
                 index, contrast = contrast[:, 0], contrast[0, 1:]
-            positive = (v * memory.index_select(0, index)).sum(1, keepdim=True)
-            return torch.cat([positive, v @ memory.index_select(0, contrast).t()], dim=1)
+            return (v * memory.index_select(0, index)).sum(1), v @ memory.index_select(0, contrast).t()
+        pos = (v * memory.index_select(0, contrast[:, 0])).sum(1)
+        neg_index = contrast[:, 1:]
         if memory.shape[0] <= self.dense_scores_ratio * contrast.shape[1]:
-            return (v @ memory.clone().t()).gather(1, contrast)  # (B, M) scores, no (B, K+1, D) gather
-        rows = memory.index_select(0, contrast.reshape(-1)).view(*contrast.shape, -1)
-        return torch.bmm(rows, v.unsqueeze(2)).squeeze(2)
+            # (B, M) scores in one matmul, then pick (B, K): no (B, K, D) gather; clone: memory changes in forward
+            return pos, (v @ memory.clone().t()).gather(1, neg_index)
+        rows = memory.index_select(0, neg_index.reshape(-1)).view(*neg_index.shape, -1)
+        return pos, torch.bmm(rows, v.unsqueeze(2)).squeeze(2)
 
-    def _objective(self, scores_s: Tensor, scores_t: Tensor) -> Tensor:
+    def _objective(self, scores_s: tuple[Tensor, Tensor], scores_t: tuple[Tensor, Tensor]) -> Tensor:
         """Sum of the two directions' losses; for NCE also estimates/updates Z from the global batch."""
+        t = self.temperature
         if self.objective == "infonce":
-            return info_nce_loss(scores_s, self.temperature) + info_nce_loss(scores_t, self.temperature)
-        out_s, out_t = torch.exp(scores_s / self.temperature), torch.exp(scores_t / self.temperature)
-        z_s, z_t = self._update_z(out_s.detach(), out_t.detach())
-        return nce_loss(out_s / z_s, self.num_samples, self.eps) + nce_loss(out_t / z_t, self.num_samples, self.eps)
+            return info_nce_loss(*scores_s, t) + info_nce_loss(*scores_t, t)
+        out_s = (exp_scores(scores_s[0], t), exp_scores(scores_s[1], t))
+        out_t = (exp_scores(scores_t[0], t), exp_scores(scores_t[1], t))
+        z_s, z_t = self._update_z(out_s, out_t)
+        return (nce_loss(*scores_s, z_s, t, self.num_samples, self.eps, out=out_s)
+                + nce_loss(*scores_t, z_t, t, self.num_samples, self.eps, out=out_t))
 
-    def _update_z(self, out_s: Tensor, out_t: Tensor) -> tuple[Tensor, Tensor]:
+    def _update_z(self, out_s: tuple[Tensor, Tensor], out_t: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         """Z per direction: mean(out) * M on the first global batch, then frozen (or moving average); no host sync."""
-        dtype = _sum_dtype(out_s.device)
-        stats = torch.stack([out_s.sum(dtype=dtype), out_t.sum(dtype=dtype),
-                             torch.tensor(out_s.numel(), dtype=dtype, device=out_s.device)])
+        pos, neg = out_s
+        dtype, device = _sum_dtype(pos.device), pos.device
+        # row sums in float32, then float64 across rows: split and unsplit global batches give the same Z
+        sums = [o[0].to(dtype).sum() + o[1].sum(dim=1).to(dtype).sum() for o in (out_s, out_t)]
+        stats = torch.stack(sums + [torch.full((), pos.numel() + neg.numel(), dtype=dtype, device=device)])
         if is_distributed():
             torch.distributed.all_reduce(stats)
         z_batch = (stats[:2] / stats[2] * self.num_samples).float()
@@ -252,9 +303,10 @@ class CRDLoss(nn.Module):
         else:
             z_next = self.z_momentum * z_old + (1.0 - self.z_momentum) * z_batch
         z = torch.where(self.z_initialised, z_next, z_batch)
-        self.z_student.copy_(z[0])
-        self.z_teacher.copy_(z[1])
-        self.z_initialised.fill_(True)
+        if self.training:
+            self.z_student.copy_(z[0])
+            self.z_teacher.copy_(z[1])
+            self.z_initialised.fill_(True)
         return z[0], z[1]
 
     def _update_memory(self, index: Tensor, v_s: Tensor, v_t: Tensor) -> None:
@@ -296,7 +348,8 @@ class CRDLoss(nn.Module):
             raise ValueError("contrast_index: not supported with negatives='queue' (negatives are the whole queue)")
         k1 = self.num_negatives + 1
         if not isinstance(contrast, Tensor) or contrast.dtype != torch.long or tuple(contrast.shape) != (b, k1):
-            got = f"{contrast.dtype} {tuple(contrast.shape)}" if isinstance(contrast, Tensor) else type(contrast).__name__
+            got = (f"{contrast.dtype} {tuple(contrast.shape)}" if isinstance(contrast, Tensor)
+                   else type(contrast).__name__)
             raise ValueError(f"contrast_index: expected a torch.long tensor of shape ({b}, {k1}), got {got}")
         _check_range(contrast, self.num_samples, "contrast_index")
         if contrast.device.type == "cpu":

@@ -1,4 +1,4 @@
-"""A light FCN segmentation head over the last stage with a skip from the first, and backbone + head."""
+"""A light FCN segmentation head over the last stage with a skip from a stride-4 stage, and backbone + head."""
 from __future__ import annotations
 
 import torch
@@ -9,18 +9,19 @@ from crossmodal.models.backbone import ResNetBackbone
 
 
 class SegHead(nn.Module):
-    """Fuses the deepest features with the first stage (upsampled), then classifies every pixel."""
+    """Fuses the deepest features with an earlier stage (the skip), then classifies every pixel."""
 
-    def __init__(self, in_channels: list[int], num_classes: int, hidden: int = 64) -> None:
+    def __init__(self, in_channels: list[int], num_classes: int, hidden: int = 64, skip_stage: int = 0) -> None:
         super().__init__()
+        self.skip_stage = skip_stage
         self.deep = nn.Sequential(nn.Conv2d(in_channels[-1], hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
-        self.skip = nn.Sequential(nn.Conv2d(in_channels[0], hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
+        self.skip = nn.Sequential(nn.Conv2d(in_channels[skip_stage], hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
         self.fuse = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
         self.classifier = nn.Conv2d(hidden, num_classes, 1)
 
     def forward(self, feats: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
         x = self.deep(feats[-1])
-        skip = self.skip(feats[0])
+        skip = self.skip(feats[self.skip_stage])
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False) + skip
         x = self.classifier(self.fuse(x))
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
@@ -32,7 +33,9 @@ class Segmenter(nn.Module):
     def __init__(self, backbone: ResNetBackbone, num_classes: int, hidden: int = 64) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = SegHead(backbone.out_channels, num_classes, hidden)
+        # skip from the first stage at stride >= 4: finer stages cost much more than they add on small frames
+        skip = next((i for i, s in enumerate(backbone.strides) if s >= 4), 0)
+        self.head = SegHead(backbone.out_channels, num_classes, hidden, skip)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x), x.shape[-2:])

@@ -294,7 +294,7 @@ def test_state_dict_round_trip_restores_bank_z_and_generator(negatives: str) -> 
 
 
 def test_bank_is_seeded_uniform_and_persistent() -> None:
-    a, b = CRDLoss(8, 8, 400, feat_dim=12, num_negatives=10, seed=7), CRDLoss(8, 8, 400, feat_dim=12, num_negatives=10, seed=7)
+    a, b = (CRDLoss(8, 8, 400, feat_dim=12, num_negatives=10, seed=7) for _ in range(2))
     bound = 1 / math.sqrt(12 / 3)
     assert torch.equal(a.memory_student, b.memory_student) and torch.equal(a.embed_teacher.linear.weight,
                                                                            b.embed_teacher.linear.weight)
@@ -384,3 +384,26 @@ def test_distributed_helpers_are_identities_in_one_process() -> None:
     hooks = [len(p._backward_hooks or {}) for p in crd.parameters()]
     install_gradient_averaging(crd)  # idempotent: no second hook
     assert [len(p._backward_hooks or {}) for p in crd.parameters()] == hooks == [1] * len(hooks)
+
+
+def test_fused_nce_gradient_matches_autograd() -> None:
+    from crossmodal.distill.crd_loss import nce_loss
+
+    g = torch.Generator().manual_seed(0)
+    pos = torch.rand(4, generator=g, dtype=torch.float64).mul_(0.2).requires_grad_()
+    neg = torch.rand(4, 6, generator=g, dtype=torch.float64).mul_(0.2).requires_grad_()
+    z = torch.tensor(30.0, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda a, b: nce_loss(a, b, z, 0.07, 10), (pos, neg))
+
+
+def test_eval_mode_leaves_memory_and_z_untouched() -> None:
+    crd = _tiny("nce").eval()
+    before = {k: v.clone() for k, v in crd.state_dict().items() if torch.is_tensor(v)}
+    loss = _tiny_call(crd)
+    assert torch.isfinite(loss)
+    for k, v in crd.state_dict().items():
+        if torch.is_tensor(v):
+            assert torch.equal(v, before[k]), k
+    crd.train()
+    assert _tiny_call(crd).item() == pytest.approx(loss.item(), rel=1e-6)  # eval used the batch estimate of Z
+    assert bool(crd.z_initialised)
