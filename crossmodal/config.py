@@ -43,7 +43,7 @@ class DataConfig:
     target: str = "depth"
     target_encoding: str = "logdepth_valid"  # see crossmodal.modalities
     num_classes: int = 0  # 0 = take it from the data; otherwise it must agree with the data
-    num_workers: int = 2
+    num_workers: int = 1
     hflip: bool = True
     scale_jitter: float = 0.25
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -65,7 +65,7 @@ class TeacherConfig:
     net: NetConfig = field(default_factory=NetConfig)
     checkpoint: str = ""
     cache_dir: str = "runs/_teacher_cache"
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 32
     lr: float = 0.003
     weight_decay: float = 0.0001
@@ -130,6 +130,7 @@ class Config:
     output_dir: str = "runs"
     methods: list[str] = field(default_factory=lambda: ["none", "crd_dense"])
     threads: int = 0  # torch intra-op threads per process; 0 = leave torch's default
+    trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]; logs in the run folder
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: NetConfig = field(default_factory=NetConfig)
@@ -264,6 +265,16 @@ def _check(cond: bool, key: str, expected: str, value: Any) -> None:
         raise ConfigError(f"config key '{key}' must be {expected}, got {value!r}")
 
 
+def _available(module: str):
+    import importlib.util
+
+    return lambda: importlib.util.find_spec(module) is not None
+
+
+TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
+            "aim": _available("aim"), "comet_ml": _available("comet_ml")}
+
+
 def validate(cfg: Config) -> None:
     """Value checks that need no data: positive sizes and rates, known names."""
     from crossmodal.distill import DISTILLERS
@@ -285,6 +296,11 @@ def validate(cfg: Config) -> None:
     _check(cfg.data.num_workers >= 0, "data.num_workers", ">= 0", cfg.data.num_workers)
     _check(0 <= cfg.data.scale_jitter < 1, "data.scale_jitter", "in [0, 1)", cfg.data.scale_jitter)
     _check(cfg.threads >= 0, "threads", ">= 0", cfg.threads)
+    for tracker in cfg.trackers:
+        _check(tracker in TRACKERS, "trackers", f"a list of {', '.join(TRACKERS)}", cfg.trackers)
+        if not TRACKERS[tracker]():
+            raise ConfigError(f"config key 'trackers' names '{tracker}', which is not installed here "
+                              f"(pip install {tracker})")
     syn = cfg.data.synthetic
     try:
         h, w = (int(v) for v in syn.size.lower().split("x"))

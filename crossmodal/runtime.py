@@ -11,7 +11,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 
-from crossmodal.config import Config, dump_yaml
+from crossmodal.config import Config, dump_yaml, to_dict
 from eval.report import write_text_atomic
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -33,9 +33,23 @@ def make_accelerator(cfg: Config) -> Accelerator:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     acc = Accelerator(gradient_accumulation_steps=cfg.transfer.grad_accum,
-                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed))
+                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed),
+                      log_with=cfg.trackers or None, project_dir=str(Path(cfg.output_dir) / cfg.name))
     set_seed(cfg.seed)
+    if cfg.trackers:
+        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in _flatten(to_dict(cfg)).items()}
+        acc.init_trackers("trackers", config=flat)
     return acc
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logger]:

@@ -27,10 +27,12 @@ class Distiller(nn.Module):
 
     name: ClassVar[str] = ""
 
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg: Any) -> None:
+    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg: Any,
+                 seed: int = 0) -> None:
         super().__init__()
         self.cfg = cfg
         self.num_samples = num_samples
+        self.seed = seed
 
     def finish_init(self) -> None:
         """Call at the end of a subclass __init__: averages gradients of the trainable parts across processes."""

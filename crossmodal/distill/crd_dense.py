@@ -29,12 +29,13 @@ class DenseCRD(Distiller):
 
     name = "crd_dense"
 
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg)
+    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
+                 seed: int = 0) -> None:
+        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layer = cfg.layer
         self.embed_student = nn.Conv2d(student_channels[cfg.layer], cfg.feat_dim, 1)
         self.embed_teacher = nn.Conv2d(teacher_channels[cfg.layer], cfg.feat_dim, 1)
-        self.generator = torch.Generator().manual_seed(0)
+        self.generator = torch.Generator().manual_seed(seed)
         self.finish_init()
 
     def get_extra_state(self) -> dict:

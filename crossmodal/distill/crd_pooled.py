@@ -13,15 +13,16 @@ class PooledCRD(Distiller):
 
     name = "crd"
 
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg)
+    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
+                 seed: int = 0) -> None:
+        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         if cfg.num_negatives >= num_samples and cfg.negatives != "queue":
             raise ValueError(f"transfer.crd.num_negatives={cfg.num_negatives} must be smaller than the number of "
                              f"unlabeled pairs ({num_samples}) for the memory-bank modes")
         self.layer = cfg.layer
         self.crd = CRDLoss(student_channels[cfg.layer], teacher_channels[cfg.layer], num_samples,
                            feat_dim=cfg.feat_dim, num_negatives=cfg.num_negatives, temperature=cfg.temperature,
-                           momentum=cfg.momentum, objective=cfg.objective, negatives=cfg.negatives)
+                           momentum=cfg.momentum, objective=cfg.objective, negatives=cfg.negatives, seed=seed)
         self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index):

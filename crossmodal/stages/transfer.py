@@ -29,7 +29,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
     student = build_student(cfg, data)
     torch.manual_seed(cfg.seed + 1)
     distiller = DISTILLERS[method](student.out_channels, teacher.backbone.out_channels,
-                                   data.unlabeled.num_samples, getattr(cfg.transfer, method))
+                                   data.unlabeled.num_samples, getattr(cfg.transfer, method), seed=cfg.seed)
     distiller.to(accelerator.device)
     t = cfg.transfer
     loader = make_loader(data.unlabeled, {cfg.data.source: "rgb", cfg.data.target: cfg.data.target_encoding},
