@@ -11,7 +11,7 @@ import time
 import yaml
 
 from crossmodal.config import ConfigError, load_config, to_dict
-from crossmodal.data.loaders import ensure_synthetic, open_data, split_path
+from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, split_path
 from crossmodal.runtime import DEFAULT_CONFIG, device_name, make_accelerator, parse_args, start_run, versions
 from crossmodal.stages.teacher import get_teacher
 from crossmodal.stages.transfer import build_student, run_transfer
@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         results[method] = result
 
     # the teacher on its own sensor: the reference the student is measured against
-    metrics, confusion, examples = evaluate_model(cfg, teacher, data, cfg.data.source, "rgb", accelerator, "test[teacher]")
-    results["teacher_rgb"] = MethodResult(metrics, confusion, {"teacher": teacher_info["curve"]}, examples)
+    metrics, confusion, examples = evaluate_model(cfg, teacher, data, cfg.data.source, input_spec(cfg, "source"),
+                                                  accelerator, "test[teacher]")
+    results[f"teacher_{cfg.data.source}"] = MethodResult(metrics, confusion, {"teacher": teacher_info["curve"]}, examples)
 
     if accelerator.is_main_process:
         summary = {

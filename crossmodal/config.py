@@ -39,9 +39,14 @@ class DataConfig:
     teacher: str = ""  # labeled source-modality frames to train the teacher on; empty = synthetic
     train: str = ""  # small labeled split for downstream fine-tuning
     test: str = ""
-    source: str = "rgb"
-    target: str = "depth"
-    target_encoding: str = "logdepth_valid"  # see crossmodal.modalities
+    source: str = "rgb"  # the teacher's modality (a dataset name in the files)
+    target: str = "depth"  # the student's modality
+    source_encoding: str = "rgb"  # how each becomes input channels: see crossmodal.modalities.ENCODINGS
+    target_encoding: str = "logdepth_valid"
+    source_mean: list[float] = field(default_factory=list)  # optional per-channel standardisation after encoding
+    source_std: list[float] = field(default_factory=list)
+    target_mean: list[float] = field(default_factory=list)
+    target_std: list[float] = field(default_factory=list)
     num_classes: int = 0  # 0 = take it from the data; otherwise it must agree with the data
     num_workers: int = 1
     hflip: bool = True
@@ -291,7 +296,13 @@ def validate(cfg: Config) -> None:
     for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
         _check(net.arch in ARCHS, f"{key}.arch", f"one of {', '.join(ARCHS)}", net.arch)
         _check(net.head_channels > 0, f"{key}.head_channels", "> 0", net.head_channels)
-    _check(cfg.data.target_encoding in ENCODINGS, "data.target_encoding", f"one of {', '.join(ENCODINGS)}", cfg.data.target_encoding)
+    for side in ("source", "target"):
+        enc = getattr(cfg.data, f"{side}_encoding")
+        _check(enc in ENCODINGS, f"data.{side}_encoding", f"one of {', '.join(ENCODINGS)}", enc)
+        mean, std = getattr(cfg.data, f"{side}_mean"), getattr(cfg.data, f"{side}_std")
+        _check(len(mean) == len(std), f"data.{side}_std", f"as long as data.{side}_mean ({len(mean)} values)", std)
+        _check(all(v > 0 for v in std), f"data.{side}_std", "positive values", std)
+    _check(cfg.data.source != cfg.data.target, "data.target", f"a modality other than data.source", cfg.data.target)
     _check(cfg.data.num_classes >= 0, "data.num_classes", ">= 0 (0 = from the data)", cfg.data.num_classes)
     _check(cfg.data.num_workers >= 0, "data.num_workers", ">= 0", cfg.data.num_workers)
     _check(0 <= cfg.data.scale_jitter < 1, "data.scale_jitter", "in [0, 1)", cfg.data.scale_jitter)

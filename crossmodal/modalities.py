@@ -56,6 +56,22 @@ ENCODINGS: dict[str, Encoding] = {
 }
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """How one stored modality becomes a network input: an encoding, then optional per-channel standardisation."""
+
+    encoding: str
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = ENCODINGS[self.encoding].fn(x)
+        if self.mean:
+            shape = (-1, 1, 1)
+            out = (out - np.asarray(self.mean, np.float32).reshape(shape)) / np.asarray(self.std, np.float32).reshape(shape)
+        return out.astype(np.float32, copy=False)
+
+
 def encoding_channels(name: str, stored_shape: Sequence[int]) -> int:
     """Input channels a network needs for `name` applied to samples of `stored_shape`."""
     enc = ENCODINGS[name]
@@ -64,8 +80,15 @@ def encoding_channels(name: str, stored_shape: Sequence[int]) -> int:
     return 1 if len(stored_shape) == 2 else int(stored_shape[-1])
 
 
-def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: str) -> None:
-    """Fail early when an encoding does not fit what the file stores."""
+def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: str,
+                   mean: Sequence[float] = (), std: Sequence[float] = ()) -> None:
+    """Fail early when an encoding (and its standardisation) does not fit what the file stores."""
+    channels = encoding_channels(name, stored_shape)
+    if len(mean) != len(std) or (mean and len(mean) != channels):
+        raise ValueError(f"{path}: modality '{modality}' with encoding '{name}' has {channels} channel(s); its "
+                         f"mean/std lists must both have {channels} values (got {len(mean)} and {len(std)})")
+    if any(v <= 0 for v in std):
+        raise ValueError(f"{path}: modality '{modality}': std values must be > 0, got {list(std)}")
     if name == "rgb" and (len(stored_shape) != 3 or stored_shape[-1] != 3):
         raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding 'rgb' needs (H, W, 3)")
     if name in ("logdepth_valid", "metres") and len(stored_shape) != 2:
@@ -80,9 +103,9 @@ class PairTransform:
     workers or processes, and after a resume.
     """
 
-    def __init__(self, encodings: Mapping[str, str], size: tuple[int, int], train: bool,
+    def __init__(self, encodings: Mapping[str, str | InputSpec], size: tuple[int, int], train: bool,
                  hflip: bool = True, scale_jitter: float = 0.25, seed: int = 0) -> None:
-        self.encodings = dict(encodings)
+        self.encodings = {k: v if isinstance(v, InputSpec) else InputSpec(v) for k, v in encodings.items()}
         self.seed = seed
         self.epoch = 0
         self.ops: list[Any] = []
@@ -100,7 +123,7 @@ class PairTransform:
     def _compose(self, keys: tuple[str, ...]) -> A.Compose:
         """One Compose for this set of stored keys: the rgb-encoded key is the image, the rest masks."""
         if self._aug is None or self._aug[0] != keys:
-            image_key = next((k for k in keys if self.encodings.get(k) == "rgb"), None)
+            image_key = next((k for k in keys if k in self.encodings and self.encodings[k].encoding == "rgb"), None)
             targets = {k: "image" if k == image_key else "mask" for k in keys}
             self._aug = (keys, A.Compose(self.ops, additional_targets=targets))
         return self._aug[1]
@@ -119,5 +142,5 @@ class PairTransform:
             if key == "label":
                 result["label"] = torch.from_numpy(np.ascontiguousarray(value).astype(np.int64))
             elif key in self.encodings:
-                result[key] = torch.from_numpy(np.ascontiguousarray(ENCODINGS[self.encodings[key]].fn(value)))
+                result[key] = torch.from_numpy(np.ascontiguousarray(self.encodings[key](value)))
         return result

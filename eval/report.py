@@ -32,6 +32,20 @@ def _fmt(v: float | None, pct: bool = True) -> str:
     return f"{100 * v:.1f}" if pct else f"{v:.4f}"
 
 
+def visualize(arr: np.ndarray) -> np.ndarray:
+    """Any stored modality as an RGB uint8 picture: colour images as they are, depth-like maps colour-mapped."""
+    if arr.ndim == 3 and arr.shape[-1] == 3 and arr.dtype == np.uint8:
+        return arr
+    x = arr if arr.ndim == 2 else arr[..., 0]
+    if x.dtype != np.uint8 or arr.ndim == 2:
+        x = x.astype(np.float32)
+        finite = np.isfinite(x) & (x != 0)
+        lo, hi = (np.percentile(x[finite], [1, 99]) if finite.any() else (0.0, 1.0))
+        x = np.where(finite, (x - lo) / max(hi - lo, 1e-6) * 0.95 + 0.05, 0.0)
+        return colorize_depth(np.clip(x, 0, 1), max_depth=1.0)
+    return np.repeat(x[..., None], 3, axis=-1)
+
+
 def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[str, Mapping[str, list]],
                   examples: Mapping[str, np.ndarray], test_path: Path, example_idx: list[int],
                   class_names: list[str], source: str, target: str) -> dict[str, str]:
@@ -56,8 +70,7 @@ def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[st
         rows = []
         for row, i in enumerate(example_idx):
             s = ds[i]
-            cells = [s[source], colorize_depth(s[target]) if s[target].ndim == 2 else s[target][..., :3],
-                     colorize_label(s["label"], n)]
+            cells = [visualize(s[source]), visualize(s[target]), colorize_label(s["label"], n)]
             cells += [colorize_label(examples[m][row], n) for m in examples]
             rows.append(cells)
         palette = class_palette(n)
@@ -81,11 +94,11 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
     lines += ["", "## Results (test split, last epoch; one seed)", "",
               "| method | mIoU | pixel acc | mean acc | fw IoU | mIoU vs none |", "|---|---|---|---|---|---|"]
     for m, v in methods.items():
-        delta = "" if base is None or m == "none" or m == "teacher_rgb" else f"{100 * (v['miou'] - base):+.1f}"
+        delta = "" if base is None or m == "none" or m.startswith("teacher_") else f"{100 * (v['miou'] - base):+.1f}"
         lines.append(f"| {m} | {_fmt(v['miou'])} | {_fmt(v['pixel_acc'])} | {_fmt(v['mean_acc'])} | "
                      f"{_fmt(v.get('fw_iou'))} | {delta} |")
     lines += ["", "Numbers are percentages. `none` is the same student trained from random initialisation with the "
-              "same fine-tuning; `teacher_rgb` is the frozen teacher on the source modality, a reference, not a "
+              "same fine-tuning; `teacher_<source>` is the frozen teacher on the source modality, a reference, not a "
               "competitor. A single seed: gaps of a point or two are within seed-to-seed spread.", "",
               "## Per-class IoU", "", "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for c in summary["class_names"]:

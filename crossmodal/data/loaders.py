@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from crossmodal.config import Config, ConfigError
 from crossmodal.data.h5format import PairedDataset, PairedInfo, read_info
-from crossmodal.modalities import PairTransform, check_encoding
+from crossmodal.modalities import InputSpec, PairTransform, check_encoding
 
 SPLITS = ("unlabeled", "teacher", "train", "test")
 
@@ -91,10 +91,10 @@ def open_data(cfg: Config) -> DataFiles:
             if m not in info.modalities:
                 raise ConfigError(f"dataset {info.path} (data.{split}) lacks modality '{m}' needed here; "
                                   f"it has {', '.join(info.modalities)}")
-        if src in mods:
-            check_encoding("rgb", src, info.shapes[src], str(info.path))
-        if tgt in mods:
-            check_encoding(cfg.data.target_encoding, tgt, info.shapes[tgt], str(info.path))
+        for side, name in (("source", src), ("target", tgt)):
+            if name in mods:
+                spec = input_spec(cfg, side)
+                check_encoding(spec.encoding, name, info.shapes[name], str(info.path), spec.mean, spec.std)
     names = infos["test"].class_names
     for split in ("teacher", "train"):
         if infos[split].class_names != names:
@@ -109,7 +109,13 @@ def open_data(cfg: Config) -> DataFiles:
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
 
 
-def make_loader(info: PairedInfo, encodings: dict[str, str], *, train: bool, batch_size: int, num_workers: int,
+def input_spec(cfg: Config, side: str) -> InputSpec:
+    """The encoding and standardisation of data.source or data.target."""
+    d = cfg.data
+    return InputSpec(getattr(d, f"{side}_encoding"), tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
+
+
+def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: bool, batch_size: int, num_workers: int,
                 seed: int, with_label: bool, hflip: bool = True, scale_jitter: float = 0.25) -> DataLoader:
     """A loader yielding dicts of encoded tensors plus `index` (and `label`), augmented jointly when training."""
     transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,

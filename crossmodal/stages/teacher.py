@@ -13,15 +13,17 @@ import torch
 from accelerate import Accelerator
 
 from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles, make_loader
+from crossmodal.data.loaders import DataFiles, input_spec, make_loader
 from crossmodal.models import Segmenter, build_backbone
+from crossmodal.modalities import encoding_channels
 from crossmodal.stages.supervised import train_segmenter
 
 
-def build_teacher(cfg: Config, num_classes: int) -> Segmenter:
-    """The teacher network for RGB input (weights random, or from teacher.net.pretrained)."""
+def build_teacher(cfg: Config, data: DataFiles) -> Segmenter:
+    """The teacher network for the source modality (weights random, or from teacher.net.pretrained)."""
     net = cfg.teacher.net
-    return Segmenter(build_backbone(net.arch, 3, net.pretrained), num_classes, net.head_channels)
+    channels = encoding_channels(cfg.data.source_encoding, data.teacher.shapes[cfg.data.source])
+    return Segmenter(build_backbone(net.arch, channels, net.pretrained), data.num_classes, net.head_channels)
 
 
 def freeze(model: torch.nn.Module) -> torch.nn.Module:
@@ -45,7 +47,8 @@ def _file_fingerprint(path: Path) -> str:
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
     """Everything the trained teacher depends on: its config, the data it sees, the classes, the seed."""
     key = {"teacher": {k: v for k, v in to_dict(cfg.teacher).items() if k not in ("cache_dir", "checkpoint")},
-           "data": _file_fingerprint(data.teacher.path), "source": cfg.data.source, "classes": list(data.class_names),
+           "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
+           "input": [cfg.data.source, cfg.data.source_encoding, cfg.data.source_mean, cfg.data.source_std],
            "seed": cfg.seed, "hflip": cfg.data.hflip, "scale_jitter": cfg.data.scale_jitter}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -63,13 +66,13 @@ def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
         raise
 
 
-def load_teacher_checkpoint(cfg: Config, path: Path, num_classes: int) -> Segmenter:
+def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles) -> Segmenter:
     """A teacher saved by this project (or any file holding a matching Segmenter state dict)."""
     if not path.is_file():
         raise FileNotFoundError(
             f"teacher checkpoint not found: {path} (config key teacher.checkpoint). Expected a file written by "
             f"run_transfer.py (runs/<name>/checkpoints/teacher.pt or the teacher cache), holding a "
-            f"'{cfg.teacher.net.arch}' segmenter for {num_classes} classes; leave the key empty to train one.")
+            f"'{cfg.teacher.net.arch}' segmenter for {data.num_classes} classes; leave the key empty to train one.")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
@@ -77,12 +80,12 @@ def load_teacher_checkpoint(cfg: Config, path: Path, num_classes: int) -> Segmen
     state = blob.get("model", blob) if isinstance(blob, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"teacher checkpoint {path} holds no state dict")
-    model = build_teacher(cfg, num_classes)
+    model = build_teacher(cfg, data)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(f"teacher checkpoint {path} does not fit teacher.net.arch='{cfg.teacher.net.arch}' "
-                         f"with {num_classes} classes: {str(err).splitlines()[0]} ...") from None
+                         f"with {data.num_classes} classes: {str(err).splitlines()[0]} ...") from None
     return model
 
 
@@ -91,19 +94,19 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
     """The frozen teacher on the accelerator's device, and how it was obtained (with its loss curve if trained)."""
     info: dict[str, Any] = {"curve": []}
     if cfg.teacher.checkpoint:
-        model = load_teacher_checkpoint(cfg, Path(cfg.teacher.checkpoint), data.num_classes)
+        model = load_teacher_checkpoint(cfg, Path(cfg.teacher.checkpoint), data)
         info["source"] = f"checkpoint {cfg.teacher.checkpoint}"
     else:
         cache = Path(cfg.teacher.cache_dir) / f"teacher-{teacher_cache_key(cfg, data)}.pt"
         if cache.is_file():
-            model = load_teacher_checkpoint(cfg, cache, data.num_classes)
+            model = load_teacher_checkpoint(cfg, cache, data)
             info["curve"] = torch.load(cache, map_location="cpu", weights_only=False).get("curve", [])
             info["source"] = f"cache {cache}"
             log.info("teacher: reusing %s", cache)
         else:
             torch.manual_seed(cfg.seed)
-            model = build_teacher(cfg, data.num_classes)
-            loader = make_loader(data.teacher, {cfg.data.source: "rgb"}, train=True, batch_size=cfg.teacher.batch_size,
+            model = build_teacher(cfg, data)
+            loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True, batch_size=cfg.teacher.batch_size,
                                  num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True,
                                  hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
             t = cfg.teacher

@@ -8,7 +8,7 @@ import torch
 from accelerate import Accelerator
 
 from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles, make_loader, set_loader_epoch
+from crossmodal.data.loaders import DataFiles, input_spec, make_loader, set_loader_epoch
 from crossmodal.distill import DISTILLERS
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
@@ -32,7 +32,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
                                    data.unlabeled.num_samples, getattr(cfg.transfer, method), seed=cfg.seed)
     distiller.to(accelerator.device)
     t = cfg.transfer
-    loader = make_loader(data.unlabeled, {cfg.data.source: "rgb", cfg.data.target: cfg.data.target_encoding},
+    loader = make_loader(data.unlabeled, {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")},
                          train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
                          with_label=False, hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
