@@ -11,9 +11,8 @@ from typing import Any, Mapping
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the key (and file) and what was expected."""
+from crossmodal.distill import DISTILLERS, config_key
+from crossmodal.errors import ConfigError, check as _check
 
 
 @dataclass
@@ -77,32 +76,7 @@ class TeacherConfig:
 
 
 @dataclass
-class CRDConfig:
-    """CRD on globally pooled features (the paper's form) with a memory bank."""
-
-    weight: float = 1.0
-    feat_dim: int = 128
-    num_negatives: int = 1024
-    temperature: float = 0.07
-    momentum: float = 0.5
-    objective: str = "nce"
-    negatives: str = "per_sample"
-    layer: int = -1
-
-
-@dataclass
-class DenseCRDConfig:
-    """CRD on dense features: the positive is the same location seen by the other sensor."""
-
-    weight: float = 1.0
-    feat_dim: int = 128
-    num_locations: int = 32
-    temperature: float = 0.07
-    layer: int = -1
-
-
-@dataclass
-class TransferConfig:
+class TransferStage:
     """The unlabeled stage: the student learns from the frozen teacher on paired frames."""
 
     epochs: int = 8
@@ -111,8 +85,14 @@ class TransferConfig:
     weight_decay: float = 0.0001
     warmup_steps: int = 20
     grad_accum: int = 1
-    crd: CRDConfig = field(default_factory=CRDConfig)
-    crd_dense: DenseCRDConfig = field(default_factory=DenseCRDConfig)
+
+
+# transfer.<method> holds each registered distiller's own options (crossmodal/distill/<method>.py).
+TransferConfig = dataclasses.make_dataclass(
+    "TransferConfig",
+    [(config_key(name), cls.Config, field(default_factory=cls.Config)) for name, cls in DISTILLERS.items()],
+    bases=(TransferStage,))
+TransferConfig.__doc__ = TransferStage.__doc__ + " One section per distiller holds its options."
 
 
 @dataclass
@@ -265,11 +245,6 @@ def dump_yaml(cfg: Any) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
-def _check(cond: bool, key: str, expected: str, value: Any) -> None:
-    if not cond:
-        raise ConfigError(f"config key '{key}' must be {expected}, got {value!r}")
-
-
 def _available(module: str):
     import importlib.util
 
@@ -282,7 +257,6 @@ TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb
 
 def validate(cfg: Config) -> None:
     """Value checks that need no data: positive sizes and rates, known names."""
-    from crossmodal.distill import DISTILLERS
     from crossmodal.modalities import ENCODINGS
     from crossmodal.models.backbone import ARCHS
 
@@ -329,14 +303,6 @@ def validate(cfg: Config) -> None:
         _check(st.weight_decay >= 0, f"{name}.weight_decay", ">= 0", st.weight_decay)
     _check(cfg.transfer.grad_accum >= 1, "transfer.grad_accum", ">= 1", cfg.transfer.grad_accum)
     _check(cfg.transfer.warmup_steps >= 0, "transfer.warmup_steps", ">= 0", cfg.transfer.warmup_steps)
-    crd = cfg.transfer.crd
-    _check(crd.objective in ("nce", "infonce"), "transfer.crd.objective", "nce or infonce", crd.objective)
-    _check(crd.negatives in ("per_sample", "shared", "queue"), "transfer.crd.negatives", "per_sample, shared or queue", crd.negatives)
-    _check(crd.num_negatives >= 1, "transfer.crd.num_negatives", ">= 1", crd.num_negatives)
-    _check(0 <= crd.momentum < 1, "transfer.crd.momentum", "in [0, 1)", crd.momentum)
-    for key, sub in (("transfer.crd", crd), ("transfer.crd_dense", cfg.transfer.crd_dense)):
-        _check(sub.temperature > 0, f"{key}.temperature", "> 0", sub.temperature)
-        _check(sub.feat_dim >= 1, f"{key}.feat_dim", ">= 1", sub.feat_dim)
-        _check(sub.weight > 0, f"{key}.weight", "> 0", sub.weight)
-    _check(cfg.transfer.crd_dense.num_locations >= 2, "transfer.crd_dense.num_locations", ">= 2", cfg.transfer.crd_dense.num_locations)
+    for name in DISTILLERS:
+        getattr(cfg.transfer, config_key(name)).check(f"transfer.{config_key(name)}")
     _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from crossmodal.config import Config, ConfigError
+from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.data.h5format import PairedDataset, PairedInfo, read_info
 from crossmodal.modalities import InputSpec, PairTransform, check_encoding
 
@@ -102,10 +103,10 @@ def open_data(cfg: Config) -> DataFiles:
     if cfg.data.num_classes and cfg.data.num_classes != len(names):
         raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
                           f"has {len(names)} classes ({', '.join(names)})")
-    crd = cfg.transfer.crd
-    if "crd" in cfg.methods and crd.negatives != "queue" and crd.num_negatives >= infos["unlabeled"].num_samples:
-        raise ConfigError(f"config key 'transfer.crd.num_negatives' is {crd.num_negatives}, but "
-                          f"{infos['unlabeled'].path} holds only {infos['unlabeled'].num_samples} pairs; use fewer")
+    for method in cfg.methods:
+        if method in DISTILLERS:
+            key = config_key(method)
+            getattr(cfg.transfer, key).check_data(f"transfer.{key}", infos["unlabeled"].num_samples)
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
 
 

@@ -1,7 +1,7 @@
 """Distillation losses for cross-modal transfer, and the distillers selectable by name in configs."""
 
 from crossmodal.distill.crd_loss import CRDLoss
-from crossmodal.distill.base import DISTILLERS, Distiller
+from crossmodal.distill.base import DISTILLERS, Distiller, DistillerConfig, config_key
 from crossmodal.distill import crd_dense, crd_pooled  # noqa: F401  (register the distillers)
 
-__all__ = ["CRDLoss", "DISTILLERS", "Distiller"]
+__all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "config_key"]

@@ -9,7 +9,7 @@ from accelerate import Accelerator
 
 from crossmodal.config import Config, to_dict
 from crossmodal.data.loaders import DataFiles, input_spec, make_loader, set_loader_epoch
-from crossmodal.distill import DISTILLERS
+from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
 from crossmodal.stages.common import Curve, make_optimizer, progress, warmup_cosine
@@ -29,7 +29,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
     student = build_student(cfg, data)
     torch.manual_seed(cfg.seed + 1)
     distiller = DISTILLERS[method](student.out_channels, teacher.backbone.out_channels,
-                                   data.unlabeled.num_samples, getattr(cfg.transfer, method), seed=cfg.seed)
+                                   data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)), seed=cfg.seed)
     distiller.to(accelerator.device)
     t = cfg.transfer
     loader = make_loader(data.unlabeled, {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")},

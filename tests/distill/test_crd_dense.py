@@ -4,7 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from crossmodal.config import DenseCRDConfig
+from crossmodal.distill.crd_dense import DenseCRDConfig
 from crossmodal.distill import DISTILLERS
 from crossmodal.distill.crd_dense import symmetric_infonce
 
