@@ -11,8 +11,9 @@ import time
 import yaml
 
 from crossmodal.config import ConfigError, load_config, to_dict
-from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, split_path
-from crossmodal.runtime import DEFAULT_CONFIG, device_name, make_accelerator, parse_args, start_run, versions
+from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, resolve_config, split_path
+from crossmodal.runtime import (DEFAULT_CONFIG, device_name, make_accelerator, parse_args, save_config, start_run,
+                                versions)
 from crossmodal.stages.teacher import get_teacher
 from crossmodal.stages.transfer import build_student, run_transfer
 from eval.report import render_report, write_figures, write_metrics, write_text_atomic
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_synthetic(cfg, accelerator.is_main_process)
     accelerator.wait_for_everyone()
     data = open_data(cfg)
+    resolve_config(cfg, data)
+    save_config(cfg, run_dir, accelerator)
 
     # teacher: frozen, loaded or trained once and cached
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)

@@ -81,16 +81,18 @@ def surface_normals(pc: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarra
 def gravity_direction(normals: np.ndarray, y0: np.ndarray | None = None) -> np.ndarray:
     """Unit gravity direction (pointing down) in camera coordinates, refined from the camera's y axis (getYDir.m)."""
     nn = normals.reshape(-1, 3)
-    nn = nn[~np.isnan(nn).any(axis=1)]
+    nn = np.ascontiguousarray(nn[~np.isnan(nn).any(axis=1)])
     y = np.array([0.0, 1.0, 0.0]) if y0 is None else np.asarray(y0, np.float64)
     if nn.shape[0] == 0:
         return y / np.linalg.norm(y)
+    outer = (nn[:, :, None] * nn[:, None, :]).reshape(-1, 9)  # n n' per normal, so each step is one product
     for thresh_deg, iters in zip(_YDIR_THRESH_DEG, _YDIR_ITERS):
         thresh = np.deg2rad(thresh_deg)
         for _ in range(iters):
             sim = np.abs(nn @ y)
-            nf, nw = nn[sim > np.cos(thresh)], nn[sim < np.sin(thresh)]
-            evals, evecs = np.linalg.eigh(nw.T @ nw - nf.T @ nf)
+            # +1 for "wall" normals (nearly orthogonal to y), -1 for "floor" ones (nearly parallel): NW NW' - NF NF'
+            weight = (sim < np.sin(thresh)).astype(np.float64) - (sim > np.cos(thresh))
+            evals, evecs = np.linalg.eigh((weight @ outer).reshape(3, 3))
             new = evecs[:, int(np.argmin(evals))]
             y = new * (np.sign(y @ new) or 1.0)
     return y / np.linalg.norm(y)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import sys
 from pathlib import Path
@@ -32,8 +33,12 @@ def make_accelerator(cfg: Config) -> Accelerator:
     """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    acc = Accelerator(gradient_accumulation_steps=cfg.transfer.grad_accum,
-                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed),
+    # several processes launched on a machine without an accelerator: run them on the CPU with gloo
+    cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    acc = Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.transfer.grad_accum,
+                      # split_batches: batch_size is the global batch, so 1 or N processes follow the same schedule
+                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed,
+                                                                split_batches=True),
                       log_with=cfg.trackers or None, project_dir=str(Path(cfg.output_dir) / cfg.name))
     set_seed(cfg.seed)
     if cfg.trackers:
@@ -53,7 +58,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logger]:
-    """Create runs/<name>/, save the resolved config there, and log to runs/<name>/log.txt (main process)."""
+    """Create runs/<name>/ and log to runs/<name>/log.txt (main process)."""
     run_dir = Path(cfg.output_dir) / cfg.name
     log = logging.getLogger("crossmodal")
     log.setLevel(logging.INFO)
@@ -61,7 +66,6 @@ def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logg
     log.propagate = False
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
         handler = logging.FileHandler(run_dir / "log.txt", mode="w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
@@ -72,6 +76,12 @@ def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logg
         log.addHandler(logging.NullHandler())
     accelerator.wait_for_everyone()
     return run_dir, log
+
+
+def save_config(cfg: Config, run_dir: Path, accelerator: Accelerator) -> None:
+    """The resolved config (defaults, file, overrides and values taken from the data) as runs/<name>/config.yaml."""
+    if accelerator.is_main_process:
+        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
 
 
 def device_name(accelerator: Accelerator) -> str:

@@ -116,6 +116,14 @@ def input_spec(cfg: Config, side: str) -> InputSpec:
     return InputSpec(getattr(d, f"{side}_encoding"), tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
 
 
+def resolve_config(cfg: Config, data: DataFiles) -> None:
+    """Fill the values that come from the data (class counts), so the saved config states them."""
+    from crossmodal.distill.kd import fill_num_classes
+
+    cfg.data.num_classes = data.num_classes
+    fill_num_classes(cfg.transfer, data.num_classes)
+
+
 def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: bool, batch_size: int, num_workers: int,
                 seed: int, with_label: bool, hflip: bool = True, scale_jitter: float = 0.25) -> DataLoader:
     """A loader yielding dicts of encoded tensors plus `index` (and `label`), augmented jointly when training."""

@@ -48,6 +48,7 @@ class Distiller(nn.Module):
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[DistillerConfig]] = DistillerConfig
+    needs_teacher_logits: ClassVar[bool] = False  # True: forward also gets the teacher's per-pixel logits
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg: Any,
                  seed: int = 0) -> None:
@@ -64,7 +65,11 @@ class Distiller(nn.Module):
     def weight(self) -> float:
         return float(getattr(self.cfg, "weight", 1.0))
 
-    def forward(self, student_feats: list[torch.Tensor], teacher_feats: list[torch.Tensor],
-                index: torch.Tensor) -> torch.Tensor:
-        """The weighted transfer loss for one batch (index = dataset indices of the samples)."""
+    def forward(self, student_feats: list[torch.Tensor], teacher_feats: list[torch.Tensor], index: torch.Tensor,
+                teacher_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """The weighted transfer loss for one batch.
+
+        Features are every backbone stage (list, shallow to deep); index = dataset indices of the samples;
+        teacher_logits = (B, classes, H, W) when the class sets needs_teacher_logits.
+        """
         raise NotImplementedError

@@ -69,7 +69,7 @@ class DenseCRD(Distiller):
         emb = head(picked).squeeze(-1)  # (B, D, P)
         return F.normalize(emb.transpose(1, 2).reshape(-1, emb.shape[1]), dim=1)
 
-    def forward(self, student_feats, teacher_feats, index):
+    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s_map, t_map = student_feats[self.layer], teacher_feats[self.layer]
         with torch.autocast(device_type=s_map.device.type, enabled=False):
             pts = sample_points(s_map.shape[0], self.cfg.num_locations, self.generator, s_map.device)

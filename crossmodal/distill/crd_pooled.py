@@ -54,7 +54,7 @@ class PooledCRD(Distiller):
                            momentum=cfg.momentum, objective=cfg.objective, negatives=cfg.negatives, seed=seed)
         self.finish_init()
 
-    def forward(self, student_feats, teacher_feats, index):
+    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s = student_feats[self.layer].float().mean(dim=(2, 3))
         t = teacher_feats[self.layer].float().mean(dim=(2, 3))
         return self.weight * self.crd(s, t, index)

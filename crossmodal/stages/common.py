@@ -11,6 +11,14 @@ from tqdm.auto import tqdm
 T = TypeVar("T")
 
 
+def sync_batchnorm(model: torch.nn.Module, accelerator: Accelerator) -> torch.nn.Module:
+    """BatchNorm statistics over the global batch when several GPU processes train (PyTorch's SyncBatchNorm needs
+    CUDA; on CPU each process normalises its own share of the batch)."""
+    if accelerator.num_processes > 1 and accelerator.device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
+
+
 def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, weight_decay=weight_decay)
 

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from crossmodal.data.loaders import set_loader_epoch
 from crossmodal.models import Segmenter
-from crossmodal.stages.common import Curve, make_optimizer, progress, warmup_cosine
+from crossmodal.stages.common import Curve, make_optimizer, progress, sync_batchnorm, warmup_cosine
 from eval.metrics import ConfusionMatrix
 
 IGNORE_INDEX = 255
@@ -19,6 +19,7 @@ IGNORE_INDEX = 255
 def train_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataLoader, input_key: str, *, epochs: int,
                     lr: float, weight_decay: float, desc: str, log: logging.Logger) -> tuple[Segmenter, list]:
     """Train `model` with pixel-wise cross-entropy; returns the unwrapped model and its loss curve."""
+    model = sync_batchnorm(model, accelerator)
     optimizer = make_optimizer(model.parameters(), lr, weight_decay)
     scheduler = warmup_cosine(optimizer, epochs * len(loader), warmup_steps=min(20, len(loader)))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)

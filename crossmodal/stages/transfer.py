@@ -12,7 +12,7 @@ from crossmodal.data.loaders import DataFiles, input_spec, make_loader, set_load
 from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
-from crossmodal.stages.common import Curve, make_optimizer, progress, warmup_cosine
+from crossmodal.stages.common import Curve, make_optimizer, progress, sync_batchnorm, warmup_cosine
 from crossmodal.stages.teacher import save_checkpoint
 
 
@@ -26,7 +26,7 @@ def build_student(cfg: Config, data: DataFiles) -> ResNetBackbone:
 def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, accelerator: Accelerator,
                  log: logging.Logger, run_dir: Path) -> tuple[ResNetBackbone, list]:
     """Train a fresh student with distiller `method`; returns the unwrapped student and its loss curve."""
-    student = build_student(cfg, data)
+    student = sync_batchnorm(build_student(cfg, data), accelerator)
     torch.manual_seed(cfg.seed + 1)
     distiller = DISTILLERS[method](student.out_channels, teacher.backbone.out_channels,
                                    data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)), seed=cfg.seed)
@@ -36,7 +36,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
                          train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
                          with_label=False, hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
-    steps = t.epochs * max(1, len(loader) // t.grad_accum)  # Accelerate steps the schedule once per process
+    steps = t.epochs * max(1, len(loader) // t.grad_accum)  # batches are split across processes
     scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
     student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader, scheduler)
     curve, step = Curve(), 0
@@ -46,9 +46,11 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
         for batch in progress(loader, accelerator, f"transfer[{method}] {epoch + 1}/{t.epochs}"):
             with accelerator.accumulate(student):
                 with torch.no_grad(), accelerator.autocast():
-                    t_feats = teacher.backbone(batch[cfg.data.source])
+                    source = batch[cfg.data.source]
+                    t_feats = teacher.backbone(source)
+                    t_logits = teacher.head(t_feats, source.shape[-2:]) if distiller.needs_teacher_logits else None
                 s_feats = student(batch[cfg.data.target])
-                loss = distiller(s_feats, t_feats, batch["index"])
+                loss = distiller(s_feats, t_feats, batch["index"], t_logits)
                 accelerator.backward(loss)
                 optimizer.step()
                 scheduler.step()

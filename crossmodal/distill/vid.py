@@ -1,0 +1,77 @@
+"""`vid`: variational information distillation (Ahn et al., CVPR 2019) as RepDistiller's VIDLoss, per stage."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossmodal.distill.at import match_size, stage_pairs
+from crossmodal.distill.base import Distiller, DistillerConfig, register
+from crossmodal.errors import check
+
+
+class VIDHead(nn.Module):
+    """Gaussian q(t | s): mean from a 3-layer 1x1 regressor, per-channel variance softplus(log_scale) + eps."""
+
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int, init_pred_var: float,
+                 eps: float) -> None:
+        super().__init__()
+        self.regressor = nn.Sequential(
+            nn.Conv2d(in_channels, mid_channels, 1, bias=False), nn.ReLU(),
+            nn.Conv2d(mid_channels, mid_channels, 1, bias=False), nn.ReLU(),
+            nn.Conv2d(mid_channels, out_channels, 1, bias=False))
+        self.log_scale = nn.Parameter(torch.full((out_channels,), math.log(math.expm1(init_pred_var - eps))))
+        self.eps = eps
+
+    def variance(self) -> torch.Tensor:
+        """(C,) predicted variance; starts at init_pred_var."""
+        return F.softplus(self.log_scale) + self.eps
+
+    def forward(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood (without the constant) of t under q, sizes pooled to the smaller."""
+        s, t = match_size(s, t)
+        var = self.variance().view(1, -1, 1, 1)
+        return (0.5 * ((self.regressor(s) - t).pow(2) / var + var.log())).mean()
+
+
+@dataclass
+class VIDConfig(DistillerConfig):
+    """transfer.vid: weight (RepDistiller's beta 1), initial variance, eps, regressor width (0 = teacher's), stages."""
+
+    weight: float = 1.0
+    init_pred_var: float = 5.0
+    eps: float = 1e-5
+    mid_channels: int = 0
+    layers: list[int] = field(default_factory=list)
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.eps > 0, f"{key}.eps", "> 0", self.eps)
+        check(self.init_pred_var > self.eps, f"{key}.init_pred_var", f"> eps ({self.eps})", self.init_pred_var)
+        check(self.mid_channels >= 0, f"{key}.mid_channels", ">= 0 (0 = the teacher's width)", self.mid_channels)
+
+
+@register
+class VID(Distiller):
+    """Sum over the chosen stages ([] = every stage) of the Gaussian NLL of the teacher map given the student's."""
+
+    name = "vid"
+    Config = VIDConfig
+
+    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
+                 seed: int = 0) -> None:
+        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
+        self.layers = stage_pairs(cfg.layers, len(student_channels), len(teacher_channels), "transfer.vid.layers")
+        self.heads = nn.ModuleList(
+            VIDHead(student_channels[i], cfg.mid_channels or teacher_channels[i], teacher_channels[i],
+                    cfg.init_pred_var, cfg.eps) for i in self.layers)
+        self.finish_init()
+
+    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
+        with torch.autocast(device_type=student_feats[0].device.type, enabled=False):
+            loss = sum(head(student_feats[i].float(), teacher_feats[i].detach().float())
+                       for i, head in zip(self.layers, self.heads))
+            return self.weight * loss

@@ -1,0 +1,131 @@
+"""Add an `hha` modality (uint8 (N,H,W,3), crossmodal.hha) to a paired file, computed from its depth.
+
+Needs the file's root `intrinsics` attribute ([fx, fy, cx, cy] at the stored resolution). Writes a copy plus the
+new dataset to a hidden temp file next to the output and renames it into place only when complete, so the
+input is never left half-modified. Afterwards a config can use `data.target: hha`, `data.target_encoding: hha`.
+
+    python -m data_tools.add_hha data/nyu/test.h5 --in-place
+    python -m data_tools.add_hha data/nyu/test.h5 --out data/nyu_hha/test.h5 --raw-depth raw_depth
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
+from crossmodal.hha import depth_to_hha
+
+HHA_ATTRS = {"units": "hha-uint8",
+             "channels": "R = horizontal disparity 31000/z[cm], G = height above the lowest point [cm], "
+                         "B = angle of the normal with gravity [deg] + 38; 0,0,0 = no depth"}
+
+
+def _intrinsics(info_attrs: dict, path: Path) -> tuple[float, float, float, float]:
+    """The root `intrinsics` attribute as four floats; FormatError naming the file when absent or malformed."""
+    if "intrinsics" not in info_attrs:
+        raise FormatError(f"{path}: no root attribute 'intrinsics' ([fx, fy, cx, cy] in pixels at the stored size); "
+                          f"HHA needs the camera intrinsics (data_tools.pairs --intrinsics FX,FY,CX,CY sets it)")
+    k = info_attrs["intrinsics"]
+    try:
+        values = tuple(float(v) for v in k)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 4 or not all(np.isfinite(values)) or values[0] <= 0 or values[1] <= 0:
+        raise FormatError(f"{path}: root attribute 'intrinsics' is {k!r}; expected [fx, fy, cx, cy] with fx, fy > 0")
+    return values  # type: ignore[return-value]
+
+
+def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | None = None, name: str = "hha",
+            overwrite: bool = False, pixel_origin: float = 0.0) -> Path:
+    """Copy `path` to `out` with an extra uint8 HHA dataset `name` computed from `depth` (atomic rename)."""
+    info = read_info(path)
+    for key, what in ((depth, "--depth"), (raw_depth, "--raw-depth")):
+        if key is None:
+            continue
+        if key not in info.modalities:
+            raise FormatError(f"{path}: no modality '{key}' ({what}); it has {', '.join(info.modalities)}")
+        if len(info.shapes[key]) != 2 or info.dtypes[key] != np.float32:
+            raise FormatError(f"{path}: '{key}' is {info.dtypes[key]} {info.shapes[key]}; "
+                              f"expected float32 (H, W) metres")
+    intrinsics = _intrinsics(info.attrs, path)
+    if not MODALITY_NAME.fullmatch(name) or name in (*RESERVED_MODALITIES, "label", depth):
+        raise ValueError(f"--name {name!r}: expected a new modality name (a letter, then letters, digits or _)")
+    if name in info.modalities and not overwrite:
+        raise FileExistsError(f"{path}: already has a modality '{name}' (pass --overwrite to recompute it)")
+    if out.resolve() != path.resolve() and out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        shutil.copyfile(path, tmp)
+        h, w = info.shapes[depth]
+        with h5py.File(tmp, "r+") as f:
+            if name in f:
+                del f[name]
+            ds = f.create_dataset(name, shape=(info.num_samples, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))
+            for key, value in HHA_ATTRS.items():
+                ds.attrs[key] = value
+            ds.attrs["description"] = (f"crossmodal.hha.depth_to_hha of '{depth}'"
+                                       + (f" (normals from pixels with '{raw_depth}' > 0)" if raw_depth else "")
+                                       + f", intrinsics {list(intrinsics)}, pixel_origin {pixel_origin:g}")
+            for i in range(info.num_samples):
+                raw = f[raw_depth][i] if raw_depth else None
+                ds[i] = depth_to_hha(f[depth][i], intrinsics, raw, pixel_origin=pixel_origin)
+            mods = [m for m in info.modalities if m != name] + [name]
+            f.attrs["modalities"] = np.array(mods, dtype=h5py.string_dtype("utf-8"))
+        read_info(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m data_tools.add_hha",
+        description="Add an HHA encoding of a paired file's depth (Gupta et al., ECCV 2014; docs/hha.md).",
+        epilog="example: python -m data_tools.add_hha data/nyu/test.h5 --in-place")
+    p.add_argument("file", type=Path, help="paired HDF5 file with float32 depth and a root 'intrinsics' attribute")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="write a new file (the input is left unchanged)")
+    where.add_argument("--in-place", action="store_true", help="replace the input file (atomically)")
+    p.add_argument("--depth", default="depth", help="depth modality to encode (default depth)")
+    p.add_argument("--raw-depth", help="fit normals only where this modality is > 0 (e.g. raw_depth; default: "
+                                       "wherever --depth is > 0, which reproduces the MATLAB reference on NYU)")
+    p.add_argument("--name", default="hha", help="name of the new modality (default hha)")
+    p.add_argument("--pixel-origin", type=float, default=0.0, choices=(0.0, 1.0),
+                   help="coordinate of the first pixel centre in the intrinsics: 0 (default, OpenCV) or 1 "
+                        "(the MATLAB code's convention)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file or HHA dataset")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Add HHA to a paired file; returns the exit code (2 for bad input, nothing written)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    out = args.file if args.in_place else args.out
+    try:
+        add_hha(args.file, out, depth=args.depth, raw_depth=args.raw_depth, name=args.name, overwrite=args.overwrite,
+                pixel_origin=args.pixel_origin)
+    except (ValueError, FileExistsError, FileNotFoundError, FormatError, OSError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} (+ '{args.name}' from '{args.depth}')", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

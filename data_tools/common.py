@@ -1,0 +1,124 @@
+"""Shared command-line helpers for the data tools: argument types, output checks and one-line error reporting."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+from crossmodal.data.h5format import FormatError
+
+T = TypeVar("T")
+
+# Errors a data tool reports as one "error: ..." line with exit code 2 (bad input, not a bug).
+USER_ERRORS: tuple[type[BaseException], ...] = (FormatError, ValueError, FileNotFoundError, FileExistsError,
+                                                 PermissionError, NotADirectoryError, IsADirectoryError, OSError)
+
+
+def parse_size(text: str, minimum: int = 8) -> tuple[int, int]:
+    """Parse HEIGHTxWIDTH (e.g. 240x320) for argparse; both sides must be >= `minimum`."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"size must look like HEIGHTxWIDTH, e.g. 240x320; got {text!r}")
+    h, w = int(parts[0]), int(parts[1])
+    if h < minimum or w < minimum:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too small; both sides must be >= {minimum}")
+    return h, w
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type accepting integers >= minimum."""
+    def parse(text: str) -> int:
+        """Parse one integer argument."""
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
+    """Parse argv; on --help or a usage error return the exit code (0 or 2) instead of exiting the caller."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+
+
+def check_input_file(path: Path, what: str) -> Path:
+    """An input file must exist and be a regular file (FileNotFoundError / IsADirectoryError naming it)."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; expected {what}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory; expected {what}")
+    return path
+
+
+def check_writable_folder(folder: Path) -> Path:
+    """Create `folder` if needed and prove a file can be written there (PermissionError naming it otherwise)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise PermissionError(f"{folder}: cannot write output files there ({err.strerror or err})") from None
+    return folder
+
+
+def check_outputs(paths: Iterable[Path], overwrite: bool) -> list[Path]:
+    """Refuse existing outputs unless overwrite (FileExistsError naming them); check their folders are writable."""
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if p.is_dir():
+            raise IsADirectoryError(f"{p}: output path is a directory; expected a file name such as {p / 'out.h5'}")
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"output already exists: {', '.join(existing)} (pass --overwrite to replace)")
+    for folder in sorted({p.parent for p in paths}):
+        check_writable_folder(folder)
+    return paths
+
+
+def staging_path(final: Path) -> Path:
+    """A fresh hidden name next to `final` for a file that is completed and then moved onto `final`."""
+    return final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.staging"
+
+
+def commit(staged: Path, final: Path, overwrite: bool) -> Path:
+    """Move a finished staged file onto `final` (atomic rename), refusing an existing `final` unless overwrite."""
+    if final.exists() and not overwrite:
+        staged.unlink(missing_ok=True)
+        raise FileExistsError(f"{final}: output already exists (pass --overwrite to replace)")
+    os.replace(staged, final)
+    return final
+
+
+def progress(iterable: Iterable[T], total: int, desc: str) -> Iterable[T]:
+    """tqdm progress on stderr (frames)."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="frame", file=sys.stderr, dynamic_ncols=True)
+
+
+def warn(prog: str, message: str) -> None:
+    """One 'PROG: warning: ...' line on stderr."""
+    print(f"{prog}: warning: {message}", file=sys.stderr)
+
+
+def run_tool(body: Callable[[], int], prog: str) -> int:
+    """Run a tool's body; bad input (FormatError, ValueError, missing/existing/unwritable files) -> one line, exit 2."""
+    try:
+        return body()
+    except USER_ERRORS as err:
+        text = str(err) if str(err) else type(err).__name__
+        print(f"{prog}: error: {text}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
+        return 130

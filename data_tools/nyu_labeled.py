@@ -1,0 +1,313 @@
+"""Convert NYU-Depth V2's labeled set (nyu_depth_v2_labeled.mat + splits.mat) into paired HDF5 files.
+
+    python -m data_tools.nyu_labeled --mat nyu_depth_v2_labeled.mat --splits splits.mat --classes 40 --out data/nyu
+
+writes DIR/train.h5 (795 frames) and DIR/test.h5 (654 frames), or DIR/all.h5 with --all, streaming frame by frame.
+See docs/nyu.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from crossmodal.data.h5format import FormatError, PairedWriter
+from data_tools import camera, nyu_tables
+from data_tools.common import check_input_file, check_outputs, parse_args, progress, run_tool, warn
+
+PROG = "python -m data_tools.nyu_labeled"
+NUM_NYU_CLASSES = 894
+# Chunk cache per dataset while streaming: MATLAB v7.3 stores compressed chunks that may span several frames.
+CHUNK_CACHE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class LabeledMat:
+    """What a validated labeled .mat holds: frame count and size, NYU class names, scene per frame."""
+
+    path: Path
+    num_frames: int
+    height: int
+    width: int
+    names: tuple[str, ...]
+    scenes: tuple[str, ...] | None
+
+
+def _matlab_string(f: h5py.File, ref: Any, path: Path, key: str, k: int) -> str:
+    """Decode one MATLAB char array (uint16 codes) reached through an object reference."""
+    try:
+        obj = f[ref]
+        if obj.attrs.get("MATLAB_empty", 0):
+            return ""
+        codes = np.asarray(obj[()]).ravel()
+    except (KeyError, ValueError, OSError, TypeError) as err:
+        raise FormatError(f"{path}: key '{key}' entry {k + 1}: reference does not resolve to a string ({err})") \
+            from None
+    if codes.dtype.kind not in "ui":
+        raise FormatError(f"{path}: key '{key}' entry {k + 1} is {codes.dtype}; expected MATLAB char codes (uint16)")
+    return "".join(chr(int(c)) for c in codes)
+
+
+def _strings(f: h5py.File, path: Path, key: str, count: int) -> tuple[str, ...]:
+    """Decode a (1, count) or (count, 1) array of object references to MATLAB strings."""
+    ds = f[key]
+    if not isinstance(ds, h5py.Dataset) or h5py.check_dtype(ref=ds.dtype) is not h5py.Reference:
+        raise FormatError(f"{path}: key '{key}' is not an array of object references (MATLAB cell of strings)")
+    if ds.size != count or ds.ndim != 2 or 1 not in ds.shape:
+        raise FormatError(f"{path}: key '{key}' has shape {ds.shape}; expected (1, {count})")
+    refs = ds[()].ravel()
+    return tuple(_matlab_string(f, r, path, key, k) for k, r in enumerate(refs))
+
+
+def _check_dataset(f: h5py.File, path: Path, key: str, shape: tuple[int, ...], dtype: Any, hint: str) -> None:
+    """A key must exist and be a dataset of exactly this h5py shape and dtype."""
+    if key not in f:
+        raise FormatError(f"{path}: key '{key}' is missing (keys present: {', '.join(sorted(f.keys()))}); "
+                          f"not the NYU-Depth V2 labeled .mat?")
+    ds = f[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise FormatError(f"{path}: key '{key}' is a {type(ds).__name__}; expected a dataset")
+    if ds.shape != shape or ds.dtype != np.dtype(dtype):
+        raise FormatError(f"{path}: key '{key}' is {ds.dtype} with shape {ds.shape}; expected {np.dtype(dtype)} "
+                          f"{shape} ({hint})")
+
+
+def open_mat(path: Path) -> h5py.File:
+    """Open the MATLAB v7.3 (HDF5) file read-only with a chunk cache large enough to stream frames."""
+    check_input_file(path, "the NYU-Depth V2 labeled .mat, nyu_depth_v2_labeled.mat")
+    try:
+        return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=10007)
+    except OSError as err:
+        raise FormatError(f"{path}: not a MATLAB v7.3 (HDF5) file, or truncated or corrupt ({err})") from None
+
+
+def check_mat(f: h5py.File, path: Path) -> LabeledMat:
+    """Check every key, shape and dtype the conversion needs, before anything is written."""
+    try:
+        if "images" not in f:
+            raise FormatError(f"{path}: key 'images' is missing (keys present: {', '.join(sorted(f.keys()))}); "
+                              f"not the NYU-Depth V2 labeled .mat?")
+        ds = f["images"]
+        shape = ds.shape if isinstance(ds, h5py.Dataset) else None
+        if shape is None or len(shape) != 4 or shape[1] != 3 or min(shape) < 1 or ds.dtype != np.uint8:
+            got = f"{ds.dtype} with shape {shape}" if shape is not None else f"a {type(ds).__name__}"
+            raise FormatError(f"{path}: key 'images' is {got}; expected uint8 (N, 3, W, H) as h5py sees MATLAB's "
+                              f"H x W x 3 x N, e.g. (1449, 3, 640, 480)")
+        n, _, w, h = shape
+        for key in ("depths", "rawDepths"):
+            _check_dataset(f, path, key, (n, w, h), np.float32, "metres, N x W x H like 'images'")
+        _check_dataset(f, path, "labels", (n, w, h), np.uint16, "NYU class ids 0..894, N x W x H like 'images'")
+        if "names" not in f:
+            raise FormatError(f"{path}: key 'names' is missing (keys present: {', '.join(sorted(f.keys()))})")
+        names = _strings(f, path, "names", NUM_NYU_CLASSES)
+        scenes = _strings(f, path, "scenes", n) if "scenes" in f else None
+    except (OSError, RuntimeError, KeyError) as err:
+        raise FormatError(f"{path}: unreadable, truncated or corrupt ({err})") from None
+    differ = [k for k, (a, b) in enumerate(zip(names, nyu_tables.NAMES_894)) if a != b]
+    if differ:
+        k = differ[0]
+        warn(PROG, f"{path}: {len(differ)} of the 894 names differ from the embedded NYU table (first: id {k + 1} "
+                   f"{names[k]!r} vs {nyu_tables.NAMES_894[k]!r}); labels are mapped by id")
+    return LabeledMat(path=path, num_frames=n, height=h, width=w, names=names, scenes=scenes)
+
+
+def read_splits(path: Path, num_frames: int) -> dict[str, np.ndarray]:
+    """Read splits.mat (MATLAB v5): sorted 1-based 'trainNdxs'/'testNdxs' that partition 1..num_frames."""
+    check_input_file(path, "the NYU split file, splits.mat")
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except Exception as err:  # scipy raises ValueError, NotImplementedError (v7.3), TypeError... for bad files
+        raise FormatError(f"{path}: cannot read as a MATLAB v5 .mat file ({type(err).__name__}: {err})") from None
+    out: dict[str, np.ndarray] = {}
+    for split, key in (("train", "trainNdxs"), ("test", "testNdxs")):
+        if key not in mat:
+            present = sorted(k for k in mat if not k.startswith("__"))
+            raise FormatError(f"{path}: key '{key}' is missing (keys present: {', '.join(present)})")
+        arr = np.asarray(mat[key])
+        if arr.dtype.kind not in "uif" or arr.ndim != 2 or 1 not in arr.shape or arr.size == 0:
+            raise FormatError(f"{path}: key '{key}' is {arr.dtype} with shape {arr.shape}; "
+                              f"expected an (n, 1) array of 1-based frame indices")
+        vals = arr.ravel()
+        if arr.dtype.kind == "f" and not np.all(vals == np.round(vals)):
+            raise FormatError(f"{path}: key '{key}' holds non-integer indices")
+        idx = vals.astype(np.int64)
+        bad = idx[(idx < 1) | (idx > num_frames)]
+        if bad.size:
+            raise FormatError(f"{path}: key '{key}' has indices {sorted(set(bad.tolist()))[:5]} outside 1..{num_frames}"
+                              f" (the labeled .mat holds {num_frames} frames)")
+        if np.unique(idx).size != idx.size:
+            raise FormatError(f"{path}: key '{key}' repeats frame indices")
+        out[split] = np.sort(idx)
+    both = np.intersect1d(out["train"], out["test"])
+    if both.size:
+        raise FormatError(f"{path}: keys 'trainNdxs' and 'testNdxs' overlap in {both.size} frames "
+                          f"(first {both[:5].tolist()})")
+    total = out["train"].size + out["test"].size
+    if total != num_frames:
+        raise FormatError(f"{path}: keys 'trainNdxs' ({out['train'].size}) and 'testNdxs' ({out['test'].size}) "
+                          f"cover {total} frames; expected all {num_frames} frames of the labeled .mat")
+    return out
+
+
+def read_frame(f: h5py.File, src: LabeledMat, i: int) -> dict[str, np.ndarray]:
+    """Frame i (0-based) in image orientation: rgb (H, W, 3), depth/raw_depth (H, W) metres, NYU label (H, W)."""
+    try:
+        frame = {"rgb": f["images"][i].transpose(2, 1, 0), "depth": f["depths"][i].T,
+                 "raw_depth": f["rawDepths"][i].T, "label": f["labels"][i].T}
+    except (OSError, RuntimeError, ValueError) as err:
+        raise FormatError(f"{src.path}: cannot read frame {i + 1} (truncated or corrupt file?): {err}") from None
+    for key, name in (("depth", "depths"), ("raw_depth", "rawDepths")):
+        d = frame[key]
+        bad = ~np.isfinite(d)
+        if bad.any():
+            raise FormatError(f"{src.path}: key '{name}' frame {i + 1} (1-based NYU index) has {int(bad.sum())} "
+                              f"NaN/inf values; expected finite metres")
+        if (d < 0).any():
+            raise FormatError(f"{src.path}: key '{name}' frame {i + 1} (1-based NYU index) has negative depth "
+                              f"(min {float(d.min())})")
+    top = int(frame["label"].max())
+    if top > NUM_NYU_CLASSES:
+        raise FormatError(f"{src.path}: key 'labels' frame {i + 1} (1-based NYU index) has class id {top}; "
+                          f"expected 0..{NUM_NYU_CLASSES}")
+    return frame
+
+
+def frame_intrinsics(height: int, width: int, crop: bool) -> list[float]:
+    """RGB intrinsics [fx, fy, cx, cy] of the stored frames (scaled if the .mat is not 640x480, then cropped)."""
+    k = camera.RGB_INTRINSICS
+    if (height, width) != (camera.NYU_HEIGHT, camera.NYU_WIDTH):
+        k = camera.scale_intrinsics(k, (camera.NYU_HEIGHT, camera.NYU_WIDTH), (height, width))
+    if crop:
+        top, _, left, _ = camera.EVAL_CROP
+        k = camera.crop_intrinsics(k, top, left)
+    return [float(v) for v in k]
+
+
+def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: bool = False,
+            overwrite: bool = False, show_progress: bool = True) -> list[Path]:
+    """Validate the inputs, then stream every frame into DIR/train.h5 + DIR/test.h5 (or DIR/all.h5) atomically."""
+    if classes not in nyu_tables.CLASS_SETS:
+        raise ValueError(f"--classes must be one of {nyu_tables.CLASS_SETS}, got {classes}")
+    with open_mat(mat) as f:
+        src = check_mat(f, mat)
+        groups = read_splits(splits, src.num_frames) if splits is not None else \
+            {"all": np.arange(1, src.num_frames + 1)}
+        if crop and (src.height, src.width) != (camera.NYU_HEIGHT, camera.NYU_WIDTH):
+            raise FormatError(f"{mat}: --crop needs 480x640 frames (rows 45:470, cols 40:600); "
+                              f"this file has {src.height}x{src.width}")
+        paths = {split: out / f"{split}.h5" for split in groups}
+        check_outputs(paths.values(), overwrite)
+
+        lut = nyu_tables.nyu_to_class_ids(classes)
+        names = list(nyu_tables.class_names(classes))
+        if classes == NUM_NYU_CLASSES:
+            names = [a or b for a, b in zip(src.names, nyu_tables.NAMES_894)]
+        top, bottom, left, right = camera.EVAL_CROP if crop else (0, src.height, 0, src.width)
+        h, w = bottom - top, right - left
+        ignore = int(np.iinfo(lut.dtype).max)
+        specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32), "raw_depth": ((h, w), np.float32),
+                 "label": ((h, w), lut.dtype)}
+        label_note = ("NYU class id - 1" if classes == NUM_NYU_CLASSES else f"NYU-{classes} class id - 1")
+        mod_attrs = {
+            "depth": {"description": "NYU 'depths': Kinect depth projected into the RGB camera, holes in-painted "
+                                     "(Levin et al. colorization)"},
+            "raw_depth": {"description": "NYU 'rawDepths': projected raw Kinect depth, 0 = no reading"},
+            "label": {"channels": f"class id ({label_note}); {ignore} = ignore (NYU 0 = unlabeled)"},
+        }
+        where: dict[int, tuple[str, int]] = {}
+        for split, idx in groups.items():
+            for row, nyu in enumerate(idx):
+                where[int(nyu)] = (split, row)
+        with ExitStack() as stack:
+            writers = {}
+            for split, idx in groups.items():
+                attrs: dict[str, Any] = {
+                    "intrinsics": frame_intrinsics(src.height, src.width, crop),
+                    "nyu_index": idx.astype(np.int64), "split": split, "classes": int(classes),
+                    "crop": [top, bottom, left, right], "camera": "NYU-Depth V2 Kinect v1 RGB (undistorted)"}
+                if src.scenes is not None:
+                    attrs["scene"] = [src.scenes[k - 1] for k in idx]
+                source = (f"data_tools.nyu_labeled --mat {mat.name}"
+                          + (f" --splits {splits.name}" if splits is not None else " --all")
+                          + f" --classes {classes}" + (" --crop" if crop else "") + f" split={split}")
+                writers[split] = stack.enter_context(PairedWriter(
+                    paths[split], int(idx.size), specs, class_names=names, source=source, attrs=attrs,
+                    modality_attrs=mod_attrs, overwrite=overwrite))
+            frames = range(src.num_frames)
+            for i in (progress(frames, src.num_frames, "nyu labeled") if show_progress else frames):
+                frame = read_frame(f, src, i)
+                split, row = where[i + 1]
+                writers[split].write(row, {
+                    "rgb": np.ascontiguousarray(frame["rgb"][top:bottom, left:right]),
+                    "depth": np.ascontiguousarray(frame["depth"][top:bottom, left:right]),
+                    "raw_depth": np.ascontiguousarray(frame["raw_depth"][top:bottom, left:right]),
+                    "label": np.ascontiguousarray(lut[frame["label"][top:bottom, left:right]]),
+                })
+    return [paths[s] for s in groups]
+
+
+DESCRIPTION = (
+    "Convert NYU-Depth V2's labeled frames (nyu_depth_v2_labeled.mat, MATLAB v7.3) into paired HDF5 files with rgb "
+    "(N,H,W,3) uint8, depth and raw_depth float32 metres and label (class ids, 255 = ignore). With --splits: "
+    "DIR/train.h5 (795 frames) and DIR/test.h5 (654); with --all: DIR/all.h5. Everything is checked before anything "
+    "is written; outputs appear atomically."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line (every option with an example)."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=textwrap.fill(DESCRIPTION, width=96),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat \\\n"
+               "      --splits downloads/nyu/splits.mat --classes 40 --crop --out data/nyu40\n"
+               "  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat --all "
+               "--classes 894 --out data/nyu894")
+    p.add_argument("--mat", required=True, type=Path,
+                   help="the labeled .mat (MATLAB v7.3), e.g. downloads/nyu_depth_v2_labeled.mat")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--splits", type=Path,
+                       help="the official split (MATLAB v5 splits.mat with trainNdxs/testNdxs), "
+                            "e.g. downloads/splits.mat")
+    which.add_argument("--all", action="store_true", help="no split: write every frame to DIR/all.h5")
+    p.add_argument("--classes", type=int, choices=nyu_tables.CLASS_SETS, default=40,
+                   help="label set (default 40): 40 = Gupta et al. NYU-40, 13 = Couprie et al., 894 = NYU's own ids "
+                        "(stored uint16, 65535 = ignore); stored id = class id - 1, unlabeled -> ignore. "
+                        "e.g. --classes 13")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created), e.g. data/nyu40")
+    p.add_argument("--crop", action="store_true",
+                   help="apply the standard 425x560 evaluation crop (rows 45:470, cols 40:600); intrinsics follow")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: convert the labeled .mat; returns the exit code (2 for bad input, nothing written)."""
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
+
+    def body() -> int:
+        """Run the tool; errors propagate to run_tool."""
+        paths = convert(args.mat, None if args.all else args.splits, args.out, classes=args.classes, crop=args.crop,
+                        overwrite=args.overwrite, show_progress=not args.quiet)
+        for p in paths:
+            print(f"wrote {p}", file=sys.stderr)
+        return 0
+
+    return run_tool(body, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+"""Paired files for any new sensor: match file stems across folders and write one paired HDF5 split.
+
+Each folder holds one modality, one file per frame; frames pair up by their path relative to the folder
+without the extension (`rgb/0001.png` <-> `thermal/0001.tiff` <-> `labels/0001.png`). Reads 8/16-bit PNG,
+TIFF (also float), JPEG/BMP for colour images, and .npy. The source modality is stored as uint8 RGB; target
+modalities as float32 (H, W) or (H, W, C) after multiplying by a per-modality scale (raw thermal counts x 0.01
+-> kelvin, depth millimetres x 0.001 -> metres); labels as uint8 class ids with 255 = ignore.
+
+    python -m data_tools.pairs --source rgb=rec/rgb --target thermal=rec/thermal --scale thermal=0.01 \
+        --units thermal=kelvin --label rec/labels --class-names rec/classes.txt --out data/thermal/test.h5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import h5py
+import numpy as np
+
+from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
+                                      PairedWriter)
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+SUFFIXES = IMAGE_SUFFIXES + (".npy",)
+IGNORE = 255
+MAX_LISTED = 20  # unmatched files printed per folder
+
+
+@dataclass
+class Folder:
+    """One modality: its name, role (source, target or label), folder, and files keyed by relative stem."""
+
+    name: str
+    role: str
+    root: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class Options:
+    """How target values are converted and how sizes are reconciled."""
+
+    scale: dict[str, float] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)
+    resize: str = "none"
+    nan_as_zero: bool = False
+
+
+# ----------------------------------------------------------------------------------------------
+# Listing and matching
+# ----------------------------------------------------------------------------------------------
+
+def list_folder(folder: Folder) -> Folder:
+    """Fill folder.files: every supported file under root, keyed by its relative path without suffix."""
+    if not folder.root.is_dir():
+        raise ValueError(f"{folder.role} folder for '{folder.name}' does not exist: {folder.root}")
+    for path in sorted(folder.root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+            continue
+        key = path.relative_to(folder.root).with_suffix("").as_posix()
+        if key in folder.files:
+            raise ValueError(f"{folder.root}: two files for frame '{key}': {folder.files[key].name} and {path.name}")
+        folder.files[key] = path
+    if not folder.files:
+        raise ValueError(f"{folder.root}: no {', '.join(SUFFIXES)} files for '{folder.name}'")
+    return folder
+
+
+def match(folders: list[Folder], frames: list[str] | None = None) -> tuple[list[str], dict[str, list[str]]]:
+    """Frame keys present in every folder (sorted), and per folder what did not pair up.
+
+    Without `frames`: the files (relative paths) that have no partner in every other folder. With a list of
+    frames: only those are considered, and the listed frames a folder lacks are reported instead.
+    """
+    common = set.intersection(*(set(f.files) for f in folders))
+    if frames is None:
+        unmatched = {f"{f.name} ({f.root})": [p.relative_to(f.root).as_posix() for k, p in f.files.items()
+                                               if k not in common] for f in folders}
+        return sorted(common), unmatched
+    wanted = list(dict.fromkeys(frames))
+    unmatched = {f"{f.name} ({f.root}), listed in --frames but missing": [k for k in wanted if k not in f.files]
+                 for f in folders}
+    return sorted(set(wanted) & common), unmatched
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading and converting one file
+# ----------------------------------------------------------------------------------------------
+
+def read_file(path: Path) -> np.ndarray:
+    """The array stored in an image (cv2.IMREAD_UNCHANGED, colour as RGB) or .npy file; errors name the file."""
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise ValueError(f"cannot read {path}: {err}") from None
+    else:
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is None:
+            raise ValueError(f"cannot read {path} (not an image, unsupported or corrupt)")
+        if arr.ndim == 3 and arr.shape[2] == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or arr.size == 0 or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: {arr.dtype} array of shape {arr.shape}; "
+                         f"expected a numeric (H, W) or (H, W, C) array")
+    return arr
+
+
+def to_source(arr: np.ndarray, path: Path) -> np.ndarray:
+    """A colour image as uint8 RGB (H, W, 3): grey is repeated, alpha dropped."""
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{path}: source images must be 8-bit, got {arr.dtype}")
+    if arr.ndim == 2:
+        return np.repeat(arr[..., None], 3, axis=2)
+    if arr.shape[2] not in (3, 4):
+        raise ValueError(f"{path}: source image has {arr.shape[2]} channels; expected 1, 3 or 4")
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def to_target(arr: np.ndarray, path: Path, scale: float, nan_as_zero: bool) -> np.ndarray:
+    """float32 raw values x scale; NaN/inf refused (naming the file) or set to 0 with nan_as_zero."""
+    out = (arr.astype(np.float64) * scale).astype(np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        if not nan_as_zero:
+            raise ValueError(f"{path}: {int(bad.sum())} NaN/inf values (after scaling by {scale}); "
+                             f"fix the file or pass --nan-as-zero to store them as 0")
+        out[bad] = 0.0
+    return out
+
+
+def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray:
+    """uint8 class ids (H, W), 255 = ignore (65535 in 16-bit files too); ids must be < num_classes."""
+    if arr.ndim != 2 or arr.dtype.kind not in "iu":
+        raise ValueError(f"{path}: label must be a single-channel integer image of class ids, "
+                         f"got {arr.dtype} with shape {arr.shape} (palette/colour label images need converting)")
+    ids = arr.astype(np.int64)
+    ids[ids == np.iinfo(arr.dtype).max] = IGNORE
+    limit = IGNORE if num_classes is None else num_classes
+    bad = ((ids < 0) | (ids >= limit)) & (ids != IGNORE)
+    if bad.any():
+        shown = sorted(np.unique(ids[bad]).tolist())[:10]
+        raise ValueError(f"{path}: label ids {shown} are outside 0..{limit - 1}"
+                         + (f" (--class-names lists {num_classes} classes)" if num_classes else "")
+                         + f" and not the ignore value {IGNORE}")
+    return ids.astype(np.uint8)
+
+
+def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
+    """arr resized to size (H, W): nearest for depth/labels, else area when shrinking, bilinear when enlarging."""
+    h, w = size
+    if arr.shape[:2] == (h, w):
+        return arr
+    if nearest:
+        interp = cv2.INTER_NEAREST
+    else:
+        interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
+    out = cv2.resize(arr, (w, h), interpolation=interp)
+    return out[..., None] if arr.ndim == 3 and out.ndim == 2 else out
+
+
+def _is_depth(name: str) -> bool:
+    """Depth-like modalities are resized with nearest neighbours (0 = no reading must stay exact)."""
+    return name == "depth" or name.endswith("_depth")
+
+
+def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int | None) -> dict[str, np.ndarray]:
+    """All modalities of one frame, converted and brought to one size as opts.resize says."""
+    frame, paths = {}, {}
+    for f in folders:
+        path = f.files[key]
+        arr = read_file(path)
+        if f.role == "source":
+            arr = to_source(arr, path)
+        elif f.role == "target":
+            arr = to_target(arr, path, opts.scale.get(f.name, 1.0), opts.nan_as_zero)
+        else:
+            arr = to_label(arr, path, num_classes)
+        frame[f.name], paths[f.name] = arr, path
+    sizes = {n: a.shape[:2] for n, a in frame.items()}
+    roles = {f.name: f.role for f in folders}
+    if opts.resize == "none":
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{paths[n]} {s[0]}x{s[1]}" for n, s in sizes.items())
+            raise ValueError(f"frame '{key}' has different sizes: {listed}; pass --resize source or --resize target "
+                             f"to resize one side to the other")
+        return frame
+    resized = "source" if opts.resize == "source" else "target"
+    ref_name = next(n for n in frame if roles[n] == ("target" if resized == "source" else "source"))
+    ref = sizes[ref_name]
+    for name, arr in frame.items():
+        role = roles[name]
+        if role == "target" and resized == "source" and sizes[name] != ref:
+            raise ValueError(f"frame '{key}': targets {paths[ref_name]} ({ref[0]}x{ref[1]}) and {paths[name]} "
+                             f"({sizes[name][0]}x{sizes[name][1]}) differ in size; "
+                             f"--resize source needs one target size")
+        if role == resized or role == "label":
+            frame[name] = _resized(arr, ref, nearest=role == "label" or _is_depth(name))
+    return frame
+
+
+# ----------------------------------------------------------------------------------------------
+# Building a split
+# ----------------------------------------------------------------------------------------------
+
+def _modality_attrs(folders: list[Folder], opts: Options, sample: dict[str, np.ndarray]) -> dict[str, dict]:
+    """units/channels per modality (defaults for rgb, depth and label), plus scale and folder."""
+    attrs: dict[str, dict] = {}
+    for f in folders:
+        a: dict = {"folder": str(f.root)}
+        if f.role == "source" and f.name not in DEFAULT_MODALITY_ATTRS:
+            a.update(units="srgb-uint8", channels="R,G,B")
+        if f.role == "target":
+            scale = opts.scale.get(f.name, 1.0)
+            a["scale"] = float(scale)
+            if f.name not in DEFAULT_MODALITY_ATTRS:
+                c = 1 if sample[f.name].ndim == 2 else sample[f.name].shape[2]
+                a["units"] = "file values" + (f" x {scale:g}" if scale != 1 else "")
+                a["channels"] = f"{f.name}: {c} channel{'s' if c > 1 else ''} as read from the files"
+        if f.name in opts.units:
+            a["units"] = opts.units[f.name]
+        if f.name in opts.channels:
+            a["channels"] = opts.channels[f.name]
+        attrs[f.name] = a
+    return attrs
+
+
+def _class_names(path: Path | None, folders: list[Folder], keys: list[str]) -> list[str] | None:
+    """Names from the --class-names file (one per line), else class_0..class_K for the largest id present."""
+    label = next((f for f in folders if f.role == "label"), None)
+    if path is not None:
+        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if not names:
+            raise ValueError(f"--class-names {path}: no names (expected one class name per line)")
+        if len(names) > IGNORE:
+            raise ValueError(f"--class-names {path}: {len(names)} names; at most {IGNORE} classes fit uint8 labels")
+        return names
+    if label is None:
+        return None
+    top = -1
+    for key in keys:
+        ids = to_label(read_file(label.files[key]), label.files[key], None)
+        valid = ids[ids != IGNORE]
+        if valid.size:
+            top = max(top, int(valid.max()))
+    if top < 0:
+        raise ValueError(f"{label.root}: every label pixel is the ignore value {IGNORE}; nothing to learn from")
+    return [f"class_{i}" for i in range(top + 1)]
+
+
+def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: Path | None = None,
+          attrs: dict | None = None, overwrite: bool = False, command: str = "data_tools.pairs",
+          frames: list[str] | None = None, log: Callable[[str], None] = print) -> Path:
+    """Match the folders' frames (or the listed ones) and write them as one paired file; reports via log."""
+    for f in folders:
+        list_folder(f)
+    keys, unmatched = match(folders, frames)
+    for where, paths in unmatched.items():
+        if paths:
+            shown = ", ".join(paths[:MAX_LISTED])
+            more = f" ... and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else ""
+            log(f"unmatched in {where} ({len(paths)}): {shown}{more}")
+    if not keys:
+        raise ValueError(f"no {'listed ' if frames is not None else ''}frame is present in every folder (frames pair "
+                         "up by file name without the extension: "
+                         + "; ".join(f"{f.name}: e.g. {next(iter(f.files))}" for f in folders) + ")")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    names = _class_names(class_names_file, folders, keys)
+    num_classes = len(names) if names is not None and any(f.role == "label" for f in folders) else None
+    first = load_frame(keys[0], folders, opts, num_classes)
+    specs = {n: (a.shape, a.dtype) for n, a in first.items()}
+    mod_attrs = _modality_attrs(folders, opts, first)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.parent / f".{out.name}.{os.getpid()}.staged"
+    by_name = {f.name: f for f in folders}
+    notes: list[str] = []
+    stats = {f.name: np.zeros((3, 1 if first[f.name].ndim == 2 else first[f.name].shape[2]))
+             for f in folders if f.role == "target"}  # per channel: count, sum, sum of squares
+    try:
+        with PairedWriter(staged, len(keys), specs, class_names=names, source=command, attrs=attrs,
+                          modality_attrs=mod_attrs, overwrite=True) as writer:
+            for i, key in enumerate(keys):
+                frame = first if i == 0 else load_frame(key, folders, opts, num_classes)
+                for n, a in frame.items():
+                    if (a.shape, a.dtype) != specs[n]:
+                        raise ValueError(f"{by_name[n].files[key]}: {n} is {a.dtype} {a.shape} but the "
+                                         f"first frame ({keys[0]}) gave {specs[n][1]} {specs[n][0]}; "
+                                         f"all frames must have one size and channel count")
+                writer.write(i, frame)
+                for n in stats:
+                    x = frame[n].reshape(-1, stats[n].shape[1]).astype(np.float64)
+                    stats[n] += [np.full(x.shape[1], x.shape[0]), x.sum(0), (x * x).sum(0)]
+        with h5py.File(staged, "r+") as f:
+            ds = f.create_dataset("frame_name", data=np.array(keys, dtype=h5py.string_dtype("utf-8")))
+            ds.attrs["description"] = "file name (relative, without extension) each row was read from; not a modality"
+            for n, (count, total, total_sq) in stats.items():
+                mean = total / count
+                std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
+                f[n].attrs["channel_mean"], f[n].attrs["channel_std"] = mean, std
+                notes.append(f"{n}: per-channel mean {_fmt(mean)} std {_fmt(std)} "
+                             f"(for data.target_mean / data.target_std)")
+        if out.exists() and not overwrite:
+            raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+        os.replace(staged, out)
+    finally:
+        staged.unlink(missing_ok=True)
+    log(f"wrote {out}: {len(keys)} frames, " + ", ".join(f"{n} {specs[n][1]} {specs[n][0]}" for n in specs))
+    for note in notes:
+        log(note)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------------------------------
+
+def _fmt(values: np.ndarray) -> str:
+    """[a, b] with 4 significant digits, ready to paste into a YAML config."""
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
+def _pair(text: str) -> tuple[str, str]:
+    """Parse NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m data_tools.pairs",
+        description="Pair frames of several sensors by file name and write one paired HDF5 split "
+                    "(docs/data_format.md, docs/new_modality.md).",
+        epilog="example: python -m data_tools.pairs --source rgb=rec/rgb --target thermal=rec/thermal "
+               "--scale thermal=0.01 --units thermal=kelvin --out data/thermal/unlabeled.h5")
+    p.add_argument("--source", type=_pair, metavar="NAME=DIR",
+                   help="colour images (8-bit), stored uint8 RGB, e.g. rgb=rec/rgb")
+    p.add_argument("--target", type=_pair, action="append", default=[], metavar="NAME=DIR",
+                   help="a target modality (repeatable), stored float32 x scale, e.g. thermal=rec/thermal")
+    p.add_argument("--label", type=Path, metavar="DIR", help="single-channel class-id images (255 = ignore)")
+    p.add_argument("--class-names", type=Path, metavar="FILE", help="one class name per line; line i names label id i")
+    p.add_argument("--units", type=_pair, action="append", default=[], metavar="NAME=UNITS",
+                   help="units of a target after scaling, e.g. thermal=kelvin")
+    p.add_argument("--scale", type=_pair, action="append", default=[], metavar="NAME=FACTOR",
+                   help="multiply a target's file values by FACTOR, e.g. thermal=0.01 or depth=0.001")
+    p.add_argument("--channels", type=_pair, action="append", default=[], metavar="NAME=TEXT",
+                   help="what a target's channels are, e.g. 'thermal=brightness temperature'")
+    p.add_argument("--resize", choices=("none", "source", "target"), default="none",
+                   help="when sizes differ: resize the source to the target size or the targets to the source size "
+                        "(images area/bilinear, depth and labels nearest); default none = refuse")
+    p.add_argument("--intrinsics", metavar="FX,FY,CX,CY",
+                   help="pinhole intrinsics in pixels at the stored size (root attribute, used by add_hha)")
+    p.add_argument("--frames", type=Path, metavar="FILE",
+                   help="only these frames: a text file with one frame name (file name without extension) per line")
+    p.add_argument("--nan-as-zero", action="store_true", help="store NaN/inf target values as 0 instead of failing")
+    p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/thermal/train.h5")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return p
+
+
+def _options(args: argparse.Namespace, folders: list[Folder]) -> tuple[Options, dict]:
+    """Check names and values of the per-modality options; root attributes from --intrinsics."""
+    targets = {f.name for f in folders if f.role == "target"}
+    named = {f.name for f in folders}
+    scale: dict[str, float] = {}
+    for opt, items in (("--units", args.units), ("--scale", args.scale), ("--channels", args.channels)):
+        for name, _ in items:
+            allowed, what = (targets, "--target") if opt == "--scale" else (named, "modality")
+            if name not in allowed:
+                raise ValueError(f"{opt} {name}=...: '{name}' is not a {what} here ({', '.join(sorted(allowed))})")
+    for name, value in args.scale:
+        try:
+            scale[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--scale {name}={value}: not a number") from None
+        if not np.isfinite(scale[name]) or scale[name] == 0:
+            raise ValueError(f"--scale {name}={value}: expected a finite non-zero factor")
+    units = dict(args.units)
+    for name, unit in units.items():
+        if name in ("depth", "raw_depth") and unit != "metres":
+            raise ValueError(f"--units {name}={unit}: '{name}' is stored in metres by definition; "
+                             f"convert with --scale (e.g. --scale {name}=0.001 for millimetres)")
+    attrs: dict = {}
+    if args.intrinsics:
+        try:
+            k = [float(v) for v in args.intrinsics.split(",")]
+        except ValueError:
+            k = []
+        if len(k) != 4 or not all(np.isfinite(k)) or k[0] <= 0 or k[1] <= 0:
+            raise ValueError(f"--intrinsics {args.intrinsics!r}: expected FX,FY,CX,CY with FX, FY > 0")
+        attrs["intrinsics"] = np.array(k)
+    return Options(scale, units, dict(args.channels), args.resize, args.nan_as_zero), attrs
+
+
+def _folders(args: argparse.Namespace) -> list[Folder]:
+    """The modality folders named on the command line, checked for valid and distinct names."""
+    folders = []
+    if args.source:
+        folders.append(Folder(args.source[0], "source", Path(args.source[1])))
+    folders += [Folder(name, "target", Path(d)) for name, d in args.target]
+    if args.label:
+        folders.append(Folder("label", "label", args.label))
+    if not any(f.role != "label" for f in folders):
+        raise ValueError("nothing to pair: give --source NAME=DIR and/or --target NAME=DIR")
+    seen = set()
+    for f in folders:
+        if f.role != "label" and (not MODALITY_NAME.fullmatch(f.name) or f.name in RESERVED_MODALITIES
+                                  or f.name == "label"):
+            raise ValueError(f"modality name {f.name!r}: expected a letter then letters, digits or _ "
+                             f"(not 'label' or {', '.join(RESERVED_MODALITIES)})")
+        if f.name in seen:
+            raise ValueError(f"modality '{f.name}' is given twice")
+        seen.add(f.name)
+    if args.resize == "target" and not args.source:
+        raise ValueError("--resize target resizes targets to the source size, but there is no --source")
+    if args.resize == "source" and not args.target:
+        raise ValueError("--resize source resizes the source to the target size, but there is no --target")
+    if args.class_names and not args.class_names.is_file():
+        raise ValueError(f"--class-names {args.class_names}: no such file")
+    return folders
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build one paired split from folders; returns the exit code (2 for bad input, nothing written)."""
+    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        folders = _folders(args)
+        opts, attrs = _options(args, folders)
+        frames = None
+        if args.frames is not None:
+            if not args.frames.is_file():
+                raise ValueError(f"--frames {args.frames}: no such file")
+            frames = [line.strip() for line in args.frames.read_text().splitlines() if line.strip()]
+        build(folders, args.out, opts, class_names_file=args.class_names, attrs=attrs, overwrite=args.overwrite,
+              frames=frames, command="data_tools.pairs " + " ".join(shlex.quote(a) for a in argv))
+    except (ValueError, FileExistsError, FileNotFoundError, FormatError, OSError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Tests for data_tools.pairs: matching stems across folders of PNG/TIFF/.npy, scaling, sizes, labels, errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from crossmodal.data.h5format import read_info
+from data_tools.pairs import main
+
+H, W = 12, 16
+
+
+def _rgb(k: int) -> np.ndarray:
+    return np.random.default_rng(k).integers(0, 256, (H, W, 3)).astype(np.uint8)
+
+
+def _counts(k: int, h: int = H, w: int = W) -> np.ndarray:
+    return np.random.default_rng(100 + k).integers(28000, 31000, (h, w)).astype(np.uint16)
+
+
+def _label(k: int) -> np.ndarray:
+    lab = np.random.default_rng(200 + k).integers(0, 3, (H, W)).astype(np.uint8)
+    lab[0, :4] = 255
+    return lab
+
+
+def _events(k: int) -> np.ndarray:
+    return np.random.default_rng(300 + k).normal(size=(H, W, 2)).astype(np.float32)
+
+
+def _recording(root: Path, n: int = 3) -> Path:
+    """rgb PNGs, 16-bit thermal PNGs, 8-bit TIFF infrared, .npy event frames, labels for all but frame 0."""
+    for d in ("rgb", "thermal", "ir", "events", "labels"):
+        (root / d).mkdir(parents=True)
+    for k in range(n):
+        stem = f"{k:04d}"
+        cv2.imwrite(str(root / "rgb" / f"{stem}.png"), _rgb(k)[..., ::-1])
+        cv2.imwrite(str(root / "thermal" / f"{stem}.png"), _counts(k))
+        cv2.imwrite(str(root / "ir" / f"{stem}.tiff"), _rgb(k)[..., 0])
+        np.save(root / "events" / f"{stem}.npy", _events(k))
+        if k:
+            cv2.imwrite(str(root / "labels" / f"{stem}.png"), _label(k))
+    cv2.imwrite(str(root / "rgb" / "9999.png"), _rgb(9))  # no partner anywhere
+    (root / "classes.txt").write_text("wall\nfloor\nperson\n")
+    return root
+
+
+def _read(path: Path) -> dict:
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][...] for k in f.keys()}
+        out["attrs"] = {k: dict(f[k].attrs) for k in f.keys()}
+    return out
+
+
+def test_pairs_all_kinds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _recording(tmp_path / "rec")
+    out = tmp_path / "test.h5"
+    argv = ["--source", f"rgb={rec / 'rgb'}", "--target", f"thermal={rec / 'thermal'}", "--target", f"ir={rec / 'ir'}",
+            "--target", f"events={rec / 'events'}", "--label", str(rec / "labels"),
+            "--class-names", str(rec / "classes.txt"), "--scale", "thermal=0.01", "--units", "thermal=kelvin",
+            "--channels", "thermal=brightness temperature", "--units", "events=counts", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "9999.png" in printed and "0000.png" in printed  # unmatched: rgb 9999 and frame 0 (no label)
+    info = read_info(out)
+    assert info.modalities == ("rgb", "thermal", "ir", "events", "label")
+    assert info.num_samples == 2 and info.class_names == ("wall", "floor", "person")
+    data = _read(out)
+    assert [s.decode() for s in data["frame_name"]] == ["0001", "0002"]
+    for i, k in enumerate((1, 2)):
+        np.testing.assert_array_equal(data["rgb"][i], _rgb(k))
+        np.testing.assert_array_equal(data["thermal"][i], (_counts(k).astype(np.float64) * 0.01).astype(np.float32))
+        np.testing.assert_array_equal(data["ir"][i], _rgb(k)[..., 0].astype(np.float32))
+        np.testing.assert_array_equal(data["events"][i], _events(k))
+        np.testing.assert_array_equal(data["label"][i], _label(k))
+    assert data["thermal"].dtype == np.float32 and data["label"].dtype == np.uint8
+    t = info.modality_attrs["thermal"]
+    assert t["units"] == "kelvin" and t["scale"] == pytest.approx(0.01) and t["channels"] == "brightness temperature"
+    events = info.modality_attrs["events"]
+    assert events["units"] == "counts" and "2 channels" in events["channels"]
+    assert info.modality_attrs["ir"]["units"] == "file values"
+
+
+def test_splits_without_source_and_default_class_names(tmp_path: Path) -> None:
+    rec = _recording(tmp_path / "rec")
+    out = tmp_path / "train.h5"
+    assert main(["--target", f"thermal={rec / 'thermal'}", "--label", str(rec / "labels"), "--out", str(out)]) == 0
+    info = read_info(out)
+    assert info.modalities == ("thermal", "label") and info.class_names == ("class_0", "class_1", "class_2")
+    out2 = tmp_path / "teacher.h5"
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--label", str(rec / "labels"), "--out", str(out2)]) == 0
+    assert read_info(out2).modalities == ("rgb", "label")
+
+
+def test_size_mismatch_refused_then_resized(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = tmp_path / "rec"
+    for d in ("rgb", "depth", "labels"):
+        (rec / d).mkdir(parents=True)
+    depth_mm = np.random.default_rng(1).integers(500, 5000, (H * 2, W * 2)).astype(np.uint16)
+    depth_mm[:3, :3] = 0
+    cv2.imwrite(str(rec / "rgb" / "a.png"), _rgb(0))
+    cv2.imwrite(str(rec / "depth" / "a.png"), depth_mm)
+    cv2.imwrite(str(rec / "labels" / "a.png"), np.kron(_label(1), np.ones((2, 2), np.uint8)))
+    out = tmp_path / "o.h5"
+    base = ["--source", f"rgb={rec / 'rgb'}", "--target", f"depth={rec / 'depth'}", "--label", str(rec / "labels"),
+            "--scale", "depth=0.001", "--out", str(out)]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "different sizes" in err and "a.png" in err and "--resize" in err and not out.exists()
+    assert main(base + ["--resize", "target", "--intrinsics", "100,100,8,6"]) == 0
+    data = _read(out)
+    metres = (depth_mm.astype(np.float64) * 0.001).astype(np.float32)
+    np.testing.assert_array_equal(data["depth"][0], cv2.resize(metres, (W, H), interpolation=cv2.INTER_NEAREST))
+    np.testing.assert_array_equal(data["label"][0], _label(1))  # nearest keeps ids exact
+    assert read_info(out).attrs["intrinsics"] == [100.0, 100.0, 8.0, 6.0]
+    assert read_info(out).modality_attrs["depth"]["units"] == "metres"
+    assert main(base + ["--resize", "source", "--overwrite"]) == 0
+    data = _read(out)
+    assert data["rgb"].shape == (1, H * 2, W * 2, 3) and data["label"].shape == (1, H * 2, W * 2)
+    np.testing.assert_array_equal(data["rgb"][0], cv2.resize(_rgb(0)[..., ::-1], (W * 2, H * 2),
+                                                             interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(data["depth"][0], metres)
+    assert main(base[:-2] + ["--units", "depth=mm", "--out", str(tmp_path / "x.h5")]) == 2
+    assert "metres" in capsys.readouterr().err
+
+
+def test_errors_leave_no_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _recording(tmp_path / "rec")
+    out = tmp_path / "o.h5"
+    bad = np.random.default_rng(0).normal(size=(H, W)).astype(np.float32)
+    bad[2, 3] = np.nan
+    np.save(rec / "events" / "0001.npy", bad)
+    events = ["--source", f"rgb={rec / 'rgb'}", "--target", f"events={rec / 'events'}", "--out", str(out)]
+    assert main(events) == 2
+    err = capsys.readouterr().err
+    assert "0001.npy" in err and "NaN" in err and "--nan-as-zero" in err and not out.exists()
+    assert main(events + ["--nan-as-zero"]) == 2  # now frame 1 is (H, W) where frame 0 was (H, W, 2)
+    assert "0001.npy" in capsys.readouterr().err and not out.exists()
+    for k in (0, 2):
+        np.save(rec / "events" / f"{k:04d}.npy", bad)
+    assert main(events + ["--nan-as-zero"]) == 0
+    assert _read(out)["events"][1][2, 3] == 0 and np.isfinite(_read(out)["events"]).all()
+    assert main(events) == 2 and "already exists" in capsys.readouterr().err
+
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "zzz.png"), _rgb(0))
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--target", f"t={other}", "--out", str(tmp_path / "n.h5")]) == 2
+    assert "no frame is present in every folder" in capsys.readouterr().err
+    cv2.imwrite(str(rec / "labels" / "0002.png"), np.full((H, W), 7, np.uint8))
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--label", str(rec / "labels"), "--class-names",
+                 str(rec / "classes.txt"), "--out", str(tmp_path / "l.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "0002.png" in err and "[7]" in err
+    (rec / "thermal" / "0001.png").write_bytes(b"not a png")
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--target", f"thermal={rec / 'thermal'}",
+                 "--out", str(tmp_path / "t.h5")]) == 2
+    assert "0001.png" in capsys.readouterr().err
+    assert main(["--target", f"thermal={rec / 'thermal'}", "--scale", "ir=2", "--out", str(tmp_path / "s.h5")]) == 2
+    assert main(["--label", str(rec / "labels"), "--out", str(tmp_path / "s.h5")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.h5", "other", "rec"]  # no partial or temp files
+
+
+def test_frames_list_and_statistics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _recording(tmp_path / "rec", n=4)
+    (tmp_path / "list.txt").write_text("0002\n0000\n0007\n")
+    out = tmp_path / "o.h5"
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--target", f"thermal={rec / 'thermal'}", "--scale",
+                 "thermal=0.01", "--frames", str(tmp_path / "list.txt"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "0007" in printed and "9999" not in printed  # only listed frames count
+    data = _read(out)
+    assert [s.decode() for s in data["frame_name"]] == ["0000", "0002"]
+    values = np.stack([_counts(0), _counts(2)]).astype(np.float64) * 0.01
+    attrs = read_info(out).modality_attrs["thermal"]
+    np.testing.assert_allclose(attrs["channel_mean"], [values.astype(np.float32).mean()], rtol=1e-6)
+    np.testing.assert_allclose(attrs["channel_std"], [values.astype(np.float32).std()], rtol=1e-4)
+    assert f"{values.mean():.4g}" in printed
+    (tmp_path / "none.txt").write_text("x\n")
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--frames", str(tmp_path / "none.txt"),
+                 "--out", str(tmp_path / "n.h5")]) == 2
+    assert "no listed frame" in capsys.readouterr().err
