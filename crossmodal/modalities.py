@@ -39,6 +39,9 @@ def _metres(d: np.ndarray) -> np.ndarray:
     return ((d - 3.0) / 2.0 * (d > 0))[None].astype(np.float32)
 
 
+DEPTH_ENCODINGS = ("logdepth_valid", "metres")  # resampled nearest: holes (0) must not blend into valid depth
+
+
 def _generic(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float32)
     if x.ndim == 2:
@@ -92,16 +95,17 @@ def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: 
                          f"mean/std lists must both have {channels} values (got {len(mean)} and {len(std)})")
     if any(v <= 0 for v in std):
         raise ValueError(f"{path}: modality '{modality}': std values must be > 0, got {list(std)}")
-    if name == "rgb" and (len(stored_shape) != 3 or stored_shape[-1] != 3):
-        raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding 'rgb' needs (H, W, 3)")
-    if name in ("logdepth_valid", "metres") and len(stored_shape) != 2:
+    if name in ("rgb", "hha") and (len(stored_shape) != 3 or stored_shape[-1] != 3):
+        raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W, 3)")
+    if name in DEPTH_ENCODINGS and len(stored_shape) != 2:
         raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")
 
 
 class PairTransform:
     """Applies one random geometric augmentation to every modality of a sample, then encodes them.
 
-    Images use bilinear resampling; depth and labels nearest (so holes and class ids stay exact).
+    Images and other continuous maps (thermal, HHA, L/ab) use bilinear resampling; depth and labels nearest,
+    so holes and class ids stay exact.
     The randomness of sample i in epoch e depends only on (seed, e, i): the same for any number of
     workers or processes, and after a resume.
     """
@@ -124,10 +128,10 @@ class PairTransform:
         self.epoch = epoch
 
     def _compose(self, keys: tuple[str, ...]) -> A.Compose:
-        """One Compose for this set of stored keys: the rgb-encoded key is the image, the rest masks."""
+        """One Compose for this set of stored keys: labels and depth are masks, everything else an image."""
         if self._aug is None or self._aug[0] != keys:
-            image_key = next((k for k in keys if k in self.encodings and self.encodings[k].encoding == "rgb"), None)
-            targets = {k: "image" if k == image_key else "mask" for k in keys}
+            targets = {k: "mask" if k not in self.encodings or self.encodings[k].encoding in DEPTH_ENCODINGS
+                       else "image" for k in keys}
             self._aug = (keys, A.Compose(self.ops, additional_targets=targets))
         return self._aug[1]
 

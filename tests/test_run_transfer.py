@@ -120,7 +120,7 @@ def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` on the CPU (gloo) runs the whole pipeline; batches are split
     across processes, so it follows the one-process schedule. BatchNorm statistics are per process on the CPU
     (SyncBatchNorm needs CUDA) and dense-CRD negatives come from each process's half batch, so numbers differ a
-    little: on this tiny smoke setting within 0.08 mIoU."""
+    little: on this tiny smoke setting within 0.05 mIoU (0.015 seen)."""
     run_dir, single, overrides = smoke_run
     cmd = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
@@ -130,4 +130,4 @@ def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
     multi = json.loads((tmp_path / "smoke" / "metrics.json").read_text())
     assert multi["num_processes"] == 2
     for method, m in single["methods"].items():
-        assert abs(multi["methods"][method]["miou"] - m["miou"]) < 0.08, method
+        assert abs(multi["methods"][method]["miou"] - m["miou"]) < 0.05, method
