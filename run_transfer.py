@@ -14,9 +14,11 @@ from crossmodal.config import ConfigError, load_config, to_dict
 from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, resolve_config, split_path
 from crossmodal.runtime import (DEFAULT_CONFIG, device_name, make_accelerator, parse_args, save_config, start_run,
                                 versions)
+from crossmodal.checkpoint import save_checkpoint
 from crossmodal.stages.teacher import get_teacher
 from crossmodal.stages.transfer import build_student, run_transfer
-from eval.report import render_report, write_figures, write_metrics, write_text_atomic
+from crossmodal.atomic import write_text_atomic
+from eval.report import render_report, write_figures, write_metrics
 from eval.segmentation import MethodResult, evaluate_model, example_indices, finetune_and_evaluate
 
 
@@ -46,14 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             student, transfer_curve = run_transfer(cfg, method, data, teacher, accelerator, log, run_dir)
             curves = {"transfer": transfer_curve}
-        result, _ = finetune_and_evaluate(cfg, method, student, data, accelerator, log)
+        result, model = finetune_and_evaluate(cfg, method, student, data, accelerator, log)
+        if accelerator.is_main_process:
+            save_checkpoint({"model": model.state_dict(), "method": method, "class_names": list(data.class_names),
+                             "config": to_dict(cfg)}, run_dir / "checkpoints" / f"{method}_finetuned.pt")
         result.curves.update(curves)
         result.metrics["time_s"] = round(time.time() - t_method, 1)
         results[method] = result
 
     # the teacher on its own sensor: the reference the student is measured against
-    metrics, confusion, examples = evaluate_model(cfg, teacher, data, cfg.data.source, input_spec(cfg, "source"),
-                                                  accelerator, "test[teacher]")
+    metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, cfg.data.source,
+                                                  input_spec(cfg, "source"), accelerator, "test[teacher]")
     results[f"teacher_{cfg.data.source}"] = MethodResult(metrics, confusion, {"teacher": teacher_info["curve"]}, examples)
 
     if accelerator.is_main_process:

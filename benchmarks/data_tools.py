@@ -1,7 +1,7 @@
 """Data tool speed: NYU labeled conversion (frames/s) and the paired loader vs the default transfer step (samples/s).
 
-1. data_tools.nyu_labeled on generated .mat files in the real v7.3 layout at 480x640 (gzip-chunked like MATLAB, and
-   contiguous), --all --classes 40.
+1. data_tools.nyu_labeled on generated .mat files in the real v7.3 layout at 480x640 (gzip with per-frame chunks,
+   gzip with h5py's automatic chunks, contiguous), --all --classes 40.
 2. crossmodal.data.loaders.make_loader (rgb + logdepth_valid, train=True augmentation, 2 workers, batch 32) over a
    generated 240x320 paired file, full epochs (worker start-up included), against one transfer step of
    configs/default.yaml's models at batch 32 (teacher forward + student forward/backward + AdamW, no loss, and with
@@ -33,7 +33,7 @@ from crossmodal.data.loaders import make_loader  # noqa: E402
 from crossmodal.distill import DISTILLERS  # noqa: E402
 from crossmodal.modalities import InputSpec  # noqa: E402
 from crossmodal.models import Segmenter, build_backbone  # noqa: E402
-from data_tools import nyu_labeled, nyu_tables  # noqa: E402
+from data_tools import nyu_labeled, nyu_raw, nyu_tables  # noqa: E402
 
 
 def _cpu_name() -> str:
@@ -54,16 +54,29 @@ def _smooth(rng: np.random.Generator, shape: tuple[int, int], channels: int, cel
     return np.clip(out, 0, 0.999)
 
 
-def write_labeled_mat(path: Path, frames: int, compressed: bool, seed: int = 0) -> Path:
+LAYOUTS = {"gzip-frame": "gzip, one frame per chunk", "gzip-auto": "gzip, h5py's automatic chunks (8 or 4 frames x "
+           "small tiles)", "contiguous": "uncompressed, contiguous"}
+
+
+def write_labeled_mat(path: Path, frames: int, layout: str, seed: int = 0) -> Path:
     """A labeled .mat in NYU's v7.3 layout (axes reversed, names as refs to uint16 codes) at 480x640."""
     rng = np.random.default_rng(seed)
     h, w = 480, 640
-    kw = {"chunks": True, "compression": "gzip"} if compressed else {}
+
+    def create(f: h5py.File, key: str, shape: tuple[int, ...], dtype: type) -> h5py.Dataset:
+        """One dataset in the chosen storage layout."""
+        kw: dict = {}
+        if layout == "gzip-frame":
+            kw = {"chunks": (1, *shape[1:]), "compression": "gzip"}
+        elif layout == "gzip-auto":
+            kw = {"chunks": True, "compression": "gzip"}
+        return f.create_dataset(key, shape, dtype, **kw)
+
     with h5py.File(path, "w", userblock_size=512) as f:
-        ims = f.create_dataset("images", (frames, 3, w, h), np.uint8, **kw)
-        dep = f.create_dataset("depths", (frames, w, h), np.float32, **kw)
-        raw = f.create_dataset("rawDepths", (frames, w, h), np.float32, **kw)
-        lab = f.create_dataset("labels", (frames, w, h), np.uint16, **kw)
+        ims = create(f, "images", (frames, 3, w, h), np.uint8)
+        dep = create(f, "depths", (frames, w, h), np.float32)
+        raw = create(f, "rawDepths", (frames, w, h), np.float32)
+        lab = create(f, "labels", (frames, w, h), np.uint16)
         for i in range(frames):
             rgb = (_smooth(rng, (h, w), 3) * 256).astype(np.uint8)
             d = (0.5 + 9 * _smooth(rng, (h, w), 1)[..., 0]).astype(np.float32)
@@ -83,16 +96,35 @@ def write_labeled_mat(path: Path, frames: int, compressed: bool, seed: int = 0) 
 def bench_labeled(tmp: Path, frames: int) -> dict[str, float]:
     """Frames per second of the labeled conversion, per source layout."""
     out = {}
-    for compressed in (True, False):
-        mat = write_labeled_mat(tmp / f"labeled_{compressed}.mat", frames, compressed)
+    for layout in LAYOUTS:
+        mat = write_labeled_mat(tmp / f"labeled_{layout}.mat", frames, layout)
         os.sync()
         t0 = time.perf_counter()
         code = nyu_labeled.main(["--mat", str(mat), "--all", "--classes", "40", "--out", str(tmp / "out"),
                                  "--overwrite", "--quiet"])
         dt = time.perf_counter() - t0
         assert code == 0
-        out["gzip-chunked" if compressed else "contiguous"] = frames / dt
+        out[layout] = frames / dt
+        mat.unlink()
     return out
+
+
+def bench_raw(tmp: Path, frames: int) -> float:
+    """Frames per second of data_tools.nyu_raw on one generated scene folder of 640x480 dumps (every frame kept)."""
+    rng = np.random.default_rng(1)
+    scene = tmp / "raw" / "office_0001"
+    scene.mkdir(parents=True)
+    for i in range(frames):
+        raw = (650 + 400 * _smooth(rng, (480, 640), 1)[..., 0]).astype("<u2")
+        raw[rng.random((480, 640)) < 0.1] = 2047
+        (scene / f"d-{1000 + i / 20:.6f}-{i}.pgm").write_bytes(b"P5 640 480 65535\n" + raw.tobytes())
+        rgb = (_smooth(rng, (480, 640), 3) * 256).astype(np.uint8)
+        (scene / f"r-{1000.01 + i / 20:.6f}-{i}.ppm").write_bytes(b"P6 640 480 255\n" + rgb.tobytes())
+    t0 = time.perf_counter()
+    code = nyu_raw.main(["--scenes", str(tmp / "raw"), "--out", str(tmp / "raw.h5"), "--quiet"])
+    dt = time.perf_counter() - t0
+    assert code == 0
+    return frames / dt
 
 
 def write_paired_file(path: Path, num: int, h: int, w: int, seed: int = 0) -> Path:
@@ -182,6 +214,7 @@ def main() -> None:
     """Run the three measurements and print (and optionally write) the markdown section."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=60, help="frames of the generated labeled .mat (480x640)")
+    p.add_argument("--raw-frames", type=int, default=30, help="generated raw depth/RGB dumps (640x480)")
     p.add_argument("--loader-samples", type=int, default=512, help="samples of the generated 240x320 file")
     p.add_argument("--epochs", type=int, default=3, help="timed loader epochs (after one warm-up epoch)")
     p.add_argument("--workers", type=int, default=2)
@@ -195,6 +228,8 @@ def main() -> None:
         tmp = Path(tmpdir)
         fps = bench_labeled(tmp, args.frames)
         print(f"labeled conversion: {fps}", flush=True)
+        raw_fps = bench_raw(tmp, args.raw_frames)
+        print(f"raw conversion: {raw_fps:.1f} frames/s", flush=True)
         paired = write_paired_file(tmp / "pairs_240x320.h5", args.loader_samples, 240, 320)
         loader = bench_loader(paired, args.epochs, args.workers, batch)
         print(f"loader: {loader}", flush=True)
@@ -216,12 +251,16 @@ def main() -> None:
              f"in the real v7.3 layout at 480x640 (smooth random content; rgb, depths, rawDepths, labels, 894 names). "
              f"Time from start to the renamed output, validation included; the output is uncompressed.", "",
              "| source layout | frames/s |", "|---|---|"]
-    layouts = {"gzip-chunked": "one frame per gzip chunk, like MATLAB -v7.3 compression", "contiguous": "uncompressed"}
     for k, v in fps.items():
-        lines.append(f"| {k} ({layouts[k]}) | {v:.1f} |")
+        lines.append(f"| {LAYOUTS[k]} | {v:.1f} |")
     lines += ["", f"At these rates the 1449 real frames take about {1449 / min(fps.values()) / 60:.1f} min "
-                  f"(the real file's chunk layout was not available here; the converter reads with a "
-                  f"{nyu_labeled.CHUNK_CACHE_BYTES // 2**20} MiB chunk cache per dataset).", "",
+                  f"(the real file's storage layout could not be checked here: MATLAB -v7.3 compresses, in chunks "
+                  f"of its own choosing; the converter reads with a {nyu_labeled.CHUNK_CACHE_BYTES // 2**20} MiB "
+                  f"chunk cache per dataset).", "",
+              "### NYU raw conversion", "",
+              f"`python -m data_tools.nyu_raw --scenes DIR` on one generated scene folder of {args.raw_frames} "
+              f"640x480 depth (.pgm) and RGB (.ppm) dumps, every pair kept at 480x640: sync, metres, undistortion, "
+              f"registration and writing: **{raw_fps:.1f} frames/s** (one process).", "",
               "### Paired loader vs the default transfer step", "",
               f"Loader: `make_loader` with InputSpec('rgb') and InputSpec('logdepth_valid'), train=True "
               f"(random resized crop + flip), batch {batch}, {args.workers} DataLoader workers, over a generated "

@@ -276,7 +276,7 @@ def validate(cfg: Config) -> None:
         mean, std = getattr(cfg.data, f"{side}_mean"), getattr(cfg.data, f"{side}_std")
         _check(len(mean) == len(std), f"data.{side}_std", f"as long as data.{side}_mean ({len(mean)} values)", std)
         _check(all(v > 0 for v in std), f"data.{side}_std", "positive values", std)
-    _check(cfg.data.source != cfg.data.target, "data.target", f"a modality other than data.source", cfg.data.target)
+    _check(cfg.data.source != cfg.data.target, "data.target", "a modality other than data.source", cfg.data.target)
     _check(cfg.data.num_classes >= 0, "data.num_classes", ">= 0 (0 = from the data)", cfg.data.num_classes)
     _check(cfg.data.num_workers >= 0, "data.num_workers", ">= 0", cfg.data.num_workers)
     _check(0 <= cfg.data.scale_jitter < 1, "data.scale_jitter", "in [0, 1)", cfg.data.scale_jitter)

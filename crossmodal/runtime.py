@@ -13,7 +13,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from crossmodal.config import Config, dump_yaml, to_dict
-from eval.report import write_text_atomic
+from crossmodal.atomic import write_text_atomic
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 

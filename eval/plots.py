@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
+
+from crossmodal.atomic import atomic_path
 
 __all__ = [
     "bar_chart",
@@ -425,16 +426,8 @@ def _save_png(img: np.ndarray, path: PathLike) -> Path:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"OpenCV could not encode a PNG for {path}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
     return path
 
 

@@ -1,29 +1,17 @@
 """Run outputs people read: metrics.json, report.md and figures/ (curves, bars, example predictions)."""
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import tempfile
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from crossmodal.atomic import write_text_atomic
 from crossmodal.data.h5format import PairedDataset
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fmt(v: float | None, pct: bool = True) -> str:
@@ -116,3 +104,74 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
 
 def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
     write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2))
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
+
+
+def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
+    """Aggregate finished runs (e.g. one per seed): per method mean and sample std over runs, plus every run's numbers."""
+    loaded = []
+    for run in runs:
+        path = run / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: is {run} a finished run_transfer.py run folder?")
+        loaded.append(json.loads(path.read_text()))
+    names = loaded[0]["class_names"]
+    for run, m in zip(runs, loaded):
+        if m["class_names"] != names:
+            raise ValueError(f"{run} has classes {m['class_names']}, {runs[0]} has {names}: not comparable")
+    methods: dict[str, dict[str, Any]] = {}
+    for run, m in zip(runs, loaded):
+        for method, v in m["methods"].items():
+            entry = methods.setdefault(method, {"runs": [], "seeds": []})
+            entry["runs"].append({"run": str(run), "seed": m["seed"], **{k: v[k] for k in ("miou", "pixel_acc", "mean_acc")}})
+            entry["seeds"].append(m["seed"])
+    for method, entry in methods.items():
+        for key in ("miou", "pixel_acc", "mean_acc"):
+            entry[key], entry[f"{key}_std"] = _mean_std([r[key] for r in entry["runs"]])
+        per_class = [m["methods"][method]["per_class_iou"] for m in loaded if method in m["methods"]]
+        entry["per_class_iou"] = {c: (float(np.mean(v)) if (v := [p[c] for p in per_class if p[c] is not None]) else None)
+                                  for c in names}
+    summary = {"runs": [str(r) for r in runs], "class_names": names, "methods": methods}
+    out.mkdir(parents=True, exist_ok=True)
+    write_metrics(out, summary)
+    bar_chart({m: (e["miou"], e["miou_std"]) for m, e in methods.items()}, out / "miou.png",
+              title=f"Test mIoU over {len(runs)} run(s): mean and sample std", ylabel="mIoU", ylim=(0.0, 1.0))
+    grouped_bar_chart({c: {m: e["per_class_iou"][c] for m, e in methods.items()} for c in names},
+                      out / "per_class_iou.png", title="Per-class IoU, mean over runs", ylabel="IoU")
+    base = methods.get("none", {}).get("miou")
+    lines = [f"# Comparison of {len(runs)} run(s)", "", "Runs: " + ", ".join(f"`{r}`" for r in runs), "",
+             "| method | runs | seeds | mIoU | pixel acc | mean acc | mIoU vs none |", "|---|---|---|---|---|---|---|"]
+    for method, e in methods.items():
+        pm = lambda k: f"{100 * e[k]:.1f}" + (f" ± {100 * e[k + '_std']:.1f}" if e[k + "_std"] is not None else "")
+        delta = "" if base is None or method == "none" or method.startswith("teacher_") else f"{100 * (e['miou'] - base):+.1f}"
+        lines.append(f"| {method} | {len(e['runs'])} | {', '.join(map(str, e['seeds']))} | {pm('miou')} | "
+                     f"{pm('pixel_acc')} | {pm('mean_acc')} | {delta} |")
+    lines += ["", "Percentages; ± is the sample standard deviation over runs (seeds). Each run reports its last "
+              "epoch (no selection on the test split).", "", "![mIoU](miou.png)", "", "![per-class IoU](per_class_iou.png)", ""]
+    write_text_atomic(out / "report.md", "\n".join(lines))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m eval.report runs/A runs/B ... --out DIR: compare finished runs in one report."""
+    p = argparse.ArgumentParser(description="Compare finished runs (for example the same config with several seeds): "
+                                "a table of mean and spread per method, bar charts, and metrics.json.",
+                                epilog="example: python -m eval.report runs/seed0 runs/seed1 runs/seed2 --out runs/study")
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    args = p.parse_args(argv)
+    try:
+        compare_runs(args.runs, args.out)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -11,6 +10,8 @@ from typing import Any, Callable, Mapping, Sequence
 import h5py
 import numpy as np
 import torch.utils.data
+
+from crossmodal.atomic import temp_path_beside
 
 FORMAT_NAME = "crossmodal-paired"
 FORMAT_VERSION = 1
@@ -196,12 +197,7 @@ def _root_attrs(path: Path, names: Sequence[str], num_samples: int, class_names:
     return out
 
 
-def _temp_path(path: Path) -> Path:
-    """A fresh hidden temp file next to `path`, so the final os.replace stays on one filesystem."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
+_temp_path = temp_path_beside
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:

@@ -1,7 +1,6 @@
 """`crd`: CRD as the paper applies it, on globally pooled features with a memory bank of every sample."""
 from __future__ import annotations
 
-import torch
 
 from dataclasses import dataclass
 

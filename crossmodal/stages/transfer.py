@@ -13,7 +13,7 @@ from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
 from crossmodal.stages.common import Curve, make_optimizer, progress, sync_batchnorm, warmup_cosine
-from crossmodal.stages.teacher import save_checkpoint
+from crossmodal.checkpoint import save_checkpoint
 
 
 def build_student(cfg: Config, data: DataFiles) -> ResNetBackbone:
