@@ -5,8 +5,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import albumentations as A
+import cv2
 import numpy as np
 import torch
+
+# OpenCV's own thread pool, once started, can deadlock DataLoader workers forked from this process; augmentation
+# of one sample is cheap, so OpenCV runs single-threaded here (the usual advice for cv2 inside PyTorch loaders).
+cv2.setNumThreads(0)
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)

@@ -18,11 +18,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (FormatError, ValueError, FileNot
                                                  PermissionError, NotADirectoryError, IsADirectoryError, OSError)
 
 
-def parse_size(text: str, minimum: int = 8) -> tuple[int, int]:
+def parse_size(text: str, minimum: int = 8, example: str = "240x320") -> tuple[int, int]:
     """Parse HEIGHTxWIDTH (e.g. 240x320) for argparse; both sides must be >= `minimum`."""
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(f"size must look like HEIGHTxWIDTH, e.g. 240x320; got {text!r}")
+        raise argparse.ArgumentTypeError(f"size must look like HEIGHTxWIDTH, e.g. {example}; got {text!r}")
     h, w = int(parts[0]), int(parts[1])
     if h < minimum or w < minimum:
         raise argparse.ArgumentTypeError(f"size {text!r} is too small; both sides must be >= {minimum}")

@@ -20,6 +20,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from data_tools.common import int_at_least, parse_size
+
 # ----------------------------------------------------------------------------------------------
 # Classes, splits, camera
 # ----------------------------------------------------------------------------------------------
@@ -1075,9 +1077,18 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def worker_pool(workers: int) -> Any:
+    """A process pool for rendering. Spawned, not forked: a fork of a process whose OpenCV or torch thread pools
+    are running can deadlock in the child."""
+    return mp.get_context("spawn").Pool(workers, initializer=_init_worker)
+
+
 def generate_split(num: int, height: int, width: int, seed: int, split_id: int, workers: int,
-                   *, desc: str | None = None) -> dict[str, np.ndarray]:
-    """Frames 0..num-1 of a split (frame k from default_rng([seed, split_id, k])), stacked per modality."""
+                   *, desc: str | None = None, pool: Any = None) -> dict[str, np.ndarray]:
+    """Frames 0..num-1 of a split (frame k from default_rng([seed, split_id, k])), stacked per modality.
+
+    `pool` (from worker_pool) is reused when given; otherwise one is made for this call when workers > 1.
+    """
     if num < 1 or height < 8 or width < 8 or workers < 1 or seed < 0 or split_id < 0:
         raise ValueError(f"generate_split: need num >= 1, height/width >= 8, workers >= 1, seed >= 0 and "
                          f"split_id >= 0; got num={num}, size={height}x{width}, workers={workers}, seed={seed}, "
@@ -1101,10 +1112,15 @@ def generate_split(num: int, height: int, width: int, seed: int, split_id: int, 
             for k, task in enumerate(tasks):
                 store(k, _frame_task(task))
         else:
-            with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+            own = pool is None
+            pool = worker_pool(workers) if own else pool
+            try:
                 chunk = max(1, min(16, num // (workers * 8)))
                 for k, frame in enumerate(pool.imap(_frame_task, tasks, chunksize=chunk)):
                     store(k, frame)
+            finally:
+                if own:
+                    pool.terminate()
     finally:
         if bar is not None:
             bar.close()
@@ -1116,30 +1132,11 @@ def generate_split(num: int, height: int, width: int, seed: int, split_id: int, 
 # ----------------------------------------------------------------------------------------------
 
 def _size(text: str) -> tuple[int, int]:
-    """Parse HEIGHTxWIDTH (e.g. 120x160)."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(f"size must look like HEIGHTxWIDTH, e.g. 120x160; got {text!r}")
-    h, w = int(parts[0]), int(parts[1])
-    if h < 16 or w < 16:
-        raise argparse.ArgumentTypeError(f"size {text!r} is too small; both sides must be >= 16")
-    return h, w
+    """HEIGHTxWIDTH with both sides >= 16 (the rooms need some pixels)."""
+    return parse_size(text, minimum=16, example="120x160")
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type accepting integers >= minimum."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-_positive = _int_at_least(1)
+_positive = int_at_least(1)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -1152,7 +1149,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (created), e.g. data/synthetic")
     p.add_argument("--num", type=_positive, default=2000, help="unlabeled paired frames (default 2000), e.g. 2000")
     p.add_argument("--size", type=_size, default=(120, 160), help="HEIGHTxWIDTH (default 120x160), e.g. 96x128")
-    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default 0); same seed = identical files")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0); same seed = identical files")
     p.add_argument("--num-teacher", type=_positive, default=800,
                    help="labeled frames for the RGB teacher (default 800)")
     p.add_argument("--num-train", type=_positive, default=150, help="small labeled fine-tuning split (default 150)")
@@ -1191,16 +1188,21 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test}
     fx, fy, cx, cy = intrinsics(height, width)
-    for split, num in counts.items():
-        data = generate_split(num, height, width, args.seed, SPLITS[split], args.workers, desc=split)
-        if split == "unlabeled":
-            data = {"rgb": data["rgb"], "depth": data["depth"]}
-        write_paired(paths[split], data, class_names=CLASS_NAMES,
-                     source=f"data_tools.synthetic seed={args.seed} size={height}x{width} split={split}",
-                     attrs={"intrinsics": np.array([fx, fy, cx, cy]), "nyu40_ids": np.array(NYU40_IDS, np.int64),
-                            "seed": int(args.seed), "split": split},
-                     overwrite=args.overwrite)
-        print(f"wrote {paths[split]} ({num} frames, {height}x{width})", file=sys.stderr)
+    pool = worker_pool(args.workers) if args.workers > 1 else None
+    try:
+        for split, num in counts.items():
+            data = generate_split(num, height, width, args.seed, SPLITS[split], args.workers, desc=split, pool=pool)
+            if split == "unlabeled":
+                data = {"rgb": data["rgb"], "depth": data["depth"]}
+            write_paired(paths[split], data, class_names=CLASS_NAMES,
+                         source=f"data_tools.synthetic seed={args.seed} size={height}x{width} split={split}",
+                         attrs={"intrinsics": np.array([fx, fy, cx, cy]), "nyu40_ids": np.array(NYU40_IDS, np.int64),
+                                "seed": int(args.seed), "split": split},
+                         overwrite=args.overwrite)
+            print(f"wrote {paths[split]} ({num} frames, {height}x{width})", file=sys.stderr)
+    finally:
+        if pool is not None:
+            pool.terminate()
     return 0
 
 
