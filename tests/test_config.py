@@ -1,4 +1,6 @@
 """Config loading: YAML + overrides, strict keys with suggestions, type and value checks."""
+from pathlib import Path
+
 import pytest
 
 from crossmodal.config import Config, ConfigError, dump_yaml, load_config, parse_overrides
@@ -53,3 +55,9 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     path.write_text(dump_yaml(cfg))
     assert load_config(path) == cfg
     assert isinstance(cfg, Config)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    assert load_config(path).name == path.stem

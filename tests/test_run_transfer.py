@@ -119,8 +119,9 @@ def test_same_seed_same_numbers(smoke_run, tmp_path):
 def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` on the CPU (gloo) runs the whole pipeline; batches are split
     across processes, so it follows the one-process schedule. BatchNorm statistics are per process on the CPU
-    (SyncBatchNorm needs CUDA) and dense-CRD negatives come from each process's half batch, so numbers differ a
-    little: on this tiny smoke setting within 0.05 mIoU (0.015 seen)."""
+    (SyncBatchNorm needs CUDA) and dense-CRD negatives come from each process's half batch, so numbers differ. On this
+    tiny setting even the thread count alone moves `crd` by 0.054 mIoU (1 vs 2 threads, one process), so the stated
+    tolerance is 0.1."""
     run_dir, single, overrides = smoke_run
     cmd = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
@@ -130,4 +131,4 @@ def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
     multi = json.loads((tmp_path / "smoke" / "metrics.json").read_text())
     assert multi["num_processes"] == 2
     for method, m in single["methods"].items():
-        assert abs(multi["methods"][method]["miou"] - m["miou"]) < 0.05, method
+        assert abs(multi["methods"][method]["miou"] - m["miou"]) < 0.1, method
