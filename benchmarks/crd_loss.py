@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import platform
-import re
 import statistics
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
+from crossmodal.runtime import cpu_name
 from crossmodal.distill import CRDLoss
 
 EPS = 1e-7
@@ -91,18 +90,6 @@ def _peak_extra_bytes(fn: Callable[[], object]) -> int:
     return peak
 
 
-def _cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (platform fallback)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        match = re.search(r"model name\s*:\s*(.+)", text)
-        if match:
-            return match.group(1).strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _time_steps(methods: dict[str, nn.Module], args: tuple[Tensor, ...], repeats: int) -> dict[str, float]:
     """Median seconds per step of each method, the methods interleaved within every repeat."""
     times: dict[str, list[float]] = {name: [] for name in methods}
@@ -167,7 +154,7 @@ def _report(cfg: dict, res: dict, repeats: int) -> str:
         f"(heads and student features), B={cfg['B']}, K={cfg['K']}, num_samples={cfg['M']}, "
         f"student_dim {cfg['student_dim']}, teacher_dim {cfg['teacher_dim']}, feat_dim {cfg['feat_dim']}, "
         "objective nce. Baseline: a plain gather + bmm implementation of RepDistiller's CRD in the benchmark file, "
-        f"run in the same process; {repeats} interleaved repeats, median. Machine: {_cpu_model()} "
+        f"run in the same process; {repeats} interleaved repeats, median. Machine: {cpu_name()} "
         f"({os.cpu_count()} logical CPUs), torch.set_num_threads({threads[0]}), torch "
         f"{torch.__version__}. The machine was shared with other work during the run (1-minute load average "
         f"{res['load_before']:.1f} before, {res['load_after']:.1f} after), so absolute times are noisy; the "

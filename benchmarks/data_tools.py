@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from crossmodal.runtime import cpu_name  # noqa: E402
 from crossmodal.config import load_config  # noqa: E402
 from crossmodal.data import PairedWriter, read_info  # noqa: E402
 from crossmodal.data.loaders import make_loader  # noqa: E402
@@ -34,16 +34,6 @@ from crossmodal.distill import DISTILLERS  # noqa: E402
 from crossmodal.modalities import InputSpec  # noqa: E402
 from crossmodal.models import Segmenter, build_backbone  # noqa: E402
 from data_tools import nyu_labeled, nyu_raw, nyu_tables  # noqa: E402
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _smooth(rng: np.random.Generator, shape: tuple[int, int], channels: int, cells: int = 12) -> np.ndarray:
@@ -241,7 +231,7 @@ def main() -> None:
     print(f"steps: {steps}", flush=True)
 
     lines = ["## Data tools", "",
-             f"`python benchmarks/data_tools.py`: machine {_cpu_name()}, {os.cpu_count()} logical CPUs, "
+             f"`python benchmarks/data_tools.py`: machine {cpu_name()}, {os.cpu_count()} logical CPUs, "
              f"torch.set_num_threads(2), torch {torch.__version__}, h5py {h5py.__version__} (HDF5 "
              f"{h5py.version.hdf5_version}); everything below measured in one run. The machine was shared with other "
              f"work (1-minute load average {load_before:.1f} before, {load_after:.1f} after), so absolute figures are "

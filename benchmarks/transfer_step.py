@@ -7,28 +7,18 @@ against the same step with a zero loss on the student features, interleaved, med
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from crossmodal.runtime import cpu_name
 from crossmodal.config import load_config
 from crossmodal.distill import DISTILLERS
 from crossmodal.models import Segmenter, build_backbone
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -74,7 +64,7 @@ def main() -> None:
     base = statistics.median(times[None])
     # paired differences (each repeat runs the three steps back to back) are less noisy than differences of medians
     added = {n: statistics.median(a - b for a, b in zip(times[n], times[None])) for n in names[1:]}
-    lines = [f"### Transfer step overhead ({_cpu_name()}, 2 threads, torch {torch.__version__})", "",
+    lines = [f"### Transfer step overhead ({cpu_name()}, 2 threads, torch {torch.__version__})", "",
              f"Config {Path(args.config).name}: batch {b}, {h}x{w}, student {cfg.student.arch}, teacher "
              f"{cfg.teacher.net.arch}, {args.num_samples} bank rows; median of {args.repeats} interleaved steps; "
              f"'added' is the median of the per-repeat differences to the step without the loss.", "",

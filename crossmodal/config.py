@@ -114,7 +114,7 @@ class Config:
     seed: int = 0
     output_dir: str = "runs"
     methods: list[str] = field(default_factory=lambda: ["none", "crd_dense"])
-    threads: int = 0  # torch intra-op threads per process; 0 = leave torch's default
+    threads: int = 0  # torch CPU threads per process; 0 = the machine's cores shared among its processes
     trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]; logs in the run folder
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)

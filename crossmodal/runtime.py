@@ -31,8 +31,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_accelerator(cfg: Config) -> Accelerator:
     """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     # several processes launched on a machine without an accelerator: run them on the CPU with gloo
     cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     acc = Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.transfer.grad_accum,
@@ -40,6 +38,9 @@ def make_accelerator(cfg: Config) -> Accelerator:
                       dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed,
                                                                 split_batches=True),
                       log_with=cfg.trackers or None, project_dir=str(Path(cfg.output_dir) / cfg.name))
+    # `accelerate launch` sets OMP_NUM_THREADS=1 unless told otherwise, which halves CPU speed on a 2-core machine
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // local_processes))
     set_seed(cfg.seed)
     if cfg.trackers:
         flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in _flatten(to_dict(cfg)).items()}
@@ -84,11 +85,23 @@ def save_config(cfg: Config, run_dir: Path, accelerator: Accelerator) -> None:
         write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
 
 
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo on Linux), for reports and benchmarks."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(accelerator: Accelerator) -> str:
+    """What produced the numbers: the GPU model, or the CPU model and thread count."""
     dev = accelerator.device
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
-    return f"{dev.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"{dev.type} ({cpu_name()}, {torch.get_num_threads()} threads)"
 
 
 def versions() -> dict[str, str]:
