@@ -11,15 +11,13 @@ import time
 import yaml
 
 from crossmodal.config import ConfigError, load_config, to_dict
-from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, resolve_config, split_path
-from crossmodal.runtime import (DEFAULT_CONFIG, device_name, make_accelerator, parse_args, save_config, start_run,
-                                versions)
+from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, resolve_config
+from crossmodal.runtime import DEFAULT_CONFIG, make_accelerator, parse_args, save_config, start_run
 from crossmodal.checkpoint import save_checkpoint
 from crossmodal.stages.teacher import get_teacher
 from crossmodal.stages.transfer import build_student, run_transfer
-from crossmodal.atomic import write_text_atomic
-from eval.report import render_report, write_figures, write_metrics
-from eval.segmentation import MethodResult, evaluate_model, example_indices, finetune_and_evaluate
+from eval.report import write_run_report
+from eval.segmentation import MethodResult, evaluate_model, finetune_and_evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,30 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     results[f"teacher_{cfg.data.source}"] = MethodResult(metrics, confusion, {"teacher": teacher_info["curve"]}, examples)
 
     if accelerator.is_main_process:
-        summary = {
-            "name": cfg.name, "seed": cfg.seed, "device": device_name(accelerator),
-            "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
-            "wall_time_s": round(time.time() - t0, 1), "source": cfg.data.source, "target": cfg.data.target,
-            "class_names": list(data.class_names), "teacher": teacher_info["source"],
-            "data": {s: str(split_path(cfg, s)) for s in ("unlabeled", "teacher", "train", "test")},
-            "protocol": [
-                f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, batch {cfg.transfer.batch_size}",
-                f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} epochs, "
-                f"same head initialisation and data order for every method",
-                f"test: {data.test.num_samples} frames; metrics from the last epoch (no selection on the test split)",
-            ],
-            "methods": {m: r.metrics for m, r in results.items()},
-            "versions": versions(), "config": to_dict(cfg),
-        }
-        write_metrics(run_dir, summary)
-        figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in results.items()},
-                                {m: r.examples for m, r in results.items()}, data.test.path,
-                                example_indices(data.test.num_samples, cfg.finetune.num_examples),
-                                list(data.class_names), cfg.data.source, cfg.data.target)
-        write_text_atomic(run_dir / "report.md", render_report(summary, figures))
-        table = {m: round(r.metrics["miou"], 4) for m, r in results.items()}
+        table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0)
         log.info("mIoU: %s", table)
-        print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\nmIoU {yaml.safe_dump(table, default_flow_style=True).strip()}")
+        print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"
+              f"mIoU {yaml.safe_dump(table, default_flow_style=True).strip()}")
     accelerator.end_training()
     return 0
 

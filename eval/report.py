@@ -9,8 +9,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from accelerate import Accelerator
+
 from crossmodal.atomic import write_text_atomic
+from crossmodal.config import Config, to_dict
 from crossmodal.data.h5format import PairedDataset
+from crossmodal.data.loaders import SPLITS, DataFiles, split_path
+from crossmodal.runtime import device_name, versions
+from eval.segmentation import example_indices
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
 
 
@@ -104,6 +110,34 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
 
 def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
     write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2))
+
+
+def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Any], teacher_source: str,
+                     accelerator: Accelerator, wall_time_s: float) -> dict[str, float]:
+    """metrics.json, figures/ and report.md of a finished run; returns {method: mIoU}."""
+    summary = {
+        "name": cfg.name, "seed": cfg.seed, "device": device_name(accelerator),
+        "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
+        "wall_time_s": round(wall_time_s, 1), "source": cfg.data.source, "target": cfg.data.target,
+        "class_names": list(data.class_names), "teacher": teacher_source,
+        "data": {s: str(split_path(cfg, s)) for s in SPLITS},
+        "protocol": [
+            f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
+            f"batch {cfg.transfer.batch_size}",
+            f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} "
+            f"epochs, same head initialisation and data order for every method",
+            f"test: {data.test.num_samples} frames; metrics from the last epoch (no selection on the test split)",
+        ],
+        "methods": {m: r.metrics for m, r in results.items()},
+        "versions": versions(), "config": to_dict(cfg),
+    }
+    write_metrics(run_dir, summary)
+    figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in results.items()},
+                            {m: r.examples for m, r in results.items()}, data.test.path,
+                            example_indices(data.test.num_samples, cfg.finetune.num_examples),
+                            list(data.class_names), cfg.data.source, cfg.data.target)
+    write_text_atomic(run_dir / "report.md", render_report(summary, figures))
+    return {m: round(r.metrics["miou"], 4) for m, r in results.items()}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
