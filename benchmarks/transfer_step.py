@@ -64,7 +64,7 @@ def main() -> None:
     base = statistics.median(times[None])
     # paired differences (each repeat runs the three steps back to back) are less noisy than differences of medians
     added = {n: statistics.median(a - b for a, b in zip(times[n], times[None])) for n in names[1:]}
-    lines = [f"### Transfer step overhead ({cpu_name()}, 2 threads, torch {torch.__version__})", "",
+    lines = [f"## Transfer step overhead ({cpu_name()}, 2 threads, torch {torch.__version__})", "",
              f"Config {Path(args.config).name}: batch {b}, {h}x{w}, student {cfg.student.arch}, teacher "
              f"{cfg.teacher.net.arch}, {args.num_samples} bank rows; median of {args.repeats} interleaved steps; "
              f"'added' is the median of the per-repeat differences to the step without the loss.", "",

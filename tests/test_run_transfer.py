@@ -77,10 +77,11 @@ def test_unknown_key_names_nearest(tmp_path):
 
 
 def test_missing_dataset_says_how_to_build_it(tmp_path):
-    r = _run("--config", "configs/smoke.yaml", f"output_dir={tmp_path}", f"data.test={tmp_path / 'nope.h5'}")
+    files = [f"data.{split}={tmp_path / split}.h5" for split in ("unlabeled", "teacher", "train", "test")]
+    r = _run("--config", "configs/smoke.yaml", f"output_dir={tmp_path}", "data.synthetic.enabled=false", *files)
     assert r.returncode == 2
-    assert f"dataset file for data.test does not exist: {tmp_path / 'nope.h5'}" in r.stderr
-    assert "data_tools" in r.stderr
+    assert f"dataset file for data.unlabeled does not exist: {tmp_path / 'unlabeled.h5'}" in r.stderr
+    assert "python -m data_tools." in r.stderr
 
 
 def test_bad_teacher_checkpoint_is_refused(tmp_path, smoke_run):

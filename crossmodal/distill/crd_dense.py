@@ -74,5 +74,5 @@ class DenseCRD(Distiller):
         with torch.autocast(device_type=s_map.device.type, enabled=False):
             pts = sample_points(s_map.shape[0], self.cfg.num_locations, self.generator, s_map.device)
             s = self._embed(self.embed_student, s_map, pts)
-            t = self._embed(self.embed_teacher, t_map, pts)
+            t = self._embed(self.embed_teacher, t_map.detach(), pts)
             return self.weight * symmetric_infonce(s, t, self.cfg.temperature)

@@ -55,5 +55,5 @@ class PooledCRD(Distiller):
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s = student_feats[self.layer].float().mean(dim=(2, 3))
-        t = teacher_feats[self.layer].float().mean(dim=(2, 3))
+        t = teacher_feats[self.layer].detach().float().mean(dim=(2, 3))
         return self.weight * self.crd(s, t, index)
