@@ -19,8 +19,7 @@ NYU_K = (518.857901, 519.469611, 325.582449, 253.736166)
 
 
 def _nyu() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if not (NYU / "hha_reference_matlab.png").is_file():
-        pytest.skip(f"NYU sample not available at {NYU}")
+    assert (NYU / "hha_reference_matlab.png").is_file(), f"the shared NYU sample is missing: {NYU}"
     depth = cv2.imread(str(NYU / "depth_0p1mm.png"), cv2.IMREAD_UNCHANGED) / 10000.0
     raw = cv2.imread(str(NYU / "rawdepth_0p1mm.png"), cv2.IMREAD_UNCHANGED) / 10000.0
     ref = cv2.imread(str(NYU / "hha_reference_matlab.png"))[..., ::-1]  # BGR file -> R disparity, G height, B angle

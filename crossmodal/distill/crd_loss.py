@@ -1,6 +1,6 @@
 """Contrastive Representation Distillation loss (Tian et al., ICLR 2020) with memory bank, shared or queue negatives.
 
-Reference semantics: RepDistiller crd/criterion.py + crd/memory.py (see /work/shared/CRD_NOTES.md). Differences from the
+Reference semantics: RepDistiller crd/criterion.py + crd/memory.py (docs/crd.md). Differences from the
 reference are additions, never changes of the default behaviour: InfoNCE objective, moving-average Z, shared-negative
 and queue modes, float32 scoring under autocast, no host synchronisation, and correctness on many processes.
 """
