@@ -25,6 +25,7 @@ import cv2
 import h5py
 import numpy as np
 
+from data_tools.common import int_at_least, parse_args, parse_size
 from crossmodal.data.h5format import FormatError, PairedWriter
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -246,21 +247,6 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
 # Command line
 # ----------------------------------------------------------------------------------------------
 
-def _size(text: str) -> tuple[int, int]:
-    """Parse HEIGHTxWIDTH (e.g. 96x96)."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"size must look like HEIGHTxWIDTH, e.g. 96x96; got {text!r}")
-    return int(parts[0]), int(parts[1])
-
-
-def _positive(text: str) -> int:
-    """An integer >= 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return int(text)
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m data_tools.lab",
@@ -271,9 +257,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--images", required=True, type=Path,
                    help="a folder of images (class = sub-folder), STL-10 binaries or CIFAR python batches")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/lab/train.h5")
-    p.add_argument("--size", type=_size, help="HEIGHTxWIDTH to resize every image to (needed for mixed sizes)")
+    p.add_argument("--size", type=lambda t: parse_size(t, minimum=1, example="96x96"), help="HEIGHTxWIDTH to resize every image to (needed for mixed sizes)")
     p.add_argument("--split", help="STL-10: train, test or unlabeled; CIFAR: train or test (default train)")
-    p.add_argument("--limit", type=_positive, help="convert only the first N images")
+    p.add_argument("--limit", type=int_at_least(1), help="convert only the first N images")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 
@@ -282,10 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     """Convert images to an L/ab paired file; returns the exit code (2 for bad input)."""
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     command = "data_tools.lab " + " ".join(shlex.quote(a) for a in argv)
     try:
         source = open_source(args.images, args.split)

@@ -23,6 +23,7 @@ import cv2
 import h5py
 import numpy as np
 
+from data_tools.common import parse_args
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
 
@@ -437,10 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     """Build one paired split from folders; returns the exit code (2 for bad input, nothing written)."""
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     try:
         folders = _folders(args)
         opts, attrs = _options(args, folders)
