@@ -9,7 +9,8 @@ from eval import study
 def test_study_runs_each_seed_once_and_aggregates(smoke_run, tmp_path, capsys):
     _, _, overrides = smoke_run
     args = ["--config", str(REPO / "configs" / "smoke.yaml"), "--seeds", "0,1", "--out", str(tmp_path / "cmp"),
-            *[o for o in overrides if not o.startswith("output_dir=")], f"output_dir={tmp_path / 'runs'}",
+            *[o for o in overrides if o.startswith("data.")], f"output_dir={tmp_path / 'runs'}",
+            f"teacher.cache_dir={tmp_path / 'cache'}",
             "methods=[none,crd_dense]"]
     assert study.main(args) == 0
     summary = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
