@@ -13,12 +13,12 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from crossmodal.atomic import temp_path_beside
 from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
 from crossmodal.hha import depth_to_hha
 
@@ -61,10 +61,7 @@ def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | Non
         raise FileExistsError(f"{path}: already has a modality '{name}' (pass --overwrite to recompute it)")
     if out.resolve() != path.resolve() and out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_path_beside(out)
     try:
         shutil.copyfile(path, tmp)
         h, w = info.shapes[depth]

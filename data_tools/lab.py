@@ -12,7 +12,6 @@ the root attribute `image_class_names`.
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
 import re
 import shlex
@@ -25,7 +24,7 @@ import cv2
 import h5py
 import numpy as np
 
-from data_tools.common import int_at_least, parse_args, parse_size
+from data_tools.common import commit, int_at_least, parse_args, parse_size, staging_path
 from crossmodal.data.h5format import FormatError, PairedWriter
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -222,7 +221,7 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
     if source.class_ids is not None:
         attrs["image_class_names"] = list(source.class_names)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = out.parent / f".{out.name}.{os.getpid()}.staged"
+    staged = staging_path(out)
     try:
         with PairedWriter(staged, n, specs, class_names=None, source=command, attrs=attrs,
                           modality_attrs=LAB_ATTRS, overwrite=True) as writer:
@@ -235,9 +234,7 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
                 ds = f.create_dataset("class_id", data=source.class_ids[:n].astype(np.int64))
                 ds.attrs["units"] = "class-id"
                 ds.attrs["channels"] = "image-level class id, index into root attribute image_class_names; -1 = none"
-        if out.exists() and not overwrite:
-            raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
-        os.replace(staged, out)
+        commit(staged, out, overwrite)
     finally:
         staged.unlink(missing_ok=True)
     return out

@@ -12,7 +12,6 @@ modalities as float32 (H, W) or (H, W, C) after multiplying by a per-modality sc
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import cv2
 import h5py
 import numpy as np
 
-from data_tools.common import parse_args
+from data_tools.common import commit, parse_args, staging_path
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
 
@@ -284,7 +283,7 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
     specs = {n: (a.shape, a.dtype) for n, a in first.items()}
     mod_attrs = _modality_attrs(folders, opts, first)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = out.parent / f".{out.name}.{os.getpid()}.staged"
+    staged = staging_path(out)
     by_name = {f.name: f for f in folders}
     notes: list[str] = []
     stats = {f.name: np.zeros((3, 1 if first[f.name].ndim == 2 else first[f.name].shape[2]))
@@ -312,9 +311,7 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
                 f[n].attrs["channel_mean"], f[n].attrs["channel_std"] = mean, std
                 notes.append(f"{n}: per-channel mean {_fmt(mean)} std {_fmt(std)} "
                              f"(for data.target_mean / data.target_std)")
-        if out.exists() and not overwrite:
-            raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
-        os.replace(staged, out)
+        commit(staged, out, overwrite)
     finally:
         staged.unlink(missing_ok=True)
     log(f"wrote {out}: {len(keys)} frames, " + ", ".join(f"{n} {specs[n][1]} {specs[n][0]}" for n in specs))
