@@ -107,11 +107,32 @@ class FinetuneConfig:
 
 
 @dataclass
+class ProbeConfig:
+    """The frozen-backbone probe: a 1x1 convolution trained on one stage's dense features (backbone fixed)."""
+
+    enabled: bool = True
+    layer: int = -1
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 0.01
+    weight_decay: float = 0.0
+
+
+@dataclass
+class CheckpointConfig:
+    """Step checkpoints for resuming (`--resume runs/<name>`): every N optimiser steps and at each stage end."""
+
+    every_steps: int = 100  # 0 = only at the end of each stage
+    keep: int = 2  # newest step checkpoints kept per stage
+
+
+@dataclass
 class Config:
     """One experiment: data, teacher, student, the methods compared, and the downstream protocol."""
 
     name: str = "default"
-    seed: int = 0
+    seed: int = 0  # data order, initialisation and sampling; the teacher is always trained with this seed
+    seeds: list[int] = field(default_factory=list)  # student-side seeds of a study; empty = [seed]
     output_dir: str = "runs"
     methods: list[str] = field(default_factory=lambda: ["none", "crd_dense"])
     threads: int = 0  # torch CPU threads per process; 0 = the machine's cores shared among its processes
@@ -121,6 +142,13 @@ class Config:
     student: NetConfig = field(default_factory=NetConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """The seeds the methods are run with: `seeds`, or just `seed`."""
+        return list(self.seeds) or [self.seed]
 
 
 def _type_name(tp: Any) -> str:
@@ -306,3 +334,14 @@ def validate(cfg: Config) -> None:
     for name in DISTILLERS:
         getattr(cfg.transfer, config_key(name)).check(f"transfer.{config_key(name)}")
     _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)
+    _check(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    _check(all(s >= 0 for s in cfg.seeds) and len(set(cfg.seeds)) == len(cfg.seeds), "seeds",
+           "a list of distinct seeds >= 0", cfg.seeds)
+    p = cfg.probe
+    _check(p.epochs >= 1, "probe.epochs", ">= 1", p.epochs)
+    _check(p.batch_size >= 1, "probe.batch_size", ">= 1", p.batch_size)
+    _check(p.lr > 0, "probe.lr", "a positive learning rate", p.lr)
+    _check(p.weight_decay >= 0, "probe.weight_decay", ">= 0", p.weight_decay)
+    _check(cfg.checkpoint.every_steps >= 0, "checkpoint.every_steps", ">= 0 (0 = at stage ends only)",
+           cfg.checkpoint.every_steps)
+    _check(cfg.checkpoint.keep >= 1, "checkpoint.keep", ">= 1", cfg.checkpoint.keep)

@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 
-from crossmodal.config import Config, dump_yaml, to_dict
+from crossmodal.config import Config, ConfigError, dump_yaml, load_config, to_dict
 from crossmodal.atomic import write_text_atomic
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -25,8 +26,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "the embedded procedural RGB-D data.",
         epilog="example: accelerate launch run_transfer.py --config configs/smoke.yaml transfer.epochs=2 seed=1")
     p.add_argument("--config", default=None, help=f"YAML experiment file (default: {DEFAULT_CONFIG.name})")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR (e.g. runs/default) from its last checkpoints, with the config "
+                        "saved there; finished (method, seed) cells are reused")
     p.add_argument("overrides", nargs="*", help="config overrides as key.sub=value, e.g. finetune.epochs=10")
     return p.parse_args(argv)
+
+
+def run_config(args: argparse.Namespace) -> Config:
+    """The config of this invocation: a file plus overrides, or the saved config of the run being resumed."""
+    if args.resume is None:
+        return load_config(args.config or DEFAULT_CONFIG, args.overrides)
+    if args.config or args.overrides:
+        raise ConfigError("--resume continues a run with the config saved in it; drop --config and the overrides "
+                          f"(or start a new run without --resume)")
+    saved = args.resume / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"--resume {args.resume}: no {saved} there; name a run folder written by run_transfer.py "
+                          f"(e.g. runs/default)")
+    cfg = load_config(saved)
+    if (Path(cfg.output_dir) / cfg.name).resolve() != args.resume.resolve():
+        raise ConfigError(f"--resume {args.resume}: its config.yaml writes to {Path(cfg.output_dir) / cfg.name}; "
+                          f"run from the folder the run was started in")
+    return cfg
 
 
 def make_accelerator(cfg: Config) -> Accelerator:
@@ -58,8 +80,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logger]:
-    """Create runs/<name>/ and log to runs/<name>/log.txt (main process)."""
+def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tuple[Path, logging.Logger]:
+    """Create runs/<name>/ and log to runs/<name>/log.txt (main process). A new run (not `resume`) starts
+    afresh: cells and step checkpoints left by an earlier run of the same name are removed."""
     run_dir = Path(cfg.output_dir) / cfg.name
     log = logging.getLogger("crossmodal")
     log.setLevel(logging.INFO)
@@ -67,10 +90,13 @@ def start_run(cfg: Config, accelerator: Accelerator) -> tuple[Path, logging.Logg
     log.propagate = False
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(run_dir / "log.txt", mode="w")
+        if not resume:
+            for stale in ("cells", "state"):
+                shutil.rmtree(run_dir / stale, ignore_errors=True)
+        handler = logging.FileHandler(run_dir / "log.txt", mode="a" if resume else "w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
-        log.info("command: %s", " ".join(sys.argv))
+        log.info("command: %s%s", " ".join(sys.argv), " (resuming)" if resume else "")
         log.info("processes: %d, device: %s, mixed precision: %s", accelerator.num_processes,
                  accelerator.device, accelerator.mixed_precision)
     else:

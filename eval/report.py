@@ -52,9 +52,14 @@ def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[st
             line_plot(series, fig / f"{stage}_loss.png", title=f"{stage} loss (running mean)", xlabel="optimizer step",
                       ylabel="loss")
             out[f"{stage}_loss"] = f"figures/{stage}_loss.png"
-    bar_chart({m: (v["miou"], None) for m, v in methods.items()}, fig / "miou.png", title="Test mIoU by method",
-              ylabel="mIoU", ylim=(0.0, 1.0))
+    bar_chart({m: (v["miou"], v.get("miou_std")) for m, v in methods.items()}, fig / "miou.png",
+              title="Test mIoU by method", ylabel="mIoU", ylim=(0.0, 1.0))
     out["miou"] = "figures/miou.png"
+    probed = {m: (v["probe_miou"], v.get("probe_miou_std")) for m, v in methods.items() if "probe_miou" in v}
+    if probed:
+        bar_chart(probed, fig / "probe_miou.png", title="Frozen-backbone probe mIoU by method", ylabel="mIoU",
+                  ylim=(0.0, 1.0))
+        out["probe_miou"] = "figures/probe_miou.png"
     grouped_bar_chart({c: {m: v["per_class_iou"].get(c) for m, v in methods.items()} for c in class_names},
                       fig / "per_class_iou.png", title="Per-class IoU on the test split", ylabel="IoU")
     out["per_class_iou"] = "figures/per_class_iou.png"
@@ -75,33 +80,120 @@ def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[st
     return out
 
 
+METRIC_KEYS = ("miou", "pixel_acc", "mean_acc", "fw_iou")
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
+
+
+def aggregate(per_seed: Mapping[int, Mapping[str, Any]], class_names: list[str]) -> dict[str, Any]:
+    """One method over its seeds: mean and sample std of each metric (std None for one seed), the mean per-class
+    IoU (over the seeds where the class is defined), the frozen-probe mIoU, and every seed's own metrics."""
+    seeds = sorted(per_seed)
+    out: dict[str, Any] = {"seeds": seeds}
+    for key in METRIC_KEYS:
+        vals = [per_seed[s][key] for s in seeds if per_seed[s].get(key) is not None]
+        if vals:
+            out[key], out[f"{key}_std"] = _mean_std(vals)
+    out["per_class_iou"] = {c: (float(np.mean(v)) if (v := [per_seed[s]["per_class_iou"][c] for s in seeds
+                                                             if per_seed[s]["per_class_iou"].get(c) is not None])
+                                else None) for c in class_names}
+    if all("probe" in per_seed[s] for s in seeds):
+        out["probe_miou"], out["probe_miou_std"] = _mean_std([per_seed[s]["probe"]["miou"] for s in seeds])
+    if all("time_s" in per_seed[s] for s in seeds):
+        out["time_s"] = round(sum(per_seed[s]["time_s"] for s in seeds), 1)
+    out["per_seed"] = {str(s): dict(per_seed[s]) for s in seeds}
+    return out
+
+
+def _pm(e: Mapping[str, Any], key: str) -> str:
+    if e.get(key) is None:
+        return "n/a"
+    std = e.get(f"{key}_std")
+    return f"{100 * e[key]:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
+
+
+def verdict(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Plain sentences, computed from the numbers: is a CRD variant ahead of every other distiller and of `none`,
+    by how much, and is the gap larger than the seed-to-seed spread?"""
+    students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
+    crd = {m: e for m, e in students.items() if m.startswith("crd")}
+    others = {m: e for m, e in students.items() if m not in crd}
+    if not crd or not others:
+        return []
+    key = lambda m: students[m]["miou"]  # noqa: E731
+    best_crd, best_other = max(crd, key=key), max(others, key=key)
+    gap = 100 * (students[best_crd]["miou"] - students[best_other]["miou"])
+    spread = max((100 * (students[m].get("miou_std") or 0.0) for m in (best_crd, best_other)), default=0.0)
+    n = len(students[best_crd]["seeds"])
+    lines = []
+    if gap > 0:
+        lines.append(f"A CRD variant is ahead: `{best_crd}` ({_pm(students[best_crd], 'miou')}) leads every other "
+                     f"method, {gap:+.1f} mIoU points over the best of the rest, `{best_other}` "
+                     f"({_pm(students[best_other], 'miou')}).")
+    else:
+        lines.append(f"No CRD variant is ahead: `{best_other}` ({_pm(students[best_other], 'miou')}) leads; the best "
+                     f"CRD variant, `{best_crd}` ({_pm(students[best_crd], 'miou')}), is {-gap:.1f} points behind it.")
+    if "none" in students and best_other != "none":
+        lines.append(f"Against `none` (random initialisation, same fine-tuning): `{best_crd}` "
+                     f"{100 * (students[best_crd]['miou'] - students['none']['miou']):+.1f} points.")
+    if n < 2:
+        lines.append("One seed only: no spread is known, so no gap here is established.")
+    elif abs(gap) <= spread:
+        lines.append(f"The gap ({abs(gap):.1f}) is within the seed-to-seed spread (sample std up to {spread:.1f} "
+                     f"over {n} seeds): not a clear difference.")
+    else:
+        lines.append(f"The gap ({abs(gap):.1f}) is larger than the seed-to-seed spread (sample std up to "
+                     f"{spread:.1f} over {n} seeds).")
+    return lines
+
+
 def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
-    """report.md: what was run, the results table, per-class IoU, figures and how to read them."""
+    """report.md: what was run, the results table (mean ± std over seeds), the verdict, per-class IoU, figures."""
     methods = summary["methods"]
+    seeds = summary["seeds"]
     base = methods.get("none", {}).get("miou")
+    probe = any("probe_miou" in v for v in methods.values())
     lines = [f"# crossmodal run `{summary['name']}`", "",
-             f"{summary['source']} teacher -> {summary['target']} student. Seed {summary['seed']}, "
-             f"device {summary['device']} x {summary['num_processes']} process(es), mixed precision "
-             f"{summary['mixed_precision']}, wall time {summary['wall_time_s'] / 60:.1f} min.", "",
-             "## Protocol", ""]
+             f"{summary['source']} teacher -> {summary['target']} student. Seeds {', '.join(map(str, seeds))} "
+             f"(the teacher is shared, trained with seed {summary['seed']}); device {summary['device']} x "
+             f"{summary['num_processes']} process(es), mixed precision {summary['mixed_precision']}, wall time "
+             f"{summary['wall_time_s'] / 60:.1f} min{' (this invocation; the run was resumed)' if summary.get('resumed') else ''}.",
+             "", "## Protocol", ""]
     lines += [f"- {line}" for line in summary["protocol"]]
-    lines += ["", "## Results (test split, last epoch; one seed)", "",
-              "| method | mIoU | pixel acc | mean acc | fw IoU | mIoU vs none |", "|---|---|---|---|---|---|"]
+    spread = "mean ± sample std over seeds" if len(seeds) > 1 else "one seed"
+    lines += ["", f"## Results (test split, last epoch; {spread})", "",
+              "| method | mIoU | per seed | pixel acc | mean acc | fw IoU | frozen probe mIoU | mIoU vs none |"
+              if probe else "| method | mIoU | per seed | pixel acc | mean acc | fw IoU | mIoU vs none |",
+              "|---|---|---|---|---|---|---|---|" if probe else "|---|---|---|---|---|---|---|"]
     for m, v in methods.items():
         delta = "" if base is None or m == "none" or m.startswith("teacher_") else f"{100 * (v['miou'] - base):+.1f}"
-        lines.append(f"| {m} | {_fmt(v['miou'])} | {_fmt(v['pixel_acc'])} | {_fmt(v['mean_acc'])} | "
-                     f"{_fmt(v.get('fw_iou'))} | {delta} |")
+        per_seed = ", ".join(f"{100 * s['miou']:.1f}" for s in v["per_seed"].values())
+        cells = [m, _pm(v, "miou"), per_seed, _pm(v, "pixel_acc"), _pm(v, "mean_acc"), _pm(v, "fw_iou")]
+        if probe:
+            cells.append(_pm(v, "probe_miou"))
+        lines.append("| " + " | ".join(cells + [delta]) + " |")
     lines += ["", "Numbers are percentages. `none` is the same student trained from random initialisation with the "
               "same fine-tuning; `teacher_<source>` is the frozen teacher on the source modality, a reference, not a "
-              "competitor. A single seed: gaps of a point or two are within seed-to-seed spread.", "",
-              "## Per-class IoU", "", "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+              "competitor. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
+              "ranking.", ""]
+    said = verdict(methods)
+    if said:
+        lines += ["## Verdict", ""] + said + [""]
+    lines += ["## Per-class IoU" + (" (mean over seeds)" if len(seeds) > 1 else ""), "",
+              "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for c in summary["class_names"]:
         lines.append(f"| {c} | " + " | ".join(_fmt(v["per_class_iou"].get(c)) for v in methods.values()) + " |")
     if figures:
         lines += ["", "## Figures", ""]
-        titles = {"miou": "Test mIoU by method", "per_class_iou": "Per-class IoU", "examples":
-                  "Example test frames: input sensors, ground truth, and each method's prediction",
-                  "transfer_loss": "Transfer loss", "finetune_loss": "Fine-tuning loss", "teacher_loss": "Teacher training loss"}
+        first = f" (seed {seeds[0]})" if len(seeds) > 1 else ""
+        titles = {"miou": "Test mIoU by method" + (" (mean and ± sample std over seeds)" if len(seeds) > 1 else ""),
+                  "probe_miou": "Frozen-backbone probe mIoU by method", "per_class_iou": "Per-class IoU",
+                  "examples": f"Example test frames{first}: input sensors, ground truth, and each method's prediction",
+                  "transfer_loss": f"Transfer loss{first}", "finetune_loss": f"Fine-tuning loss{first}",
+                  "teacher_loss": "Teacher training loss"}
         for key, rel in figures.items():
             lines += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})", ""]
     lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in summary["versions"].items()), ""]
@@ -112,37 +204,41 @@ def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
     write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2))
 
 
-def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Any], teacher_source: str,
-                     accelerator: Accelerator, wall_time_s: float) -> dict[str, float]:
-    """metrics.json, figures/ and report.md of a finished run; returns {method: mIoU}."""
+def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Mapping[int, Any]],
+                     teacher_source: str, accelerator: Accelerator, wall_time_s: float,
+                     resumed: bool = False) -> dict[str, float]:
+    """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}}; returns
+    {method: mean mIoU}."""
+    names = list(data.class_names)
+    seeds = cfg.run_seeds
     summary = {
-        "name": cfg.name, "seed": cfg.seed, "device": device_name(accelerator),
+        "name": cfg.name, "seed": cfg.seed, "seeds": seeds, "device": device_name(accelerator),
         "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
-        "wall_time_s": round(wall_time_s, 1), "source": cfg.data.source, "target": cfg.data.target,
-        "class_names": list(data.class_names), "teacher": teacher_source,
+        "wall_time_s": round(wall_time_s, 1), "resumed": resumed, "source": cfg.data.source,
+        "target": cfg.data.target, "class_names": names, "teacher": teacher_source,
         "data": {s: str(split_path(cfg, s)) for s in SPLITS},
         "protocol": [
             f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
             f"batch {cfg.transfer.batch_size}",
             f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} "
-            f"epochs, same head initialisation and data order for every method",
+            f"epochs, same head initialisation and data order for every method of a seed",
+            *([f"frozen probe: a 1x1 convolution on stage {cfg.probe.layer} of the frozen student (before "
+               f"fine-tuning), {cfg.probe.epochs} epochs on the same labeled frames"] if cfg.probe.enabled else []),
             f"test: {data.test.num_samples} frames; metrics from the last epoch (no selection on the test split)",
+            f"seeds {', '.join(map(str, seeds))} change the student's initialisation, data order, augmentation and "
+            f"sampling; data and teacher are the same for every seed",
         ],
-        "methods": {m: r.metrics for m, r in results.items()},
+        "methods": {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names) for m, per_seed in results.items()},
         "versions": versions(), "config": to_dict(cfg),
     }
     write_metrics(run_dir, summary)
-    figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in results.items()},
-                            {m: r.examples for m, r in results.items()}, data.test.path,
+    first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
+    figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()},
+                            {m: r.examples for m, r in first.items()}, data.test.path,
                             example_indices(data.test.num_samples, cfg.finetune.num_examples),
-                            list(data.class_names), cfg.data.source, cfg.data.target)
+                            names, cfg.data.source, cfg.data.target)
     write_text_atomic(run_dir / "report.md", render_report(summary, figures))
-    return {m: round(r.metrics["miou"], 4) for m, r in results.items()}
-
-
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
+    return {m: round(v["miou"], 4) for m, v in summary["methods"].items()}
 
 
 def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from crossmodal.data.h5format import FormatError, PairedDataset, PairedInfo, rea
 from crossmodal.data.loaders import DataFiles, input_spec, make_loader
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import InputSpec, PairTransform, check_encoding, encoding_channels
+from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.supervised import evaluate_segmenter, train_segmenter
 from eval.metrics import segmentation_metrics
 
@@ -62,15 +63,17 @@ def evaluate_model(cfg: Config, model: Segmenter, test: PairedInfo, class_names:
 
 
 def finetune_and_evaluate(cfg: Config, method: str, backbone: ResNetBackbone, data: DataFiles,
-                          accelerator: Accelerator, log: logging.Logger) -> tuple[MethodResult, Segmenter]:
-    """Fine-tune backbone + a fresh head (same initial head and data order for every method), then test."""
+                          accelerator: Accelerator, log: logging.Logger,
+                          ckpt: StageCheckpoints) -> tuple[MethodResult, Segmenter]:
+    """Fine-tune backbone + a fresh head (same initial head and data order for every method; resumable via
+    `ckpt`), then test."""
     torch.manual_seed(cfg.seed + 2)
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
     key, spec, ft = cfg.data.target, input_spec(cfg, "target"), cfg.finetune
     loader = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
                          seed=cfg.seed + 2, with_label=True, hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     model, curve = train_segmenter(accelerator, model, loader, key, epochs=ft.epochs, lr=ft.lr,
-                                   weight_decay=ft.weight_decay, desc=f"finetune[{method}]", log=log)
+                                   weight_decay=ft.weight_decay, desc=f"finetune[{method}]", log=log, ckpt=ckpt)
     metrics, confusion, examples = evaluate_model(cfg, model, data.test, data.class_names, key, spec, accelerator,
                                                   f"test[{method}]")
     log.info("%s: mIoU %.4f pixel acc %.4f mean acc %.4f", method, metrics["miou"], metrics["pixel_acc"], metrics["mean_acc"])

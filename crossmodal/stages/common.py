@@ -57,6 +57,13 @@ class Curve:
         if self._n >= self.every:
             self.flush(step)
 
+    def state_dict(self) -> dict:
+        return {"points": list(self.points), "sum": self._sum, "n": self._n}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.points = [tuple(p) for p in state["points"]]
+        self._sum, self._n = state["sum"], state["n"]
+
     def flush(self, step: int) -> None:
         if self._n:
             self.points.append((step, self._sum / self._n))

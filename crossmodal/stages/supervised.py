@@ -8,40 +8,38 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
-from crossmodal.data.loaders import set_loader_epoch
 from crossmodal.models import Segmenter
-from crossmodal.stages.common import Curve, make_optimizer, progress, sync_batchnorm, warmup_cosine
+from crossmodal.stages.checkpoints import StageCheckpoints
+from crossmodal.stages.common import make_optimizer, progress, sync_batchnorm, warmup_cosine
+from crossmodal.stages.loop import fit
 from eval.metrics import ConfusionMatrix
 
 IGNORE_INDEX = 255
 
 
 def train_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataLoader, input_key: str, *, epochs: int,
-                    lr: float, weight_decay: float, desc: str, log: logging.Logger) -> tuple[Segmenter, list]:
-    """Train `model` with pixel-wise cross-entropy; returns the unwrapped model and its loss curve."""
+                    lr: float, weight_decay: float, desc: str, log: logging.Logger,
+                    ckpt: StageCheckpoints) -> tuple[Segmenter, list]:
+    """Train `model` with pixel-wise cross-entropy (resumable via `ckpt`); returns the unwrapped model and its curve."""
     model = sync_batchnorm(model, accelerator)
     optimizer = make_optimizer(model.parameters(), lr, weight_decay)
     scheduler = warmup_cosine(optimizer, epochs * len(loader), warmup_steps=min(20, len(loader)))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    curve, step = Curve(), 0
-    for epoch in range(epochs):
-        model.train()
-        set_loader_epoch(loader, epoch)
-        for batch in progress(loader, accelerator, f"{desc} {epoch + 1}/{epochs}"):
-            logits = model(batch[input_key])
-            loss = F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_INDEX)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            curve.add(step, loss.item())
-        curve.flush(step)
-        accelerator.log({f"{desc}/loss": curve.points[-1][1]}, step=step)
-        log.info("%s epoch %d/%d: loss %.4f", desc, epoch + 1, epochs, curve.points[-1][1])
+
+    def train_step(batch: dict) -> torch.Tensor:
+        loss = F.cross_entropy(model(batch[input_key]), batch["label"], ignore_index=IGNORE_INDEX)
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        return loss
+
+    state = {"model": accelerator.unwrap_model(model), "optimizer": optimizer, "scheduler": scheduler}
+    curve = fit(accelerator, loader, epochs=epochs, train_step=train_step, state=state, train_modules=[model],
+                ckpt=ckpt, desc=desc, log=log)
     model = accelerator.unwrap_model(model)
     accelerator.free_memory()
-    return model, curve.points
+    return model, curve
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ from crossmodal.config import Config, to_dict
 from crossmodal.data.loaders import DataFiles, input_spec, make_loader
 from crossmodal.models import Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
+from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import train_segmenter
 
 
@@ -96,12 +97,14 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
                                  num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True,
                                  hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
             t = cfg.teacher
+            ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
             model, info["curve"] = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
-                                                   weight_decay=t.weight_decay, desc="teacher", log=log)
+                                                   weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt)
             if accelerator.is_main_process:
                 save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "curve": info["curve"],
                                  "class_names": list(data.class_names)}, cache)
             accelerator.wait_for_everyone()
+            ckpt.clear()
             info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
     if accelerator.is_main_process:
         save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "class_names": list(data.class_names)},

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import torch
+from torch import nn
 from accelerate import Accelerator
 
-from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles, input_spec, make_loader, set_loader_epoch
+from crossmodal.config import Config
+from crossmodal.data.loaders import DataFiles, input_spec, make_loader
 from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
-from crossmodal.stages.common import Curve, make_optimizer, progress, sync_batchnorm, warmup_cosine
-from crossmodal.checkpoint import save_checkpoint
+from crossmodal.stages.checkpoints import StageCheckpoints
+from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosine
+from crossmodal.stages.loop import fit
 
 
 def build_student(cfg: Config, data: DataFiles) -> ResNetBackbone:
@@ -24,8 +25,9 @@ def build_student(cfg: Config, data: DataFiles) -> ResNetBackbone:
 
 
 def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, accelerator: Accelerator,
-                 log: logging.Logger, run_dir: Path) -> tuple[ResNetBackbone, list]:
-    """Train a fresh student with distiller `method`; returns the unwrapped student and its loss curve."""
+                 log: logging.Logger, ckpt: StageCheckpoints) -> tuple[ResNetBackbone, nn.Module, list]:
+    """Train a fresh student with distiller `method` (resumable via `ckpt`); returns the unwrapped student, the
+    distiller (its heads and memory) and the loss curve."""
     student = sync_batchnorm(build_student(cfg, data), accelerator)
     torch.manual_seed(cfg.seed + 1)
     distiller = DISTILLERS[method](student.out_channels, teacher.backbone.out_channels,
@@ -39,31 +41,24 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
     steps = t.epochs * max(1, len(loader) // t.grad_accum)  # batches are split across processes
     scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
     student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader, scheduler)
-    curve, step = Curve(), 0
-    for epoch in range(t.epochs):
-        student.train()
-        set_loader_epoch(loader, epoch)
-        for batch in progress(loader, accelerator, f"transfer[{method}] {epoch + 1}/{t.epochs}"):
-            with accelerator.accumulate(student):
-                with torch.no_grad(), accelerator.autocast():
-                    source = batch[cfg.data.source]
-                    t_feats = teacher.backbone(source)
-                    t_logits = teacher.head(t_feats, source.shape[-2:]) if distiller.needs_teacher_logits else None
-                s_feats = student(batch[cfg.data.target])
-                loss = distiller(s_feats, t_feats, batch["index"], t_logits)
-                accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            step += 1
-            curve.add(step, loss.item())
-        curve.flush(step)
-        accelerator.log({f"transfer/{method}/loss": curve.points[-1][1]}, step=step)
-        log.info("transfer[%s] epoch %d/%d: loss %.4f", method, epoch + 1, t.epochs, curve.points[-1][1])
+
+    def train_step(batch: dict) -> torch.Tensor:
+        with accelerator.accumulate(student):
+            with torch.no_grad(), accelerator.autocast():
+                source = batch[cfg.data.source]
+                t_feats = teacher.backbone(source)
+                t_logits = teacher.head(t_feats, source.shape[-2:]) if distiller.needs_teacher_logits else None
+            loss = distiller(student(batch[cfg.data.target]), t_feats, batch["index"], t_logits)
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    state = {"student": accelerator.unwrap_model(student), "distiller": distiller, "optimizer": optimizer,
+             "scheduler": scheduler}
+    curve = fit(accelerator, loader, epochs=t.epochs, train_step=train_step, state=state,
+                train_modules=[student, distiller], ckpt=ckpt, desc=f"transfer[{method}]", log=log)
     student = accelerator.unwrap_model(student)
-    if accelerator.is_main_process:
-        save_checkpoint({"student": student.state_dict(), "distiller": distiller.state_dict(), "method": method,
-                         "config": to_dict(cfg), "curve": curve.points},
-                        run_dir / "checkpoints" / f"{method}_transfer.pt")
     accelerator.free_memory()
-    return student, curve.points
+    return student, distiller, curve

@@ -1,0 +1,69 @@
+"""One (method, seed) cell of a run: transfer (unless `none`), frozen probe, fine-tune and test; saved when done.
+
+A finished cell is stored in runs/<name>/cells/ and reused when the run is resumed; an unfinished one continues
+from its stages' step checkpoints (runs/<name>/state/).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+
+from crossmodal.checkpoint import save_checkpoint
+from crossmodal.config import Config, to_dict
+from crossmodal.data.loaders import DataFiles
+from crossmodal.models import Segmenter
+from crossmodal.stages.checkpoints import stage_checkpoints
+from crossmodal.stages.transfer import build_student, run_transfer
+from eval.probe import probe_segmentation
+from eval.segmentation import MethodResult, finetune_and_evaluate
+
+
+def cell_name(method: str, seed: int, cfg: Config) -> str:
+    """'crd' for a one-seed run, 'crd-seed2' when the run has several seeds (file names of its checkpoints)."""
+    return method if len(cfg.run_seeds) == 1 else f"{method}-seed{seed}"
+
+
+def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: Segmenter, accelerator: Accelerator,
+             log: logging.Logger, run_dir: Path) -> MethodResult:
+    """The result of `method` with student-side seed `seed` (the teacher is shared by every cell)."""
+    path = run_dir / "cells" / f"{method}-seed{seed}.pt"
+    if path.is_file():
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if blob["config"] == to_dict(cfg):
+            log.info("%s seed %d: finished earlier, reusing %s", method, seed, path)
+            return MethodResult(**blob["result"])
+    t0 = time.time()
+    cell_cfg = dataclasses.replace(cfg, seed=seed)
+    name = cell_name(method, seed, cfg)
+    stages = [stage_checkpoints(cell_cfg, run_dir, f"{stage}-{method}-seed{seed}", accelerator, log)
+              for stage in ("transfer", "finetune")]
+    if method == "none":
+        student, curves = build_student(cell_cfg, data), {}
+    else:
+        student, distiller, curve = run_transfer(cell_cfg, method, data, teacher, accelerator, log, stages[0])
+        curves = {"transfer": curve}
+        if accelerator.is_main_process:
+            save_checkpoint({"student": student.state_dict(), "distiller": distiller.state_dict(), "method": method,
+                             "seed": seed, "config": to_dict(cell_cfg), "curve": curve},
+                            run_dir / "checkpoints" / f"{name}_transfer.pt")
+    probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled else None
+    result, model = finetune_and_evaluate(cell_cfg, method, student, data, accelerator, log, stages[1])
+    result.curves.update(curves)
+    if probe is not None:
+        result.metrics["probe"] = probe
+        log.info("%s seed %d: frozen probe mIoU %.4f", method, seed, probe["miou"])
+    result.metrics["time_s"] = round(time.time() - t0, 1)
+    if accelerator.is_main_process:
+        save_checkpoint({"model": model.state_dict(), "method": method, "seed": seed,
+                         "class_names": list(data.class_names), "config": to_dict(cell_cfg)},
+                        run_dir / "checkpoints" / f"{name}_finetuned.pt")
+        save_checkpoint({"result": dataclasses.asdict(result), "config": to_dict(cfg)}, path)
+    for stage in stages:
+        stage.clear()
+    accelerator.wait_for_everyone()
+    return result
