@@ -1,0 +1,104 @@
+"""Resuming: a run killed with SIGKILL in the middle of an epoch ends with the numbers of an uninterrupted run;
+finished (method, seed) cells are reused; several seeds are aggregated."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+
+import run_transfer
+
+CONFIG = str(REPO / "configs" / "smoke.yaml")
+
+
+def _numbers(metrics: dict) -> dict:
+    return {m: {k: v[k] for k in ("miou", "pixel_acc", "mean_acc", "fw_iou", "per_class_iou", "probe_miou") if k in v}
+            for m, v in metrics["methods"].items()}
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path):
+    _, _, overrides = smoke_run
+    same = [o for o in overrides if not o.startswith("output_dir=")]
+    # pooled CRD (memory bank, Z, negative sampler) long enough to be killed in its middle; a step checkpoint every 3
+    setting = [*same, "methods=[crd]", "transfer.epochs=8", "checkpoint.every_steps=3"]
+    assert run_transfer.main(["--config", CONFIG, *setting, f"output_dir={tmp_path / 'whole'}"]) == 0
+    whole = json.loads((tmp_path / "whole" / "smoke" / "metrics.json").read_text())
+
+    run_dir = tmp_path / "killed" / "smoke"
+    state = run_dir / "state" / "transfer-crd-seed0"
+    proc = subprocess.Popen([sys.executable, "run_transfer.py", "--config", CONFIG, *setting,
+                             f"output_dir={tmp_path / 'killed'}"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (state / "step-00000006.pt").exists():  # epoch 2 of 8, batch 2 of 4
+        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "cells" / "crd-seed0.pt").exists()
+    import torch
+
+    snaps = sorted(state.glob("step-*.pt"))
+    assert 1 <= len(snaps) <= 2  # the newest `keep` only
+    last = torch.load(snaps[-1], map_location="cpu", weights_only=False)
+    assert not last["finished"] and 0 < last["batch"] < 4  # killed inside an epoch
+    assert "memory_student" in str(list(last["state"]["distiller"]))
+
+    assert run_transfer.main(["--resume", str(run_dir)]) == 0
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    assert resumed["resumed"] is True
+    a, b = _numbers(whole), _numbers(resumed)
+    assert a.keys() == b.keys()
+    for method in a:
+        for key, value in a[method].items():
+            if isinstance(value, dict):
+                for c, v in value.items():
+                    assert (v is None and b[method][key][c] is None) or abs(v - b[method][key][c]) <= 1e-6, (method, c)
+            else:
+                assert abs(value - b[method][key]) <= 1e-6, (method, key)
+    assert not state.exists()  # step checkpoints are removed once the cell is saved
+    assert "resuming from" in (run_dir / "log.txt").read_text()
+
+
+def test_seeds_are_aggregated_and_finished_cells_reused(smoke_run, tmp_path):
+    _, single, overrides = smoke_run
+    same = [o for o in overrides if not o.startswith("output_dir=")]
+    args = ["--config", CONFIG, *same, "methods=[none,crd_dense]", "seeds=[0,1]", f"output_dir={tmp_path}"]
+    assert run_transfer.main(args) == 0
+    run_dir = tmp_path / "smoke"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["seeds"] == [0, 1]
+    for method in ("none", "crd_dense"):
+        m = metrics["methods"][method]
+        per_seed = [m["per_seed"][s]["miou"] for s in ("0", "1")]
+        assert m["miou"] == pytest.approx(sum(per_seed) / 2, abs=1e-12)
+        assert m["miou_std"] == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2 ** 0.5, abs=1e-12)
+        # seed 0 of a study is exactly the one-seed run with seed 0
+        assert m["per_seed"]["0"]["miou"] == single["methods"][method]["miou"]
+        assert per_seed[0] != per_seed[1]
+    for name in ("none-seed1_finetuned.pt", "crd_dense-seed0_transfer.pt", "crd_dense-seed1_finetuned.pt"):
+        assert (run_dir / "checkpoints" / name).is_file()
+    report = (run_dir / "report.md").read_text()
+    assert "mean ± sample std over seeds" in report and "## Verdict" in report
+
+    assert run_transfer.main(["--resume", str(run_dir)]) == 0  # everything finished: only reused
+    assert (run_dir / "log.txt").read_text().count("finished earlier, reusing") == 4
+    assert _numbers(json.loads((run_dir / "metrics.json").read_text())) == _numbers(metrics)
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "run_transfer.py", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_resume_refusals(tmp_path, smoke_run):
+    run_dir, _, _ = smoke_run
+    r = _run("--resume", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and f"no {tmp_path / 'nothing' / 'config.yaml'} there" in r.stderr
+    r = _run("--resume", str(run_dir), "seed=3")
+    assert r.returncode == 2 and "drop --config and the overrides" in r.stderr
