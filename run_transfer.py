@@ -1,4 +1,4 @@
-"""Cross-modal transfer with CRD: frozen teacher -> student trained on unlabeled pairs -> downstream segmentation.
+"""Cross-modal transfer with CRD: frozen teacher -> student trained on unlabeled pairs -> downstream evaluation.
 
 `accelerate launch run_transfer.py` (or `python run_transfer.py`) runs configs/default.yaml on the embedded
 procedural RGB-D data; `--config FILE key.sub=value ...` runs any experiment (several seeds with `seeds:`);
@@ -11,50 +11,52 @@ import time
 
 import yaml
 
+from crossmodal.cli import parse_args, run_config
 from crossmodal.config import ConfigError
-from crossmodal.data.loaders import ensure_synthetic, input_spec, open_data, resolve_config
-from crossmodal.runtime import make_accelerator, parse_args, run_config, save_config, start_run
-from crossmodal.stages.cells import run_cell
-from crossmodal.stages.teacher import get_teacher
-from eval.report import write_run_report
-from eval.segmentation import MethodResult, evaluate_model
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = run_config(args)  # a config file plus overrides, or the saved config of the run in --resume
+    # a bad config has failed by now, in well under a second; what a run needs (torch, Accelerate) loads here
+    from crossmodal.data.loaders import ensure_synthetic, open_data, resolve_config
+    from crossmodal.runtime import make_accelerator, save_config, start_run
+    from crossmodal.stages.cells import run_cell, teacher_result
+    from crossmodal.stages.teacher import get_teacher
+    from eval.report import write_run_report
+
     accelerator = make_accelerator(cfg)
-    run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     t0 = time.time()
 
-    # data: the embedded procedural scenes are generated on first use; real data comes from data_tools
+    # data: the embedded procedural scenes are generated on first use; real data comes from data_tools. Checked
+    # against the config before the run folder is touched.
     ensure_synthetic(cfg, accelerator.is_main_process)
     accelerator.wait_for_everyone()
     data = open_data(cfg)
     resolve_config(cfg, data)
+    run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)
 
     # teacher: frozen, loaded or trained once and cached
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)
 
-    # each (method, seed) cell: transfer on unlabeled pairs (none = random init), frozen probe, fine-tune, test
-    results: dict[str, dict[int, MethodResult]] = {m: {} for m in cfg.methods}
+    # each (method, seed) cell: transfer on unlabeled pairs (none = random init), then the downstream protocol
+    results: dict[str, dict] = {m: {} for m in cfg.methods}
     for seed in cfg.run_seeds:
         for method in cfg.methods:
             results[method][seed] = run_cell(cfg, method, seed, data, teacher, accelerator, log, run_dir)
 
     # the teacher on its own sensor: the reference the student is measured against
-    metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, cfg.data.source,
-                                                  input_spec(cfg, "source"), accelerator, "test[teacher]")
-    results[f"teacher_{cfg.data.source}"] = {cfg.seed: MethodResult(metrics, confusion, {"teacher": teacher_info["curve"]},
-                                                                    examples)}
+    results[f"teacher_{cfg.data.source}"] = {cfg.seed: teacher_result(cfg, teacher, data, accelerator,
+                                                                      teacher_info["curve"])}
 
     if accelerator.is_main_process:
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,
                                  resumed=args.resume is not None)
-        log.info("mIoU: %s", table)
+        headline = "mIoU" if cfg.task == "segmentation" else "linear-probe top-1"
+        log.info("%s: %s", headline, table)
         print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"
-              f"mIoU {yaml.safe_dump(table, default_flow_style=True).strip()}")
+              f"{headline} {yaml.safe_dump(table, default_flow_style=True).strip()}")
     accelerator.end_training()
     return 0
 

@@ -1,46 +1,251 @@
-"""How much the distillation loss adds to a transfer step in the default config (CPU, side by side).
+"""How much the distillation loss adds to a transfer step in the default config (CPU): profiler attribution.
 
-A step = teacher forward (no grad) + student forward + backward + optimiser step. Each distiller's step is timed
-against the same step with a zero loss on the student features, interleaved, median of repeats.
-    python benchmarks/transfer_step.py [--config configs/default.yaml] [--repeats 15] [--write docs/benchmarks.md]
+A step = teacher forward (no grad) + student forward + distiller loss + backward + AdamW step, built from the
+config's models and `transfer.crd` / `transfer.crd_dense` sections, as run_transfer.py trains them.
+
+1. Profiler attribution (the measurement the 5% target is judged on). N steps of each method are run interleaved
+   under torch.profiler (CPU activity). The loss's share of a step is read from that step's own events:
+   - forward: the `distill_loss` record_function range around the distiller call (every op in it, the Python glue
+     between them and, for `crd`, the memory-bank and Z updates that CRDLoss does inside forward);
+   - backward: the autograd nodes the loss created: `autograd::engine::evaluate_function: ...` events whose
+     sequence_nr equals that of a forward op recorded inside the range, plus the AccumulateGrad of the distiller's
+     own parameters (the engine runs a leaf's AccumulateGrad immediately after the node that produced its gradient:
+     an AccumulateGrad event counts for the loss when the backward node just before it does; the count is checked
+     against the number of distiller parameters);
+   - optimiser: AdamW on the distiller's parameters, run as a second AdamW instance (same hyper-parameters) inside a
+     `distill_opt` range; on CPU AdamW updates parameter by parameter, so this is the same work as one optimiser
+     over student + distiller, plus one extra step() call's Python overhead (counted against the loss).
+   Only top-level events of each set are summed (nested ops are inside their parents' times). Step time = the
+   `step` range around the whole step. Times are the profiler's CPU times: wall time on the main thread (intra-op
+   threads work inside the ops that launch them). Not attributed: zero_grad (set_to_none, microseconds). The
+   profiler's own per-op overhead is inside the times and weighs more on the loss's many small ops than on the
+   convolutions, so the share is, if anything, high.
+   Sanity check: a fake loss that is one (n x n) @ (n x n) matmul with a trainable right factor (backward: one
+   matmul of the same size) is profiled in the same loop; its attributed time is compared with the same
+   forward + backward and AdamW step timed in isolation without the profiler.
+2. Wall clock (kept for reference, noisy on a shared CPU): each distiller's unprofiled step against the same step
+   with a zero loss on the student features, interleaved; median of the per-repeat differences.
+Both parts run for each thread count of --threads (default 2, the 2-core CPU the default config targets). On a CPU
+shared with another busy process, OpenMP's spin-waiting makes multi-threaded steps stall (every parallel region
+waits for a descheduled thread), which inflates small parallel ops far more than convolutions; a 1-thread run is
+not exposed to that, and its shares are a lower bound for more threads as long as the convolutions gain more from
+threads than the loss's small ops do.
+
+    python benchmarks/transfer_step.py [--config configs/default.yaml] [--repeats 40] [--profile-steps 10]
+        [--threads 2[,1]] [--write docs/benchmarks.md] [--note "free text for the section"]
+
+--write replaces the "## Transfer step overhead" section of that markdown file (or appends one).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile, record_function
 
-from crossmodal.runtime import cpu_name
 from crossmodal.config import load_config
 from crossmodal.distill import DISTILLERS
 from crossmodal.models import Segmenter, build_backbone
+from crossmodal.runtime import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
+SECTION = "## Transfer step overhead"
+EVAL = "autograd::engine::evaluate_function: "
+ACCUMULATE = EVAL + "torch::autograd::AccumulateGrad"
+TARGET = 5.0  # percent of a step
+METHODS = ("crd", "crd_dense")
+PROBE = "matmul probe"
+
+
+class MatmulProbe(nn.Module):
+    """Sanity-check 'loss' of known cost: sum(A @ W) with a constant A and a trainable W, both (n, n); forward is one
+    matmul, backward one more (dW = A^T @ 1). A zero-weighted term keeps the student's backward in the graph."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.register_buffer("a", torch.randn(n, n) / n)
+        self.w = nn.Parameter(torch.randn(n, n) / n)
+
+    def forward(self, student_feats, teacher_feats, index):
+        return (self.a @ self.w).sum() + student_feats[-1].mean() * 0
+
+
+def descendants(evt):
+    stack = list(evt.cpu_children)
+    while stack:
+        e = stack.pop()
+        yield e
+        stack.extend(e.cpu_children)
+
+
+def has_ancestor(evt, stop, pred) -> bool:
+    p = evt.cpu_parent
+    while p is not None and p is not stop:
+        if pred(p):
+            return True
+        p = p.cpu_parent
+    return False
+
+
+def attribute(step_evt, num_params: int) -> dict:
+    """Times (us) of one profiled step: total, and the loss's forward, backward and optimiser parts."""
+    desc = list(descendants(step_evt))
+    ranges = {n: [e for e in desc if e.name == n] for n in ("distill_loss", "distill_opt")}
+    if any(len(v) != 1 for v in ranges.values()):
+        raise RuntimeError(f"expected one distill_loss and one distill_opt range per step, got "
+                           f"{ {k: len(v) for k, v in ranges.items()} }")
+    loss_range, opt_range = ranges["distill_loss"][0], ranges["distill_opt"][0]
+    def is_node(e) -> bool:
+        return e.name.startswith(EVAL)
+
+    # forward ops record the sequence number of the autograd node they create; ops in grad mode that create none
+    # record the number the next node will get, so numbers also seen on forward ops after the range are dropped
+    after = {e.sequence_nr for e in desc if e.sequence_nr >= 0 and e.time_range.start >= loss_range.time_range.end
+             and not is_node(e) and not has_ancestor(e, step_evt, is_node)}
+    seqs = {e.sequence_nr for e in descendants(loss_range) if e.sequence_nr >= 0} - after
+    ops_only = sum(e.cpu_time_total for e in loss_range.cpu_children)
+    # top-level backward nodes of this step, in execution order
+    nodes = sorted((e for e in desc if is_node(e) and not has_ancestor(e, step_evt, is_node)),
+                   key=lambda e: e.time_range.start)
+    if not nodes:
+        raise RuntimeError("no autograd backward events under the step range (backward on another thread?)")
+    matched, accumulate, owner = [], [], None
+    for e in nodes:
+        if e.name == ACCUMULATE:
+            if owner:
+                accumulate.append(e)
+            continue
+        owner = e.sequence_nr >= 0 and e.sequence_nr in seqs
+        if owner:
+            matched.append(e)
+    if len(accumulate) != num_params:
+        raise RuntimeError(f"attributed {len(accumulate)} AccumulateGrad events to the loss, expected {num_params} "
+                           "(one per distiller parameter)")
+    return {"step": step_evt.cpu_time_total, "fwd": loss_range.cpu_time_total, "fwd_ops": ops_only,
+            "bwd": sum(e.cpu_time_total for e in matched) + sum(e.cpu_time_total for e in accumulate),
+            "opt": opt_range.cpu_time_total, "bwd_nodes": Counter(e.name[len(EVAL):] for e in matched)}
+
+
+def median_time(fn, repeats: int) -> float:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def replace_section(path: str, text: str) -> None:
+    """Replace the section starting with SECTION (up to the next '## ' heading) by `text`, or append it."""
+    p = Path(path)
+    lines = p.read_text().splitlines(keepends=True) if p.exists() else []
+    start = next((i for i, line in enumerate(lines) if line.startswith(SECTION)), None)
+    if start is None:
+        p.write_text("".join(lines).rstrip("\n") + "\n\n" + text)
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    tail = "".join(lines[end:])
+    p.write_text("".join(lines[:start]) + text + ("\n" + tail if tail else ""))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
-    p.add_argument("--repeats", type=int, default=40)
+    p.add_argument("--repeats", type=int, default=40, help="wall-clock repeats (each: no loss, crd, crd_dense)")
+    p.add_argument("--profile-steps", type=int, default=10, help="profiled steps per method")
+    p.add_argument("--probe-size", type=int, default=512, help="n of the sanity-check matmul probe")
     p.add_argument("--num-samples", type=int, default=1500, help="unlabeled pairs (memory bank rows for crd)")
-    p.add_argument("--write", default="", help="append the table to this markdown file")
+    p.add_argument("--threads", default="2", help="torch threads; a comma list (e.g. 2,1) runs both parts for each")
+    p.add_argument("--write", default="", help="replace (or append) the section in this markdown file")
+    p.add_argument("--note", default="", help="paragraph added to the written section (e.g. machine load)")
     args = p.parse_args()
     cfg = load_config(args.config)
-    torch.set_num_threads(2)
+    thread_counts = [int(v) for v in args.threads.split(",")]
+    torch.set_num_threads(thread_counts[0])
     torch.manual_seed(0)
+    load_before = os.getloadavg()[0]
     h, w = (int(v) for v in cfg.data.synthetic.size.split("x"))
-    b = cfg.transfer.batch_size
+    b, t = cfg.transfer.batch_size, cfg.transfer
     teacher = Segmenter(build_backbone(cfg.teacher.net.arch, 3), 12).eval()
     student = build_backbone(cfg.student.arch, 2)
     rgb, depth = torch.randn(b, 3, h, w), torch.randn(b, 2, h, w)
     index = torch.randint(0, args.num_samples, (b,))
-    distillers = {m: DISTILLERS[m](student.out_channels, teacher.backbone.out_channels, args.num_samples,
-                                   getattr(cfg.transfer, m)) for m in ("crd", "crd_dense")}
-    params = [*student.parameters(), *(q for d in distillers.values() for q in d.parameters())]
-    opt = torch.optim.AdamW(params, lr=1e-4)
+    distillers: dict[str, nn.Module] = {
+        m: DISTILLERS[m](student.out_channels, teacher.backbone.out_channels, args.num_samples, getattr(t, m))
+        for m in METHODS}
+    distillers[PROBE] = MatmulProbe(args.probe_size)
+
+    def adamw(params):
+        return torch.optim.AdamW(list(params), lr=t.lr, weight_decay=t.weight_decay)
+
+    # ------------------------------------------------------------------ 1. profiler attribution
+    # one AdamW for the student and one per distiller (same hyper-parameters), so the distiller's update is its own call
+    opt_student = adamw(student.parameters())
+    opt_distill = {m: adamw(d.parameters()) for m, d in distillers.items()}
+
+    def profiled_step(method: str) -> None:
+        with record_function("step"):
+            with torch.no_grad():
+                t_feats = teacher.backbone(rgb)
+            s_feats = student(depth)
+            with record_function("distill_loss"):
+                loss = distillers[method](s_feats, t_feats, index)
+            opt_student.zero_grad(set_to_none=True)
+            opt_distill[method].zero_grad(set_to_none=True)
+            loss.backward()
+            opt_student.step()
+            with record_function("distill_opt"):
+                opt_distill[method].step()
+
+    names = list(distillers)
+    probe = distillers[PROBE]
+    with torch.no_grad():
+        feat_shape = student(depth)[-1].shape
+    fake_feats = [torch.randn(feat_shape, requires_grad=True)]
+    probe_opt = adamw(probe.parameters())
+
+    def probe_fwd_bwd() -> None:
+        probe.w.grad = None
+        probe(fake_feats, None, index).backward()
+
+    def profile_steps(threads: int) -> tuple[dict[str, list[dict]], float, float]:
+        """Per-step attributions of `profile_steps` interleaved profiled steps per method, and the probe's
+        forward + backward and AdamW step timed alone (s)."""
+        torch.set_num_threads(threads)
+        for _ in range(2):  # warm-up (and, the first time, the optimisers' state initialisation)
+            for m in names:
+                profiled_step(m)
+        order = []
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(args.profile_steps):
+                for m in names:
+                    profiled_step(m)
+                    order.append(m)
+        steps = sorted((e for e in prof.events() if e.name == "step" and e.cpu_parent is None),
+                       key=lambda e: e.time_range.start)
+        if len(steps) != len(order):
+            raise RuntimeError(f"found {len(steps)} step ranges, ran {len(order)} steps")
+        res: dict[str, list[dict]] = {m: [] for m in names}
+        for m, evt in zip(order, steps):
+            res[m].append(attribute(evt, sum(1 for q in distillers[m].parameters() if q.requires_grad)))
+        # sanity check: the probe's forward + backward and AdamW step timed alone, no profiler
+        probe_fwd_bwd()
+        probe_opt.step()
+        iso_loss = median_time(probe_fwd_bwd, 2 * args.profile_steps)
+        iso_opt = median_time(probe_opt.step, 2 * args.profile_steps)
+        return res, iso_loss, iso_opt
+
+    runs = {th: profile_steps(th) for th in thread_counts}
+
+    # ------------------------------------------------------------------ 2. wall clock
+    params = [*student.parameters(), *(q for m in METHODS for q in distillers[m].parameters())]
+    opt = adamw(params)
 
     def step(method: str | None) -> float:
         t0 = time.perf_counter()
@@ -53,32 +258,106 @@ def main() -> None:
         opt.step()
         return time.perf_counter() - t0
 
-    names = [None, "crd", "crd_dense"]
-    times: dict = {n: [] for n in names}
-    for _ in range(3):
-        for n in names:
-            step(n)
-    for _ in range(args.repeats):
-        for n in names:
-            times[n].append(step(n))
-    base = statistics.median(times[None])
-    # paired differences (each repeat runs the three steps back to back) are less noisy than differences of medians
-    added = {n: statistics.median(a - b for a, b in zip(times[n], times[None])) for n in names[1:]}
-    lines = [f"## Transfer step overhead ({cpu_name()}, 2 threads, torch {torch.__version__})", "",
-             f"Config {Path(args.config).name}: batch {b}, {h}x{w}, student {cfg.student.arch}, teacher "
-             f"{cfg.teacher.net.arch}, {args.num_samples} bank rows; median of {args.repeats} interleaved steps; "
-             f"'added' is the median of the per-repeat differences to the step without the loss.", "",
-             "| step | median s | added by the loss |", "|---|---|---|",
-             f"| teacher fwd + student fwd/bwd + AdamW (no loss) | {base:.4f} | - |"]
-    for n in names[1:]:
-        what = "loss and memory-bank update" if n == "crd" else "loss"
-        lines.append(f"| + `{n}` {what} | {statistics.median(times[n]):.4f} | "
-                     f"{100 * added[n] / base:+.1f}% |")
-    text = "\n".join(lines) + "\n"
+    wall_names = [None, *METHODS]
+
+    def wall_clock(threads: int) -> dict:
+        torch.set_num_threads(threads)
+        times: dict = {n: [] for n in wall_names}
+        for _ in range(3):
+            for n in wall_names:
+                step(n)
+        for _ in range(args.repeats):
+            for n in wall_names:
+                times[n].append(step(n))
+        return times
+
+    walls = {th: wall_clock(th) for th in thread_counts}
+    load_after = os.getloadavg()[0]
+
+    # ------------------------------------------------------------------ report
+    def attributed(r: dict) -> float:
+        return r["fwd"] + r["bwd"] + r["opt"]
+
+    def med(rs: list[dict], key) -> float:
+        return statistics.median(key(r) if callable(key) else r[key] for r in rs) / 1e3  # ms
+
+    def shares(rs: list[dict]) -> tuple[float, float, float, float]:
+        per_step = [100 * attributed(r) / r["step"] for r in rs]
+        summed = 100 * sum(map(attributed, rs)) / sum(r["step"] for r in rs)
+        return summed, statistics.median(per_step), min(per_step), max(per_step)
+
+    n = args.profile_steps
+    cmd = f"python benchmarks/transfer_step.py --repeats {args.repeats} --profile-steps {n} --threads {args.threads}"
+    lines = [f"{SECTION} ({cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__})", "",
+             f"`{cmd}`. Config {Path(args.config).name}: batch {b}, {h}x{w}, student {cfg.student.arch}, teacher "
+             f"{cfg.teacher.net.arch}; `crd` with {args.num_samples} bank rows, K = {t.crd.num_negatives}, "
+             f"negatives {t.crd.negatives}; `crd_dense` with {t.crd_dense.num_locations} locations per frame "
+             f"({b * t.crd_dense.num_locations} in the batch). A step = teacher forward (no grad) + student forward + "
+             f"loss + backward + AdamW. 1-minute load average {load_before:.1f} before, {load_after:.1f} after.", "",
+             f"### Profiler attribution ({n} profiled steps per method, interleaved)", "",
+             "Per step, from that step's torch.profiler (CPU) events: **forward** = the `distill_loss` "
+             "record_function range around the distiller call (its ops, the Python glue between them and, for "
+             "`crd`, the memory-bank and Z updates done inside forward; in brackets the ops alone); **backward** = "
+             "the autograd nodes the loss created (evaluate_function events whose sequence_nr matches a forward op "
+             "inside the range) plus the AccumulateGrad of the distiller's parameters (the one right after the node "
+             "producing the gradient); **AdamW** = the update of the distiller's parameters (a second AdamW instance "
+             "in a `distill_opt` range). Top-level events only, so nothing is counted twice. Step = the range "
+             "around the whole step. Not attributed: zero_grad (set_to_none). The profiler's per-op overhead is inside "
+             "the times, relatively heavier on the loss's small ops than on the convolutions, so shares are, if "
+             "anything, high. Times: medians over the profiled steps, ms of main-thread wall time.", "",
+             "| threads | method | step | loss forward (ops only) | loss backward | distiller AdamW | attributed | "
+             "share (summed) | share (median of steps, min-max) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for th, (res, _, _) in runs.items():
+        for m in names:
+            label = f"`{m}`" if m in METHODS else f"{m} (n = {args.probe_size}, sanity check)"
+            summed, mid, lo, hi = shares(res[m])
+            lines.append(f"| {th} | {label} | {med(res[m], 'step'):.1f} | {med(res[m], 'fwd'):.2f} "
+                         f"({med(res[m], 'fwd_ops'):.2f}) | {med(res[m], 'bwd'):.2f} | {med(res[m], 'opt'):.2f} | "
+                         f"{med(res[m], attributed):.2f} | {summed:.1f}% | {mid:.1f}% ({lo:.1f}-{hi:.1f}) |")
+    first = runs[thread_counts[0]][0]
+    lines += ["", "Backward nodes attributed: " + "; ".join(
+        f"`{m}`: " + ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(first[m][0]["bwd_nodes"].items()))
+        for m in names) + " (one step); the AccumulateGrad of each distiller parameter is added.", ""]
+    for th, (res, iso_loss, iso_opt) in runs.items():
+        probe_loss = med(res[PROBE], lambda r: r["fwd"] + r["bwd"])
+        probe_opt_ms = med(res[PROBE], "opt")
+        lines += [f"Sanity check, {th} thread(s): the {PROBE}'s attributed forward + backward {probe_loss:.2f} ms "
+                  f"against {1e3 * iso_loss:.2f} ms timed alone without the profiler "
+                  f"({probe_loss / (1e3 * iso_loss):.2f}x); AdamW on its {args.probe_size}x{args.probe_size} "
+                  f"parameter {probe_opt_ms:.2f} ms against {1e3 * iso_opt:.2f} ms alone "
+                  f"({probe_opt_ms / (1e3 * iso_opt):.2f}x).", ""]
+    for th, (res, _, _) in runs.items():
+        verdicts = []
+        for m in METHODS:
+            summed, mid, _, _ = shares(res[m])
+            verdicts.append(f"`{m}` {mid:.1f}% (summed {summed:.1f}%): "
+                            + ("within" if max(summed, mid) <= TARGET else "above"))
+        lines += [f"Target (the loss and its memory update add at most {TARGET:g}% to a step), {th} thread(s): "
+                  + "; ".join(verdicts) + ".", ""]
+    lines += [f"### Wall clock ({args.repeats} interleaved repeats per thread count, no profiler)", "",
+              "Each distiller's step against the same step with a zero loss on the student features (one AdamW over "
+              "student and distillers); 'added' is the median of the per-repeat differences (each repeat runs the "
+              "three steps back to back). Differences of whole steps: sensitive to run-to-run variation of the "
+              "convolutions on a shared CPU.", "",
+              "| threads | step | median s | added by the loss |", "|---|---|---|---|"]
+    for th, times in walls.items():
+        base = statistics.median(times[None])
+        lines.append(f"| {th} | teacher fwd + student fwd/bwd + AdamW (no loss) | {base:.4f} | - |")
+        for m in METHODS:
+            what = "loss and memory-bank update" if m == "crd" else "loss"
+            added = statistics.median(a - b for a, b in zip(times[m], times[None]))
+            lines.append(f"| {th} | + `{m}` {what} | {statistics.median(times[m]):.4f} | "
+                         f"{100 * added / base:+.1f}% |")
+    lines += ["", "Profiler overhead, profiled against unprofiled `crd` step (medians): " + "; ".join(
+        f"{th} thread(s) {med(runs[th][0]['crd'], 'step'):.1f} against "
+        f"{1e3 * statistics.median(walls[th]['crd']):.1f} ms" for th in thread_counts) + ".", ""]
+    if args.note:
+        lines += [args.note.strip(), ""]
+    text = "\n".join(lines)
     print(text)
     if args.write:
-        with open(args.write, "a") as f:
-            f.write("\n" + text)
+        replace_section(args.write, text)
 
 
 if __name__ == "__main__":

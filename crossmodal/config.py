@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from crossmodal.distill import DISTILLERS, config_key
+from crossmodal.distill.options import OPTIONS, config_key
 from crossmodal.errors import ConfigError, check as _check
 
 
@@ -87,10 +87,10 @@ class TransferStage:
     grad_accum: int = 1
 
 
-# transfer.<method> holds each registered distiller's own options (crossmodal/distill/<method>.py).
+# transfer.<method> holds each distiller's own options (crossmodal/distill/options.py, torch-free).
 TransferConfig = dataclasses.make_dataclass(
     "TransferConfig",
-    [(config_key(name), cls.Config, field(default_factory=cls.Config)) for name, cls in DISTILLERS.items()],
+    [(config_key(name), options, field(default_factory=options)) for name, options in OPTIONS.items()],
     bases=(TransferStage,))
 TransferConfig.__doc__ = TransferStage.__doc__ + " One section per distiller holds its options."
 
@@ -116,6 +116,7 @@ class ProbeConfig:
     batch_size: int = 16
     lr: float = 0.01
     weight_decay: float = 0.0
+    grid: int = 2  # classification probes: each stage average-pooled to grid x grid cells before the linear layer
 
 
 @dataclass
@@ -131,6 +132,9 @@ class Config:
     """One experiment: data, teacher, student, the methods compared, and the downstream protocol."""
 
     name: str = "default"
+    # segmentation: per-pixel `label` (teacher = segmenter; downstream = fine-tuning and a frozen 1x1 probe);
+    # classification: image-level `class_id` (teacher = classifier; downstream = linear probes at every stage)
+    task: str = "segmentation"
     seed: int = 0  # data order, initialisation and sampling; the teacher is always trained with this seed
     seeds: list[int] = field(default_factory=list)  # student-side seeds of a study; empty = [seed]
     output_dir: str = "runs"
@@ -279,22 +283,29 @@ def _available(module: str):
     return lambda: importlib.util.find_spec(module) is not None
 
 
+TASKS = ("segmentation", "classification")
 TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
             "aim": _available("aim"), "comet_ml": _available("comet_ml")}
 
 
 def validate(cfg: Config) -> None:
     """Value checks that need no data: positive sizes and rates, known names."""
-    from crossmodal.modalities import ENCODINGS
-    from crossmodal.models.backbone import ARCHS
+    from crossmodal.archs import ARCHS
+    from crossmodal.encodings import ENCODINGS
 
-    known = ["none", *DISTILLERS]
+    known = ["none", *OPTIONS]
     for m in cfg.methods:
         if m not in known:
             near = difflib.get_close_matches(m, known, n=3, cutoff=0.4)
             raise ConfigError(f"config key 'methods' has unknown method '{m}'"
                               + (f"; did you mean {', '.join(near)}?" if near else "") + f" (known: {', '.join(known)})")
     _check(len(set(cfg.methods)) == len(cfg.methods), "methods", "a list without repeats", cfg.methods)
+    _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
+    if cfg.task == "classification":
+        for m in cfg.methods:
+            if m in ("kd", "crd+kd"):
+                raise ConfigError(f"config key 'methods' has '{m}', which distils a segmentation teacher's per-pixel "
+                                  f"logits; it is not available when task is classification")
     for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
         _check(net.arch in ARCHS, f"{key}.arch", f"one of {', '.join(ARCHS)}", net.arch)
         _check(net.head_channels > 0, f"{key}.head_channels", "> 0", net.head_channels)
@@ -331,7 +342,7 @@ def validate(cfg: Config) -> None:
         _check(st.weight_decay >= 0, f"{name}.weight_decay", ">= 0", st.weight_decay)
     _check(cfg.transfer.grad_accum >= 1, "transfer.grad_accum", ">= 1", cfg.transfer.grad_accum)
     _check(cfg.transfer.warmup_steps >= 0, "transfer.warmup_steps", ">= 0", cfg.transfer.warmup_steps)
-    for name in DISTILLERS:
+    for name in OPTIONS:
         getattr(cfg.transfer, config_key(name)).check(f"transfer.{config_key(name)}")
     _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)
     _check(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
@@ -342,6 +353,7 @@ def validate(cfg: Config) -> None:
     _check(p.batch_size >= 1, "probe.batch_size", ">= 1", p.batch_size)
     _check(p.lr > 0, "probe.lr", "a positive learning rate", p.lr)
     _check(p.weight_decay >= 0, "probe.weight_decay", ">= 0", p.weight_decay)
+    _check(p.grid >= 1, "probe.grid", ">= 1", p.grid)
     _check(cfg.checkpoint.every_steps >= 0, "checkpoint.every_steps", ">= 0 (0 = at stage ends only)",
            cfg.checkpoint.every_steps)
     _check(cfg.checkpoint.keep >= 1, "checkpoint.keep", ">= 1", cfg.checkpoint.keep)

@@ -1,7 +1,6 @@
 """Run bookkeeping: the Accelerator, the run folder, the log file, and what produced the numbers."""
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import platform
@@ -13,43 +12,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 
-from crossmodal.config import Config, ConfigError, dump_yaml, load_config, to_dict
+from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.atomic import write_text_atomic
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description="Distil a frozen source-sensor teacher (RGB) into a target-sensor student (depth) with CRD, "
-                    "then judge it on downstream segmentation. With no arguments it runs configs/default.yaml on "
-                    "the embedded procedural RGB-D data.",
-        epilog="example: accelerate launch run_transfer.py --config configs/smoke.yaml transfer.epochs=2 seed=1")
-    p.add_argument("--config", default=None, help=f"YAML experiment file (default: {DEFAULT_CONFIG.name})")
-    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR (e.g. runs/default) from its last checkpoints, with the config "
-                        "saved there; finished (method, seed) cells are reused")
-    p.add_argument("overrides", nargs="*", help="config overrides as key.sub=value, e.g. finetune.epochs=10")
-    return p.parse_args(argv)
-
-
-def run_config(args: argparse.Namespace) -> Config:
-    """The config of this invocation: a file plus overrides, or the saved config of the run being resumed."""
-    if args.resume is None:
-        return load_config(args.config or DEFAULT_CONFIG, args.overrides)
-    if args.config or args.overrides:
-        raise ConfigError("--resume continues a run with the config saved in it; drop --config and the overrides "
-                          f"(or start a new run without --resume)")
-    saved = args.resume / "config.yaml"
-    if not saved.is_file():
-        raise ConfigError(f"--resume {args.resume}: no {saved} there; name a run folder written by run_transfer.py "
-                          f"(e.g. runs/default)")
-    cfg = load_config(saved)
-    if (Path(cfg.output_dir) / cfg.name).resolve() != args.resume.resolve():
-        raise ConfigError(f"--resume {args.resume}: its config.yaml writes to {Path(cfg.output_dir) / cfg.name}; "
-                          f"run from the folder the run was started in")
-    return cfg
-
 
 def make_accelerator(cfg: Config) -> Accelerator:
     """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""

@@ -88,22 +88,35 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
     return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
 
 
+NOT_AVERAGED = ("time_s", "num_test", "grid", "layer")
+
+
 def aggregate(per_seed: Mapping[int, Mapping[str, Any]], class_names: list[str]) -> dict[str, Any]:
-    """One method over its seeds: mean and sample std of each metric (std None for one seed), the mean per-class
-    IoU (over the seeds where the class is defined), the frozen-probe mIoU, and every seed's own metrics."""
+    """One method over its seeds: mean and sample std of each scalar metric (std None for one seed), per-stage
+    lists averaged element-wise, the mean per-class IoU (over the seeds where the class is defined), the frozen-probe
+    mIoU, the summed time, and every seed's own metrics."""
     seeds = sorted(per_seed)
+    runs = [per_seed[s] for s in seeds]
     out: dict[str, Any] = {"seeds": seeds}
-    for key in METRIC_KEYS:
-        vals = [per_seed[s][key] for s in seeds if per_seed[s].get(key) is not None]
-        if vals:
-            out[key], out[f"{key}_std"] = _mean_std(vals)
-    out["per_class_iou"] = {c: (float(np.mean(v)) if (v := [per_seed[s]["per_class_iou"][c] for s in seeds
-                                                             if per_seed[s]["per_class_iou"].get(c) is not None])
-                                else None) for c in class_names}
-    if all("probe" in per_seed[s] for s in seeds):
-        out["probe_miou"], out["probe_miou_std"] = _mean_std([per_seed[s]["probe"]["miou"] for s in seeds])
-    if all("time_s" in per_seed[s] for s in seeds):
-        out["time_s"] = round(sum(per_seed[s]["time_s"] for s in seeds), 1)
+    for key, value in runs[0].items():
+        if key in NOT_AVERAGED or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) or value is None:
+            vals = [r[key] for r in runs if r.get(key) is not None]
+            if vals:
+                out[key], out[f"{key}_std"] = _mean_std(vals)
+        elif isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+            arr = np.asarray([r[key] for r in runs], dtype=np.float64)
+            out[key] = arr.mean(0).tolist()
+            out[f"{key}_std"] = arr.std(0, ddof=1).tolist() if len(runs) > 1 else None
+    if "per_class_iou" in runs[0]:
+        out["per_class_iou"] = {c: (float(np.mean(v)) if (v := [r["per_class_iou"][c] for r in runs
+                                                                 if r["per_class_iou"].get(c) is not None]) else None)
+                                for c in class_names}
+    if all("probe" in r for r in runs):
+        out["probe_miou"], out["probe_miou_std"] = _mean_std([r["probe"]["miou"] for r in runs])
+    if all("time_s" in r for r in runs):
+        out["time_s"] = round(sum(r["time_s"] for r in runs), 1)
     out["per_seed"] = {str(s): dict(per_seed[s]) for s in seeds}
     return out
 
@@ -115,7 +128,7 @@ def _pm(e: Mapping[str, Any], key: str) -> str:
     return f"{100 * e[key]:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
 
 
-def verdict(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU") -> list[str]:
     """Plain sentences, computed from the numbers: is a CRD variant ahead of every other distiller and of `none`,
     by how much, and is the gap larger than the seed-to-seed spread?"""
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
@@ -123,22 +136,23 @@ def verdict(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
     others = {m: e for m, e in students.items() if m not in crd}
     if not crd or not others:
         return []
-    key = lambda m: students[m]["miou"]  # noqa: E731
+    key = lambda m: students[m][metric]  # noqa: E731
     best_crd, best_other = max(crd, key=key), max(others, key=key)
-    gap = 100 * (students[best_crd]["miou"] - students[best_other]["miou"])
-    spread = max((100 * (students[m].get("miou_std") or 0.0) for m in (best_crd, best_other)), default=0.0)
+    gap = 100 * (students[best_crd][metric] - students[best_other][metric])
+    spread = max((100 * (students[m].get(f"{metric}_std") or 0.0) for m in (best_crd, best_other)), default=0.0)
     n = len(students[best_crd]["seeds"])
     lines = []
     if gap > 0:
-        lines.append(f"A CRD variant is ahead: `{best_crd}` ({_pm(students[best_crd], 'miou')}) leads every other "
-                     f"method, {gap:+.1f} mIoU points over the best of the rest, `{best_other}` "
-                     f"({_pm(students[best_other], 'miou')}).")
+        lines.append(f"A CRD variant is ahead: `{best_crd}` ({_pm(students[best_crd], metric)}) leads every other "
+                     f"method, {gap:+.1f} {label} points over the best of the rest, `{best_other}` "
+                     f"({_pm(students[best_other], metric)}).")
     else:
-        lines.append(f"No CRD variant is ahead: `{best_other}` ({_pm(students[best_other], 'miou')}) leads; the best "
-                     f"CRD variant, `{best_crd}` ({_pm(students[best_crd], 'miou')}), is {-gap:.1f} points behind it.")
+        lines.append(f"No CRD variant is ahead: `{best_other}` ({_pm(students[best_other], metric)}) leads; the best "
+                     f"CRD variant, `{best_crd}` ({_pm(students[best_crd], metric)}), is {-gap:.1f} {label} points "
+                     f"behind it.")
     if "none" in students and best_other != "none":
-        lines.append(f"Against `none` (random initialisation, same fine-tuning): `{best_crd}` "
-                     f"{100 * (students[best_crd]['miou'] - students['none']['miou']):+.1f} points.")
+        lines.append(f"Against `none` (random initialisation, same downstream protocol): `{best_crd}` "
+                     f"{100 * (students[best_crd][metric] - students['none'][metric]):+.1f} points.")
     if n < 2:
         lines.append("One seed only: no spread is known, so no gap here is established.")
     elif abs(gap) <= spread:
@@ -148,6 +162,28 @@ def verdict(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
         lines.append(f"The gap ({abs(gap):.1f}) is larger than the seed-to-seed spread (sample std up to "
                      f"{spread:.1f} over {n} seeds).")
     return lines
+
+
+def write_classification_figures(run_dir: Path, methods: Mapping[str, dict],
+                                 curves: Mapping[str, Mapping[str, list]]) -> dict[str, str]:
+    """Bars of the last-stage top-1 (± std over seeds), top-1 at every stage, and the loss curves."""
+    fig = run_dir / "figures"
+    out: dict[str, str] = {}
+    students = {m: v for m, v in methods.items() if "top1_per_stage" in v}
+    bar_chart({m: (v["top1"], v.get("top1_std")) for m, v in students.items()}, fig / "top1.png",
+              title="Linear-probe top-1 (last stage) by method", ylabel="top-1", ylim=(0.0, 1.0))
+    out["top1"] = "figures/top1.png"
+    stages = len(next(iter(students.values()))["top1_per_stage"]) if students else 0
+    grouped_bar_chart({f"stage {i + 1}": {m: v["top1_per_stage"][i] for m, v in students.items()} for i in range(stages)},
+                      fig / "top1_per_stage.png", title="Linear-probe top-1 at each stage", ylabel="top-1")
+    out["top1_per_stage"] = "figures/top1_per_stage.png"
+    for stage in ("transfer", "teacher"):
+        series = {m: c[stage] for m, c in curves.items() if c.get(stage)}
+        if series:
+            line_plot(series, fig / f"{stage}_loss.png", title=f"{stage} loss (running mean)", xlabel="optimizer step",
+                      ylabel="loss")
+            out[f"{stage}_loss"] = f"figures/{stage}_loss.png"
+    return out
 
 
 def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
@@ -200,6 +236,50 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
+def render_classification_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
+    """report.md of an image-level task: linear-probe top-1 per stage, mean ± std over seeds, the verdict."""
+    methods = summary["methods"]
+    seeds = summary["seeds"]
+    students = {m: v for m, v in methods.items() if not m.startswith("teacher_")}
+    stages = len(next(iter(students.values()))["top1_per_stage"]) if students else 0
+    base = methods.get("none", {}).get("top1")
+    lines = [f"# crossmodal run `{summary['name']}`", "",
+             f"{summary['source']} teacher -> {summary['target']} student, image-level classes. Seeds "
+             f"{', '.join(map(str, seeds))} (the teacher is shared, trained with seed {summary['seed']}); device "
+             f"{summary['device']} x {summary['num_processes']} process(es), mixed precision "
+             f"{summary['mixed_precision']}, wall time {summary['wall_time_s'] / 60:.1f} min.", "", "## Protocol", ""]
+    lines += [f"- {line}" for line in summary["protocol"]]
+    spread = "mean ± sample std over seeds" if len(seeds) > 1 else "one seed"
+    lines += ["", f"## Linear-probe top-1 accuracy on the test split ({spread})", "",
+              "| method | top-1 (last stage) | per seed | " + " | ".join(f"stage {i + 1}" for i in range(stages))
+              + " | vs none |", "|---|---|---|" + "---|" * stages + "---|"]
+    for m, v in students.items():
+        per_seed = ", ".join(f"{100 * r['top1']:.1f}" for r in v["per_seed"].values())
+        std = v.get("top1_per_stage_std")
+        cells = [f"{100 * a:.1f}" + (f" ± {100 * std[i]:.1f}" if std else "") for i, a in enumerate(v["top1_per_stage"])]
+        delta = "" if base is None or m == "none" else f"{100 * (v['top1'] - base):+.1f}"
+        lines.append(f"| {m} | {_pm(v, 'top1')} | {per_seed} | " + " | ".join(cells) + f" | {delta} |")
+    for m, v in methods.items():
+        if m.startswith("teacher_"):
+            lines += ["", f"The frozen teacher's own classifier on {summary['source']} (`{m}`, a reference, not a "
+                      f"competitor): top-1 {_pm(v, 'top1')}."]
+    lines += ["", "Numbers are percentages. `none` is the same student with random weights probed the same way. "
+              "The headline column is the last stage, chosen in advance; the other stages are shown, not selected "
+              "from.", ""]
+    said = verdict(students, "top1", "top-1")
+    if said:
+        lines += ["## Verdict", ""] + said + [""]
+    if figures:
+        lines += ["## Figures", ""]
+        titles = {"top1": "Linear-probe top-1 (last stage) by method", "top1_per_stage": "Top-1 at each stage",
+                  "transfer_loss": "Transfer loss" + (f" (seed {seeds[0]})" if len(seeds) > 1 else ""),
+                  "teacher_loss": "Teacher training loss"}
+        for key, rel in figures.items():
+            lines += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})", ""]
+    lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in summary["versions"].items()), ""]
+    return "\n".join(lines)
+
+
 def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
     write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2))
 
@@ -208,22 +288,27 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
                      teacher_source: str, accelerator: Accelerator, wall_time_s: float,
                      resumed: bool = False) -> dict[str, float]:
     """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}}; returns
-    {method: mean mIoU}."""
+    {method: mean headline metric} (mIoU for segmentation, last-stage probe top-1 for classification)."""
     names = list(data.class_names)
     seeds = cfg.run_seeds
+    classification = cfg.task == "classification"
+    downstream = ([f"linear probes: every stage of the frozen student average-pooled to {cfg.probe.grid}x"
+                   f"{cfg.probe.grid}, standardised, a linear layer trained {cfg.probe.epochs} epochs on the "
+                   f"{data.train.num_samples} labeled frames of data.train"] if classification else [
+        f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} "
+        f"epochs, same head initialisation and data order for every method of a seed",
+        *([f"frozen probe: a 1x1 convolution on stage {cfg.probe.layer} of the frozen student (before "
+           f"fine-tuning), {cfg.probe.epochs} epochs on the same labeled frames"] if cfg.probe.enabled else [])])
     summary = {
         "name": cfg.name, "seed": cfg.seed, "seeds": seeds, "device": device_name(accelerator),
         "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
-        "wall_time_s": round(wall_time_s, 1), "resumed": resumed, "source": cfg.data.source,
+        "wall_time_s": round(wall_time_s, 1), "resumed": resumed, "task": cfg.task, "source": cfg.data.source,
         "target": cfg.data.target, "class_names": names, "teacher": teacher_source,
         "data": {s: str(split_path(cfg, s)) for s in SPLITS},
         "protocol": [
             f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
             f"batch {cfg.transfer.batch_size}",
-            f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} "
-            f"epochs, same head initialisation and data order for every method of a seed",
-            *([f"frozen probe: a 1x1 convolution on stage {cfg.probe.layer} of the frozen student (before "
-               f"fine-tuning), {cfg.probe.epochs} epochs on the same labeled frames"] if cfg.probe.enabled else []),
+            *downstream,
             f"test: {data.test.num_samples} frames; metrics from the last epoch (no selection on the test split)",
             f"seeds {', '.join(map(str, seeds))} change the student's initialisation, data order, augmentation and "
             f"sampling; data and teacher are the same for every seed",
@@ -233,6 +318,10 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
     }
     write_metrics(run_dir, summary)
     first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
+    if classification:
+        figures = write_classification_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()})
+        write_text_atomic(run_dir / "report.md", render_classification_report(summary, figures))
+        return {m: round(v["top1"], 4) for m, v in summary["methods"].items()}
     figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()},
                             {m: r.examples for m, r in first.items()}, data.test.path,
                             example_indices(data.test.num_samples, cfg.finetune.num_examples),
@@ -249,6 +338,10 @@ def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: is {run} a finished run_transfer.py run folder?")
         loaded.append(json.loads(path.read_text()))
+    for run, m in zip(runs, loaded):
+        if m.get("task", "segmentation") != "segmentation":
+            raise ValueError(f"{run} is a {m['task']} run; comparing runs covers segmentation runs (several seeds of "
+                             f"one classification experiment are compared in its own report: set seeds: [...])")
     names = loaded[0]["class_names"]
     for run, m in zip(runs, loaded):
         if m["class_names"] != names:

@@ -29,7 +29,7 @@ class MethodResult:
     """What one method produced: its metrics, loss curves, and predictions on the example frames."""
 
     metrics: dict[str, Any]
-    confusion: np.ndarray
+    confusion: np.ndarray | None
     curves: dict[str, list] = field(default_factory=dict)
     examples: np.ndarray | None = None
 

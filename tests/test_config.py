@@ -1,7 +1,11 @@
 """Config loading: YAML + overrides, strict keys with suggestions, type and value checks."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import REPO
 
 from crossmodal.config import Config, ConfigError, dump_yaml, load_config, parse_overrides
 
@@ -61,3 +65,32 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
                          ids=lambda p: p.name)
 def test_every_shipped_config_is_valid(path):
     assert load_config(path).name == path.stem
+
+
+def test_config_checking_imports_no_torch():
+    """A bad config is refused before torch, torchvision or Accelerate load (in well under a second here)."""
+    code = ("import sys\nfrom crossmodal.cli import parse_args, run_config\nfrom crossmodal.config import ConfigError\n"
+            "try:\n    run_config(parse_args(['--config', 'configs/smoke.yaml', 'transfer.crd.num_negatives=-1']))\n"
+            "except ConfigError as err:\n    print(err)\n"
+            "print(sorted(m for m in ('torch', 'torchvision', 'accelerate', 'albumentations') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "transfer.crd.num_negatives" in r.stdout and r.stdout.strip().endswith("[]"), r.stdout + r.stderr
+
+
+def test_every_distiller_uses_its_registered_options():
+    from crossmodal.distill import DISTILLERS, OPTIONS
+
+    assert list(DISTILLERS) and set(DISTILLERS) == set(OPTIONS)
+    for name, cls in DISTILLERS.items():
+        assert cls.Config is OPTIONS[name], name
+
+
+def test_encoding_and_arch_names_match_what_is_built():
+    from crossmodal.archs import ARCHS
+    from crossmodal.encodings import ENCODINGS
+    from crossmodal.models import build_backbone
+    from crossmodal.modalities import ENCODINGS as MODALITY_ENCODINGS
+
+    assert MODALITY_ENCODINGS is ENCODINGS
+    for arch in ARCHS:
+        assert build_backbone(arch, 2).out_channels

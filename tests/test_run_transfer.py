@@ -133,3 +133,54 @@ def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
     assert multi["num_processes"] == 2
     for method, m in single["methods"].items():
         assert abs(multi["methods"][method]["miou"] - m["miou"]) < 0.1, method
+
+
+def test_bf16_mixed_precision_runs_end_to_end(smoke_run, tmp_path):
+    """`accelerate launch --mixed_precision bf16` on the CPU: every stage under bf16 autocast (CRD scores in float32)."""
+    _, single, overrides = smoke_run
+    cmd = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--num_processes", "1",
+           "--num_machines", "1", "--mixed_precision", "bf16", "--dynamo_backend", "no",
+           "run_transfer.py", "--config", "configs/smoke.yaml", *overrides, f"output_dir={tmp_path}",
+           "methods=[none,crd,kd]", "probe.epochs=3"]
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((tmp_path / "smoke" / "metrics.json").read_text())
+    assert metrics["mixed_precision"] == "bf16"
+    for method in ("none", "crd", "kd"):
+        m = metrics["methods"][method]
+        assert 0.0 < m["miou"] <= 1.0 and m["pixel_acc"] > 0.3, method
+    # bf16 changes the arithmetic, so numbers may differ from float32, but not by much on this tiny setting
+    assert abs(metrics["methods"]["none"]["pixel_acc"] - single["methods"]["none"]["pixel_acc"]) < 0.15
+
+
+def test_data_that_disagrees_with_the_config_is_refused_before_the_run_folder_is_touched(smoke_run, tmp_path):
+    run_dir, _, overrides = smoke_run
+    same = [o for o in overrides if not o.startswith("output_dir=")]
+    cases = [("data.num_classes=5", "config key 'data.num_classes' is 5 but"),
+             ("data.target=thermal", "lacks modality 'thermal' needed here"),
+             ("transfer.crd.num_negatives=64", "'transfer.crd.num_negatives' must be smaller than the number of "
+                                               "unlabeled pairs (64)")]
+    for override, message in cases:
+        r = _run("--config", "configs/smoke.yaml", *same, f"output_dir={tmp_path}", override)
+        assert r.returncode == 2 and message in r.stderr, (override, r.stderr[-500:])
+        assert not (tmp_path / "smoke").exists()
+
+
+def test_tensorboard_tracker_logs_every_stage(smoke_run, tmp_path):
+    """trackers: [tensorboard] sends each stage's loss per epoch to runs/<name>/trackers (Accelerate's tracker)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import run_transfer
+
+    _, _, overrides = smoke_run
+    same = [o for o in overrides if not o.startswith("output_dir=")]
+    assert run_transfer.main(["--config", str(REPO / "configs" / "smoke.yaml"), *same, f"output_dir={tmp_path}",
+                              "trackers=[tensorboard]", "methods=[none,crd_dense]", "probe.epochs=2"]) == 0
+    events = list((tmp_path / "smoke").rglob("events.out.tfevents*"))
+    assert events
+    tags = set()
+    for path in events:
+        acc = EventAccumulator(str(path))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    assert {"transfer[crd_dense]/loss", "finetune[none]/loss", "finetune[crd_dense]/loss"} <= tags, tags

@@ -398,6 +398,8 @@ class PairedInfo:
     class_names: tuple[str, ...]
     attrs: dict[str, Any]
     modality_attrs: dict[str, dict[str, Any]]
+    image_class_names: tuple[str, ...] = ()  # names of the image-level classes in `class_id`, when it exists
+    has_class_id: bool = False  # the file holds `class_id` (int64 (N,), -1 = none), e.g. from data_tools.lab
 
     @property
     def height(self) -> int:
@@ -475,10 +477,26 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
         shapes[m] = tuple(int(s) for s in ds.shape[1:])
         dtypes[m] = np.dtype(ds.dtype)
         mod_attrs[m] = {k: _decode(v) for k, v in ds.attrs.items()}
+    image_names: list[str] = []
+    has_class_id = "class_id" in f
+    if has_class_id:
+        ds = f["class_id"]
+        if not isinstance(ds, h5py.Dataset) or ds.shape != (num,) or ds.dtype.kind not in "iu":
+            raise FormatError(f"{path}: 'class_id' must be an integer dataset of shape ({num},); found "
+                              f"{getattr(ds, 'shape', type(ds).__name__)} {getattr(ds, 'dtype', '')}")
+        try:
+            image_names = _decode_names(f.attrs["image_class_names"]) if "image_class_names" in f.attrs else []
+        except TypeError as err:
+            raise FormatError(f"{path}: root attribute 'image_class_names': {err}") from err
+        ids = ds[()]
+        if image_names and (ids.min() < -1 or ids.max() >= len(image_names)):
+            raise FormatError(f"{path}: 'class_id' holds values {int(ids.min())}..{int(ids.max())}; expected -1 (none) "
+                              f"or 0..{len(image_names) - 1} for the {len(image_names)} names in 'image_class_names'")
     extra = {k: _decode(v) for k, v in f.attrs.items()
-             if k not in ("format", "format_version", "modalities", "class_names", "num_samples")}
+             if k not in ("format", "format_version", "modalities", "class_names", "num_samples", "image_class_names")}
     return PairedInfo(path=path, num_samples=num, modalities=tuple(modalities), shapes=shapes, dtypes=dtypes,
-                      class_names=tuple(class_names), attrs=extra, modality_attrs=mod_attrs)
+                      class_names=tuple(class_names), attrs=extra, modality_attrs=mod_attrs,
+                      image_class_names=tuple(image_names), has_class_id=has_class_id)
 
 
 def _open(path: Path) -> h5py.File:
@@ -515,7 +533,8 @@ class PairedDataset(torch.utils.data.Dataset):
         self.modalities = tuple(modalities)
         if not self.modalities:
             raise ValueError(f"{self.path}: no modalities requested; the file has {list(self.info.modalities)}")
-        missing = [m for m in self.modalities if m not in self.info.modalities]
+        missing = [m for m in self.modalities if m not in self.info.modalities
+                   and not (m == "class_id" and self.info.has_class_id)]
         if missing:
             raise FormatError(f"{self.path}: modality {missing[0]!r} is not in the file; "
                               f"it has {list(self.info.modalities)}")

@@ -85,21 +85,26 @@ def open_data(cfg: Config) -> DataFiles:
                    "-m data_tools.synthetic --out DIR (embedded data), or the data_tools converter for your sensor")
             raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: python {how}")
         infos[split] = read_info(path)
-    src, tgt = cfg.data.source, cfg.data.target
-    need = {"unlabeled": [src, tgt], "teacher": [src, "label"], "train": [tgt, "label"], "test": [src, tgt, "label"]}
+    src, tgt, label = cfg.data.source, cfg.data.target, label_key(cfg)
+    need = {"unlabeled": [src, tgt], "teacher": [src, label], "train": [tgt, label], "test": [src, tgt, label]}
     for split, mods in need.items():
         info = infos[split]
         for m in mods:
-            if m not in info.modalities:
-                raise ConfigError(f"dataset {info.path} (data.{split}) lacks modality '{m}' needed here; "
-                                  f"it has {', '.join(info.modalities)}")
+            if m not in info.modalities and not (m == "class_id" and info.has_class_id):
+                raise ConfigError(f"dataset {info.path} (data.{split}) lacks {'modality ' if m != 'class_id' else ''}"
+                                  f"'{m}' needed here (task: {cfg.task}); it has {', '.join(info.modalities)}"
+                                  + (", class_id" if info.has_class_id else ""))
         for side, name in (("source", src), ("target", tgt)):
             if name in mods:
                 spec = input_spec(cfg, side)
                 check_encoding(spec.encoding, name, info.shapes[name], str(info.path), spec.mean, spec.std)
-    names = infos["test"].class_names
+    names_of = (lambda i: i.class_names) if cfg.task == "segmentation" else (lambda i: i.image_class_names)
+    names = names_of(infos["test"])
+    if not names:
+        raise ConfigError(f"{infos['test'].path} names no classes ({'class_names' if cfg.task == 'segmentation' else 'image_class_names'} "
+                          f"attribute) for task {cfg.task}")
     for split in ("teacher", "train"):
-        if infos[split].class_names != names:
+        if names_of(infos[split]) != names:
             raise ConfigError(f"class names of {infos[split].path} differ from those of {infos['test'].path}")
     if cfg.data.num_classes and cfg.data.num_classes != len(names):
         raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
@@ -109,6 +114,11 @@ def open_data(cfg: Config) -> DataFiles:
             key = config_key(method)
             getattr(cfg.transfer, key).check_data(f"transfer.{key}", infos["unlabeled"].num_samples)
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
+
+
+def label_key(cfg: Config) -> str:
+    """What the labeled splits are labeled with: per-pixel `label`, or image-level `class_id`."""
+    return "label" if cfg.task == "segmentation" else "class_id"
 
 
 def input_spec(cfg: Config, side: str) -> InputSpec:
@@ -156,11 +166,13 @@ class EpochSampler(Sampler[int]):
 
 
 def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: bool, batch_size: int, num_workers: int,
-                seed: int, with_label: bool, hflip: bool = True, scale_jitter: float = 0.25) -> DataLoader:
-    """A loader yielding dicts of encoded tensors plus `index` (and `label`), augmented jointly when training."""
+                seed: int, with_label: bool, hflip: bool = True, scale_jitter: float = 0.25,
+                label: str = "label") -> DataLoader:
+    """A loader yielding dicts of encoded tensors plus `index` (and `label` or `class_id`, as named by `label`),
+    augmented jointly when training."""
     transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,
                               scale_jitter=scale_jitter, seed=seed)
-    modalities = list(encodings) + (["label"] if with_label else [])
+    modalities = list(encodings) + ([label] if with_label else [])
     dataset = PairedDataset(info.path, modalities, transform=transform)
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), seed) if train else None,
                       drop_last=train and len(dataset) >= batch_size, num_workers=num_workers,

@@ -1,8 +1,24 @@
-"""Distillation losses for cross-modal transfer, and the distillers selectable by name in configs."""
+"""Distillation losses for cross-modal transfer, and the distillers selectable by name in configs.
 
-from crossmodal.distill.crd_loss import CRDLoss
-from crossmodal.distill.base import DISTILLERS, Distiller, DistillerConfig, config_key
-from crossmodal.distill import (  # noqa: F401  (register the distillers)
-    at, cc, crd_dense, crd_kd, crd_pooled, fitnet, kd, nst, pkt, rkd, sp, vid)
+Imported lazily: `crossmodal.distill.options` (what configs need) stays free of torch; CRDLoss, DISTILLERS and
+the distiller classes load torch on first use.
+"""
+from __future__ import annotations
 
-__all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "config_key"]
+import importlib
+from typing import Any
+
+from crossmodal.distill.options import OPTIONS, DistillerConfig, config_key
+
+__all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "OPTIONS", "config_key"]
+MODULES = ("kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd_pooled", "crd_dense", "crd_kd")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CRDLoss":
+        return importlib.import_module("crossmodal.distill.crd_loss").CRDLoss
+    if name in ("DISTILLERS", "Distiller"):
+        for module in MODULES:  # registers each distiller
+            importlib.import_module(f"crossmodal.distill.{module}")
+        return getattr(importlib.import_module("crossmodal.distill.base"), name)
+    raise AttributeError(f"module 'crossmodal.distill' has no attribute {name!r}")

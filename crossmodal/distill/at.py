@@ -4,12 +4,12 @@ Also holds the stage-pairing and size-matching helpers the other per-stage disti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.base import Distiller, DistillerConfig, register
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import ATConfig
 from crossmodal.errors import ConfigError, check
 
 
@@ -50,19 +50,6 @@ def at_loss(s: torch.Tensor, t: torch.Tensor, p: float = 2.0) -> torch.Tensor:
     """Mean squared difference of the two attention maps, after pooling to a common size."""
     s, t = match_size(s, t)
     return (attention_map(s, p) - attention_map(t, p)).pow(2).mean()
-
-
-@dataclass
-class ATConfig(DistillerConfig):
-    """transfer.at: weight (RepDistiller's beta 1000), exponent p, and the stages matched ([] = every stage)."""
-
-    weight: float = 1000.0
-    p: float = 2.0
-    layers: list[int] = field(default_factory=list)
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.p > 0, f"{key}.p", "> 0", self.p)
 
 
 @register

@@ -1,35 +1,15 @@
 """The distiller interface: one small class per method, chosen by name in configs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from crossmodal.distributed import install_gradient_averaging
-from crossmodal.errors import check
+from crossmodal.distill.options import DistillerConfig, config_key  # noqa: F401 (re-exported)
 
 DISTILLERS: dict[str, type["Distiller"]] = {}
-
-
-@dataclass
-class DistillerConfig:
-    """Options every distiller has; subclasses add their own (the config section transfer.<name>)."""
-
-    weight: float = 1.0
-
-    def check(self, key: str) -> None:
-        """Value checks that need no data; raise ConfigError naming `key`.<field>."""
-        check(self.weight > 0, f"{key}.weight", "> 0", self.weight)
-
-    def check_data(self, key: str, num_pairs: int) -> None:
-        """Checks against the number of unlabeled pairs (e.g. negatives drawn from them)."""
-
-
-def config_key(method: str) -> str:
-    """The config section of a method: transfer.<name>, with '+' written as '_' (crd+kd -> crd_kd)."""
-    return method.replace("+", "_")
 
 
 def register(cls: type["Distiller"]) -> type["Distiller"]:

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.errors import check
-
-KERNELS = ("repdistiller", "taylor")
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import CCConfig
 
 
 def cc_repdistiller(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -32,25 +29,6 @@ def taylor_correlation(f: torch.Tensor, gamma: float, order: int) -> torch.Tenso
 def cc_taylor(s: torch.Tensor, t: torch.Tensor, gamma: float, order: int) -> torch.Tensor:
     """The paper's form: mean squared difference of the two correlation matrices."""
     return F.mse_loss(taylor_correlation(s, gamma, order), taylor_correlation(t, gamma, order))
-
-
-@dataclass
-class CCConfig(DistillerConfig):
-    """transfer.cc: weight (RepDistiller's beta 0.02), embedding width, kernel form and its options, stage."""
-
-    weight: float = 0.02
-    feat_dim: int = 128
-    kernel: str = "repdistiller"
-    gamma: float = 0.4
-    order: int = 2
-    layer: int = -1
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
-        check(self.kernel in KERNELS, f"{key}.kernel", " or ".join(KERNELS), self.kernel)
-        check(self.gamma > 0, f"{key}.gamma", "> 0", self.gamma)
-        check(self.order >= 0, f"{key}.order", ">= 0", self.order)
 
 
 @register

@@ -5,27 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dataclasses import dataclass
 
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.errors import check
-
-
-@dataclass
-class DenseCRDConfig(DistillerConfig):
-    """transfer.crd_dense: embedding width, locations per frame, temperature, and the stage it reads."""
-
-    feat_dim: int = 128
-    num_locations: int = 32
-    temperature: float = 0.07
-    layer: int = -1
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
-        check(self.num_locations >= 2, f"{key}.num_locations", ">= 2", self.num_locations)
-        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
-
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import DenseCRDConfig
 
 def sample_points(batch: int, num: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """(B, P, 1, 2) random points in grid_sample's normalised [-1, 1] coordinates."""

@@ -1,28 +1,11 @@
 """`crd+kd`: the paper's combination, pooled CRD (beta 0.8) plus pixel-wise KD (alpha 1), as one distiller."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.distill.crd_pooled import CRDConfig, PooledCRD
-from crossmodal.distill.kd import KD, KDConfig
-
-
-@dataclass
-class CRDKDConfig(DistillerConfig):
-    """transfer.crd_kd: overall weight, and each part's options (their weights are the paper's beta and alpha)."""
-
-    crd: CRDConfig = field(default_factory=lambda: CRDConfig(weight=0.8))
-    kd: KDConfig = field(default_factory=lambda: KDConfig(weight=1.0))
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        self.crd.check(f"{key}.crd")
-        self.kd.check(f"{key}.kd")
-
-    def check_data(self, key: str, num_pairs: int) -> None:
-        self.crd.check_data(f"{key}.crd", num_pairs)
-
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import CRDKDConfig
+from crossmodal.distill.crd_pooled import PooledCRD
+from crossmodal.distill.kd import KD
 
 @register
 class CRDKD(Distiller):

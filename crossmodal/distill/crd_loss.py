@@ -14,12 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossmodal.distill.options import NEGATIVE_MODES, OBJECTIVES
 from crossmodal.distributed import all_gather_cat, install_gradient_averaging, is_distributed, rank, world_size
 
 __all__ = ["CRDLoss", "Embed"]
 
-OBJECTIVES = ("nce", "infonce")
-NEGATIVE_MODES = ("per_sample", "shared", "queue")
 
 
 class Embed(nn.Module):

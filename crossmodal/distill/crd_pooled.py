@@ -2,39 +2,10 @@
 from __future__ import annotations
 
 
-from dataclasses import dataclass
 
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.distill.crd_loss import NEGATIVE_MODES, OBJECTIVES, CRDLoss
-from crossmodal.errors import check
-
-
-@dataclass
-class CRDConfig(DistillerConfig):
-    """transfer.crd: CRDLoss options (docs/crd.md) and the stage it reads (-1 = last)."""
-
-    feat_dim: int = 128
-    num_negatives: int = 1024
-    temperature: float = 0.07
-    momentum: float = 0.5
-    objective: str = "nce"
-    negatives: str = "per_sample"
-    layer: int = -1
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.objective in OBJECTIVES, f"{key}.objective", " or ".join(OBJECTIVES), self.objective)
-        check(self.negatives in NEGATIVE_MODES, f"{key}.negatives", ", ".join(NEGATIVE_MODES), self.negatives)
-        check(self.num_negatives >= 1, f"{key}.num_negatives", ">= 1", self.num_negatives)
-        check(0 <= self.momentum < 1, f"{key}.momentum", "in [0, 1)", self.momentum)
-        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
-        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
-
-    def check_data(self, key: str, num_pairs: int) -> None:
-        check(self.negatives == "queue" or self.num_negatives < num_pairs, f"{key}.num_negatives",
-              f"smaller than the number of unlabeled pairs ({num_pairs}) for the memory-bank modes",
-              self.num_negatives)
-
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import CRDConfig
+from crossmodal.distill.crd_loss import CRDLoss
 
 @register
 class PooledCRD(Distiller):

@@ -1,27 +1,19 @@
 """`fitnet`: FitNets hints (Romero et al., ICLR 2015) as RepDistiller's HintLoss through its ConvReg regressor."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import match_size, stage_index
-from crossmodal.distill.base import Distiller, DistillerConfig, register
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import FitNetConfig
 
 
 def conv_regressor(in_channels: int, out_channels: int) -> nn.Sequential:
     """RepDistiller's ConvReg for equal sizes: 1x1 conv to the teacher's width, BatchNorm, ReLU."""
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels), nn.ReLU())
-
-
-@dataclass
-class FitNetConfig(DistillerConfig):
-    """transfer.fitnet: weight (RepDistiller's beta 100) and the hinted stage (-1 = last)."""
-
-    weight: float = 100.0
-    layer: int = -1
 
 
 @register

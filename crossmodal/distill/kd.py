@@ -1,14 +1,11 @@
 """`kd`: pixel-wise Hinton KD on the teacher's logits, through a segmentation head the distiller owns and trains."""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.base import Distiller, DistillerConfig, register
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import KDConfig, fill_num_classes  # noqa: F401 (re-exported)
 from crossmodal.errors import ConfigError, check
 from crossmodal.models.segmenter import SegHead
 
@@ -19,34 +16,6 @@ def pixel_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempera
     log_t = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
     pixels = student_logits.numel() // student_logits.shape[1]
     return F.kl_div(log_s, log_t, reduction="sum", log_target=True) / pixels * temperature ** 2
-
-
-@dataclass
-class KDConfig(DistillerConfig):
-    """transfer.kd: weight, temperature, and the student's segmentation head (classes, width, skip stage)."""
-
-    weight: float = 1.0
-    temperature: float = 4.0
-    num_classes: int = 0  # 0 = not known yet: the pipeline fills it from the data before building the distiller
-    hidden: int = 64
-    skip_stage: int = 1
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
-        check(self.num_classes >= 0, f"{key}.num_classes", ">= 0 (0 = from the data)", self.num_classes)
-        check(self.hidden >= 1, f"{key}.hidden", ">= 1", self.hidden)
-
-
-def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> None:
-    """Set num_classes of every KDConfig inside a config section (e.g. cfg.transfer) that left it at 0."""
-    if isinstance(section, KDConfig):
-        check(section.num_classes in (0, num_classes), f"{key}.num_classes",
-              f"0 or the data's class count ({num_classes})", section.num_classes)
-        section.num_classes = num_classes
-    elif dataclasses.is_dataclass(section):
-        for f in dataclasses.fields(section):
-            fill_num_classes(getattr(section, f.name), num_classes, f"{key}.{f.name}")
 
 
 @register

@@ -1,13 +1,13 @@
 """`nst`: neuron selectivity transfer (Huang & Wang, 2017) as RepDistiller's NSTLoss, on every stage."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import match_size, stage_pairs
-from crossmodal.distill.base import Distiller, DistillerConfig, register
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import NSTConfig
 
 
 def poly_kernel_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -21,14 +21,6 @@ def nst_loss(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     s = F.normalize(s.flatten(2), dim=2)
     t = F.normalize(t.flatten(2), dim=2).detach()
     return poly_kernel_mean(t, t) + poly_kernel_mean(s, s) - 2 * poly_kernel_mean(s, t)
-
-
-@dataclass
-class NSTConfig(DistillerConfig):
-    """transfer.nst: weight (RepDistiller's beta 50) and the stages matched ([] = every stage)."""
-
-    weight: float = 50.0
-    layers: list[int] = field(default_factory=list)
 
 
 @register

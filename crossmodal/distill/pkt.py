@@ -1,14 +1,12 @@
 """`pkt`: probabilistic knowledge transfer (Passalis & Tefas, ECCV 2018) as RepDistiller's PKT, pooled features."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.errors import check
-
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import PKTConfig
 
 def conditional_probabilities(f: torch.Tensor, eps: float) -> torch.Tensor:
     """(B, B): cosine similarities mapped to [0, 1], each row divided by its sum."""
@@ -22,19 +20,6 @@ def pkt_loss(s: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tenso
     p_s = conditional_probabilities(s.flatten(1), eps)
     p_t = conditional_probabilities(t.flatten(1).detach(), eps)
     return (p_t * torch.log((p_t + eps) / (p_s + eps))).mean()
-
-
-@dataclass
-class PKTConfig(DistillerConfig):
-    """transfer.pkt: weight (RepDistiller's beta 30000), eps, and the pooled stage (-1 = last)."""
-
-    weight: float = 30000.0
-    eps: float = 1e-7
-    layer: int = -1
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.eps > 0, f"{key}.eps", "> 0", self.eps)
 
 
 @register

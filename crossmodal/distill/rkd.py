@@ -1,15 +1,13 @@
 """`rkd`: relational KD (Park et al., CVPR 2019) as RepDistiller's RKDLoss, on pooled features of one stage."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.errors import check
-
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import RKDConfig
 
 def pairwise_distances(e: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """(B, B) Euclidean distances (squared ones clamped at eps before the root), zero diagonal."""
@@ -39,23 +37,6 @@ def rkd_loss(s: torch.Tensor, t: torch.Tensor, distance_weight: float, angle_wei
     loss_d = F.smooth_l1_loss(normalised_distances(s), normalised_distances(t))
     loss_a = F.smooth_l1_loss(angles(s), angles(t))
     return distance_weight * loss_d + angle_weight * loss_a
-
-
-@dataclass
-class RKDConfig(DistillerConfig):
-    """transfer.rkd: weight (RepDistiller's beta 1), the distance and angle weights (25, 50), the stage."""
-
-    weight: float = 1.0
-    distance_weight: float = 25.0
-    angle_weight: float = 50.0
-    layer: int = -1
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.distance_weight >= 0, f"{key}.distance_weight", ">= 0", self.distance_weight)
-        check(self.angle_weight >= 0, f"{key}.angle_weight", ">= 0", self.angle_weight)
-        check(self.distance_weight + self.angle_weight > 0, f"{key}.angle_weight",
-              "> 0 when distance_weight is 0", self.angle_weight)
 
 
 @register

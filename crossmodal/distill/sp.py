@@ -1,13 +1,13 @@
 """`sp`: similarity-preserving KD (Tung & Mori, ICCV 2019) as RepDistiller's Similarity, on one stage."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, DistillerConfig, register
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import SPConfig
 
 
 def batch_similarity(f: torch.Tensor) -> torch.Tensor:
@@ -19,14 +19,6 @@ def batch_similarity(f: torch.Tensor) -> torch.Tensor:
 def sp_loss(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Squared Frobenius distance of the two batch-similarity matrices divided by B^2 (any C, H, W)."""
     return (batch_similarity(t) - batch_similarity(s)).pow(2).sum() / s.shape[0] ** 2
-
-
-@dataclass
-class SPConfig(DistillerConfig):
-    """transfer.sp: weight (RepDistiller's beta 3000) and the stage (-1 = last map)."""
-
-    weight: float = 3000.0
-    layer: int = -1
 
 
 @register

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import match_size, stage_pairs
-from crossmodal.distill.base import Distiller, DistillerConfig, register
-from crossmodal.errors import check
-
+from crossmodal.distill.base import Distiller, register
+from crossmodal.distill.options import VIDConfig
 
 class VIDHead(nn.Module):
     """Gaussian q(t | s): mean from a 3-layer 1x1 regressor, per-channel variance softplus(log_scale) + eps."""
@@ -35,23 +33,6 @@ class VIDHead(nn.Module):
         s, t = match_size(s, t)
         var = self.variance().view(1, -1, 1, 1)
         return (0.5 * ((self.regressor(s) - t).pow(2) / var + var.log())).mean()
-
-
-@dataclass
-class VIDConfig(DistillerConfig):
-    """transfer.vid: weight (RepDistiller's beta 1), initial variance, eps, regressor width (0 = teacher's), stages."""
-
-    weight: float = 1.0
-    init_pred_var: float = 5.0
-    eps: float = 1e-5
-    mid_channels: int = 0
-    layers: list[int] = field(default_factory=list)
-
-    def check(self, key: str) -> None:
-        super().check(key)
-        check(self.eps > 0, f"{key}.eps", "> 0", self.eps)
-        check(self.init_pred_var > self.eps, f"{key}.init_pred_var", f"> eps ({self.eps})", self.init_pred_var)
-        check(self.mid_channels >= 0, f"{key}.mid_channels", ">= 0 (0 = the teacher's width)", self.mid_channels)
 
 
 @register

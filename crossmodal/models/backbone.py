@@ -1,35 +1,16 @@
 """ResNet backbones (torchvision blocks and parameter names) with any input channel count, returning every stage."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-
-@dataclass(frozen=True)
-class Arch:
-    """A ResNet layout: block type, blocks and width per stage, and the stem."""
-
-    block: type[nn.Module]
-    layers: tuple[int, ...]
-    widths: tuple[int, ...]
-    stem: str  # "imagenet": 7x7/2 conv + max-pool (stride 4); "light": one 3x3/2 conv (stride 2)
-    stem_width: int
+from crossmodal.archs import ARCHS, Arch
 
 
-ARCHS: dict[str, Arch] = {
-    # torchvision layouts: state dicts of torchvision.models.resnetXX load directly (fc is ignored).
-    "resnet18": Arch(BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512), "imagenet", 64),
-    "resnet34": Arch(BasicBlock, (3, 4, 6, 3), (64, 128, 256, 512), "imagenet", 64),
-    "resnet50": Arch(Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512), "imagenet", 64),
-    # Narrow CIFAR-style variants for CPU-sized runs on small frames.
-    "resnet_narrow": Arch(BasicBlock, (1, 1, 1), (16, 32, 64), "light", 16),
-    "resnet_narrow_wide": Arch(BasicBlock, (2, 2, 2), (32, 64, 128), "light", 32),
-    "resnet_tiny": Arch(BasicBlock, (1, 1), (8, 16), "light", 8),
-}
+BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
 class ResNetBackbone(nn.Module):
@@ -40,6 +21,7 @@ class ResNetBackbone(nn.Module):
         spec = ARCHS[arch] if isinstance(arch, str) else arch
         self.arch = arch if isinstance(arch, str) else "custom"
         self.in_channels = in_channels
+        block = BLOCKS[spec.block]
         if spec.stem == "imagenet":
             self.conv1 = nn.Conv2d(in_channels, spec.stem_width, 7, 2, 3, bias=False)
             self.maxpool: nn.Module = nn.MaxPool2d(3, 2, 1)
@@ -61,11 +43,11 @@ class ResNetBackbone(nn.Module):
             for j in range(n):
                 s = stride if j == 0 else 1
                 down = None
-                if s != 1 or inplanes != w * spec.block.expansion:
-                    down = nn.Sequential(nn.Conv2d(inplanes, w * spec.block.expansion, 1, s, bias=False),
-                                         nn.BatchNorm2d(w * spec.block.expansion))
-                blocks.append(spec.block(inplanes, w, s, down))
-                inplanes = w * spec.block.expansion
+                if s != 1 or inplanes != w * block.expansion:
+                    down = nn.Sequential(nn.Conv2d(inplanes, w * block.expansion, 1, s, bias=False),
+                                         nn.BatchNorm2d(w * block.expansion))
+                blocks.append(block(inplanes, w, s, down))
+                inplanes = w * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
             self.out_channels.append(inplanes)
             self.strides.append(stride_now)

@@ -1,4 +1,5 @@
-"""One (method, seed) cell of a run: transfer (unless `none`), frozen probe, fine-tune and test; saved when done.
+"""One (method, seed) cell of a run: transfer (unless `none`), then the downstream protocol of the task
+(segmentation: frozen probe, fine-tune and test; classification: linear probes at every stage); saved when done.
 
 A finished cell is stored in runs/<name>/cells/ and reused when the run is resumed; an unfinished one continues
 from its stages' step checkpoints (runs/<name>/state/).
@@ -15,12 +16,14 @@ from accelerate import Accelerator
 
 from crossmodal.checkpoint import save_checkpoint
 from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles
+from crossmodal.data.loaders import DataFiles, input_spec, make_loader
 from crossmodal.models import Segmenter
 from crossmodal.stages.checkpoints import stage_checkpoints
+from crossmodal.stages.supervised import evaluate_classifier
 from crossmodal.stages.transfer import build_student, run_transfer
+from eval.linear_probe import linear_probes
 from eval.probe import probe_segmentation
-from eval.segmentation import MethodResult, finetune_and_evaluate
+from eval.segmentation import MethodResult, evaluate_model, finetune_and_evaluate
 
 
 def cell_name(method: str, seed: int, cfg: Config) -> str:
@@ -51,19 +54,39 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: Segm
             save_checkpoint({"student": student.state_dict(), "distiller": distiller.state_dict(), "method": method,
                              "seed": seed, "config": to_dict(cell_cfg), "curve": curve},
                             run_dir / "checkpoints" / f"{name}_transfer.pt")
-    probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled else None
-    result, model = finetune_and_evaluate(cell_cfg, method, student, data, accelerator, log, stages[1])
-    result.curves.update(curves)
-    if probe is not None:
-        result.metrics["probe"] = probe
-        log.info("%s seed %d: frozen probe mIoU %.4f", method, seed, probe["miou"])
+    if cfg.task == "classification":  # the paper's L -> ab protocol: linear probes on the frozen student
+        result = MethodResult(linear_probes(cell_cfg, student, data, accelerator), None, curves)
+        log.info("%s seed %d: linear-probe top-1 per stage %s", method, seed,
+                 [round(v, 4) for v in result.metrics["top1_per_stage"]])
+    else:
+        probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled else None
+        result, model = finetune_and_evaluate(cell_cfg, method, student, data, accelerator, log, stages[1])
+        result.curves.update(curves)
+        if probe is not None:
+            result.metrics["probe"] = probe
+            log.info("%s seed %d: frozen probe mIoU %.4f", method, seed, probe["miou"])
+        if accelerator.is_main_process:
+            save_checkpoint({"model": model.state_dict(), "method": method, "seed": seed,
+                             "class_names": list(data.class_names), "config": to_dict(cell_cfg)},
+                            run_dir / "checkpoints" / f"{name}_finetuned.pt")
     result.metrics["time_s"] = round(time.time() - t0, 1)
     if accelerator.is_main_process:
-        save_checkpoint({"model": model.state_dict(), "method": method, "seed": seed,
-                         "class_names": list(data.class_names), "config": to_dict(cell_cfg)},
-                        run_dir / "checkpoints" / f"{name}_finetuned.pt")
         save_checkpoint({"result": dataclasses.asdict(result), "config": to_dict(cfg)}, path)
     for stage in stages:
         stage.clear()
     accelerator.wait_for_everyone()
     return result
+
+
+def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accelerator: Accelerator,
+                   curve: list) -> MethodResult:
+    """The frozen teacher on its own sensor and the test split: the reference the students are measured against."""
+    key, spec = cfg.data.source, input_spec(cfg, "source")
+    if cfg.task == "classification":
+        loader = make_loader(data.test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
+                             num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True, label="class_id")
+        return MethodResult(evaluate_classifier(accelerator, teacher, loader, key, "test[teacher]"), None,
+                            {"teacher": curve})
+    metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, key, spec, accelerator,
+                                                  "test[teacher]")
+    return MethodResult(metrics, confusion, {"teacher": curve}, examples)

@@ -36,6 +36,7 @@ def fit(accelerator: Accelerator, loader: DataLoader, *, epochs: int, train_step
         if snap.get("finished"):
             log.info("%s: finished earlier (step %d), restored", desc, step)
             return curve.points
+    accelerator.step = step  # gradient accumulation counts from the start of the stage, also after a resume
 
     def snapshot(epoch: int, batch: int, finished: bool = False) -> dict[str, Any]:
         return {"state": {name: obj.state_dict() for name, obj in state.items()}, "curve": curve.state_dict(),
@@ -50,7 +51,7 @@ def fit(accelerator: Accelerator, loader: DataLoader, *, epochs: int, train_step
             step += 1
             done += 1
             curve.add(step, loss.item())
-            if ckpt.due(step):
+            if ckpt.due(step) and accelerator.sync_gradients:  # never inside an accumulation window
                 ckpt.save(snapshot(epoch, done))
         done = 0
         curve.flush(step)

@@ -5,6 +5,7 @@ import logging
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
@@ -17,17 +18,19 @@ from eval.metrics import ConfusionMatrix
 IGNORE_INDEX = 255
 
 
-def train_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataLoader, input_key: str, *, epochs: int,
-                    lr: float, weight_decay: float, desc: str, log: logging.Logger,
-                    ckpt: StageCheckpoints) -> tuple[Segmenter, list]:
-    """Train `model` with pixel-wise cross-entropy (resumable via `ckpt`); returns the unwrapped model and its curve."""
+def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, *, epochs: int,
+                    lr: float, weight_decay: float, desc: str, log: logging.Logger, ckpt: StageCheckpoints,
+                    target_key: str = "label") -> tuple[nn.Module, list]:
+    """Train `model` with cross-entropy against `target_key` (per-pixel `label`, ignored where 255; or image-level
+    `class_id`, ignored where -1), resumable via `ckpt`; returns the unwrapped model and its loss curve."""
+    ignore = IGNORE_INDEX if target_key == "label" else -1
     model = sync_batchnorm(model, accelerator)
     optimizer = make_optimizer(model.parameters(), lr, weight_decay)
     scheduler = warmup_cosine(optimizer, epochs * len(loader), warmup_steps=min(20, len(loader)))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     def train_step(batch: dict) -> torch.Tensor:
-        loss = F.cross_entropy(model(batch[input_key]), batch["label"], ignore_index=IGNORE_INDEX)
+        loss = F.cross_entropy(model(batch[input_key]), batch[target_key], ignore_index=ignore)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         optimizer.step()
@@ -55,3 +58,20 @@ def evaluate_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataL
         pred, target = accelerator.gather_for_metrics((pred.int(), batch["label"].int()))
         cm.update(pred.long(), target.long())
     return cm.matrix.cpu()
+
+
+@torch.no_grad()
+def evaluate_classifier(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str,
+                        desc: str) -> dict[str, float]:
+    """Top-1 accuracy over the frames with a class (class_id >= 0), gathered from every process."""
+    model.eval().to(accelerator.device)
+    loader = accelerator.prepare(loader)
+    correct = total = 0
+    for batch in progress(loader, accelerator, desc):
+        with accelerator.autocast():
+            pred = model(batch[input_key]).argmax(1)
+        pred, target = accelerator.gather_for_metrics((pred, batch["class_id"]))
+        keep = target >= 0
+        correct += int((pred[keep] == target[keep]).sum())
+        total += int(keep.sum())
+    return {"top1": correct / max(total, 1), "num_test": total}

@@ -12,18 +12,22 @@ from accelerate import Accelerator
 
 from crossmodal.checkpoint import save_checkpoint
 from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles, input_spec, make_loader
-from crossmodal.models import Segmenter, build_backbone
+from crossmodal.data.loaders import DataFiles, input_spec, label_key, make_loader
+from crossmodal.models import Classifier, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import train_segmenter
 
 
-def build_teacher(cfg: Config, data: DataFiles) -> Segmenter:
-    """The teacher network for the source modality (weights random, or from teacher.net.pretrained)."""
+def build_teacher(cfg: Config, data: DataFiles) -> Segmenter | Classifier:
+    """The teacher network for the source modality (weights random, or from teacher.net.pretrained): a segmenter,
+    or a classifier when the task is image-level classification."""
     net = cfg.teacher.net
     channels = encoding_channels(cfg.data.source_encoding, data.teacher.shapes[cfg.data.source])
-    return Segmenter(build_backbone(net.arch, channels, net.pretrained), data.num_classes, net.head_channels)
+    backbone = build_backbone(net.arch, channels, net.pretrained)
+    if cfg.task == "classification":
+        return Classifier(backbone, data.num_classes)
+    return Segmenter(backbone, data.num_classes, net.head_channels)
 
 
 def freeze(model: torch.nn.Module) -> torch.nn.Module:
@@ -50,6 +54,8 @@ def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
            "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
            "input": [cfg.data.source, cfg.data.source_encoding, cfg.data.source_mean, cfg.data.source_std],
            "seed": cfg.seed, "hflip": cfg.data.hflip, "scale_jitter": cfg.data.scale_jitter}
+    if cfg.task != "segmentation":  # (kept out for segmentation so existing caches stay valid)
+        key["task"] = cfg.task
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -59,7 +65,8 @@ def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles) -> Segment
         raise FileNotFoundError(
             f"teacher checkpoint not found: {path} (config key teacher.checkpoint). Expected a file written by "
             f"run_transfer.py (runs/<name>/checkpoints/teacher.pt or the teacher cache), holding a "
-            f"'{cfg.teacher.net.arch}' segmenter for {data.num_classes} classes; leave the key empty to train one.")
+            f"'{cfg.teacher.net.arch}' {'segmenter' if cfg.task == 'segmentation' else 'classifier'} for "
+            f"{data.num_classes} classes; leave the key empty to train one.")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
@@ -95,11 +102,12 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
             model = build_teacher(cfg, data)
             loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True, batch_size=cfg.teacher.batch_size,
                                  num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True,
-                                 hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+                                 hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter, label=label_key(cfg))
             t = cfg.teacher
             ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
             model, info["curve"] = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
-                                                   weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt)
+                                                   weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
+                                                   target_key=label_key(cfg))
             if accelerator.is_main_process:
                 save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "curve": info["curve"],
                                  "class_names": list(data.class_names)}, cache)

@@ -237,3 +237,27 @@ def test_dataloader_with_workers(tmp_path: Path) -> None:
             np.testing.assert_array_equal(batch["rgb"][j].numpy(), data["rgb"][idx])
             seen.append(idx)
     assert seen == list(range(12))
+
+
+def _with_class_id(path: Path, ids, names) -> Path:
+    _write(path)
+    with h5py.File(path, "a") as f:
+        f.create_dataset("class_id", data=np.asarray(ids))
+        if names is not None:
+            f.attrs["image_class_names"] = names
+    return path
+
+
+def test_class_id_is_read_and_checked(tmp_path: Path) -> None:
+    path = _with_class_id(tmp_path / "ok.h5", np.array([0, 1, -1, 1, 0], np.int64), ["cat", "dog"])
+    info = read_info(path)
+    assert info.has_class_id and info.image_class_names == ("cat", "dog")
+    ds = PairedDataset(path, ["rgb", "class_id"])
+    assert [int(ds[i]["class_id"]) for i in range(5)] == [0, 1, -1, 1, 0]
+    assert not read_info(_write(tmp_path / "plain.h5")).has_class_id
+    with pytest.raises(FormatError, match="'class_id' holds values -1..2; expected -1 .* 0..1"):
+        read_info(_with_class_id(tmp_path / "range.h5", np.array([0, 1, 2, 1, -1]), ["cat", "dog"]))
+    with pytest.raises(FormatError, match=r"'class_id' must be an integer dataset of shape \(5,\)"):
+        read_info(_with_class_id(tmp_path / "shape.h5", np.zeros(4, np.int64), ["cat"]))
+    with pytest.raises(FormatError, match="'class_id' must be an integer"):
+        read_info(_with_class_id(tmp_path / "float.h5", np.zeros(5, np.float32), ["cat"]))

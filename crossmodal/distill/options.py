@@ -1,0 +1,230 @@
+"""The options of every distiller (the config sections transfer.<name>), kept free of torch so a config is
+validated in a fraction of a second, before anything heavy is imported. Each distiller module uses its class here
+as `Config`; OPTIONS maps the names used in `methods:` to them."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossmodal.errors import check
+
+KERNELS = ("repdistiller", "taylor")  # cc
+OBJECTIVES = ("nce", "infonce")  # crd
+NEGATIVE_MODES = ("per_sample", "shared", "queue")  # crd
+
+
+@dataclass
+class DistillerConfig:
+    """Options every distiller has; subclasses add their own (the config section transfer.<name>)."""
+
+    weight: float = 1.0
+
+    def check(self, key: str) -> None:
+        """Value checks that need no data; raise ConfigError naming `key`.<field>."""
+        check(self.weight > 0, f"{key}.weight", "> 0", self.weight)
+
+    def check_data(self, key: str, num_pairs: int) -> None:
+        """Checks against the number of unlabeled pairs (e.g. negatives drawn from them)."""
+
+
+def config_key(method: str) -> str:
+    """The config section of a method: transfer.<name>, with '+' written as '_' (crd+kd -> crd_kd)."""
+    return method.replace("+", "_")
+
+
+@dataclass
+class ATConfig(DistillerConfig):
+    """transfer.at: weight (RepDistiller's beta 1000), exponent p, and the stages matched ([] = every stage)."""
+
+    weight: float = 1000.0
+    p: float = 2.0
+    layers: list[int] = field(default_factory=list)
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.p > 0, f"{key}.p", "> 0", self.p)
+
+
+@dataclass
+class CCConfig(DistillerConfig):
+    """transfer.cc: weight (RepDistiller's beta 0.02), embedding width, kernel form and its options, stage."""
+
+    weight: float = 0.02
+    feat_dim: int = 128
+    kernel: str = "repdistiller"
+    gamma: float = 0.4
+    order: int = 2
+    layer: int = -1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
+        check(self.kernel in KERNELS, f"{key}.kernel", " or ".join(KERNELS), self.kernel)
+        check(self.gamma > 0, f"{key}.gamma", "> 0", self.gamma)
+        check(self.order >= 0, f"{key}.order", ">= 0", self.order)
+
+
+@dataclass
+class DenseCRDConfig(DistillerConfig):
+    """transfer.crd_dense: embedding width, locations per frame, temperature, and the stage it reads."""
+
+    feat_dim: int = 128
+    num_locations: int = 32
+    temperature: float = 0.07
+    layer: int = -1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
+        check(self.num_locations >= 2, f"{key}.num_locations", ">= 2", self.num_locations)
+        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
+
+
+@dataclass
+class CRDConfig(DistillerConfig):
+    """transfer.crd: CRDLoss options (docs/crd.md) and the stage it reads (-1 = last)."""
+
+    feat_dim: int = 128
+    num_negatives: int = 1024
+    temperature: float = 0.07
+    momentum: float = 0.5
+    objective: str = "nce"
+    negatives: str = "per_sample"
+    layer: int = -1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.objective in OBJECTIVES, f"{key}.objective", " or ".join(OBJECTIVES), self.objective)
+        check(self.negatives in NEGATIVE_MODES, f"{key}.negatives", ", ".join(NEGATIVE_MODES), self.negatives)
+        check(self.num_negatives >= 1, f"{key}.num_negatives", ">= 1", self.num_negatives)
+        check(0 <= self.momentum < 1, f"{key}.momentum", "in [0, 1)", self.momentum)
+        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
+        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
+
+    def check_data(self, key: str, num_pairs: int) -> None:
+        check(self.negatives == "queue" or self.num_negatives < num_pairs, f"{key}.num_negatives",
+              f"smaller than the number of unlabeled pairs ({num_pairs}) for the memory-bank modes",
+              self.num_negatives)
+
+
+@dataclass
+class KDConfig(DistillerConfig):
+    """transfer.kd: weight, temperature, and the student's segmentation head (classes, width, skip stage)."""
+
+    weight: float = 1.0
+    temperature: float = 4.0
+    num_classes: int = 0  # 0 = not known yet: the pipeline fills it from the data before building the distiller
+    hidden: int = 64
+    skip_stage: int = 1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
+        check(self.num_classes >= 0, f"{key}.num_classes", ">= 0 (0 = from the data)", self.num_classes)
+        check(self.hidden >= 1, f"{key}.hidden", ">= 1", self.hidden)
+
+
+@dataclass
+class CRDKDConfig(DistillerConfig):
+    """transfer.crd_kd: overall weight, and each part's options (their weights are the paper's beta and alpha)."""
+
+    crd: CRDConfig = field(default_factory=lambda: CRDConfig(weight=0.8))
+    kd: KDConfig = field(default_factory=lambda: KDConfig(weight=1.0))
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        self.crd.check(f"{key}.crd")
+        self.kd.check(f"{key}.kd")
+
+    def check_data(self, key: str, num_pairs: int) -> None:
+        self.crd.check_data(f"{key}.crd", num_pairs)
+
+
+@dataclass
+class FitNetConfig(DistillerConfig):
+    """transfer.fitnet: weight (RepDistiller's beta 100) and the hinted stage (-1 = last)."""
+
+    weight: float = 100.0
+    layer: int = -1
+
+
+@dataclass
+class NSTConfig(DistillerConfig):
+    """transfer.nst: weight (RepDistiller's beta 50) and the stages matched ([] = every stage)."""
+
+    weight: float = 50.0
+    layers: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PKTConfig(DistillerConfig):
+    """transfer.pkt: weight (RepDistiller's beta 30000), eps, and the pooled stage (-1 = last)."""
+
+    weight: float = 30000.0
+    eps: float = 1e-7
+    layer: int = -1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.eps > 0, f"{key}.eps", "> 0", self.eps)
+
+
+@dataclass
+class RKDConfig(DistillerConfig):
+    """transfer.rkd: weight (RepDistiller's beta 1), the distance and angle weights (25, 50), the stage."""
+
+    weight: float = 1.0
+    distance_weight: float = 25.0
+    angle_weight: float = 50.0
+    layer: int = -1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.distance_weight >= 0, f"{key}.distance_weight", ">= 0", self.distance_weight)
+        check(self.angle_weight >= 0, f"{key}.angle_weight", ">= 0", self.angle_weight)
+        check(self.distance_weight + self.angle_weight > 0, f"{key}.angle_weight",
+              "> 0 when distance_weight is 0", self.angle_weight)
+
+
+@dataclass
+class SPConfig(DistillerConfig):
+    """transfer.sp: weight (RepDistiller's beta 3000) and the stage (-1 = last map)."""
+
+    weight: float = 3000.0
+    layer: int = -1
+
+
+@dataclass
+class VIDConfig(DistillerConfig):
+    """transfer.vid: weight (RepDistiller's beta 1), initial variance, eps, regressor width (0 = teacher's), stages."""
+
+    weight: float = 1.0
+    init_pred_var: float = 5.0
+    eps: float = 1e-5
+    mid_channels: int = 0
+    layers: list[int] = field(default_factory=list)
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.eps > 0, f"{key}.eps", "> 0", self.eps)
+        check(self.init_pred_var > self.eps, f"{key}.init_pred_var", f"> eps ({self.eps})", self.init_pred_var)
+        check(self.mid_channels >= 0, f"{key}.mid_channels", ">= 0 (0 = the teacher's width)", self.mid_channels)
+
+
+def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> None:
+    """Set num_classes of every KDConfig inside a config section (e.g. cfg.transfer) that left it at 0."""
+    if isinstance(section, KDConfig):
+        check(section.num_classes in (0, num_classes), f"{key}.num_classes",
+              f"0 or the data's class count ({num_classes})", section.num_classes)
+        section.num_classes = num_classes
+    elif dataclasses.is_dataclass(section):
+        for f in dataclasses.fields(section):
+            fill_num_classes(getattr(section, f.name), num_classes, f"{key}.{f.name}")
+
+
+OPTIONS: dict[str, type[DistillerConfig]] = {
+    "kd": KDConfig, "fitnet": FitNetConfig, "at": ATConfig, "sp": SPConfig, "cc": CCConfig, "vid": VIDConfig,
+    "rkd": RKDConfig, "pkt": PKTConfig, "nst": NSTConfig, "crd": CRDConfig, "crd_dense": DenseCRDConfig,
+    "crd+kd": CRDKDConfig,
+}
