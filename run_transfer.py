@@ -13,13 +13,15 @@ import yaml
 
 from crossmodal.cli import parse_args, run_config
 from crossmodal.config import ConfigError
+from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = run_config(args)  # a config file plus overrides, or the saved config of the run in --resume
-    # a bad config has failed by now, in well under a second; what a run needs (torch, Accelerate) loads here
-    from crossmodal.data.loaders import ensure_synthetic, open_data, resolve_config
+    if data_ready(cfg):  # data that disagree with the config fail here too, before torch is loaded
+        resolve_config(cfg, open_data(cfg))
+    # what a run needs (torch, Accelerate) loads here
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell, teacher_result
     from crossmodal.stages.teacher import get_teacher

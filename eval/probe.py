@@ -15,7 +15,8 @@ from torch import nn
 
 from crossmodal.config import Config
 from crossmodal.data.h5format import PairedInfo
-from crossmodal.data.loaders import DataFiles, input_spec, make_loader
+from crossmodal.data.files import DataFiles
+from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import ConfigError
 from crossmodal.models import ResNetBackbone
 from eval.metrics import ConfusionMatrix, segmentation_metrics

@@ -13,8 +13,8 @@ from accelerate import Accelerator
 
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, to_dict
-from crossmodal.data.h5format import PairedDataset
-from crossmodal.data.loaders import SPLITS, DataFiles, split_path
+from crossmodal.data.dataset import PairedDataset
+from crossmodal.data.files import SPLITS, DataFiles, split_path
 from crossmodal.runtime import device_name, versions
 from eval.segmentation import example_indices
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot

@@ -15,8 +15,10 @@ from accelerate import Accelerator
 
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, ConfigError, load_config
-from crossmodal.data.h5format import FormatError, PairedDataset, PairedInfo, read_info
-from crossmodal.data.loaders import DataFiles, input_spec, make_loader
+from crossmodal.data.dataset import PairedDataset
+from crossmodal.data.h5format import FormatError, PairedInfo, read_info
+from crossmodal.data.files import DataFiles
+from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import InputSpec, PairTransform, check_encoding, encoding_channels
 from crossmodal.stages.checkpoints import StageCheckpoints

@@ -166,6 +166,19 @@ def test_data_that_disagrees_with_the_config_is_refused_before_the_run_folder_is
         assert not (tmp_path / "smoke").exists()
 
 
+def test_data_checks_fail_before_torch_is_loaded(smoke_run, tmp_path):
+    """With the data in place, a class count that disagrees with the files is refused before torch loads."""
+    _, _, overrides = smoke_run
+    same = [o for o in overrides if not o.startswith("output_dir=")] + [f"output_dir={tmp_path}", "data.num_classes=5"]
+    code = ("import sys\nimport run_transfer\nfrom crossmodal.config import ConfigError\n"
+            f"try:\n    run_transfer.main(['--config', 'configs/smoke.yaml', *{same!r}])\n"
+            "except ConfigError as err:\n    print(err)\n"
+            "print(sorted(m for m in ('torch', 'torchvision', 'accelerate', 'albumentations') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "'data.num_classes' is 5 but" in r.stdout and r.stdout.strip().endswith("[]"), r.stdout + r.stderr
+    assert not (tmp_path / "smoke").exists()
+
+
 def test_tensorboard_tracker_logs_every_stage(smoke_run, tmp_path):
     """trackers: [tensorboard] sends each stage's loss per epoch to runs/<name>/trackers (Accelerate's tracker)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -16,7 +16,8 @@ from accelerate import Accelerator
 
 from crossmodal.checkpoint import save_checkpoint
 from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles, input_spec, make_loader
+from crossmodal.data.files import DataFiles
+from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.models import Segmenter
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import evaluate_classifier

@@ -12,7 +12,8 @@ from accelerate import Accelerator
 
 from crossmodal.checkpoint import save_checkpoint
 from crossmodal.config import Config, to_dict
-from crossmodal.data.loaders import DataFiles, input_spec, label_key, make_loader
+from crossmodal.data.files import DataFiles, label_key
+from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.models import Classifier, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels
 from crossmodal.stages.checkpoints import stage_checkpoints

@@ -8,7 +8,8 @@ from torch import nn
 from accelerate import Accelerator
 
 from crossmodal.config import Config
-from crossmodal.data.loaders import DataFiles, input_spec, make_loader
+from crossmodal.data.files import DataFiles
+from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
 from crossmodal.modalities import encoding_channels

@@ -14,11 +14,11 @@ from crossmodal.data.h5format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     FormatError,
-    PairedDataset,
     PairedWriter,
     read_info,
     write_paired,
 )
+from crossmodal.data.dataset import PairedDataset
 
 CLASSES = ["wall", "floor", "chair"]
 

@@ -8,7 +8,7 @@ from accelerate import Accelerator
 from conftest import REPO
 
 from crossmodal.config import ConfigError, load_config
-from crossmodal.data.loaders import open_data
+from crossmodal.data.files import open_data
 from crossmodal.models import build_backbone
 from eval.probe import probe_segmentation
 

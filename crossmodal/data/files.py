@@ -1,0 +1,130 @@
+"""Which data files a run reads, and their checks against the config: h5py and numpy only, so a run whose
+data disagree with its config fails before torch is loaded."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from crossmodal.config import Config, ConfigError
+from crossmodal.data.h5format import PairedInfo, read_info
+from crossmodal.distill.options import OPTIONS, config_key, fill_num_classes
+from crossmodal.encodings import check_encoding
+
+SPLITS = ("unlabeled", "teacher", "train", "test")
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """The four split files a run reads, validated against each other and the config."""
+
+    unlabeled: PairedInfo
+    teacher: PairedInfo
+    train: PairedInfo
+    test: PairedInfo
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+def synthetic_command(cfg: Config) -> list[str]:
+    """The data_tools.synthetic command line that builds the configured embedded data."""
+    s = cfg.data.synthetic
+    return [sys.executable, "-m", "data_tools.synthetic", "--out", s.out, "--num", str(s.num), "--size", s.size,
+            "--seed", str(s.seed), "--num-teacher", str(s.num_teacher), "--num-train", str(s.num_train),
+            "--num-test", str(s.num_test), "--workers", str(s.workers)]
+
+
+def split_path(cfg: Config, split: str) -> Path:
+    """The configured file for `split`, or the synthetic one when none is named."""
+    named = getattr(cfg.data, split)
+    if named:
+        return Path(named)
+    if cfg.data.synthetic.enabled:
+        return Path(cfg.data.synthetic.out) / f"{split}.h5"
+    raise ConfigError(f"config key 'data.{split}' is empty and data.synthetic.enabled is false: name a paired HDF5 "
+                      f"file (docs/data_format.md), e.g. one built by python -m data_tools.synthetic --out DIR")
+
+
+def _synthetic_matches(cfg: Config) -> bool:
+    """True when the synthetic files exist and were made with the configured seed, size and counts."""
+    s = cfg.data.synthetic
+    want = {"unlabeled": s.num, "teacher": s.num_teacher, "train": s.num_train, "test": s.num_test}
+    h, w = (int(v) for v in s.size.lower().split("x"))
+    for split, num in want.items():
+        path = split_path(cfg, split)
+        if getattr(cfg.data, split):
+            continue
+        if not path.is_file():
+            return False
+        info = read_info(path)
+        if info.num_samples != num or (info.height, info.width) != (h, w) or info.attrs.get("seed") != s.seed:
+            return False
+    return True
+
+
+def data_ready(cfg: Config) -> bool:
+    """True when nothing is left to generate: the embedded data are off or already made as configured."""
+    return not cfg.data.synthetic.enabled or _synthetic_matches(cfg)
+
+
+def ensure_synthetic(cfg: Config, is_main: bool) -> None:
+    """Generate the embedded procedural data (main process only) when it is missing or made differently."""
+    if not cfg.data.synthetic.enabled or not is_main or _synthetic_matches(cfg):
+        return
+    cmd = synthetic_command(cfg) + ["--overwrite"]
+    print("[crossmodal] generating the embedded procedural RGB-D data:", " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def open_data(cfg: Config) -> DataFiles:
+    """Read and cross-check the split files: present, holding the modalities and classes the config needs."""
+    infos = {}
+    for split in SPLITS:
+        path = split_path(cfg, split)
+        if not path.is_file():
+            how = (" ".join(synthetic_command(cfg)[1:]) if not getattr(cfg.data, split) else
+                   "-m data_tools.synthetic --out DIR (embedded data), or the data_tools converter for your sensor")
+            raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: python {how}")
+        infos[split] = read_info(path)
+    src, tgt, label = cfg.data.source, cfg.data.target, label_key(cfg)
+    need = {"unlabeled": [src, tgt], "teacher": [src, label], "train": [tgt, label], "test": [src, tgt, label]}
+    for split, mods in need.items():
+        info = infos[split]
+        for m in mods:
+            if m not in info.modalities and not (m == "class_id" and info.has_class_id):
+                raise ConfigError(f"dataset {info.path} (data.{split}) lacks {'modality ' if m != 'class_id' else ''}"
+                                  f"'{m}' needed here (task: {cfg.task}); it has {', '.join(info.modalities)}"
+                                  + (", class_id" if info.has_class_id else ""))
+        for side, name in (("source", src), ("target", tgt)):
+            if name in mods:
+                d = cfg.data
+                check_encoding(getattr(d, f"{side}_encoding"), name, info.shapes[name], str(info.path),
+                               tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
+    names_of = (lambda i: i.class_names) if cfg.task == "segmentation" else (lambda i: i.image_class_names)
+    names = names_of(infos["test"])
+    if not names:
+        raise ConfigError(f"{infos['test'].path} names no classes ({'class_names' if cfg.task == 'segmentation' else 'image_class_names'} "
+                          f"attribute) for task {cfg.task}")
+    for split in ("teacher", "train"):
+        if names_of(infos[split]) != names:
+            raise ConfigError(f"class names of {infos[split].path} differ from those of {infos['test'].path}")
+    if cfg.data.num_classes and cfg.data.num_classes != len(names):
+        raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
+                          f"has {len(names)} classes ({', '.join(names)})")
+    for method in cfg.methods:
+        if method in OPTIONS:
+            key = config_key(method)
+            getattr(cfg.transfer, key).check_data(f"transfer.{key}", infos["unlabeled"].num_samples)
+    return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
+
+
+def label_key(cfg: Config) -> str:
+    """What the labeled splits are labeled with: per-pixel `label`, or image-level `class_id`."""
+    return "label" if cfg.task == "segmentation" else "class_id"
+
+
+def resolve_config(cfg: Config, data: DataFiles) -> None:
+    """Fill the values that come from the data (class counts), so the saved config states them."""
+    cfg.data.num_classes = data.num_classes
+    fill_num_classes(cfg.transfer, data.num_classes)
