@@ -21,11 +21,14 @@ def _numbers(metrics: dict) -> dict:
             for m, v in metrics["methods"].items()}
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path):
+@pytest.mark.parametrize("grad_accum", [1, 2])
+def test_sigkill_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path, grad_accum):
     _, _, overrides = smoke_run
     same = [o for o in overrides if not o.startswith("output_dir=")]
     # pooled CRD (memory bank, Z, negative sampler) long enough to be killed in its middle; a step checkpoint every 3
-    setting = [*same, "methods=[crd]", "transfer.epochs=8", "checkpoint.every_steps=3"]
+    # batches, written only at the end of an accumulation window (with grad_accum 2: batches 6, 12, ...)
+    setting = [*same, "methods=[crd]", "transfer.epochs=8", "checkpoint.every_steps=3",
+               f"transfer.grad_accum={grad_accum}"]
     assert run_transfer.main(["--config", CONFIG, *setting, f"output_dir={tmp_path / 'whole'}"]) == 0
     whole = json.loads((tmp_path / "whole" / "smoke" / "metrics.json").read_text())
 
