@@ -19,8 +19,8 @@ from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resol
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = run_config(args)  # a config file plus overrides, or the saved config of the run in --resume
-    if data_ready(cfg):  # data that disagree with the config fail here too, before torch is loaded
-        resolve_config(cfg, open_data(cfg))
+    # data already in place are checked against the config here too, before torch is loaded
+    data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell, teacher_result
@@ -30,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     accelerator = make_accelerator(cfg)
     t0 = time.time()
 
-    # data: the embedded procedural scenes are generated on first use; real data comes from data_tools. Checked
-    # against the config before the run folder is touched.
-    ensure_synthetic(cfg, accelerator.is_main_process)
-    accelerator.wait_for_everyone()
-    data = open_data(cfg)
+    # data: the embedded procedural scenes are generated on first use (main process); real data comes from
+    # data_tools. Checked against the config before the run folder is touched.
+    if data is None:  # every process took this branch: all saw the same files before anything was generated
+        ensure_synthetic(cfg, accelerator.is_main_process)
+        accelerator.wait_for_everyone()
+        data = open_data(cfg)
     resolve_config(cfg, data)
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)

@@ -134,7 +134,7 @@ def bench_loader(path: Path, epochs: int, workers: int, batch: int) -> dict[str,
     """Samples/s of make_loader: whole epochs (fresh workers each epoch, as in training) and after the first batch."""
     info = read_info(path)
     loader = make_loader(info, {"rgb": InputSpec("rgb"), "depth": InputSpec("logdepth_valid")}, train=True,
-                         batch_size=batch, num_workers=workers, seed=0, with_label=False)
+                         batch_size=batch, num_workers=workers, seed=0)
     for _ in loader:   # warm-up epoch (page cache, imports in workers)
         pass
     whole_n, whole_t, steady_n, steady_t = 0, 0.0, 0, 0.0

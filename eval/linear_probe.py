@@ -26,7 +26,7 @@ def pooled_features(cfg: Config, backbone: ResNetBackbone, info: PairedInfo, key
                     device: torch.device) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Per stage (N, C * grid^2) pooled features of every frame of a split, and its class ids (N,)."""
     loader = make_loader(info, {key: input_spec(cfg, side)}, train=False, batch_size=cfg.probe.batch_size,
-                         num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True, label="class_id")
+                         num_workers=cfg.data.num_workers, seed=cfg.seed, label="class_id")
     backbone.eval().to(device)
     feats: list[list[torch.Tensor]] = [[] for _ in backbone.out_channels]
     labels = []

@@ -30,7 +30,7 @@ def dense_features(cfg: Config, backbone: ResNetBackbone, info: PairedInfo, laye
     """Features of stage `layer` for every frame of a labeled split, (N, C, h, w) float32, and labels (N, H, W)."""
     key = cfg.data.target
     loader = make_loader(info, {key: input_spec(cfg, "target")}, train=False, batch_size=cfg.probe.batch_size,
-                         num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True)
+                         num_workers=cfg.data.num_workers, seed=cfg.seed, label="label")
     backbone.eval().to(device)
     feats, labels = [], []
     for batch in loader:

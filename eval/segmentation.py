@@ -56,7 +56,7 @@ def evaluate_model(cfg: Config, model: Segmenter, test: PairedInfo, class_names:
                    spec: InputSpec, accelerator: Accelerator, desc: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames."""
     loader = make_loader(test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                         num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True)
+                         num_workers=cfg.data.num_workers, seed=cfg.seed, label="label")
     confusion = evaluate_segmenter(accelerator, model, loader, key, len(class_names), desc).numpy()
     metrics = segmentation_metrics(confusion, class_names)
     examples = predict(model, test.path, key, spec, example_indices(test.num_samples, cfg.finetune.num_examples),
@@ -73,7 +73,7 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: ResNetBackbone, da
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
     key, spec, ft = cfg.data.target, input_spec(cfg, "target"), cfg.finetune
     loader = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
-                         seed=cfg.seed + 2, with_label=True, hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+                         seed=cfg.seed + 2, label="label", hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     model, curve = train_segmenter(accelerator, model, loader, key, epochs=ft.epochs, lr=ft.lr,
                                    weight_decay=ft.weight_decay, desc=f"finetune[{method}]", log=log, ckpt=ckpt)
     metrics, confusion, examples = evaluate_model(cfg, model, data.test, data.class_names, key, spec, accelerator,

@@ -85,7 +85,7 @@ def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accel
     key, spec = cfg.data.source, input_spec(cfg, "source")
     if cfg.task == "classification":
         loader = make_loader(data.test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                             num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True, label="class_id")
+                             num_workers=cfg.data.num_workers, seed=cfg.seed, label="class_id")
         return MethodResult(evaluate_classifier(accelerator, teacher, loader, key, "test[teacher]"), None,
                             {"teacher": curve})
     metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, key, spec, accelerator,

@@ -102,7 +102,7 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
             torch.manual_seed(cfg.seed)
             model = build_teacher(cfg, data)
             loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True, batch_size=cfg.teacher.batch_size,
-                                 num_workers=cfg.data.num_workers, seed=cfg.seed, with_label=True,
+                                 num_workers=cfg.data.num_workers, seed=cfg.seed,
                                  hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter, label=label_key(cfg))
             t = cfg.teacher
             ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)

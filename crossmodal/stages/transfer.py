@@ -37,7 +37,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
     t = cfg.transfer
     loader = make_loader(data.unlabeled, {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")},
                          train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
-                         with_label=False, hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+                         hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
     steps = t.epochs * max(1, len(loader) // t.grad_accum)  # batches are split across processes
     scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
