@@ -80,9 +80,6 @@ def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[st
     return out
 
 
-METRIC_KEYS = ("miou", "pixel_acc", "mean_acc", "fw_iou")
-
-
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
     arr = np.asarray(values, dtype=np.float64)
     return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)

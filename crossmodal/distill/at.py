@@ -4,7 +4,6 @@ Also holds the stage-pairing and size-matching helpers the other per-stage disti
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 

@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import DenseCRDConfig
+
 
 def sample_points(batch: int, num: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """(B, P, 1, 2) random points in grid_sample's normalised [-1, 1] coordinates."""

@@ -1,11 +1,11 @@
 """`crd+kd`: the paper's combination, pooled CRD (beta 0.8) plus pixel-wise KD (alpha 1), as one distiller."""
 from __future__ import annotations
 
-
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import CRDKDConfig
 from crossmodal.distill.crd_pooled import PooledCRD
 from crossmodal.distill.kd import KD
+
 
 @register
 class CRDKD(Distiller):

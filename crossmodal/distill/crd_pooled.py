@@ -1,11 +1,10 @@
 """`crd`: CRD as the paper applies it, on globally pooled features with a memory bank of every sample."""
 from __future__ import annotations
 
-
-
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import CRDConfig
 from crossmodal.distill.crd_loss import CRDLoss
+
 
 @register
 class PooledCRD(Distiller):

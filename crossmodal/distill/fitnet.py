@@ -1,7 +1,6 @@
 """`fitnet`: FitNets hints (Romero et al., ICLR 2015) as RepDistiller's HintLoss through its ConvReg regressor."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -1,7 +1,6 @@
 """`nst`: neuron selectivity transfer (Huang & Wang, 2017) as RepDistiller's NSTLoss, on every stage."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 

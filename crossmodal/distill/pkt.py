@@ -1,12 +1,12 @@
 """`pkt`: probabilistic knowledge transfer (Passalis & Tefas, ECCV 2018) as RepDistiller's PKT, pooled features."""
 from __future__ import annotations
 
-
 import torch
 
 from crossmodal.distill.at import stage_index
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import PKTConfig
+
 
 def conditional_probabilities(f: torch.Tensor, eps: float) -> torch.Tensor:
     """(B, B): cosine similarities mapped to [0, 1], each row divided by its sum."""

@@ -1,13 +1,13 @@
 """`rkd`: relational KD (Park et al., CVPR 2019) as RepDistiller's RKDLoss, on pooled features of one stage."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import stage_index
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import RKDConfig
+
 
 def pairwise_distances(e: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """(B, B) Euclidean distances (squared ones clamped at eps before the root), zero diagonal."""

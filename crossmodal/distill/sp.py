@@ -1,7 +1,6 @@
 """`sp`: similarity-preserving KD (Tung & Mori, ICCV 2019) as RepDistiller's Similarity, on one stage."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 

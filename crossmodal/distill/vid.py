@@ -11,6 +11,7 @@ from crossmodal.distill.at import match_size, stage_pairs
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import VIDConfig
 
+
 class VIDHead(nn.Module):
     """Gaussian q(t | s): mean from a 3-layer 1x1 regressor, per-channel variance softplus(log_scale) + eps."""
 
