@@ -13,7 +13,7 @@ from crossmodal.config import Config, ConfigError, dump_yaml, load_config, parse
 def test_default_yaml_equals_builtin_defaults_where_it_sets_nothing_else():
     cfg = load_config("configs/default.yaml")
     assert cfg.methods == ["none", "crd_dense"]
-    assert cfg.transfer.crd_dense.num_locations == 32
+    assert cfg.transfer.crd_dense.num_locations == 16
     assert cfg.data.synthetic.size == "96x128"
 
 

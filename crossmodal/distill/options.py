@@ -70,7 +70,7 @@ class DenseCRDConfig(DistillerConfig):
     """transfer.crd_dense: embedding width, locations per frame, temperature, and the stage it reads."""
 
     feat_dim: int = 128
-    num_locations: int = 32
+    num_locations: int = 16
     temperature: float = 0.07
     layer: int = -1
 

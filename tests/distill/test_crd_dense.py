@@ -1,6 +1,7 @@
 """Dense CRD: symmetric InfoNCE over sampled locations, checked against values computed by hand."""
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -19,6 +20,40 @@ def test_symmetric_infonce_by_hand():
     # teacher->student columns: col0[0] = -log(e^1.2/(e^1.2+e^1.6)); col1[1] = -log(e^2/(e^0+e^2))
     col = (-math.log(math.exp(1.2) / (math.exp(1.2) + math.exp(1.6))) - math.log(math.exp(2) / (1 + math.exp(2)))) / 2
     assert math.isclose(symmetric_infonce(s, t, tau).item(), row + col, rel_tol=1e-6)
+
+
+def cross_entropy_form(s: torch.Tensor, t: torch.Tensor, tau: float) -> torch.Tensor:
+    scores = F.normalize(s, dim=1) @ F.normalize(t, dim=1).T / tau
+    target = torch.arange(s.shape[0])
+    return F.cross_entropy(scores, target) + F.cross_entropy(scores.T, target)
+
+
+@pytest.mark.parametrize("tau", [0.01, 0.07, 1.0])  # 0.01 takes the per-row/column shift, the others one shift
+def test_symmetric_infonce_matches_two_cross_entropies_with_gradients(tau):
+    torch.manual_seed(0)
+    s = (torch.randn(48, 16, dtype=torch.float64) * 3).requires_grad_()
+    t = torch.randn(48, 16, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b: symmetric_infonce(a, b, tau), (s, t))
+    fused = symmetric_infonce(s, t, tau)
+    grads = torch.autograd.grad(fused, (s, t))
+    plain = cross_entropy_form(s, t, tau)
+    expected = torch.autograd.grad(plain, (s, t))
+    assert torch.allclose(fused, plain, rtol=1e-12, atol=1e-12)
+    for got, want in zip(grads, expected):
+        assert torch.allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("tau", [0.001, 0.07])
+def test_symmetric_infonce_is_finite_in_float32_at_cold_temperatures(tau):
+    torch.manual_seed(0)
+    s, t = torch.randn(200, 8) * 30, torch.randn(200, 8)  # at tau 0.001 scores span 2000
+    fused, plain = symmetric_infonce(s, t, tau), cross_entropy_form(s, t, tau)
+    assert torch.isfinite(fused) and torch.allclose(fused, plain, rtol=1e-5)
+
+
+def test_symmetric_infonce_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"\(N, D\).*\(4, 3\) and \(4, 2\)"):
+        symmetric_infonce(torch.randn(4, 3), torch.randn(4, 2), 0.1)
 
 
 def test_dense_crd_positive_is_the_same_location():
