@@ -32,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # data: the embedded procedural scenes are generated on first use (main process); real data comes from
     # data_tools. Checked against the config before the run folder is touched.
-    if data is None:  # every process took this branch: all saw the same files before anything was generated
+    if data is None:
         ensure_synthetic(cfg, accelerator.is_main_process)
-        accelerator.wait_for_everyone()
+    accelerator.wait_for_everyone()  # every process, whichever branch it took (a late one may find the data made)
+    if data is None:
         data = open_data(cfg)
     resolve_config(cfg, data)
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)

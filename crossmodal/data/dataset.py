@@ -24,8 +24,7 @@ class PairedDataset(torch.utils.data.Dataset):
         self.modalities = tuple(modalities)
         if not self.modalities:
             raise ValueError(f"{self.path}: no modalities requested; the file has {list(self.info.modalities)}")
-        missing = [m for m in self.modalities if m not in self.info.modalities
-                   and not (m == "class_id" and self.info.has_class_id)]
+        missing = [m for m in self.modalities if not self.info.holds(m)]
         if missing:
             raise FormatError(f"{self.path}: modality {missing[0]!r} is not in the file; "
                               f"it has {list(self.info.modalities)}")

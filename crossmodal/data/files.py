@@ -92,7 +92,7 @@ def open_data(cfg: Config) -> DataFiles:
     for split, mods in need.items():
         info = infos[split]
         for m in mods:
-            if m not in info.modalities and not (m == "class_id" and info.has_class_id):
+            if not info.holds(m):
                 raise ConfigError(f"dataset {info.path} (data.{split}) lacks {'modality ' if m != 'class_id' else ''}"
                                   f"'{m}' needed here (task: {cfg.task}); it has {', '.join(info.modalities)}"
                                   + (", class_id" if info.has_class_id else ""))

@@ -400,6 +400,10 @@ class PairedInfo:
     image_class_names: tuple[str, ...] = ()  # names of the image-level classes in `class_id`, when it exists
     has_class_id: bool = False  # the file holds `class_id` (int64 (N,), -1 = none), e.g. from data_tools.lab
 
+    def holds(self, name: str) -> bool:
+        """True when samples can be read under `name`: a modality, or the image-level `class_id`."""
+        return name in self.modalities or (name == "class_id" and self.has_class_id)
+
     @property
     def height(self) -> int:
         """Height of the first modality with at least two per-sample dimensions."""
