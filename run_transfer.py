@@ -12,7 +12,7 @@ import time
 import yaml
 
 from crossmodal.cli import parse_args, run_config
-from crossmodal.config import ConfigError
+from crossmodal.errors import UserError
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
 
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell, teacher_result
     from crossmodal.stages.teacher import get_teacher
+    from crossmodal.stages.transfer import build_student
     from eval.report import write_run_report
 
     accelerator = make_accelerator(cfg)
@@ -41,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)
 
-    # teacher: frozen, loaded or trained once and cached
+    # networks: the student is built once now, so a wrong name, tap or weights file fails before any training
+    build_student(cfg, data)
+
+    # teacher: frozen, loaded (strictly) or trained once and cached
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)
 
     # each (method, seed) cell: transfer on unlabeled pairs (none = random init), then the downstream protocol
@@ -68,6 +72,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:  # bad input: one clear line
+    except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:  # bad input
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -55,11 +55,15 @@ class DataConfig:
 
 @dataclass
 class NetConfig:
-    """A backbone and where its starting weights come from (a local file; nothing is downloaded)."""
+    """A network (docs/networks.md) and where its starting weights come from (a local file; nothing is downloaded)."""
 
-    arch: str = "resnet_narrow"
-    pretrained: str = ""  # torchvision state-dict file, or empty for random init
+    arch: str = "resnet_narrow"  # built-in name, timm:<model>, torchvision:<model> or python:<module>:<callable>
+    features: list[str] = field(default_factory=list)  # module names of the stages to tap, shallow to deep
+    pretrained: str = ""  # local weights file for the backbone, or empty for random init
     head_channels: int = 64
+    # re-estimate BatchNorm statistics on the stage's frames before evaluating what a training stage produced:
+    # auto = when the stage was too short for the layers' momentum to forget their initial statistics
+    bn_recalibrate: str = "auto"
 
 
 @dataclass
@@ -284,13 +288,14 @@ def _available(module: str):
 
 
 TASKS = ("segmentation", "classification")
+BN_RECALIBRATE = ("auto", "always", "never")
 TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
             "aim": _available("aim"), "comet_ml": _available("comet_ml")}
 
 
 def validate(cfg: Config) -> None:
     """Value checks that need no data: positive sizes and rates, known names."""
-    from crossmodal.archs import ARCHS
+    from crossmodal.archs import parse_arch
     from crossmodal.encodings import ENCODINGS
 
     known = ["none", *OPTIONS]
@@ -307,8 +312,12 @@ def validate(cfg: Config) -> None:
                 raise ConfigError(f"config key 'methods' has '{m}', which distils a segmentation teacher's per-pixel "
                                   f"logits; it is not available when task is classification")
     for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
-        _check(net.arch in ARCHS, f"{key}.arch", f"one of {', '.join(ARCHS)}", net.arch)
+        parse_arch(net.arch, f"{key}.arch")
         _check(net.head_channels > 0, f"{key}.head_channels", "> 0", net.head_channels)
+        _check(net.bn_recalibrate in BN_RECALIBRATE, f"{key}.bn_recalibrate", " or ".join(BN_RECALIBRATE),
+               net.bn_recalibrate)
+        _check(all(isinstance(f, str) and f for f in net.features), f"{key}.features",
+               "a list of module names, shallow to deep", net.features)
     for side in ("source", "target"):
         enc = getattr(cfg.data, f"{side}_encoding")
         _check(enc in ENCODINGS, f"data.{side}_encoding", f"one of {', '.join(ENCODINGS)}", enc)

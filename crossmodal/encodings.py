@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from crossmodal.errors import UserError
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 # Log-depth statistics for indoor scenes (0.5-10 m); fixed so every split is encoded alike.
@@ -90,11 +92,11 @@ def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: 
     """Fail early when an encoding (and its standardisation) does not fit what the file stores."""
     channels = encoding_channels(name, stored_shape)
     if len(mean) != len(std) or (mean and len(mean) != channels):
-        raise ValueError(f"{path}: modality '{modality}' with encoding '{name}' has {channels} channel(s); its "
+        raise UserError(f"{path}: modality '{modality}' with encoding '{name}' has {channels} channel(s); its "
                          f"mean/std lists must both have {channels} values (got {len(mean)} and {len(std)})")
     if any(v <= 0 for v in std):
-        raise ValueError(f"{path}: modality '{modality}': std values must be > 0, got {list(std)}")
+        raise UserError(f"{path}: modality '{modality}': std values must be > 0, got {list(std)}")
     if name in ("rgb", "hha") and (len(stored_shape) != 3 or stored_shape[-1] != 3):
-        raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W, 3)")
+        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W, 3)")
     if name in DEPTH_ENCODINGS and len(stored_shape) != 2:
-        raise ValueError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")
+        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")

@@ -1,8 +1,17 @@
-"""Errors the product reports to users as one clear line."""
+"""Errors the product reports to users as one clear line (the command lines catch these, and file errors, only:
+anything else is a bug and keeps its traceback)."""
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """Bad input from the user: a config value, a data file, a network or a weights file that does not fit."""
+
+
+class ConfigError(UserError):
     """A configuration problem; the message names the key (and file) and what was expected."""
+
+
+class NetworkError(UserError):
+    """A network named in the config cannot be built, tapped or loaded; the message names the key and the fix."""
 
 
 def check(cond: bool, key: str, expected: str, value: object) -> None:

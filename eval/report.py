@@ -15,8 +15,9 @@ from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, to_dict
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.files import SPLITS, DataFiles, split_path
+from crossmodal.errors import UserError
+from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, versions
-from eval.segmentation import example_indices
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
 
 
@@ -337,12 +338,12 @@ def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
         loaded.append(json.loads(path.read_text()))
     for run, m in zip(runs, loaded):
         if m.get("task", "segmentation") != "segmentation":
-            raise ValueError(f"{run} is a {m['task']} run; comparing runs covers segmentation runs (several seeds of "
+            raise UserError(f"{run} is a {m['task']} run; comparing runs covers segmentation runs (several seeds of "
                              f"one classification experiment are compared in its own report: set seeds: [...])")
     names = loaded[0]["class_names"]
     for run, m in zip(runs, loaded):
         if m["class_names"] != names:
-            raise ValueError(f"{run} has classes {m['class_names']}, {runs[0]} has {names}: not comparable")
+            raise UserError(f"{run} has classes {m['class_names']}, {runs[0]} has {names}: not comparable")
     methods: dict[str, dict[str, Any]] = {}
     for run, m in zip(runs, loaded):
         for method, v in m["methods"].items():
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         compare_runs(args.runs, args.out)
-    except (FileNotFoundError, ValueError, KeyError) as err:
+    except (UserError, FileNotFoundError, KeyError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {args.out / 'report.md'}")

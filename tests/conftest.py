@@ -1,5 +1,10 @@
 """Shared fixtures: the smoke pipeline run once per session into a temporary folder."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,3 +24,15 @@ def smoke_run(tmp_path_factory):
     assert run_transfer.main(["--config", str(REPO / "configs" / "smoke.yaml"), *overrides]) == 0
     run_dir = root / "runs" / "smoke"
     return run_dir, json.loads((run_dir / "metrics.json").read_text()), overrides
+
+
+def run_until_snapshot(args: list[str], snapshot: Path, timeout: float = 300) -> None:
+    """Start `python run_transfer.py *args` and SIGKILL it as soon as the step checkpoint `snapshot` exists."""
+    proc = subprocess.Popen([sys.executable, "run_transfer.py", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while not snapshot.exists():
+        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -1,15 +1,12 @@
 """Resuming: a run killed with SIGKILL in the middle of an epoch ends with the numbers of an uninterrupted run;
 finished (method, seed) cells are reused; several seeds are aggregated."""
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_until_snapshot
 
 import run_transfer
 
@@ -34,15 +31,8 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_pat
 
     run_dir = tmp_path / "killed" / "smoke"
     state = run_dir / "state" / "transfer-crd-seed0"
-    proc = subprocess.Popen([sys.executable, "run_transfer.py", "--config", CONFIG, *setting,
-                             f"output_dir={tmp_path / 'killed'}"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (state / "step-00000006.pt").exists():  # epoch 2 of 8, batch 2 of 4
-        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # killed in epoch 2 of 8, batch 2 of 4
+    run_until_snapshot(["--config", CONFIG, *setting, f"output_dir={tmp_path / 'killed'}"], state / "step-00000006.pt")
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "cells" / "crd-seed0.pt").exists()
     import torch
 

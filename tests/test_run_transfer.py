@@ -88,7 +88,7 @@ def test_bad_teacher_checkpoint_is_refused(tmp_path, smoke_run):
     run_dir, _, overrides = smoke_run
     missing = _run("--config", "configs/smoke.yaml", *overrides, f"output_dir={tmp_path}",
                    f"teacher.checkpoint={tmp_path / 'teacher.pt'}")
-    assert missing.returncode == 2 and "teacher checkpoint not found" in missing.stderr
+    assert missing.returncode == 2 and "'teacher.checkpoint': weights file not found" in missing.stderr
     student = run_dir / "checkpoints" / "crd_transfer.pt"  # a checkpoint of the wrong kind of network
     wrong = _run("--config", "configs/smoke.yaml", *overrides, f"output_dir={tmp_path}",
                  "teacher.net.arch=resnet_tiny", f"teacher.checkpoint={run_dir / 'checkpoints' / 'teacher.pt'}")

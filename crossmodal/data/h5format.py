@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from crossmodal.atomic import temp_path_beside
+from crossmodal.errors import UserError
 
 FORMAT_NAME = "crossmodal-paired"
 FORMAT_VERSION = 1
@@ -31,7 +32,7 @@ DEFAULT_MODALITY_ATTRS: dict[str, dict[str, str]] = {
 }
 
 
-class FormatError(ValueError):
+class FormatError(UserError):
     """A file or the data for one does not follow the paired format; the message names file and key."""
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import ATConfig
-from crossmodal.errors import ConfigError, check
+from crossmodal.errors import check
 
 
 def stage_index(layer: int, num_student: int, num_teacher: int, key: str) -> int:
@@ -21,23 +21,24 @@ def stage_index(layer: int, num_student: int, num_teacher: int, key: str) -> int
 
 
 def stage_pairs(layers: list[int], num_student: int, num_teacher: int, key: str) -> list[int]:
-    """Validated stage indices; empty `layers` = every stage, which needs equal stage counts."""
+    """Validated stage indices, used on both networks; empty `layers` = every stage, or, when the stage counts
+    differ, the deepest min(counts) of each paired from the deepest down (negative indices)."""
     if not layers:
         if num_student != num_teacher:
-            raise ConfigError(f"config key '{key}' must name the stages to match when student and teacher have "
-                              f"different stage counts ({num_student} vs {num_teacher}), got []")
+            return list(range(-min(num_student, num_teacher), 0))
         return list(range(num_student))
     return [stage_index(i, num_student, num_teacher, key) for i in layers]
 
 
 def match_size(s: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Average-pool the larger map down to the smaller one's size, per axis (RepDistiller's rule for AT/VID/NST)."""
-    size = (min(s.shape[-2], t.shape[-2]), min(s.shape[-1], t.shape[-1]))
-    if tuple(s.shape[-2:]) != size:
-        s = F.adaptive_avg_pool2d(s, size)
-    if tuple(t.shape[-2:]) != size:
-        t = F.adaptive_avg_pool2d(t, size)
-    return s, t
+    """Resample the teacher map to the student's grid: average-pooled when it is finer (RepDistiller's rule for
+    AT/VID/NST), bilinear when it is coarser (a teacher of larger stride, or with a dilated, coarser trunk)."""
+    size = tuple(s.shape[-2:])
+    if tuple(t.shape[-2:]) == size:
+        return s, t
+    if t.shape[-2] >= size[0] and t.shape[-1] >= size[1]:
+        return s, F.adaptive_avg_pool2d(t, size)
+    return s, F.interpolate(t, size=size, mode="bilinear", align_corners=False)
 
 
 def attention_map(f: torch.Tensor, p: float) -> torch.Tensor:

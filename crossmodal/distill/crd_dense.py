@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossmodal.distill.at import stage_index
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import DenseCRDConfig
 
@@ -74,9 +75,9 @@ class DenseCRD(Distiller):
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layer = cfg.layer
-        self.embed_student = nn.Linear(student_channels[cfg.layer], cfg.feat_dim)
-        self.embed_teacher = nn.Linear(teacher_channels[cfg.layer], cfg.feat_dim)
+        self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.crd_dense.layer")
+        self.embed_student = nn.Linear(student_channels[self.layer], cfg.feat_dim)
+        self.embed_teacher = nn.Linear(teacher_channels[self.layer], cfg.feat_dim)
         self.generator = torch.Generator().manual_seed(seed)
         self.finish_init()
 

@@ -1,6 +1,7 @@
 """`crd`: CRD as the paper applies it, on globally pooled features with a memory bank of every sample."""
 from __future__ import annotations
 
+from crossmodal.distill.at import stage_index
 from crossmodal.distill.base import Distiller, register
 from crossmodal.distill.options import CRDConfig
 from crossmodal.distill.crd_loss import CRDLoss
@@ -17,8 +18,8 @@ class PooledCRD(Distiller):
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         cfg.check_data("transfer.crd", num_samples)
-        self.layer = cfg.layer
-        self.crd = CRDLoss(student_channels[cfg.layer], teacher_channels[cfg.layer], num_samples,
+        self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.crd.layer")
+        self.crd = CRDLoss(student_channels[self.layer], teacher_channels[self.layer], num_samples,
                            feat_dim=cfg.feat_dim, num_negatives=cfg.num_negatives, temperature=cfg.temperature,
                            momentum=cfg.momentum, objective=cfg.objective, negatives=cfg.negatives, seed=seed)
         self.finish_init()

@@ -17,7 +17,7 @@ def conv_regressor(in_channels: int, out_channels: int) -> nn.Sequential:
 
 @register
 class FitNet(Distiller):
-    """MSE between the regressed student map and the teacher map of one stage (sizes pooled to the smaller)."""
+    """MSE between the regressed student map and the teacher map of one stage (teacher resampled to the student grid)."""
 
     name = "fitnet"
     Config = FitNetConfig

@@ -15,7 +15,7 @@ def poly_kernel_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def nst_loss(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Squared MMD between the channels' L2-normalised spatial maps (sizes pooled to the smaller; any C)."""
+    """Squared MMD between the channels' L2-normalised spatial maps (teacher resampled to the student grid; any C)."""
     s, t = match_size(s, t)
     s = F.normalize(s.flatten(2), dim=2)
     t = F.normalize(t.flatten(2), dim=2).detach()

@@ -30,7 +30,7 @@ class VIDHead(nn.Module):
         return F.softplus(self.log_scale) + self.eps
 
     def forward(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood (without the constant) of t under q, sizes pooled to the smaller."""
+        """Mean negative log-likelihood (without the constant) of t under q, the teacher map resampled to the student grid."""
         s, t = match_size(s, t)
         var = self.variance().view(1, -1, 1, 1)
         return (0.5 * ((self.regressor(s) - t).pow(2) / var + var.log())).mean()

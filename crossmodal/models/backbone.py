@@ -8,12 +8,15 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from crossmodal.archs import ARCHS, Arch
+from crossmodal.errors import NetworkError
+from crossmodal.models.features import FeatureNet
+from crossmodal.models.weights import adapt_input_conv, describe, mismatch, read_state_dict
 
 
 BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
-class ResNetBackbone(nn.Module):
+class ResNetBackbone(FeatureNet):
     """A ResNet trunk whose forward returns the output of every stage (strides grow by 2 per stage)."""
 
     def __init__(self, arch: str | Arch, in_channels: int = 3) -> None:
@@ -51,7 +54,6 @@ class ResNetBackbone(nn.Module):
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
             self.out_channels.append(inplanes)
             self.strides.append(stride_now)
-        self.num_stages = len(spec.layers)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -70,55 +72,27 @@ class ResNetBackbone(nn.Module):
         return feats
 
 
-def adapt_input_conv(in_channels: int, weight: torch.Tensor) -> torch.Tensor:
-    """Make a first-conv weight for `in_channels` from one trained on 3 (timm's rule: sum for 1, tile and rescale otherwise)."""
-    out_c, src_c, kh, kw = weight.shape
-    if in_channels == src_c:
-        return weight
-    if in_channels == 1:
-        return weight.sum(dim=1, keepdim=True)
-    reps = -(-in_channels // src_c)
-    w = weight.repeat(1, reps, 1, 1)[:, :in_channels]
-    return w * (src_c / in_channels)
-
-
-def load_pretrained(backbone: ResNetBackbone, path: str | Path) -> list[str]:
-    """Load a local torchvision-style state dict (or a checkpoint holding one) into `backbone`.
-
-    The first convolution is adapted when the channel count differs; returns the ignored keys.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"pretrained weights file not found: {path}. Expected a torchvision ResNet state dict saved with "
-            f"torch.save(model.state_dict(), ...), e.g. resnet18-f37072fd.pth from the torchvision model zoo; "
-            f"download it on a machine with internet access and name its local path in the config.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise ValueError(f"pretrained weights file {path} cannot be read as a torch state dict: {err}") from err
-    for key in ("state_dict", "model", "backbone"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ValueError(f"pretrained weights file {path} holds {type(state).__name__}, expected a state dict")
-    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
+def load_pretrained(backbone: ResNetBackbone, path: str | Path, key: str = "pretrained") -> list[str]:
+    """Load a local torchvision ResNet state dict (or a checkpoint holding one) into `backbone`; the first
+    convolution is adapted when the channel count differs. Returns the ignored keys (fc, ...)."""
+    state = read_state_dict(path, key, hint=(
+        "Expected a torchvision ResNet state dict saved with torch.save(model.state_dict(), ...), e.g. "
+        "resnet18-f37072fd.pth from the torchvision model zoo; download it on a machine with internet access and "
+        "name its local path in the config"))
+    state = {k.removeprefix("backbone."): v for k, v in state.items()}
     if "conv1.weight" in state:
         state["conv1.weight"] = adapt_input_conv(backbone.in_channels, state["conv1.weight"])
-    own = backbone.state_dict()
-    ignored = [k for k in state if k not in own]
-    missing = [k for k in own if k not in state]
-    bad = [k for k in state if k in own and state[k].shape != own[k].shape]
-    if missing or bad:
-        detail = (f"missing {missing[:5]}" if missing else "") + (f" shape mismatch {[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in bad[:3]]}" if bad else "")
-        raise ValueError(f"pretrained weights file {path} does not fit backbone '{backbone.arch}': {detail.strip()}")
-    backbone.load_state_dict({k: v for k, v in state.items() if k in own})
+    missing, ignored, shapes = mismatch(backbone, state)
+    if missing or shapes:
+        raise NetworkError(f"config key '{key}': {path} does not fit backbone '{backbone.arch}': "
+                           + describe(missing, [], shapes))
+    backbone.load_state_dict({k: v for k, v in state.items() if k not in ignored})
     return ignored
 
 
-def build_backbone(arch: str, in_channels: int, pretrained: str = "") -> ResNetBackbone:
-    """A backbone by registry name, optionally initialised from a local weights file."""
+def build_backbone(arch: str, in_channels: int, pretrained: str = "", key: str = "pretrained") -> ResNetBackbone:
+    """A built-in backbone by registry name, optionally initialised from a local weights file."""
     net = ResNetBackbone(arch, in_channels)
     if pretrained:
-        load_pretrained(net, pretrained)
+        load_pretrained(net, pretrained, key)
     return net

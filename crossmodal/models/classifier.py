@@ -4,16 +4,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from crossmodal.models.backbone import ResNetBackbone
+from crossmodal.models.features import FeatureNet
+from crossmodal.models.segmenter import HeadedNet
 
 
-class Classifier(nn.Module):
+class Classifier(HeadedNet):
     """(B, C, H, W) -> (B, num_classes) logits from the pooled last stage."""
 
-    def __init__(self, backbone: ResNetBackbone, num_classes: int) -> None:
+    def __init__(self, backbone: FeatureNet, num_classes: int) -> None:
         super().__init__()
         self.backbone = backbone
         self.fc = nn.Linear(backbone.out_channels[-1], num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.backbone(x)[-1].mean(dim=(2, 3)))
+    def logits(self, feats: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        return self.fc(feats[-1].mean(dim=(2, 3)))

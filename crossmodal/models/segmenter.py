@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossmodal.models.backbone import ResNetBackbone
+from crossmodal.models.features import FeatureNet
 
 
 class SegHead(nn.Module):
@@ -27,15 +27,44 @@ class SegHead(nn.Module):
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-class Segmenter(nn.Module):
+class HeadedNet(nn.Module):
+    """A feature backbone with one of the project's heads; the teacher contract: forward(x) -> logits,
+    features_and_logits(x, need_logits), the backbone's out_channels / strides, and checkpoint_module()."""
+
+    backbone: FeatureNet
+
+    def logits(self, feats: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def out_channels(self) -> list[int]:
+        return self.backbone.out_channels
+
+    @property
+    def strides(self) -> list[int]:
+        return self.backbone.strides
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits(self.backbone(x), x.shape[-2:])
+
+    def features_and_logits(self, x: torch.Tensor, need_logits: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        feats = self.backbone(x)
+        return feats, self.logits(feats, x.shape[-2:]) if need_logits else None
+
+    def checkpoint_module(self) -> nn.Module:
+        """The module whose state dict teacher.checkpoint holds (this one: backbone.* and the head's keys)."""
+        return self
+
+
+class Segmenter(HeadedNet):
     """Backbone + SegHead: (B, C, H, W) -> (B, num_classes, H, W) logits."""
 
-    def __init__(self, backbone: ResNetBackbone, num_classes: int, hidden: int = 64) -> None:
+    def __init__(self, backbone: FeatureNet, num_classes: int, hidden: int = 64) -> None:
         super().__init__()
         self.backbone = backbone
         # skip from the first stage at stride >= 4: finer stages cost much more than they add on small frames
         skip = next((i for i, s in enumerate(backbone.strides) if s >= 4), 0)
         self.head = SegHead(backbone.out_channels, num_classes, hidden, skip)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x), x.shape[-2:])
+    def logits(self, feats: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        return self.head(feats, size)

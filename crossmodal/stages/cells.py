@@ -18,13 +18,13 @@ from crossmodal.checkpoint import save_checkpoint
 from crossmodal.config import Config, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
+from crossmodal.downstream import MethodResult, evaluate_model, finetune_and_evaluate, linear_probes, probe_segmentation
 from crossmodal.models import Segmenter
 from crossmodal.stages.checkpoints import stage_checkpoints
-from crossmodal.stages.supervised import evaluate_classifier
+from crossmodal.stages.supervised import (
+    evaluate_classifier,
+)
 from crossmodal.stages.transfer import build_student, run_transfer
-from eval.linear_probe import linear_probes
-from eval.probe import probe_segmentation
-from eval.segmentation import MethodResult, evaluate_model, finetune_and_evaluate
 
 
 def cell_name(method: str, seed: int, cfg: Config) -> str:

@@ -18,6 +18,7 @@ import torch
 from accelerate import Accelerator
 
 from crossmodal.checkpoint import save_checkpoint
+from crossmodal.errors import UserError
 
 
 def rng_state() -> dict[str, Any]:
@@ -62,7 +63,7 @@ class StageCheckpoints:
                 self.log.warning("checkpoint %s cannot be read (%s); trying an older one", path, err)
                 continue
             if snap.get("config") != self.config:
-                raise ValueError(f"checkpoint {path} was written with another config than this run's "
+                raise UserError(f"checkpoint {path} was written with another config than this run's "
                                  f"({self.folder.parent.parent / 'config.yaml'}); it cannot be resumed from")
             self.log.info("resuming from %s (step %d)", path, snap["step"])
             return snap

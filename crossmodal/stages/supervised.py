@@ -1,4 +1,5 @@
-"""Supervised segmentation training and evaluation, shared by the teacher and the downstream protocol."""
+"""Supervised training and evaluation (segmentation or image-level classification), shared by the teacher and the
+downstream protocol."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +10,11 @@ from torch import nn
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from crossmodal.metrics import ConfusionMatrix
 from crossmodal.models import Segmenter
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, progress, sync_batchnorm, warmup_cosine
 from crossmodal.stages.loop import fit
-from eval.metrics import ConfusionMatrix
 
 IGNORE_INDEX = 255
 
@@ -45,33 +46,49 @@ def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoad
     return model, curve
 
 
+class TopOneCounter:
+    """Counts correct argmax predictions over the frames with a class (class_id >= 0): top-1 accuracy."""
+
+    def __init__(self) -> None:
+        self.correct = 0
+        self.total = 0
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Add one (gathered) batch of predicted and true class ids; frames with class -1 are not counted."""
+        keep = target >= 0
+        self.correct += int((pred[keep] == target[keep]).sum())
+        self.total += int(keep.sum())
+
+    def result(self) -> dict[str, float]:
+        """Top-1 accuracy and the number of frames it was measured on."""
+        return {"top1": self.correct / max(self.total, 1), "num_test": self.total}
+
+
 @torch.no_grad()
-def evaluate_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataLoader, input_key: str,
-                       num_classes: int, desc: str) -> torch.Tensor:
-    """Confusion matrix over the whole loader; predictions are gathered from every process (duplicates dropped)."""
+def evaluate(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, target_key: str,
+             accumulator: ConfusionMatrix | TopOneCounter, desc: str) -> None:
+    """Feed `accumulator` the argmax predictions of `model` over the whole loader and their targets, gathered from
+    every process (duplicates dropped): the one evaluation loop of segmenters and classifiers."""
     model.eval().to(accelerator.device)
     loader = accelerator.prepare(loader)
-    cm = ConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, device=accelerator.device)
     for batch in progress(loader, accelerator, desc):
         with accelerator.autocast():
             pred = model(batch[input_key]).argmax(1)
-        pred, target = accelerator.gather_for_metrics((pred.int(), batch["label"].int()))
-        cm.update(pred.long(), target.long())
+        pred, target = accelerator.gather_for_metrics((pred.int(), batch[target_key].int()))
+        accumulator.update(pred.long(), target.long())
+
+
+def evaluate_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataLoader, input_key: str,
+                       num_classes: int, desc: str) -> torch.Tensor:
+    """Confusion matrix over the whole loader (per-pixel `label`, 255 ignored), gathered from every process."""
+    cm = ConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, device=accelerator.device)
+    evaluate(accelerator, model, loader, input_key, "label", cm, desc)
     return cm.matrix.cpu()
 
 
-@torch.no_grad()
 def evaluate_classifier(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str,
                         desc: str) -> dict[str, float]:
     """Top-1 accuracy over the frames with a class (class_id >= 0), gathered from every process."""
-    model.eval().to(accelerator.device)
-    loader = accelerator.prepare(loader)
-    correct = total = 0
-    for batch in progress(loader, accelerator, desc):
-        with accelerator.autocast():
-            pred = model(batch[input_key]).argmax(1)
-        pred, target = accelerator.gather_for_metrics((pred, batch["class_id"]))
-        keep = target >= 0
-        correct += int((pred[keep] == target[keep]).sum())
-        total += int(keep.sum())
-    return {"top1": correct / max(total, 1), "num_test": total}
+    counter = TopOneCounter()
+    evaluate(accelerator, model, loader, input_key, "class_id", counter, desc)
+    return counter.result()

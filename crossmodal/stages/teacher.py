@@ -9,26 +9,30 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from torch import nn
 
 from crossmodal.checkpoint import save_checkpoint
 from crossmodal.config import Config, to_dict
 from crossmodal.data.files import DataFiles, label_key
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.models import Classifier, Segmenter, build_backbone
+from crossmodal.models import build_teacher as build_teacher_net
+from crossmodal.models.networks import code_fingerprint
+from crossmodal.models.weights import load_strict, read_state_dict
 from crossmodal.modalities import encoding_channels
+from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import train_segmenter
 
 
-def build_teacher(cfg: Config, data: DataFiles) -> Segmenter | Classifier:
-    """The teacher network for the source modality (weights random, or from teacher.net.pretrained): a segmenter,
-    or a classifier when the task is image-level classification."""
+def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:
+    """The teacher network for the source modality (weights random, or the backbone from teacher.net.pretrained):
+    the project's head on a backbone (a segmenter, or a classifier for image-level tasks), or a network with its
+    own head (crossmodal.models.networks)."""
     net = cfg.teacher.net
     channels = encoding_channels(cfg.data.source_encoding, data.teacher.shapes[cfg.data.source])
-    backbone = build_backbone(net.arch, channels, net.pretrained)
-    if cfg.task == "classification":
-        return Classifier(backbone, data.num_classes)
-    return Segmenter(backbone, data.num_classes, net.head_channels)
+    return build_teacher_net(net.arch, channels, data.num_classes, task=cfg.task, features=net.features,
+                             pretrained=net.pretrained, head_channels=net.head_channels, key="teacher.net",
+                             state_keys=state_keys)
 
 
 def freeze(model: torch.nn.Module) -> torch.nn.Module:
@@ -49,43 +53,42 @@ def _file_fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+NEW_TEACHER_KEYS = {"features": [], "bn_recalibrate": "auto"}  # left out of the key at these values (old caches stay valid)
+
+
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
     """Everything the trained teacher depends on: its config, the data it sees, the classes, the seed."""
-    key = {"teacher": {k: v for k, v in to_dict(cfg.teacher).items() if k not in ("cache_dir", "checkpoint")},
+    teacher = {k: v for k, v in to_dict(cfg.teacher).items() if k not in ("cache_dir", "checkpoint")}
+    teacher["net"] = {k: v for k, v in teacher["net"].items() if NEW_TEACHER_KEYS.get(k, object()) != v}
+    key = {"teacher": teacher,
            "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
            "input": [cfg.data.source, cfg.data.source_encoding, cfg.data.source_mean, cfg.data.source_std],
            "seed": cfg.seed, "hflip": cfg.data.hflip, "scale_jitter": cfg.data.scale_jitter}
     if cfg.task != "segmentation":  # (kept out for segmentation so existing caches stay valid)
         key["task"] = cfg.task
+    code = code_fingerprint(cfg.teacher.net.arch)
+    if code:  # networks from a library or your own module (built-in ones are covered by the config)
+        key["code"] = code
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles) -> Segmenter:
-    """A teacher saved by this project (or any file holding a matching Segmenter state dict)."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"teacher checkpoint not found: {path} (config key teacher.checkpoint). Expected a file written by "
-            f"run_transfer.py (runs/<name>/checkpoints/teacher.pt or the teacher cache), holding a "
-            f"'{cfg.teacher.net.arch}' {'segmenter' if cfg.task == 'segmentation' else 'classifier'} for "
-            f"{data.num_classes} classes; leave the key empty to train one.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise ValueError(f"teacher checkpoint {path} cannot be read: {err}") from err
-    state = blob.get("model", blob) if isinstance(blob, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f"teacher checkpoint {path} holds no state dict")
-    model = build_teacher(cfg, data)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise ValueError(f"teacher checkpoint {path} does not fit teacher.net.arch='{cfg.teacher.net.arch}' "
-                         f"with {data.num_classes} classes: {str(err).splitlines()[0]} ...") from None
+def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles, key: str = "teacher.checkpoint") -> nn.Module:
+    """A teacher from a state dict: one this project wrote (teacher.pt, the cache), or your own network's saved
+    with torch.save(model.state_dict()) (also under 'model' / 'state_dict', 'module.' prefixes stripped), loaded
+    strictly with weights_only=True."""
+    arch = cfg.teacher.net.arch
+    state = read_state_dict(path, key, hint=(
+        f"Expected a state dict of teacher.net.arch='{arch}' for {data.num_classes} classes (your own training's "
+        f"torch.save(model.state_dict(), path), or runs/<name>/checkpoints/teacher.pt); leave the key empty to "
+        f"train a teacher"))
+    model = build_teacher(cfg, data, frozenset(state))
+    load_strict(model.checkpoint_module(), state, path, key,
+                f"teacher.net.arch='{arch}' with {data.num_classes} classes")
     return model
 
 
 def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger,
-                run_dir: Path) -> tuple[Segmenter, dict[str, Any]]:
+                run_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The frozen teacher on the accelerator's device, and how it was obtained (with its loss curve if trained)."""
     info: dict[str, Any] = {"curve": []}
     if cfg.teacher.checkpoint:
@@ -95,7 +98,7 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
         cache = Path(cfg.teacher.cache_dir) / f"teacher-{teacher_cache_key(cfg, data)}.pt"
         if cache.is_file():
             model = load_teacher_checkpoint(cfg, cache, data)
-            info["curve"] = torch.load(cache, map_location="cpu", weights_only=False).get("curve", [])
+            info["curve"] = torch.load(cache, map_location="cpu", weights_only=True).get("curve", [])
             info["source"] = f"cache {cache}"
             log.info("teacher: reusing %s", cache)
         else:
@@ -109,13 +112,18 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
             model, info["curve"] = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
                                                    weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
                                                    target_key=label_key(cfg))
+            steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
+            recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
+                                    input_spec(cfg, "source"), batch_size=t.batch_size,
+                                    num_workers=cfg.data.num_workers, seed=cfg.seed, accelerator=accelerator,
+                                    log=log, desc="teacher")
             if accelerator.is_main_process:
-                save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "curve": info["curve"],
+                save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg), "curve": info["curve"],
                                  "class_names": list(data.class_names)}, cache)
             accelerator.wait_for_everyone()
             ckpt.clear()
             info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
     if accelerator.is_main_process:
-        save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "class_names": list(data.class_names)},
-                        run_dir / "checkpoints" / "teacher.pt")
+        save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg),
+                         "class_names": list(data.class_names)}, run_dir / "checkpoints" / "teacher.pt")
     return freeze(model.to(accelerator.device)), info

@@ -11,27 +11,31 @@ from crossmodal.config import Config
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.distill import DISTILLERS, config_key
-from crossmodal.models import ResNetBackbone, Segmenter, build_backbone
+from crossmodal.models import FeatureNet, build_backbone
 from crossmodal.modalities import encoding_channels
+from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosine
 from crossmodal.stages.loop import fit
 
 
-def build_student(cfg: Config, data: DataFiles) -> ResNetBackbone:
-    """The target-sensor backbone, initialised from the seed alone so every method starts from the same weights."""
+def build_student(cfg: Config, data: DataFiles, pretrained: bool = True) -> FeatureNet:
+    """The target-sensor backbone, initialised from the seed alone so every method starts from the same weights
+    (and from student.pretrained unless `pretrained` is False: a checkpoint's weights follow)."""
     torch.manual_seed(cfg.seed)
     channels = encoding_channels(cfg.data.target_encoding, data.train.shapes[cfg.data.target])
-    return build_backbone(cfg.student.arch, channels, cfg.student.pretrained)
+    s = cfg.student
+    return build_backbone(s.arch, channels, features=s.features, pretrained=s.pretrained if pretrained else "",
+                          num_classes=data.num_classes, key="student")
 
 
-def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, accelerator: Accelerator,
-                 log: logging.Logger, ckpt: StageCheckpoints) -> tuple[ResNetBackbone, nn.Module, list]:
+def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, accelerator: Accelerator,
+                 log: logging.Logger, ckpt: StageCheckpoints) -> tuple[FeatureNet, nn.Module, list]:
     """Train a fresh student with distiller `method` (resumable via `ckpt`); returns the unwrapped student, the
     distiller (its heads and memory) and the loss curve."""
     student = sync_batchnorm(build_student(cfg, data), accelerator)
     torch.manual_seed(cfg.seed + 1)
-    distiller = DISTILLERS[method](student.out_channels, teacher.backbone.out_channels,
+    distiller = DISTILLERS[method](student.out_channels, teacher.out_channels,
                                    data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)), seed=cfg.seed)
     distiller.to(accelerator.device)
     t = cfg.transfer
@@ -46,9 +50,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
     def train_step(batch: dict) -> torch.Tensor:
         with accelerator.accumulate(student):
             with torch.no_grad(), accelerator.autocast():
-                source = batch[cfg.data.source]
-                t_feats = teacher.backbone(source)
-                t_logits = teacher.head(t_feats, source.shape[-2:]) if distiller.needs_teacher_logits else None
+                t_feats, t_logits = teacher.features_and_logits(batch[cfg.data.source], distiller.needs_teacher_logits)
             loss = distiller(student(batch[cfg.data.target]), t_feats, batch["index"], t_logits)
             accelerator.backward(loss)
             optimizer.step()
@@ -62,4 +64,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: Segmenter, 
                 train_modules=[student, distiller], ckpt=ckpt, desc=f"transfer[{method}]", log=log)
     student = accelerator.unwrap_model(student)
     accelerator.free_memory()
+    recalibrate_after_stage(cfg.student.bn_recalibrate, student, t.epochs * len(loader), data.unlabeled, cfg.data.target,
+                            input_spec(cfg, "target"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
+                            seed=cfg.seed, accelerator=accelerator, log=log, desc=f"transfer[{method}]")
     return student, distiller, curve

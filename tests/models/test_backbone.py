@@ -4,7 +4,9 @@ import torch
 import torchvision
 
 from crossmodal.models import Segmenter, build_backbone
-from crossmodal.models.backbone import adapt_input_conv, load_pretrained
+from crossmodal.errors import NetworkError
+from crossmodal.models.backbone import load_pretrained
+from crossmodal.models.weights import adapt_input_conv
 
 
 @pytest.mark.parametrize("arch, strides", [("resnet18", [4, 8, 16, 32]), ("resnet_narrow", [2, 4, 8])])
@@ -33,24 +35,24 @@ def test_torchvision_state_dict_loads_into_depth_backbone(tmp_path):
     tv = torchvision.models.resnet18(weights=None)
     path = tmp_path / "resnet18.pth"
     torch.save(tv.state_dict(), path)
-    net = build_backbone("resnet18", 1, str(path))
+    net = build_backbone("resnet18", 1, pretrained=str(path))
     assert torch.allclose(net.conv1.weight, tv.conv1.weight.sum(1, keepdim=True))
     assert torch.equal(net.layer4[1].conv2.weight, tv.layer4[1].conv2.weight)
     tv.eval(), net.eval()
     x = torch.randn(1, 3, 64, 64)
     stem = torch.nn.Sequential(tv.conv1, tv.bn1, tv.relu, tv.maxpool, tv.layer1, tv.layer2, tv.layer3, tv.layer4)
-    rgb = build_backbone("resnet18", 3, str(path)).eval()
+    rgb = build_backbone("resnet18", 3, pretrained=str(path)).eval()
     assert torch.allclose(rgb(x)[-1], stem(x), atol=1e-5)
 
 
 def test_missing_or_wrong_weights_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="pretrained weights file not found: .*nope.pth.*torchvision"):
-        build_backbone("resnet18", 1, str(tmp_path / "nope.pth"))
+    with pytest.raises(NetworkError, match="student.pretrained': weights file not found: .*nope.pth.*torchvision"):
+        build_backbone("resnet18", 1, pretrained=str(tmp_path / "nope.pth"))
     bad = tmp_path / "narrow.pth"
     torch.save(build_backbone("resnet_narrow", 3).state_dict(), bad)
-    with pytest.raises(ValueError, match="does not fit backbone 'resnet18'"):
+    with pytest.raises(NetworkError, match="does not fit backbone 'resnet18'"):
         load_pretrained(build_backbone("resnet18", 3), bad)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot be read as a torch state dict"):
+    with pytest.raises(NetworkError, match="cannot be read as a state dict"):
         load_pretrained(build_backbone("resnet18", 3), junk)

@@ -1,0 +1,57 @@
+"""Testing a segmenter on a labeled split (metrics, confusion matrix, example predictions), and loading the
+fine-tuned students a run saved so they can be tested again."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+
+from crossmodal.config import Config
+from crossmodal.data.dataset import PairedDataset
+from crossmodal.data.h5format import PairedInfo
+from crossmodal.data.loaders import make_loader
+from crossmodal.downstream.results import example_indices
+from crossmodal.metrics import segmentation_metrics
+from crossmodal.models import Segmenter, build_backbone
+from crossmodal.modalities import InputSpec, PairTransform
+from crossmodal.stages.supervised import (
+    evaluate_segmenter,
+)
+
+
+@torch.no_grad()
+def predict(model: Segmenter, info_path: str | Path, key: str, spec: InputSpec, indices: list[int],
+            device: torch.device | str) -> np.ndarray:
+    """Argmax predictions of `model` on the given frames of a split, (k, H, W) uint8, for the example figures."""
+    if not indices:
+        return np.zeros((0, 1, 1), np.uint8)
+    ds = PairedDataset(info_path, [key], transform=PairTransform({key: spec}, (1, 1), train=False))
+    x = torch.stack([ds[i][key] for i in indices]).to(device)
+    model.eval()
+    return model(x).argmax(1).to(torch.uint8).cpu().numpy()
+
+
+def evaluate_model(cfg: Config, model: Segmenter, test: PairedInfo, class_names: Sequence[str], key: str,
+                   spec: InputSpec, accelerator: Accelerator, desc: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames."""
+    loader = make_loader(test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
+                         num_workers=cfg.data.num_workers, seed=cfg.seed, label="label")
+    confusion = evaluate_segmenter(accelerator, model, loader, key, len(class_names), desc).numpy()
+    metrics = segmentation_metrics(confusion, class_names)
+    examples = predict(model, test.path, key, spec, example_indices(test.num_samples, cfg.finetune.num_examples),
+                       accelerator.device)
+    return metrics, confusion, examples
+
+
+def load_finetuned(path: Path, cfg: Config, channels: int) -> tuple[Segmenter, list[str]]:
+    """A fine-tuned student saved by run_transfer.py (checkpoints/<method>_finetuned.pt) and its class names."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    names = list(blob["class_names"])
+    s = cfg.student  # rebuilt from the run's config alone: the weights come from the checkpoint, not `pretrained`
+    backbone = build_backbone(s.arch, channels, features=s.features, num_classes=len(names), key="student")
+    model = Segmenter(backbone, len(names), s.head_channels)
+    model.load_state_dict(blob["model"])
+    return model, names

@@ -1,0 +1,88 @@
+"""Your own networks: `python:<module>:<callable>`, imported from the Python path and called as
+callable(num_classes=C, in_channels=K); the stages to distil are named in `features:` and tapped by hooks."""
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import Sequence
+
+from torch import nn
+
+from crossmodal.errors import NetworkError
+from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, submodule_names
+from crossmodal.models.weights import load_strict, read_state_dict
+
+
+def build(name: str, in_channels: int, num_classes: int, key: str) -> nn.Module:
+    """Import and call the factory, checking each step so a wrong name or signature is one clear line."""
+    module_name, _, attr = name.partition(":")
+    spec = f"python:{name}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and module_name.startswith(err.name):
+            raise NetworkError(f"config key '{key}.arch' is {spec}, but module '{err.name}' cannot be imported: put "
+                               f"its folder on PYTHONPATH or pip install your package") from None
+        raise
+    factory = getattr(module, attr, None)
+    if factory is None:
+        near = difflib.get_close_matches(attr, [n for n in dir(module) if not n.startswith("_")], n=5, cutoff=0.4)
+        raise NetworkError(f"config key '{key}.arch' is {spec}, but {module.__file__} has no '{attr}'"
+                           + (f"; nearest: {', '.join(near)}" if near else ""))
+    if not callable(factory):
+        raise NetworkError(f"config key '{key}.arch' is {spec}, but '{attr}' is a {type(factory).__name__}, not a "
+                           f"callable")
+    try:
+        inspect.signature(factory).bind(num_classes=num_classes, in_channels=in_channels)
+    except TypeError as err:
+        raise NetworkError(f"config key '{key}.arch' is {spec}, which must accept the keyword arguments "
+                           f"num_classes= and in_channels= ({err})") from None
+    except ValueError:  # no signature to inspect (a builtin): just call it
+        pass
+    model = factory(num_classes=num_classes, in_channels=in_channels)
+    if not isinstance(model, nn.Module):
+        raise NetworkError(f"config key '{key}.arch' is {spec}, which returned a {type(model).__name__}; it must "
+                           f"return a torch.nn.Module")
+    return model
+
+
+def _features(model: nn.Module, features: Sequence[str], key: str, name: str) -> list[str]:
+    if not features:
+        names = submodule_names(model)
+        raise NetworkError(f"config key '{key}.features' must name the stages of python:{name} to distil from, "
+                           f"shallow to deep (module names as model.named_modules() gives them, e.g. "
+                           f"[{', '.join(names[:3])}]; top-level: {', '.join(n for n, _ in model.named_children())})")
+    check_feature_names(model, features, f"{key}.features", f"python:{name}")
+    return list(features)
+
+
+def _pretrained(model: nn.Module, pretrained: str, key: str, name: str) -> None:
+    if pretrained:
+        state = read_state_dict(pretrained, f"{key}.pretrained")
+        load_strict(model, state, pretrained, f"{key}.pretrained", f"python:{name}")
+
+
+def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: str, num_classes: int,
+             key: str) -> FeatureNet:
+    model = build(name, in_channels, num_classes, key)
+    names = _features(model, features, key, name)
+    _pretrained(model, pretrained, key, name)
+    return HookedFeatures(model, names, in_channels)
+
+
+def segmentation_model(name: str, in_channels: int, num_classes: int, features: Sequence[str], pretrained: str,
+                       key: str, state_keys: set[str]) -> tuple[nn.Module, list[str]] | None:
+    model = build(name, in_channels, num_classes, key)
+    names = _features(model, features, key, name)
+    _pretrained(model, pretrained, key, name)
+    return model, names
+
+
+def fingerprint(name: str) -> str:
+    """A hash of the factory's module source: a teacher cached from your code is retrained when the code changes."""
+    import hashlib
+    from pathlib import Path
+
+    source = getattr(importlib.import_module(name.partition(":")[0]), "__file__", None)
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16] if source else ""

@@ -1,0 +1,86 @@
+"""benchmarks/gpu_suite.py keeps working: its CPU check (--device cpu --tiny), --help, the bf16 autocast code path,
+the refusal of --device cuda without a GPU, and that --write replaces only its own section of a markdown file."""
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+
+SCRIPT = REPO / "benchmarks" / "gpu_suite.py"
+SECTION = "## GPU suite (benchmarks/gpu_suite.py)"
+
+
+def load_suite():
+    spec = importlib.util.spec_from_file_location("gpu_suite", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def without_section(text: str) -> str:
+    """The markdown text with the GPU suite section (up to the next '## ' heading) removed."""
+    lines = text.splitlines()
+    if SECTION not in lines:
+        return text.rstrip("\n")
+    start = lines.index(SECTION)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[:start] + lines[end:]).rstrip("\n")
+
+
+def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"
+    doc.write_text(original)
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny", "--skip-pipeline",
+                           "--out", str(out), "--write", str(doc)],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["device"]["type"] == "cpu" and res["device"]["name"]
+    assert res["settings"]["tiny"] and res["settings"]["channels_last"]
+    cases = {(c["student"], c["loss"]): c for c in res["cases"]}
+    students = {"torchvision:resnet18", "timm:mobilenetv3_large_100"}
+    assert set(cases) == {(s, m) for s in students for m in ("none", "crd", "crd_dense")}
+    for (_, loss), c in cases.items():
+        assert c["images_per_s"] > 0 and c["step_s_median"] > 0
+        assert (c["loss_added_pct"] is None) == (loss == "none")
+        assert c["last_loss"] == c["last_loss"]  # not NaN
+    ld = res["loader"]
+    assert ld["images_per_s"] > 0 and ld["batches_per_s"] > 0 and ld["workers"] >= 1
+    assert "pipeline" not in res
+    assert "GPU suite on" in proc.stdout and "images/s" in proc.stdout
+    # --write: the section replaced in place, everything else as it was
+    written = doc.read_text()
+    assert written.count(SECTION) == 1 and "old figures" not in written
+    assert "| timm:mobilenetv3_large_100 | crd_dense |" in written
+    assert without_section(written) == without_section(original)
+    assert written.index("## Before") < written.index(SECTION) < written.index("## After")
+
+
+def test_help_works():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "--tiny" in proc.stdout and "--skip-pipeline" in proc.stdout and "--write" in proc.stdout
+
+
+def test_bf16_autocast_path_and_cuda_refusal():
+    suite = load_suite()
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA GPU is visible"):
+            suite.resolve_device("cuda")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cases = suite.bench_steps(torch.device("cpu"), 32, 48, 2, "torchvision:resnet18",
+                                  ["timm:mobilenetv3_large_100"], 2048, repeats=1, warmup=0, amp=True,
+                                  log=lambda _: None)
+    finally:
+        torch.set_num_threads(threads)
+    assert [c["loss"] for c in cases] == ["none", "crd", "crd_dense"]
+    assert all(c["images_per_s"] > 0 and c["last_loss"] == c["last_loss"] for c in cases)
