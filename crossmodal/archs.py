@@ -1,5 +1,6 @@
-"""The backbone layouts selectable in configs (student.arch, teacher.net.arch), free of torch so configs are
-checked before anything heavy is imported; crossmodal.models.backbone builds them."""
+"""What `student.arch` / `teacher.net.arch` may name, free of torch so configs are checked before anything heavy
+is imported: the built-in ResNet layouts (crossmodal.models.backbone builds them) and the families timm,
+torchvision and python (crossmodal.models.networks builds every one; docs/networks.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

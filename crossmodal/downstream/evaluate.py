@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 from accelerate import Accelerator
 
 from crossmodal.config import Config
@@ -23,7 +24,7 @@ from crossmodal.stages.supervised import (
 
 
 @torch.no_grad()
-def predict(model: Segmenter, info_path: str | Path, key: str, spec: InputSpec, indices: list[int],
+def predict(model: nn.Module, info_path: str | Path, key: str, spec: InputSpec, indices: list[int],
             device: torch.device | str) -> np.ndarray:
     """Argmax predictions of `model` on the given frames of a split, (k, H, W) uint8, for the example figures."""
     if not indices:
@@ -34,7 +35,7 @@ def predict(model: Segmenter, info_path: str | Path, key: str, spec: InputSpec, 
     return model(x).argmax(1).to(torch.uint8).cpu().numpy()
 
 
-def evaluate_model(cfg: Config, model: Segmenter, test: PairedInfo, class_names: Sequence[str], key: str,
+def evaluate_model(cfg: Config, model: nn.Module, test: PairedInfo, class_names: Sequence[str], key: str,
                    spec: InputSpec, accelerator: Accelerator, desc: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames."""
     loader = make_loader(test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from accelerate import Accelerator
 
 from crossmodal.checkpoint import save_checkpoint
@@ -19,7 +20,6 @@ from crossmodal.config import Config, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.downstream import MethodResult, evaluate_model, finetune_and_evaluate, linear_probes, probe_segmentation
-from crossmodal.models import Segmenter
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import (
     evaluate_classifier,
@@ -32,7 +32,7 @@ def cell_name(method: str, seed: int, cfg: Config) -> str:
     return method if len(cfg.run_seeds) == 1 else f"{method}-seed{seed}"
 
 
-def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: Segmenter, accelerator: Accelerator,
+def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.Module, accelerator: Accelerator,
              log: logging.Logger, run_dir: Path) -> MethodResult:
     """The result of `method` with student-side seed `seed` (the teacher is shared by every cell)."""
     path = run_dir / "cells" / f"{method}-seed{seed}.pt"

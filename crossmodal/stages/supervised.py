@@ -11,7 +11,6 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
 from crossmodal.metrics import ConfusionMatrix
-from crossmodal.models import Segmenter
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, progress, sync_batchnorm, warmup_cosine
 from crossmodal.stages.loop import fit
@@ -78,7 +77,7 @@ def evaluate(accelerator: Accelerator, model: nn.Module, loader: DataLoader, inp
         accumulator.update(pred.long(), target.long())
 
 
-def evaluate_segmenter(accelerator: Accelerator, model: Segmenter, loader: DataLoader, input_key: str,
+def evaluate_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str,
                        num_classes: int, desc: str) -> torch.Tensor:
     """Confusion matrix over the whole loader (per-pixel `label`, 255 ignored), gathered from every process."""
     cm = ConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, device=accelerator.device)

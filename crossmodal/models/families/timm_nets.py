@@ -44,8 +44,14 @@ def _check(name: str, pretrained: str, key: str) -> None:
         raise NetworkError(f"config key '{key}.arch': timm has no model '{name}'"
                            + (f"; nearest: {', '.join('timm:' + n for n in near)}" if near else "")
                            + " (timm.list_models() lists them)")
+    if "." in name and not pretrained:  # timm:resnet18.a1_in1k names a set of trained weights
+        raise NetworkError(f"config key '{key}.arch': timm:{name} names pretrained weights (tag "
+                           f"'{name.split('.', 1)[1]}'), which are never downloaded here. {download_hint(name)} and "
+                           f"name its path in {key}.pretrained (or name the bare architecture "
+                           f"timm:{name.split('.')[0]} for random weights)")
     if pretrained and not Path(pretrained).is_file():
-        raise NetworkError(f"config key '{key}.pretrained': weights file not found: {pretrained}. {download_hint(name)}")
+        raise NetworkError(f"config key '{key}.pretrained': weights file not found: {pretrained}. {download_hint(name)} "
+                           f"and name its local path there")
 
 
 def download_hint(name: str) -> str:
@@ -55,9 +61,8 @@ def download_hint(name: str) -> str:
         cfg = None
     hub = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if hub:
-        return (f"Download model.safetensors from https://huggingface.co/{hub} on a machine with internet access "
-                f"and name its local path in the config")
-    return "Name a local weights file (a state dict of this timm model)"
+        return f"Download model.safetensors from https://huggingface.co/{hub} on a machine with internet access"
+    return "Save a state dict of this timm model to a local file"
 
 
 def _create(name: str, in_channels: int, pretrained: str, key: str, **kwargs) -> nn.Module:
