@@ -126,7 +126,8 @@ def _pm(e: Mapping[str, Any], key: str) -> str:
     return f"{100 * e[key]:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
 
 
-def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU") -> list[str]:
+def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU",
+            start: str = "random initialisation") -> list[str]:
     """Plain sentences, computed from the numbers: is a CRD variant ahead of every other distiller and of `none`,
     by how much, and is the gap larger than the seed-to-seed spread?"""
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
@@ -149,7 +150,7 @@ def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", labe
                      f"CRD variant, `{best_crd}` ({_pm(students[best_crd], metric)}), is {-gap:.1f} {label} points "
                      f"behind it.")
     if "none" in students and best_other != "none":
-        lines.append(f"Against `none` (random initialisation, same downstream protocol): `{best_crd}` "
+        lines.append(f"Against `none` ({start}, same downstream protocol): `{best_crd}` "
                      f"{100 * (students[best_crd][metric] - students['none'][metric]):+.1f} points.")
     if n < 2:
         lines.append("One seed only: no spread is known, so no gap here is established.")
@@ -190,6 +191,8 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
     seeds = summary["seeds"]
     base = methods.get("none", {}).get("miou")
     probe = any("probe_miou" in v for v in methods.values())
+    start = ("its starting weights (student.pretrained)" if summary.get("config", {}).get("student", {}).get("pretrained")
+             else "random initialisation")
     lines = [f"# crossmodal run `{summary['name']}`", "",
              f"{summary['source']} teacher -> {summary['target']} student. Seeds {', '.join(map(str, seeds))} "
              f"(the teacher is shared, trained with seed {summary['seed']}); device {summary['device']} x "
@@ -209,11 +212,11 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
         if probe:
             cells.append(_pm(v, "probe_miou"))
         lines.append("| " + " | ".join(cells + [delta]) + " |")
-    lines += ["", "Numbers are percentages. `none` is the same student trained from random initialisation with the "
+    lines += ["", f"Numbers are percentages. `none` is the same student trained from {start} with the "
               "same fine-tuning; `teacher_<source>` is the frozen teacher on the source modality, a reference, not a "
               "competitor. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
               "ranking.", ""]
-    said = verdict(methods)
+    said = verdict(methods, start=start)
     if said:
         lines += ["## Verdict", ""] + said + [""]
     lines += ["## Per-class IoU" + (" (mean over seeds)" if len(seeds) > 1 else ""), "",
@@ -297,6 +300,10 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         f"epochs, same head initialisation and data order for every method of a seed",
         *([f"frozen probe: a 1x1 convolution on stage {cfg.probe.layer} of the frozen student (before "
            f"fine-tuning), {cfg.probe.epochs} epochs on the same labeled frames"] if cfg.probe.enabled else [])])
+    def net(n) -> str:
+        return (f"`{n.arch}`" + (f" (stages {', '.join(n.features)})" if n.features else "")
+                + (f", starting weights {n.pretrained}" if n.pretrained else ""))
+
     summary = {
         "name": cfg.name, "seed": cfg.seed, "seeds": seeds, "device": device_name(accelerator),
         "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
@@ -304,6 +311,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "target": cfg.data.target, "class_names": names, "teacher": teacher_source,
         "data": {s: str(split_path(cfg, s)) for s in SPLITS},
         "protocol": [
+            f"networks: teacher {net(cfg.teacher.net)} ({teacher_source}); student {net(cfg.student)}",
             f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
             f"batch {cfg.transfer.batch_size}",
             *downstream,

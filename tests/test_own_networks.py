@@ -112,6 +112,9 @@ def test_own_module_teacher_and_timm_student_through_the_pipeline(smoke_data, tm
     assert metrics["methods"]["teacher_rgb"]["miou"] == pytest.approx(expected, abs=1e-6)
     for method in ("crd_dense", "fitnet"):
         assert 0 < metrics["methods"][method]["miou"] <= 1 and "probe_miou" in metrics["methods"][method]
+    report = (run_dir / "report.md").read_text()
+    assert (f"networks: teacher `python:{mod}:tiny_seg` (stages stage1, stage2) (checkpoint {tmp_path / 'own.pt'}); "
+            f"student `timm:mobilenetv3_small_050`") in report
     # the fine-tuned students are rebuilt from the run's checkpoint and config alone
     out = tmp_path / "eval.json"
     from eval import segmentation
