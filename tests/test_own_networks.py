@@ -147,6 +147,11 @@ def test_bad_networks_are_refused_before_training(smoke_data, tmp_path, monkeypa
         assert r.returncode == 2 and message in r.stderr, (extra, r.stderr[-2000:])
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert not list(out.glob("*/checkpoints/teacher.pt")) or "teacher.checkpoint" not in " ".join(extra)
+    # a bug is not bad input: it keeps its traceback (and is not exit status 2)
+    r = subprocess.run([sys.executable, "run_transfer.py", "--config", CONFIG, *same, f"output_dir={tmp_path / 'bug'}",
+                        f"student.arch=python:{mod}:buggy", "student.features=[stage1]"], cwd=REPO,
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode not in (0, 2) and "Traceback" in r.stderr and "a shape bug in the user's own code" in r.stderr
 
 
 def test_timm_student_resumes_after_sigkill_with_the_same_metrics(smoke_data, tmp_path):

@@ -29,6 +29,15 @@ def not_a_module(num_classes, in_channels):
 
 def wrong_signature(classes):
     return TinySeg(classes, 3)
+
+
+class Buggy(TinySeg):
+    def forward(self, x):
+        raise ValueError("a shape bug in the user's own code")
+
+
+def buggy(num_classes, in_channels):
+    return Buggy(num_classes, in_channels)
 '''
 
 
