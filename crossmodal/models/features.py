@@ -72,22 +72,19 @@ class Taps:
 
     def run(self, model: nn.Module, x: torch.Tensor, *, stop_early: bool) -> tuple[list[torch.Tensor], object]:
         """Run model(x); returns the tapped maps and the model's output (None when the forward was cut short)."""
-        for attempt in range(2):
-            self.outputs = {}
-            self.stop_after = self.names[-1] if stop_early and self.names else None
-            out = None
-            try:
-                out = model(x)
-            except _Stop:
-                pass
-            finally:
-                self.stop_after = None
-            missing = [n for n in self.names if n not in self.outputs]
-            if not missing:
-                break
-            if attempt == 0:  # a tapped module was replaced (e.g. by SyncBatchNorm conversion): hook the new one
-                self._hook_all(model)
-                continue
+        if any(model.get_submodule(n) is not m for n, m in zip(self.names, self.hooked)):
+            self._hook_all(model)  # a tapped module was replaced (e.g. by SyncBatchNorm conversion): hook the new one
+        self.outputs = {}
+        self.stop_after = self.names[-1] if stop_early and self.names else None
+        out = None
+        try:
+            out = model(x)
+        except _Stop:
+            pass
+        finally:
+            self.stop_after = None
+        missing = [n for n in self.names if n not in self.outputs]
+        if missing:
             raise RuntimeError(f"feature taps {missing} were not reached by the forward pass")
         feats = [self.outputs[n] for n in self.names]
         self.outputs = {}
