@@ -22,6 +22,7 @@ from crossmodal.atomic import atomic_path, write_text_atomic
 from crossmodal.encodings import (ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD,
                                   encoding_channels)
 from crossmodal.errors import UserError
+from crossmodal.models.weights import first_conv
 
 FORMATS = ("onnx", "torchscript")
 OPSET = 17
@@ -160,12 +161,6 @@ def _stored_layout(cfg: Any, encoding: str, in_channels: int) -> tuple[tuple[int
     return ((0, 0) if in_channels == 1 else (0, 0, in_channels)), "float32", {}, None
 
 
-def _first_conv_in_channels(model: nn.Module) -> int:
-    """Input channels of the first convolution: what the network was built for."""
-    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    return int(conv.in_channels)
-
-
 def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None) -> tuple[SensorModel, dict[str, Any]]:
     """The fine-tuned student of (method, seed) wrapped with its encoding, in eval mode, and its metadata."""
     from crossmodal.config import load_config
@@ -212,8 +207,9 @@ def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
         "trained_size": list(trained) if trained else None,
         "torch_version": torch.__version__,
     }
-    if channels != _first_conv_in_channels(segmenter):
-        raise ExportError(f"{path}: the network takes {_first_conv_in_channels(segmenter)} channels but encoding "
+    takes = first_conv(segmenter)[1].in_channels
+    if channels != takes:
+        raise ExportError(f"{path}: the network takes {takes} channels but encoding "
                           f"'{spec.encoding}' of '{modality}' gives {channels}")
     return model, meta
 

@@ -1,10 +1,6 @@
 """The downstream protocols that measure a student: fine-tuning and testing, the frozen dense probe, the linear
 probes, and what each method's result holds."""
-from crossmodal.downstream.evaluate import (
-    evaluate_model,
-    load_finetuned,
-    predict,
-)
+from crossmodal.downstream.evaluate import evaluate_model, load_finetuned, predict
 from crossmodal.downstream.finetune import finetune_and_evaluate
 from crossmodal.downstream.probes import (dense_features, fit_head, frozen_features, linear_probes, pooled_features,
                                           probe_segmentation, train_linear)

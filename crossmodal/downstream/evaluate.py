@@ -18,9 +18,7 @@ from crossmodal.downstream.results import example_indices
 from crossmodal.metrics import segmentation_metrics
 from crossmodal.models import Segmenter, build_backbone
 from crossmodal.modalities import InputSpec, PairTransform
-from crossmodal.stages.supervised import (
-    evaluate_segmenter,
-)
+from crossmodal.stages.supervised import evaluate_segmenter
 
 
 @torch.no_grad()

@@ -9,9 +9,7 @@ from accelerate import Accelerator
 from crossmodal.config import Config
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.downstream.evaluate import (
-    evaluate_model,
-)
+from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult
 from crossmodal.models import Segmenter
 from crossmodal.models.features import FeatureNet

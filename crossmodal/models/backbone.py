@@ -90,7 +90,7 @@ def load_pretrained(backbone: ResNetBackbone, path: str | Path, key: str = "pret
     return ignored
 
 
-def build_backbone(arch: str, in_channels: int, pretrained: str = "", key: str = "pretrained") -> ResNetBackbone:
+def build_resnet(arch: str, in_channels: int, pretrained: str = "", key: str = "pretrained") -> ResNetBackbone:
     """A built-in backbone by registry name, optionally initialised from a local weights file."""
     net = ResNetBackbone(arch, in_channels)
     if pretrained:

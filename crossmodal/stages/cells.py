@@ -21,9 +21,7 @@ from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.downstream import MethodResult, evaluate_model, finetune_and_evaluate, linear_probes, probe_segmentation
 from crossmodal.stages.checkpoints import stage_checkpoints
-from crossmodal.stages.supervised import (
-    evaluate_classifier,
-)
+from crossmodal.stages.supervised import evaluate_classifier
 from crossmodal.stages.transfer import build_student, run_transfer
 
 

@@ -19,13 +19,13 @@ from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosi
 from crossmodal.stages.loop import fit
 
 
-def build_student(cfg: Config, data: DataFiles, pretrained: bool = True) -> FeatureNet:
-    """The target-sensor backbone, initialised from the seed alone so every method starts from the same weights
-    (and from student.pretrained unless `pretrained` is False: a checkpoint's weights follow)."""
+def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
+    """The target-sensor backbone, initialised from the seed alone (and student.pretrained) so every method starts
+    from the same weights."""
     torch.manual_seed(cfg.seed)
     channels = encoding_channels(cfg.data.target_encoding, data.train.shapes[cfg.data.target])
     s = cfg.student
-    return build_backbone(s.arch, channels, features=s.features, pretrained=s.pretrained if pretrained else "",
+    return build_backbone(s.arch, channels, features=s.features, pretrained=s.pretrained,
                           num_classes=data.num_classes, key="student")
 
 

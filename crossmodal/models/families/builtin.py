@@ -6,7 +6,7 @@ from typing import Sequence
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.backbone import build_backbone
+from crossmodal.models.backbone import build_resnet
 from crossmodal.models.features import FeatureNet
 
 
@@ -15,7 +15,7 @@ def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: s
     if features:
         raise NetworkError(f"config key '{key}.features' is {list(features)}, but the built-in '{name}' gives every "
                            f"stage already (layer1...); leave it empty")
-    return build_backbone(name, in_channels, pretrained, f"{key}.pretrained")
+    return build_resnet(name, in_channels, pretrained, f"{key}.pretrained")
 
 
 def segmentation_model(name: str, in_channels: int, num_classes: int, features: Sequence[str], pretrained: str,

@@ -89,9 +89,8 @@ def _load_used(model: nn.Module, state: dict, stem: str, in_channels: int, path:
 
 def segmentation_model(name: str, in_channels: int, num_classes: int, features: Sequence[str], pretrained: str,
                        key: str, state_keys: set[str]) -> tuple[nn.Module, list[str]] | None:
-    _check_name(name, key)
     if name not in SEGMENTATION:
-        return None  # a classification backbone gets the project's segmentation head
+        return None  # a classification backbone gets the project's segmentation head (backbone() checks the name)
     aux = any(k.startswith("aux_classifier.") for k in state_keys)  # trained with aux_loss=True
     model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=num_classes,
                                          aux_loss=aux)
