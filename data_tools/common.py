@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import uuid
+from collections import deque
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from crossmodal.data.h5format import FormatError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Errors a data tool reports as one "error: ..." line with exit code 2 (bad input, not a bug).
 USER_ERRORS: tuple[type[BaseException], ...] = (FormatError, ValueError, FileNotFoundError, FileExistsError,
@@ -97,6 +101,56 @@ def commit(staged: Path, final: Path, overwrite: bool) -> Path:
         raise FileExistsError(f"{final}: output already exists (pass --overwrite to replace)")
     os.replace(staged, final)
     return final
+
+
+_TASK: Callable | None = None
+
+
+def _init_ordered_worker(func: Callable) -> None:
+    """Pool initializer for ordered_map: keep the task function; one OpenCV thread; Ctrl-C is the parent's job."""
+    global _TASK
+    _TASK = func
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - every data tool has OpenCV
+        pass
+
+
+def _run_ordered_batch(batch: list) -> list:
+    """Pool task for ordered_map: the task function over one batch."""
+    assert _TASK is not None
+    return [_TASK(item) for item in batch]
+
+
+def ordered_map(func: Callable[[T], R], items: Iterable[T], workers: int, *, batch: int = 2,
+                batches_per_worker: int = 2) -> Iterator[R]:
+    """func over items, results in item order: in this process when workers <= 1, else in a spawn pool of
+    `workers` processes fed batches of `batch` items, at most workers * batches_per_worker batches in flight (so
+    memory stays bounded). func must be picklable (a module-level function or a functools.partial of one); an
+    exception raised in a worker is raised here unchanged (the pool is terminated on errors, Ctrl-C, or when the
+    caller stops iterating)."""
+    if workers <= 1:
+        for item in items:
+            yield func(item)
+        return
+    limit = max(1, workers * batches_per_worker)
+    with get_context("spawn").Pool(workers, initializer=_init_ordered_worker, initargs=(func,)) as pool:
+        pending: deque = deque()
+        chunk: list = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) == batch:
+                pending.append(pool.apply_async(_run_ordered_batch, (chunk,)))
+                chunk = []
+                if len(pending) >= limit:
+                    yield from pending.popleft().get()
+        if chunk:
+            pending.append(pool.apply_async(_run_ordered_batch, (chunk,)))
+        while pending:
+            yield from pending.popleft().get()
 
 
 def progress(iterable: Iterable[T], total: int, desc: str) -> Iterable[T]:

@@ -181,7 +181,7 @@ def _other_datasets(path: Path, info: PairedInfo) -> list[str]:
 
 def _as_image(name: str, arr: np.ndarray, info: PairedInfo, depth_max: dict[str, float]) -> np.ndarray:
     """One sample of a modality as an RGB uint8 picture."""
-    from eval.plots import colorize_depth, colorize_label
+    from crossmodal.colours import colorize_depth, colorize_label
 
     if name == "label":
         return colorize_label(arr, info.num_classes, ignore_index=int(np.iinfo(arr.dtype).max))
@@ -196,7 +196,8 @@ def _as_image(name: str, arr: np.ndarray, info: PairedInfo, depth_max: dict[str,
 
 def write_preview(path: Path, png: Path, num: int) -> Path:
     """A sheet of `num` evenly spaced samples: one row each, columns rgb | depth-like | label | others."""
-    from eval.plots import class_palette, image_sheet
+    from crossmodal.colours import class_palette
+    from eval.plots import image_sheet
 
     info = read_info(path)
     order = [m for m in info.modalities if m == "rgb"] + [m for m in info.modalities if is_depth_like(m)] + \

@@ -23,12 +23,10 @@ import h5py
 import numpy as np
 
 from data_tools.common import commit, parse_args, staging_path
+from crossmodal.data.sensor_files import IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
-SUFFIXES = IMAGE_SUFFIXES + (".npy",)
-IGNORE = 255
 MAX_LISTED = 20  # unmatched files printed per folder
 
 
@@ -61,13 +59,7 @@ def list_folder(folder: Folder) -> Folder:
     """Fill folder.files: every supported file under root, keyed by its relative path without suffix."""
     if not folder.root.is_dir():
         raise ValueError(f"{folder.role} folder for '{folder.name}' does not exist: {folder.root}")
-    for path in sorted(folder.root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
-            continue
-        key = path.relative_to(folder.root).with_suffix("").as_posix()
-        if key in folder.files:
-            raise ValueError(f"{folder.root}: two files for frame '{key}': {folder.files[key].name} and {path.name}")
-        folder.files[key] = path
+    folder.files = list_files(folder.root)
     if not folder.files:
         raise ValueError(f"{folder.root}: no {', '.join(SUFFIXES)} files for '{folder.name}'")
     return folder
@@ -93,69 +85,6 @@ def match(folders: list[Folder], frames: list[str] | None = None) -> tuple[list[
 # ----------------------------------------------------------------------------------------------
 # Reading and converting one file
 # ----------------------------------------------------------------------------------------------
-
-def read_file(path: Path) -> np.ndarray:
-    """The array stored in an image (cv2.IMREAD_UNCHANGED, colour as RGB) or .npy file; errors name the file."""
-    if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f"cannot read {path}: {err}") from None
-    else:
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if arr is None:
-            raise ValueError(f"cannot read {path} (not an image, unsupported or corrupt)")
-        if arr.ndim == 3 and arr.shape[2] == 3:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-        elif arr.ndim == 3 and arr.shape[2] == 4:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim not in (2, 3) or arr.size == 0 or arr.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: {arr.dtype} array of shape {arr.shape}; "
-                         f"expected a numeric (H, W) or (H, W, C) array")
-    return arr
-
-
-def to_source(arr: np.ndarray, path: Path) -> np.ndarray:
-    """A colour image as uint8 RGB (H, W, 3): grey is repeated, alpha dropped."""
-    if arr.dtype != np.uint8:
-        raise ValueError(f"{path}: source images must be 8-bit, got {arr.dtype}")
-    if arr.ndim == 2:
-        return np.repeat(arr[..., None], 3, axis=2)
-    if arr.shape[2] not in (3, 4):
-        raise ValueError(f"{path}: source image has {arr.shape[2]} channels; expected 1, 3 or 4")
-    return np.ascontiguousarray(arr[..., :3])
-
-
-def to_target(arr: np.ndarray, path: Path, scale: float, nan_as_zero: bool) -> np.ndarray:
-    """float32 raw values x scale; NaN/inf refused (naming the file) or set to 0 with nan_as_zero."""
-    out = (arr.astype(np.float64) * scale).astype(np.float32)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        if not nan_as_zero:
-            raise ValueError(f"{path}: {int(bad.sum())} NaN/inf values (after scaling by {scale}); "
-                             f"fix the file or pass --nan-as-zero to store them as 0")
-        out[bad] = 0.0
-    return out
-
-
-def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray:
-    """uint8 class ids (H, W), 255 = ignore (65535 in 16-bit files too); ids must be < num_classes."""
-    if arr.ndim != 2 or arr.dtype.kind not in "iu":
-        raise ValueError(f"{path}: label must be a single-channel integer image of class ids, "
-                         f"got {arr.dtype} with shape {arr.shape} (palette/colour label images need converting)")
-    ids = arr.astype(np.int64)
-    ids[ids == np.iinfo(arr.dtype).max] = IGNORE
-    limit = IGNORE if num_classes is None else num_classes
-    bad = ((ids < 0) | (ids >= limit)) & (ids != IGNORE)
-    if bad.any():
-        shown = sorted(np.unique(ids[bad]).tolist())[:10]
-        raise ValueError(f"{path}: label ids {shown} are outside 0..{limit - 1}"
-                         + (f" (--class-names lists {num_classes} classes)" if num_classes else "")
-                         + f" and not the ignore value {IGNORE}")
-    return ids.astype(np.uint8)
-
 
 def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
     """arr resized to size (H, W): nearest for depth/labels, else area when shrinking, bilinear when enlarging."""

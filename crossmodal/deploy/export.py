@@ -223,9 +223,10 @@ def check_frame_size(meta: dict[str, Any], height: int, width: int) -> None:
 
 
 def example_input(meta: dict[str, Any], batch: int = 2, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """A sensor batch of the stored dtype and layout (positive values), for tracing and for tests."""
+    """A sensor batch of the stored dtype and layout (positive values), for tracing and for tests: by default at the
+    trained size rounded up to multiples of stride_multiple (the size rule the exported model declares)."""
     k = int(meta["stride_multiple"])
-    h, w = size or tuple(meta["trained_size"] or (4 * k, 4 * k))
+    h, w = size or tuple(-(-int(s) // k) * k for s in (meta["trained_size"] or (4 * k, 4 * k)))
     shape = [batch, h, w] + [int(c) for c in meta["input"]["shape"][3:]]
     g = torch.Generator().manual_seed(0)
     x = torch.rand(shape, generator=g) * 5.0 + 0.5
@@ -233,9 +234,20 @@ def example_input(meta: dict[str, Any], batch: int = 2, size: tuple[int, int] | 
     return (x * 40).to(torch.uint8) if dtype == "uint8" else x.to(getattr(torch, dtype))
 
 
+def require(module: str) -> Any:
+    """Import an optional deployment package, or an ExportError saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExportError(f"'{module}' is not installed; ONNX export and ONNX prediction need it: "
+                          f"pip install -e \".[deploy]\" (or pip install {module})") from None
+
+
 def _export_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, Any]) -> str:
     """ONNX via the TorchScript-based exporter (dynamic_axes) when this torch has it, else the dynamo one."""
-    import onnx
+    onnx = require("onnx")
 
     axes = {INPUT_NAME: {0: "batch", 1: "height", 2: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
     try:
@@ -250,8 +262,15 @@ def _export_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str,
         k = int(meta["stride_multiple"])
         h, w = Dim("height_blocks", min=1), Dim("width_blocks", min=1)
         shapes = {"x": {0: Dim("batch", min=1), 1: k * h, 2: k * w}}
-        torch.onnx.export(model, (x,), str(tmp), dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_shapes=shapes, opset_version=max(OPSET, 18), external_data=False)
+        try:
+            torch.onnx.export(model, (x,), str(tmp), dynamo=True, input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], dynamic_shapes=shapes, opset_version=max(OPSET, 18),
+                              external_data=False)
+        except torch.onnx.errors.OnnxExporterError as err2:  # neither exporter can convert this network (an operator)
+            first = err if isinstance(err, torch.onnx.errors.OnnxExporterError) else err2
+            raise ExportError(f"the student of run '{meta['run']}' ({meta['method']}, seed {meta['seed']}) cannot be "
+                              f"exported to ONNX: {str(first).strip().splitlines()[0][:300]}; export it with "
+                              f"--format torchscript instead") from err2
         exporter = f"torch.onnx.export(dynamo=True) (dynamo=False failed: {type(err).__name__})"
     proto = onnx.load(str(tmp))
     meta = dict(meta, exporter=exporter, opset=int(max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))))
@@ -288,8 +307,49 @@ def export(run_dir: str | Path, method: str, seed: int | None, fmt: str, out: st
     x = example_input(meta)
     with torch.no_grad(), atomic_path(out) as tmp:
         text = (_export_onnx if fmt == "onnx" else _export_torchscript)(model, x, tmp, meta)
+        _check_exported(model, fmt, tmp, meta, x)
         write_text_atomic(side, text + "\n")
     return json.loads(text)
+
+
+def _check_exported(model: SensorModel, fmt: str, path: Path, meta: dict[str, Any], x: torch.Tensor) -> None:
+    """Refuse a file that does not compute what the checkpoint computes at another batch and size than the traced
+    one: tracing records one run of the forward, so Python code that branches on, or computes with, the input's
+    size is frozen at the traced size. (ONNX files are checked when onnxruntime is installed.)"""
+    k = int(meta["stride_multiple"])
+    probe = example_input(meta, batch=x.shape[0] + 1, size=(x.shape[1] + k, x.shape[2] + 2 * k))
+    want = model(probe).numpy()
+    if fmt == "onnx":
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        run = lambda v: sess.run([OUTPUT_NAME], {INPUT_NAME: v.numpy()})[0]  # noqa: E731
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
+        run = lambda v: module(v).numpy()  # noqa: E731
+    size = f"batch {probe.shape[0]}, {probe.shape[1]}x{probe.shape[2]}"
+    try:
+        got = run(probe)
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
+        raise ExportError(f"the exported {fmt} student does not run at {size} (traced at {x.shape[0]}, "
+                          f"{x.shape[1]}x{x.shape[2]}): {str(err).strip().splitlines()[0][:300]}; the network's "
+                          f"forward probably depends on the input size in Python, which tracing freezes") from None
+    diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+    if not diff <= 1e-2 * max(1.0, float(np.abs(want).max())):  # rounding is ~1e-5 of it; frozen code O(1)
+        raise ExportError(f"the exported {fmt} student disagrees with the checkpoint at {size} (traced at "
+                          f"{x.shape[0]}, {x.shape[1]}x{x.shape[2]}): max |logit difference| {diff:.3g}, output "
+                          f"{tuple(got.shape)} vs {tuple(want.shape)}; the network's forward depends on the input "
+                          f"size in Python (a branch or int() on a shape), which tracing freezes: refused")
+
+
+def is_torchscript(path: Path) -> bool:
+    """TorchScript archives are zip files (ONNX files are protobuf)."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"PK"
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -297,7 +357,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    if path.read_bytes()[:2] == b"PK":  # TorchScript archives are zip files
+    if is_torchscript(path):  # TorchScript archives are zip files
         extra = {EXTRA_FILE: ""}
         try:
             with warnings.catch_warnings():
@@ -308,8 +368,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         text = extra[EXTRA_FILE]
         text = text.decode() if isinstance(text, bytes) else text
     else:
-        import onnx
-
+        onnx = require("onnx")
         try:
             props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
         except Exception as err:  # onnx raises its own DecodeError types for files that are not ONNX

@@ -1,0 +1,92 @@
+"""One sensor frame from a file: 8/16-bit PNG, TIFF (also float), JPEG/BMP colour images and .npy arrays, converted
+to what the paired format stores (docs/data_format.md); shared by data_tools.pairs and crossmodal-predict so both
+read files the same way and refuse the same things."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from crossmodal.data.h5format import FormatError
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+SUFFIXES = IMAGE_SUFFIXES + (".npy",)
+IGNORE = 255
+
+
+def list_files(root: Path) -> dict[str, Path]:
+    """Every readable frame file under root, keyed by its relative path without the suffix (hidden files skipped);
+    a FormatError when two files give the same frame (e.g. 0001.png and 0001.npy)."""
+    files: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+            continue
+        key = path.relative_to(root).with_suffix("").as_posix()
+        if key in files:
+            raise FormatError(f"{root}: two files for frame '{key}': {files[key].name} and {path.name}")
+        files[key] = path
+    return files
+
+
+def read_file(path: Path) -> np.ndarray:
+    """The array stored in an image (cv2.IMREAD_UNCHANGED, colour as RGB) or .npy file; errors name the file."""
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise FormatError(f"cannot read {path}: {err}") from None
+    else:
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is None:
+            raise FormatError(f"cannot read {path} (not an image, unsupported or corrupt)")
+        if arr.ndim == 3 and arr.shape[2] == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or arr.size == 0 or arr.dtype.kind not in "biuf":
+        raise FormatError(f"{path}: {arr.dtype} array of shape {arr.shape}; "
+                         f"expected a numeric (H, W) or (H, W, C) array")
+    return arr
+
+
+def to_source(arr: np.ndarray, path: Path) -> np.ndarray:
+    """A colour image as uint8 RGB (H, W, 3): grey is repeated, alpha dropped."""
+    if arr.dtype != np.uint8:
+        raise FormatError(f"{path}: source images must be 8-bit, got {arr.dtype}")
+    if arr.ndim == 2:
+        return np.repeat(arr[..., None], 3, axis=2)
+    if arr.shape[2] not in (3, 4):
+        raise FormatError(f"{path}: source image has {arr.shape[2]} channels; expected 1, 3 or 4")
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def to_target(arr: np.ndarray, path: Path, scale: float, nan_as_zero: bool) -> np.ndarray:
+    """float32 raw values x scale; NaN/inf refused (naming the file) or set to 0 with nan_as_zero."""
+    out = (arr.astype(np.float64) * scale).astype(np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        if not nan_as_zero:
+            raise FormatError(f"{path}: {int(bad.sum())} NaN/inf values (after scaling by {scale}); "
+                             f"fix the file or pass --nan-as-zero to store them as 0")
+        out[bad] = 0.0
+    return out
+
+
+def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray:
+    """uint8 class ids (H, W), 255 = ignore (65535 in 16-bit files too); ids must be < num_classes."""
+    if arr.ndim != 2 or arr.dtype.kind not in "iu":
+        raise FormatError(f"{path}: label must be a single-channel integer image of class ids, "
+                         f"got {arr.dtype} with shape {arr.shape} (palette/colour label images need converting)")
+    ids = arr.astype(np.int64)
+    ids[ids == np.iinfo(arr.dtype).max] = IGNORE
+    limit = IGNORE if num_classes is None else num_classes
+    bad = ((ids < 0) | (ids >= limit)) & (ids != IGNORE)
+    if bad.any():
+        shown = sorted(np.unique(ids[bad]).tolist())[:10]
+        raise FormatError(f"{path}: label ids {shown} are outside 0..{limit - 1}"
+                         + (f" (--class-names lists {num_classes} classes)" if num_classes else "")
+                         + f" and not the ignore value {IGNORE}")
+    return ids.astype(np.uint8)

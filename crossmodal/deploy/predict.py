@@ -1,0 +1,274 @@
+"""Run a trained student on new recordings: label PNGs, colour overlays and, when the frames have labels, the run
+report's metrics.
+
+    crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/
+    crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/
+
+The model is a run's fine-tuned student (PyTorch) or a file written by crossmodal-export (ONNX under onnxruntime, or
+TorchScript); either way it takes the sensor array as the paired format stores it, so the encoding cannot be wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from crossmodal.colours import overlay
+from crossmodal.deploy.export import (ExportError, build_sensor_model, check_frame_size, is_torchscript,
+                                      read_metadata, require)
+from crossmodal.deploy.frames import IGNORE, Frame, FrameSource, invalid_mask, open_frames
+from crossmodal.errors import UserError
+from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
+
+Predictor = Callable[[np.ndarray], np.ndarray]  # sensor batch (N, H, W[, C]) -> class ids (N, H, W) uint8
+OUTPUT_MARKER = "predict.json"  # every output folder has it; --overwrite replaces only folders that do
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class PredictError(UserError):
+    """Options that cannot work together, or an output folder that must not be replaced."""
+
+
+# ---- the model: a run's checkpoint in PyTorch, or an exported file ----
+
+def _torch_device(device: str) -> torch.device:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise PredictError("--device cuda: PyTorch sees no CUDA GPU here (use --device cpu or auto)")
+    return torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+def _torch_predictor(module: torch.nn.Module, dev: torch.device) -> Predictor:
+    @torch.inference_mode()
+    def run(x: np.ndarray) -> np.ndarray:
+        return module(torch.from_numpy(x).to(dev)).argmax(1).to(torch.uint8).cpu().numpy()
+    return run
+
+
+def _onnx_predictor(path: Path, device: str) -> tuple[Predictor, str]:
+    ort = require("onnxruntime")
+    have = ort.get_available_providers()
+    if device == "cuda" and "CUDAExecutionProvider" not in have:
+        raise PredictError(f"--device cuda: this onnxruntime has no CUDAExecutionProvider (it has {', '.join(have)}); "
+                           f"install onnxruntime-gpu or use --device cpu")
+    providers = (["CUDAExecutionProvider"] if device != "cpu" and "CUDAExecutionProvider" in have else []) + [
+        "CPUExecutionProvider"]
+    session = ort.InferenceSession(str(path), providers=providers)
+    name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run([name_out], {name_in: x})[0].argmax(1).astype(np.uint8)
+    return run, f"onnxruntime {ort.__version__} ({session.get_providers()[0]})"
+
+
+def open_model(run: str | None, method: str | None, seed: int | None, model: str | None,
+               device: str) -> tuple[Predictor, dict[str, Any], str]:
+    """(predict function, export metadata, what runs it) for --run/--method[/--seed] or --model."""
+    if model is not None:
+        if run is not None or method is not None or seed is not None:
+            raise PredictError("give either --model FILE or --run RUN --method M [--seed N], not both")
+        path = Path(model)
+        meta = read_metadata(path)
+        if is_torchscript(path):  # TorchScript archive
+            dev = _torch_device(device)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated in favour of torch.export
+                module = torch.jit.load(str(path), map_location=dev).eval()
+            return _torch_predictor(module, dev), meta, f"TorchScript {path} on {dev}"
+        fn, runner = _onnx_predictor(path, device)
+        return fn, meta, f"ONNX {path} under {runner}"
+    if run is None or method is None:
+        raise PredictError("give --model FILE (from crossmodal-export) or --run RUN --method M [--seed N]")
+    module, meta = build_sensor_model(run, method, seed)
+    dev = _torch_device(device)
+    module.to(dev)
+    return _torch_predictor(module, dev), meta, f"PyTorch {meta['checkpoint']} of {run} on {dev}"
+
+
+# ---- the outputs ----
+
+def _overlay_base(sensor: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """A grey RGB picture of the input under the class colours: colour images as grey, other modalities their first
+    channel stretched over the frame's readings (depth: near is bright), no reading black."""
+    if sensor.dtype == np.uint8 and sensor.ndim == 3 and sensor.shape[2] == 3:
+        grey = cv2.cvtColor(sensor, cv2.COLOR_RGB2GRAY)
+    else:
+        a = (sensor if sensor.ndim == 2 else sensor[..., 0]).astype(np.float64)
+        valid = invalid_mask(sensor) == 0
+        lo, hi = (float(a[valid].min()), float(a[valid].max())) if valid.any() else (0.0, 1.0)
+        t = (a - lo) / (hi - lo if hi > lo else 1.0)
+        if meta.get("units") == "metres" or meta["modality"].endswith("depth"):
+            t = 1.0 - t
+        grey = np.where(valid, np.round(64 + 191 * np.clip(t, 0.0, 1.0)), 0).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+
+
+def _check_out(out: Path, overwrite: bool, source_path: Path) -> None:
+    """Refuse an existing output unless --overwrite and it is an earlier prediction output; never inside the input."""
+    if source_path.is_dir() and out.resolve().is_relative_to(source_path.resolve()):
+        raise PredictError(f"--out {out} is inside the input folder {source_path}; its PNGs would be read as frames "
+                           f"next time: choose a folder outside it")
+    if not out.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    if not out.is_dir() or (any(out.iterdir()) and not (out / OUTPUT_MARKER).is_file()):
+        raise PredictError(f"--overwrite replaces only an earlier crossmodal-predict output (a folder with "
+                           f"{OUTPUT_MARKER}); {out} is not one, so it is left as it is")
+
+
+def _commit(staging: Path, out: Path) -> None:
+    """Move the finished staging folder to `out`, replacing an earlier output only once the new one is complete."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _batches(source: FrameSource, batch_size: int) -> Iterator[list[Frame]]:
+    """Consecutive frames of one size, at most batch_size at a time; the next batch is read while this one runs."""
+    groups: list[list[int]] = []
+    for i, size in enumerate(source.sizes):
+        if groups and len(groups[-1]) < batch_size and source.sizes[groups[-1][0]] == size:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(source.read, i) for i in groups[0]] if groups else []
+        for k in range(len(groups)):
+            frames = [f.result() for f in pending]
+            pending = [pool.submit(source.read, i) for i in groups[k + 1]] if k + 1 < len(groups) else []
+            yield frames
+
+
+def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, out: Path, *, batch_size: int = 8,
+            mask_invalid: bool = False, overlays: bool = True, progress: bool = True,
+            info: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Label PNGs (and overlays) of every frame, classes.txt, predict.json (`info` + what ran) and, when the frames
+    have labels, metrics.json, all written to a staging folder that becomes `out` only when complete; the metrics."""
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    names = meta["class_names"]
+    confusion = ConfusionMatrix(len(names), ignore_index=IGNORE) if source.has_labels else None
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        with tqdm(total=len(source), unit="frame", desc="predict", disable=not progress, file=sys.stderr) as bar:
+            for frames in _batches(source, batch_size):
+                labels = predict_fn(np.stack([f.sensor for f in frames]))
+                for frame, pred in zip(frames, labels):
+                    if confusion is not None:
+                        confusion.update(torch.from_numpy(pred), torch.from_numpy(frame.label))
+                    if mask_invalid:
+                        pred = np.where(invalid_mask(frame.sensor), np.uint8(IGNORE), pred)
+                    _write_png(staging / f"{frame.name}.png", pred)
+                    if overlays:
+                        _write_png(staging / f"{frame.name}_overlay.png",
+                                   overlay(_overlay_base(frame.sensor, meta), pred, len(names)))
+                bar.update(len(frames))
+        metrics = segmentation_metrics(confusion.matrix, names) if confusion is not None else None
+        (staging / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+        report = dict(info or {}, frames=len(source), input=source.description, mask_invalid=mask_invalid,
+                      batch_size=batch_size, seconds=round(time.perf_counter() - start, 3),
+                      labels_png=f"uint8 class ids (classes.txt line i names id i); {IGNORE} = "
+                                 + ("no reading in the input" if mask_invalid else "not used"),
+                      metrics=None if metrics is None else "metrics.json", metadata=meta)
+        if metrics is not None:
+            (staging / "metrics.json").write_text(json.dumps({
+                "input": source.description, "model": report.get("model"), "frames": len(source), "metrics": metrics,
+                "definitions": "crossmodal.metrics, as in the run's report: one confusion matrix over every labelled "
+                               "pixel (label 255 = ignore) against the arg-max of the logits (before --mask-invalid)"},
+                indent=2) + "\n")
+        (staging / OUTPUT_MARKER).write_text(json.dumps(report, indent=2) + "\n")
+        _commit(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    """crossmodal-predict: a run's student or an exported model on an HDF5 split, a folder of sensor files or a file."""
+    p = argparse.ArgumentParser(
+        prog="crossmodal-predict", description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/\n"
+               "  crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/\n\n"
+               "Writes <out>/<frame>.png (uint8 class ids; 255 = no reading with --mask-invalid), <out>/<frame>_overlay.png,\n"
+               "classes.txt (line i names id i), predict.json (what ran) and, when the input has labels, metrics.json.")
+    p.add_argument("--run", help="run folder written by run_transfer.py (runs the checkpoint in PyTorch)")
+    p.add_argument("--method", help="with --run: the method whose fine-tuned student to run, e.g. crd_dense")
+    p.add_argument("--seed", type=int, help="with --run: the student seed (needed when the run has several)")
+    p.add_argument("--model", help="a file written by crossmodal-export (.onnx runs under onnxruntime, .pt TorchScript)")
+    p.add_argument("--input", required=True, type=Path,
+                   help="paired HDF5 split, folder of sensor files (PNG 8/16-bit, TIFF, .npy; subfolders too) or one file")
+    p.add_argument("--labels", type=Path, help="folder of class-id label images matching the input files by name "
+                   "(for metrics.json); HDF5 splits use their own 'label'")
+    p.add_argument("--scale", type=float, help="multiply file values by this to get the stored units, as "
+                   "data_tools.pairs --scale does (depth millimetres: 0.001)")
+    p.add_argument("--nan-as-zero", action="store_true", help="read NaN/inf file values as 0 (no reading) instead of failing")
+    p.add_argument("--mask-invalid", action="store_true", help="write 255 where the input has no reading (0)")
+    p.add_argument("--no-overlays", action="store_true", help="write only the label PNGs")
+    p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default 8; frames of one size)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto: a CUDA GPU when one is usable")
+    p.add_argument("--out", required=True, type=Path, help="output folder (must not exist unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier crossmodal-predict output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    source = None
+    try:
+        if args.batch_size < 1:
+            raise PredictError(f"--batch-size {args.batch_size}: expected at least 1")
+        predict_fn, meta, runner = open_model(args.run, args.method, args.seed, args.model, args.device)
+        if args.mask_invalid and meta["input"]["dtype"] == "uint8":
+            raise PredictError(f"--mask-invalid: the model's input ({meta['modality']}, uint8) has no 'no reading' value")
+        source = open_frames(args.input, meta, scale=args.scale, nan_as_zero=args.nan_as_zero, labels=args.labels)
+        for size in sorted(set(source.sizes)):
+            try:
+                check_frame_size(meta, *size)
+            except ExportError as err:
+                first = source.names[source.sizes.index(size)]
+                raise ExportError(f"{args.input}: frame '{first}': {err}") from None
+        names = set(source.names)
+        clash = sorted(n for n in names if n.endswith("_overlay") and n.removesuffix("_overlay") in names)
+        if clash and not args.no_overlays:
+            raise PredictError(f"frames {clash[:3]} would be overwritten by the overlays of "
+                               f"{[c.removesuffix('_overlay') for c in clash[:3]]}: pass --no-overlays")
+        _check_out(args.out, args.overwrite, args.input)
+        metrics = predict(predict_fn, meta, source, args.out, batch_size=args.batch_size,
+                          mask_invalid=args.mask_invalid, overlays=not args.no_overlays, progress=not args.quiet,
+                          info={"model": runner, "command_input": str(args.input), "scale": args.scale})
+    except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if source is not None:
+            source.close()
+    print(f"wrote {len(source)} label PNGs to {args.out} ({runner})")
+    if metrics is not None:
+        print(f"mIoU {metrics['miou']:.4f}  pixel acc {metrics['pixel_acc']:.4f}  mean acc {metrics['mean_acc']:.4f} "
+              f"-> {args.out / 'metrics.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

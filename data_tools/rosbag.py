@@ -1,0 +1,552 @@
+"""Paired frames from ROS 1 / ROS 2 bags (pure Python through `rosbags`, no ROS install) into one paired HDF5 split.
+
+    python -m data_tools.rosbag --bag run1.bag --source rgb=/camera/color/image_raw \
+        --target depth=/camera/depth/image_rect_raw --camera-info /camera/color/camera_info --out unlabeled.h5
+
+Reads ROS 1 `.bag` files, ROS 2 bag folders (with metadata.yaml) and single `.db3` / `.mcap` files. Frames pair up
+by the messages' header stamps (sensor time, never the bag's receive time): every --target is associated with the
+source nearest first and one-to-one within --max-dt (data_tools.associate, as TUM's associate.py), and a source
+frame is kept only when every target pairs with it. Two streaming passes: the first reads only the header bytes
+(stamp, and size/encoding of raw images) of the chosen topics, the second decodes only the paired messages and
+writes them row by row, so memory stays bounded whatever the bag size. Peeking and decoding single messages live in
+data_tools.ros_messages.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import shlex
+import struct
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import h5py
+import numpy as np
+
+from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, PairedWriter
+from data_tools.associate import associate
+from data_tools.camera import scale_intrinsics
+from data_tools.common import check_outputs, commit, int_at_least, parse_args, progress, run_tool, staging_path
+from data_tools.pairs import _fmt, _is_depth, _pair, _resized
+from data_tools.ros_messages import (CAMERA_INFO, COMPRESSED, ENCODINGS, IMAGE, IMAGE_TYPES, BagError, Role,
+                                     decode, peek)
+
+PROG = "python -m data_tools.rosbag"
+MAX_PENDING_PER_WORKER = 8
+
+
+# ------------------------------------------------------------------------------------------------ frames
+
+def fit_sizes(frame: dict[str, np.ndarray], roles: list[Role], resize: str, stamp: float) -> dict[str, np.ndarray]:
+    """Bring all modalities to one size as --resize says (same policy as data_tools.pairs)."""
+    sizes = {n: a.shape[:2] for n, a in frame.items()}
+    if len(set(sizes.values())) == 1:
+        return frame
+    by = {r.name: r for r in roles}
+    listed = ", ".join(f"{by[n].topic} {s[0]}x{s[1]}" for n, s in sizes.items())
+    if resize == "none":
+        raise BagError(f"frame with source stamp {stamp:.9f}: sizes differ ({listed}); pass --resize source or "
+                       f"--resize target to resize one side to the other")
+    source = next(r.name for r in roles if r.role == "source")
+    if resize == "target":
+        ref = sizes[source]
+        return {n: a if n == source else _resized(a, ref, nearest=_is_depth(n)) for n, a in frame.items()}
+    targets = [r.name for r in roles if r.role == "target"]
+    if len({sizes[n] for n in targets}) > 1:
+        raise BagError(f"frame with source stamp {stamp:.9f}: targets differ in size ({listed}); "
+                       f"--resize source needs one target size")
+    frame[source] = _resized(frame[source], sizes[targets[0]], nearest=False)
+    return frame
+
+
+def decode_frame(job: tuple[int, dict[str, tuple[dict, float]], list[Role], str]
+                 ) -> tuple[int, dict[str, np.ndarray], dict[str, tuple[tuple[int, int], float]]]:
+    """Worker entry: (row, {name: (message fields, stamp)}, roles, resize) -> (row, frame, {name: (raw size,
+    factor applied)})."""
+    row, msgs, roles, resize = job
+    frame, raw_sizes = {}, {}
+    for r in roles:
+        frame[r.name], factor = decode(msgs[r.name][0], r, msgs[r.name][1])
+        raw_sizes[r.name] = (frame[r.name].shape[:2], factor)
+    source = next(r.name for r in roles if r.role == "source")
+    return row, fit_sizes(frame, roles, resize, msgs[source][1]), raw_sizes
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+# ------------------------------------------------------------------------------------------------ bags
+
+def _open(bags: list[Path]):
+    """An opened AnyReader over all bags (ROS 1 .bag files, or ROS 2 folders / .db3 / .mcap files, not mixed)."""
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    for bag in bags:
+        if not bag.exists():
+            raise FileNotFoundError(f"--bag {bag}: no such file or folder")
+        if bag.is_dir() and not (bag / "metadata.yaml").is_file():
+            raise BagError(f"--bag {bag}: a folder without metadata.yaml; expected a ROS 2 bag folder, "
+                           f"a .bag, .db3 or .mcap file")
+        if bag.is_file() and bag.suffix not in (".bag", ".db3", ".mcap"):
+            raise BagError(f"--bag {bag}: unknown bag type {bag.suffix!r}; expected a .bag, .db3 or .mcap file "
+                           f"or a ROS 2 bag folder")
+    ros1 = [b.suffix == ".bag" for b in bags]
+    if any(ros1) and not all(ros1):
+        raise BagError("--bag: ROS 1 .bag files and ROS 2 bags cannot be read together; convert them separately")
+    store = get_typestore(Stores.ROS1_NOETIC if all(ros1) else Stores.ROS2_HUMBLE)
+    reader = AnyReader(list(bags), default_typestore=store)
+    try:
+        reader.open()
+    except Exception as err:  # rosbags raises its own exception types (and struct/OS errors) on bad files
+        raise BagError(f"{_names(bags)}: cannot read the bag ({_reason(err)}); truncated or not a bag?") from None
+    return reader
+
+
+def _names(bags: list[Path]) -> str:
+    return ", ".join(str(b) for b in bags)
+
+
+def _reason(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _connections(reader, bags: list[Path], topic: str, allowed: tuple[str, ...], what: str) -> list:
+    """The connections of one topic, checked to exist and carry one of the allowed message types."""
+    conns = [c for c in reader.connections if c.topic == topic]
+    if not conns:
+        images = sorted({(c.topic, c.msgtype) for c in reader.connections if c.msgtype in IMAGE_TYPES + (CAMERA_INFO,)})
+        listed = ", ".join(f"{t} ({m})" for t, m in images) or "none"
+        raise BagError(f"{_names(bags)}: topic {topic} ({what}) is not in the bag; its image and camera-info topics: "
+                       f"{listed}")
+    wrong = sorted({c.msgtype for c in conns if c.msgtype not in allowed})
+    if wrong:
+        raise BagError(f"{_names(bags)}: topic {topic} ({what}) carries {', '.join(wrong)}; expected "
+                       f"{' or '.join(allowed)}")
+    return conns
+
+
+@dataclass
+class Stream:
+    """The first pass over one image topic: header stamps in message order (and raw sizes/encodings)."""
+
+    role: Role
+    msgtype: str = ""
+    stamps: list[float] = field(default_factory=list)
+    encoding: str = ""
+    size: tuple[int, int] | None = None
+
+
+def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
+         show_progress: bool) -> tuple[dict[str, Stream], Any, list]:
+    """First pass: header stamps of every message of the chosen topics; the first CameraInfo message; the
+    connections read (the second pass reads exactly these, so message k of a topic is the same message)."""
+    streams = {r.topic: Stream(r) for r in roles}
+    conns = []
+    for r in roles:
+        cs = _connections(reader, bags, r.topic, IMAGE_TYPES, r.name)
+        if len({c.msgtype for c in cs}) > 1:
+            raise BagError(f"{_names(bags)}: topic {r.topic} mixes {', '.join(sorted({c.msgtype for c in cs}))}")
+        streams[r.topic].msgtype = cs[0].msgtype
+        conns += cs
+    info_conns = _connections(reader, bags, camera_info, (CAMERA_INFO,), "--camera-info") if camera_info else []
+    info = None
+    conns += info_conns
+    messages = reader.messages(connections=conns)
+    if show_progress:
+        from tqdm import tqdm
+
+        messages = tqdm(messages, total=sum(c.msgcount for c in conns), desc="scanning stamps",
+                        unit="msg", file=sys.stderr, dynamic_ncols=True)
+    cdr = reader.is2
+    try:
+        for conn, _, raw in messages:
+            if conn.topic == camera_info:
+                if info is None:
+                    info = reader.deserialize(raw, conn.msgtype)
+                continue
+            s = streams[conn.topic]
+            try:
+                p = peek(raw, s.msgtype, cdr)
+            except (struct.error, UnicodeDecodeError) as err:
+                raise BagError(f"{_names(bags)}: topic {conn.topic}: message {len(s.stamps)} is corrupt ({err})") \
+                    from None
+            if s.msgtype == IMAGE:
+                if p.encoding not in ENCODINGS:
+                    raise BagError(f"{_names(bags)}: topic {conn.topic} ({s.role.name}): image encoding "
+                                   f"{p.encoding!r} is not supported (supported: {', '.join(ENCODINGS)})")
+                size = (p.height, p.width)
+                if s.size is None:
+                    s.size, s.encoding = size, p.encoding
+                elif p.encoding != s.encoding:
+                    raise BagError(f"{_names(bags)}: topic {conn.topic}: image encoding changes mid-bag "
+                                   f"({s.encoding}, then {p.encoding} at stamp {p.stamp:.9f}); convert the parts "
+                                   f"separately")
+                elif size != s.size:
+                    raise BagError(f"{_names(bags)}: topic {conn.topic}: images change size mid-bag "
+                                   f"({s.size[0]}x{s.size[1]}, then {size[0]}x{size[1]} at stamp {p.stamp:.9f}); "
+                                   f"convert the parts separately")
+            elif not s.encoding:
+                s.encoding = p.encoding
+            s.stamps.append(p.stamp)
+    except BagError:
+        raise
+    except Exception as err:
+        raise BagError(f"{_names(bags)}: cannot read the bag ({_reason(err)}); truncated or corrupt?") from None
+    for s in streams.values():
+        if not s.stamps:
+            raise BagError(f"{_names(bags)}: topic {s.role.topic} ({s.role.name}) has no messages")
+    if camera_info and info is None:
+        raise BagError(f"{_names(bags)}: topic {camera_info} (--camera-info) has no messages")
+    return streams, info, conns
+
+
+@dataclass
+class Plan:
+    """Paired rows: per row the message index of each modality's topic, and counts for the summary."""
+
+    rows: list[dict[str, int]]
+    stamps: np.ndarray  # (N, 1 + targets) header stamps in seconds
+    summary: str
+
+
+def plan(streams: dict[str, Stream], roles: list[Role], max_dt: float, every: int,
+         start: float | None, end: float | None, bags: list[Path]) -> Plan:
+    """Associate every target with the source by header stamps; window, keep frames all targets pair with, thin."""
+    src = next(r for r in roles if r.role == "source")
+    s_stamps = streams[src.topic].stamps
+    t0 = min(s_stamps)
+    lo = -np.inf if start is None else t0 + start
+    hi = np.inf if end is None else t0 + end
+    window = [i for i, t in enumerate(s_stamps) if lo <= t <= hi]
+    if not window:
+        raise BagError(f"{_names(bags)}: no {src.name} message within --start/--end (the source spans "
+                       f"{max(s_stamps) - t0:.3f} s from its first stamp)")
+    w_stamps = [s_stamps[i] for i in window]
+    partner: dict[str, dict[int, int]] = {}
+    notes = []
+    for r in roles:
+        if r.role != "target":
+            continue
+        a = associate(w_stamps, streams[r.topic].stamps, max_dt)
+        if not a.pairs:
+            off = "unknown" if a.median_offset is None else f"{a.median_offset:+.6f} s"
+            raise BagError(f"{_names(bags)}: no {r.topic} ({r.name}) message within --max-dt {max_dt:g} s of a "
+                           f"{src.topic} ({src.name}) message; median offset target - nearest source is {off} "
+                           f"(usually unsynchronised clocks or a fixed latency; check the header stamps or raise "
+                           f"--max-dt)")
+        partner[r.name] = dict(a.pairs)
+        notes.append(f"{r.name}: {len(a.pairs)} of {len(streams[r.topic].stamps)} paired")
+    kept = sorted((i for i in range(len(window)) if all(i in p for p in partner.values())),
+                  key=lambda i: (w_stamps[i], i))  # source-time order, whatever the receive order
+    if not kept:
+        raise BagError(f"{_names(bags)}: no {src.name} message pairs with every target within --max-dt {max_dt:g} s")
+    thinned = kept[::every]
+    targets = [r for r in roles if r.role == "target"]
+    rows = [{src.name: window[i], **{r.name: partner[r.name][i] for r in targets}} for i in thinned]
+    stamps = np.array([[s_stamps[row[src.name]]] + [streams[r.topic].stamps[row[r.name]] for r in targets]
+                       for row in rows], np.float64)
+    dropped = len(window) - len(kept)
+    summary = (f"{len(window)} {src.name} frames in range, {len(kept)} paired with every target, {dropped} dropped "
+               f"without a partner within {max_dt:g} s" + (f", --every {every}: {len(rows)} kept" if every > 1 else "")
+               + " (" + "; ".join(notes) + ")")
+    return Plan(rows, stamps, summary)
+
+
+def _fields(msg: Any, msgtype: str) -> dict:
+    """The fields decode() needs, as plain picklable values."""
+    data = bytes(memoryview(msg.data))
+    if msgtype == IMAGE:
+        return {"type": IMAGE, "encoding": msg.encoding, "height": int(msg.height), "width": int(msg.width),
+                "step": int(msg.step), "is_bigendian": bool(msg.is_bigendian), "data": data}
+    return {"type": COMPRESSED, "format": msg.format, "data": data}
+
+
+def frames(reader, conns: list, bags: list[Path], streams: dict[str, Stream], roles: list[Role], p: Plan,
+           resize: str) -> Iterator[tuple[int, dict[str, tuple[dict, float]], list[Role], str]]:
+    """Second pass: for each paired row, once all its messages have been read, a decode job (in bag order)."""
+    wanted: dict[str, dict[int, int]] = {r.topic: {} for r in roles}
+    for row, idx in enumerate(p.rows):
+        for r in roles:
+            wanted[r.topic][idx[r.name]] = row
+    by_topic = {r.topic: r for r in roles}
+    counter = {t: 0 for t in by_topic}
+    pending: dict[int, dict[str, tuple[dict, float]]] = {}
+    left = len(p.rows)
+    try:
+        for conn, _, raw in reader.messages(connections=conns):
+            if conn.topic not in by_topic:
+                continue  # camera info, read on the first pass
+            k = counter[conn.topic]
+            counter[conn.topic] = k + 1
+            row = wanted[conn.topic].pop(k, None)
+            if row is None:
+                continue
+            r = by_topic[conn.topic]
+            msg = reader.deserialize(raw, conn.msgtype)
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 if hasattr(msg.header.stamp, "sec") \
+                else msg.header.stamp.secs + msg.header.stamp.nsecs * 1e-9
+            if abs(stamp - streams[conn.topic].stamps[k]) > 1e-6:
+                raise BagError(f"{_names(bags)}: topic {conn.topic}: message {k} is stamped {stamp:.9f} on the "
+                               f"second pass, {streams[conn.topic].stamps[k]:.9f} on the first (bag changed?)")
+            slot = pending.setdefault(row, {})
+            slot[r.name] = (_fields(msg, conn.msgtype), stamp)
+            if len(slot) == len(roles):
+                del pending[row]
+                yield row, slot, roles, resize
+                left -= 1
+                if not left:
+                    return
+    except BagError:
+        raise
+    except Exception as err:
+        raise BagError(f"{_names(bags)}: cannot read the bag ({_reason(err)}); truncated or corrupt?") from None
+    raise BagError(f"{_names(bags)}: {left} paired frames were not found again on the second pass "
+                   f"(the bag changed while converting?)")
+
+
+def _decoded(jobs: Iterator, workers: int) -> Iterator[tuple[int, dict[str, np.ndarray], dict]]:
+    """decode_frame over jobs, in order: in this process, or in a pool with a bounded number of jobs in flight."""
+    if workers <= 1:
+        for job in jobs:
+            yield decode_frame(job)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, initializer=_worker_init) as pool:
+        inflight: deque = deque()
+        for job in jobs:
+            inflight.append(pool.apply_async(decode_frame, (job,)))
+            if len(inflight) >= workers * MAX_PENDING_PER_WORKER:
+                yield inflight.popleft().get()
+        while inflight:
+            yield inflight.popleft().get()
+
+
+# ------------------------------------------------------------------------------------------------ conversion
+
+def _intrinsics(info: Any, streams: dict[str, Stream], roles: list[Role], raw_sizes: dict, stored: tuple[int, int]
+                ) -> list[float]:
+    """fx, fy, cx, cy from a CameraInfo's K, rescaled from its image size to the stored size."""
+    k = [float(v) for v in (info.k if hasattr(info, "k") else info.K)]  # ROS 2 names it k, ROS 1 K
+    fx, fy, cx, cy = k[0], k[4], k[2], k[5]
+    size = (int(info.height), int(info.width))
+    if size[0] <= 0 or size[1] <= 0:
+        src = next(r for r in roles if r.role == "source")
+        size = raw_sizes[src.name]
+    if size != stored:
+        fx, fy, cx, cy = scale_intrinsics((fx, fy, cx, cy), size, stored)
+    return [fx, fy, cx, cy]
+
+
+def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str | None = None,
+            max_dt: float = 0.02, every: int = 1, start: float | None = None, end: float | None = None,
+            resize: str = "none", workers: int = 1, overwrite: bool = False, command: str = "data_tools.rosbag",
+            show_progress: bool = True, log=print) -> Path:
+    """Pair, decode and write one paired file (staged, renamed at the end); prints a summary via log."""
+    if max_dt < 0:
+        raise ValueError(f"--max-dt must be >= 0, got {max_dt}")
+    check_outputs([out], overwrite)
+    reader = _open(bags)
+    staged = staging_path(out)
+    try:
+        streams, info, conns = scan(reader, bags, roles, camera_info, show_progress)
+        p = plan(streams, roles, max_dt, every, start, end, bags)
+        n = len(p.rows)
+        writer = None
+        specs: dict = {}
+        first_raw: dict = {}
+        stats: dict[str, np.ndarray] = {}
+        done = 0
+        results = _decoded(frames(reader, conns, bags, streams, roles, p, resize), workers)
+        bar = progress(results, n, "frames") if show_progress else results
+        try:
+            for row, frame, raw_sizes in bar:
+                if writer is None:
+                    specs = {nm: (a.shape, a.dtype) for nm, a in frame.items()}
+                    first_raw = raw_sizes
+                    stored = next(iter(frame.values())).shape[:2]
+                    attrs = _root_attrs(bags, roles, streams, camera_info, max_dt, every, start, end)
+                    if info is not None:
+                        attrs["intrinsics"] = np.array(_intrinsics(info, streams, roles, raw_sizes, stored))
+                    writer = PairedWriter(staged, n, specs, class_names=None, source=command, attrs=attrs,
+                                          modality_attrs=_modality_attrs(roles, streams, frame, raw_sizes),
+                                          overwrite=True)
+                    stats = {r.name: np.zeros((3, 1 if frame[r.name].ndim == 2 else frame[r.name].shape[2]))
+                             for r in roles if r.role == "target"}
+                for nm, (size, factor) in raw_sizes.items():
+                    (size0, factor0) = first_raw[nm]
+                    if size != size0 or factor != factor0:
+                        r = next(x for x in roles if x.name == nm)
+                        what = (f"size ({size0[0]}x{size0[1]}, then {size[0]}x{size[1]}" if size != size0 else
+                                f"bit depth (values x {factor0:g}, then x {factor:g}")
+                        raise BagError(f"{_names(bags)}: topic {r.topic}: images change {what} at source stamp "
+                                       f"{p.stamps[row, 0]:.9f}) mid-bag; convert the parts separately")
+                writer.write(row, frame)
+                for nm in stats:
+                    x = frame[nm].reshape(-1, stats[nm].shape[1]).astype(np.float64)
+                    stats[nm] += [np.full(x.shape[1], x.shape[0]), x.sum(0), (x * x).sum(0)]
+                done += 1
+            writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        notes = []
+        with h5py.File(staged, "r+") as f:
+            names = f.create_dataset("frame_name", data=np.array([f"{t:.9f}" for t in p.stamps[:, 0]],
+                                                                  dtype=h5py.string_dtype("utf-8")))
+            names.attrs["description"] = "the source message's header stamp (s); not a modality"
+            ds = f.create_dataset("timestamp", data=p.stamps)
+            ds.attrs["description"] = ("header stamps (s) of each row's messages: " +
+                                       ", ".join(r.name for r in roles) + "; not a modality")
+            for nm, (count, total, total_sq) in stats.items():
+                mean = total / count
+                std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
+                f[nm].attrs["channel_mean"], f[nm].attrs["channel_std"] = mean, std
+                notes.append(f"{nm}: per-channel mean {_fmt(mean)} std {_fmt(std)}")
+        commit(staged, out, overwrite)
+    finally:
+        staged.unlink(missing_ok=True)
+        try:
+            reader.close()
+        except Exception:
+            pass
+    log(f"{PROG}: {p.summary}")
+    log(f"wrote {out}: {n} frames, " + ", ".join(f"{nm} {specs[nm][1]} {specs[nm][0]}" for nm in specs))
+    for note in notes:
+        log(note)
+    return out
+
+
+def _root_attrs(bags, roles, streams, camera_info, max_dt, every, start, end) -> dict:
+    attrs: dict = {"bags": [b.name for b in bags], "modality_topics": [f"{r.name}={r.topic}" for r in roles],
+                   "pairing": f"header stamps, nearest first, one-to-one within max_dt = {max_dt:g} s",
+                   "max_dt": float(max_dt), "every": int(every)}
+    if camera_info:
+        attrs["camera_info_topic"] = camera_info
+    if start is not None:
+        attrs["start"] = float(start)
+    if end is not None:
+        attrs["end"] = float(end)
+    return attrs
+
+
+def _modality_attrs(roles: list[Role], streams: dict[str, Stream], frame: dict[str, np.ndarray],
+                    raw: dict[str, tuple[tuple[int, int], float]]) -> dict:
+    out = {}
+    for r in roles:
+        s = streams[r.topic]
+        a: dict = {"topic": r.topic, "message_type": s.msgtype, "encoding": s.encoding}
+        if r.role == "source" and r.name not in DEFAULT_MODALITY_ATTRS:
+            a.update(units="srgb-uint8", channels="R,G,B")
+        if r.role == "target":
+            scale = raw[r.name][1]
+            a["scale"] = float(scale)
+            if r.name not in DEFAULT_MODALITY_ATTRS:
+                c = 1 if frame[r.name].ndim == 2 else frame[r.name].shape[2]
+                a["units"] = "message values" + (f" x {scale:g}" if scale != 1 else "")
+                a["channels"] = f"{r.name}: {c} channel{'s' if c > 1 else ''} from {r.topic}; NaN stored as 0"
+        out[r.name] = a
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Pair image topics of ROS 1 / ROS 2 bags by header stamp (sensor time, not receive time) and "
+                    "write one paired HDF5 split (docs/data_format.md). Source stored uint8 RGB; depth targets float32 "
+                    "metres (0 = no reading); other targets float32 x --scale.",
+        epilog="example: python -m data_tools.rosbag --bag run1.bag --source rgb=/camera/color/image_raw "
+               "--target depth=/camera/depth/image_rect_raw --camera-info /camera/color/camera_info "
+               "--out data/robot/unlabeled.h5")
+    p.add_argument("--bag", type=Path, action="append", required=True, metavar="PATH",
+                   help="a ROS 1 .bag file, a ROS 2 bag folder (metadata.yaml) or a .db3 / .mcap file; repeatable "
+                        "(read together, merged by time; ROS 1 and ROS 2 not mixed)")
+    p.add_argument("--source", type=_pair, required=True, metavar="NAME=TOPIC",
+                   help="colour image topic (Image rgb8/bgr8/rgba8/bgra8/mono8 or CompressedImage jpeg/png), "
+                        "e.g. rgb=/camera/color/image_raw")
+    p.add_argument("--target", type=_pair, action="append", required=True, metavar="NAME=TOPIC",
+                   help="a target image topic (repeatable; a frame is kept only when every target pairs with it), "
+                        "e.g. depth=/camera/depth/image_rect_raw. Encodings: 16UC1/mono16 (depth: millimetres), "
+                        "32FC1 (depth: metres, NaN = no reading), compressedDepth png, or any 8-bit one")
+    p.add_argument("--camera-info", metavar="TOPIC",
+                   help="CameraInfo topic; K of its first message, rescaled to the stored size, becomes the root "
+                        "attribute intrinsics [fx, fy, cx, cy]")
+    p.add_argument("--max-dt", type=float, default=0.02, metavar="S",
+                   help="largest header-stamp difference for a pair, seconds (default 0.02)")
+    p.add_argument("--every", type=int_at_least(1), default=1, metavar="N", help="keep every Nth paired frame")
+    p.add_argument("--start", type=float, metavar="S",
+                   help="skip source frames stamped earlier than S seconds after the first source stamp")
+    p.add_argument("--end", type=float, metavar="S",
+                   help="skip source frames stamped later than S seconds after the first source stamp")
+    p.add_argument("--resize", choices=("none", "source", "target"), default="none",
+                   help="when sizes differ: resize the source to the target size or the targets to the source size "
+                        "(images area/bilinear, depth nearest); default none = refuse")
+    p.add_argument("--scale", type=_pair, action="append", default=[], metavar="NAME=FACTOR",
+                   help="multiply a target's message values by FACTOR instead of the default (0.001 for 16-bit depth, "
+                        "else 1), e.g. depth=0.0002 for 5000 counts per metre")
+    p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
+                   help="decode in N processes (default 1)")
+    p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/robot/unlabeled.h5")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _roles(args: argparse.Namespace) -> list[Role]:
+    scale: dict[str, float] = {}
+    targets = {n for n, _ in args.target}
+    for name, value in args.scale:
+        if name not in targets:
+            raise ValueError(f"--scale {name}=...: '{name}' is not a --target here ({', '.join(sorted(targets))})")
+        try:
+            scale[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--scale {name}={value}: not a number") from None
+        if not np.isfinite(scale[name]) or scale[name] == 0:
+            raise ValueError(f"--scale {name}={value}: expected a finite non-zero factor")
+    roles = [Role(args.source[0], "source", args.source[1])]
+    roles += [Role(n, "target", t, scale.get(n)) for n, t in args.target]
+    names, topics = set(), set()
+    for r in roles:
+        if not MODALITY_NAME.fullmatch(r.name) or r.name in RESERVED_MODALITIES or r.name == "label":
+            raise ValueError(f"modality name {r.name!r}: expected a letter then letters, digits or _ "
+                             f"(not 'label' or {', '.join(RESERVED_MODALITIES)})")
+        if r.name in names:
+            raise ValueError(f"modality '{r.name}' is given twice")
+        if r.topic in topics:
+            raise ValueError(f"topic {r.topic} is given twice")
+        names.add(r.name)
+        topics.add(r.topic)
+    if args.start is not None and args.end is not None and args.end < args.start:
+        raise ValueError(f"--end {args.end} is before --start {args.start}")
+    return roles
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Convert bags to one paired split; returns the exit code (2 for bad input, nothing written)."""
+    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
+
+    def body() -> int:
+        convert(args.bag, _roles(args), args.out, camera_info=args.camera_info, max_dt=args.max_dt,
+                every=args.every, start=args.start, end=args.end, resize=args.resize, workers=args.workers,
+                overwrite=args.overwrite, command="data_tools.rosbag " + " ".join(shlex.quote(a) for a in argv),
+                show_progress=not args.no_progress)
+        return 0
+
+    return run_tool(body, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""RGB-D frames (and 37-class labels) from SUN RGB-D as released (SUNRGBD.zip, unpacked).
+
+    python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 --out data/sunrgbd/all.h5 [--workers 2]
+
+What is read, per scene folder SUNRGBD/<sensor>/<collection>/.../<scene>/ (sensor: kv1, kv2, realsense, xtion):
+
+* `image/*.jpg` - the colour image (exactly one file);
+* `depth/*.png` (default, the sensor's depth) or `depth_bfx/*.png` (`--depth bfx`, the toolbox's hole-filled
+  depth) - 16-bit PNGs whose bits are rotated: millimetres = (raw >> 3) | (raw << 13) in uint16 arithmetic, as
+  SUNRGBDtoolbox/read3dPoints.m decodes them; stored as float32 metres, 0 = no reading (the toolbox's clip of
+  values above 8 m is not applied);
+* `intrinsics.txt` - the 3x3 camera matrix K, row by row (fx 0 cx / 0 fy cy / 0 0 1). The toolbox projects with
+  MATLAB's 1-based pixel grid (read_3d_pts_general.m: meshgrid(1:w, 1:h) - cx), so the stored principal point
+  is cx - 1, cy - 1 (0-based pixel centres), scaled with --size;
+* labels, when `--labels NAME` is given: a per-scene label image NAME (a path or glob inside the scene folder,
+  e.g. `seg37.png` or `label37/*.png`) holding the 37-class ids of SUNRGBDtoolbox's seg37list, 1..37, 0 = void;
+  stored as 0..36 with 255 = ignore. Such PNGs are what the usual exports of
+  SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat (`seglabel`) write. The scenes' own `seg.mat` is refused: its
+  `seglabel` indexes that scene's free-form object `names`, not the 37 classes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import h5py
+import numpy as np
+
+from crossmodal.data.h5format import FormatError, PairedWriter
+from data_tools import camera
+from data_tools.common import (
+    check_input_file,
+    check_outputs,
+    commit,
+    int_at_least,
+    ordered_map,
+    parse_args,
+    parse_size,
+    progress,
+    run_tool,
+    staging_path,
+    warn,
+)
+
+PROG = "python -m data_tools.sunrgbd"
+SENSORS = ("kv1", "kv2", "realsense", "xtion")
+# SUNRGBDtoolbox seg37list (Metadata/seg37list.mat): label id k (1-based in the toolbox) is SEG37[k - 1].
+SEG37 = ("wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf", "picture",
+         "counter", "blinds", "desk", "shelves", "curtain", "dresser", "pillow", "mirror", "floor_mat", "clothes",
+         "ceiling", "books", "fridge", "tv", "paper", "towel", "shower_curtain", "box", "whiteboard", "person",
+         "night_stand", "toilet", "sink", "lamp", "bathtub", "bag")
+IGNORE = 255
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MAX_LISTED = 5
+
+
+@dataclass
+class Scene:
+    """One SUN RGB-D frame: its folder (relative to --root), sensor, files and image size."""
+
+    rel: str
+    folder: Path
+    sensor: str
+    rgb: Path
+    depth: Path
+    intrinsics_file: Path
+    label: Path | None = None
+    size: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class Report:
+    """What a conversion did."""
+
+    path: Path
+    num_samples: int = 0
+    sensors: dict[str, int] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    common_intrinsics: bool = False
+    far_pixels: int = 0
+    total_pixels: int = 0
+
+
+# ------------------------------------------------------------------------------------------------ finding scenes
+
+def _sensor(rel: Path, root: Path) -> str:
+    """The sensor folder a scene lies under (kv1, kv2, realsense, xtion), else its top folder under root."""
+    for part in (root.resolve().name, *rel.parts):
+        if part.lower() in SENSORS:
+            return part.lower()
+    return rel.parts[0] if len(rel.parts) > 1 else root.resolve().name
+
+
+def _one(folder: Path, sub: str, what: str) -> Path:
+    """The single image file in folder/sub (FormatError naming the folder when there are none or several)."""
+    d = folder / sub
+    files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) \
+        if d.is_dir() else []
+    if len(files) != 1:
+        found = "no such folder" if not d.is_dir() else \
+            ("no image file" if not files else f"{len(files)} image files: " + ", ".join(p.name for p in files[:3]))
+        raise FormatError(f"{d}: {found}; expected exactly one {what}")
+    return files[0]
+
+
+def _label_file(folder: Path, pattern: str) -> Path:
+    """The scene's label image named by --labels (a path or glob inside the scene folder)."""
+    matches = sorted(p for p in folder.glob(pattern) if p.is_file())
+    if len(matches) != 1:
+        what = "nothing matches" if not matches else f"{len(matches)} files match: " + \
+            ", ".join(p.name for p in matches[:3])
+        raise FormatError(f"{folder}: --labels {pattern!r}: {what}; expected one 37-class label image per scene")
+    return matches[0]
+
+
+def find_scenes(root: Path, depth: str = "raw", labels: str | None = None, sensors: list[str] | None = None
+                ) -> list[Scene]:
+    """Every scene folder (one holding image/) under root, sorted by relative path, filtered by sensor."""
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder; expected the unpacked SUNRGBD/ folder "
+                                f"(kv1/, kv2/, realsense/, xtion/)")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a folder; expected the unpacked SUNRGBD/ folder")
+    depth_sub = "depth_bfx" if depth == "bfx" else "depth"
+    scenes: list[Scene] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames.sort()
+        if "image" not in dirnames:
+            continue
+        folder = Path(dirpath)
+        dirnames[:] = []  # a scene folder holds no further scenes
+        rel = folder.relative_to(root)
+        sensor = _sensor(rel, root)
+        if sensors and sensor not in sensors:
+            continue
+        k_file = folder / "intrinsics.txt"
+        if not k_file.is_file():
+            raise FileNotFoundError(f"{k_file}: no such file; expected the scene's 3x3 camera matrix")
+        scenes.append(Scene(rel.as_posix() if rel.parts else ".", folder, sensor, _one(folder, "image", "colour image"),
+                            _one(folder, depth_sub, f"depth PNG ({depth_sub}/)"), k_file,
+                            _label_file(folder, labels) if labels else None))
+    if not scenes:
+        which = f" for --sensor {', '.join(sensors)}" if sensors else ""
+        raise FormatError(f"{root}: no SUN RGB-D scene folders{which} (expected folders holding image/*.jpg, "
+                          f"{depth_sub}/*.png and intrinsics.txt, e.g. {root}/kv1/NYUdata/NYU0001/)")
+    return sorted(scenes, key=lambda s: s.rel)
+
+
+def split_entry(line: str) -> str:
+    """A split-file line as a scene path relative to SUNRGBD/: '/n/fs/sun3d/data/SUNRGBD/kv1/NYUdata/NYU0001/'
+    and 'kv1/NYUdata/NYU0001' both give 'kv1/NYUdata/NYU0001' (a trailing image/<file> is cut off too)."""
+    path = line.strip().replace("\\", "/")
+    marker = path.rfind("SUNRGBD/")
+    if marker >= 0:
+        path = path[marker + len("SUNRGBD/"):]
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if "image" in parts:
+        parts = parts[:parts.index("image")]
+    return "/".join(parts)
+
+
+def select(scenes: list[Scene], split_file: Path) -> list[Scene]:
+    """The scenes the split file lists (one scene path per line; '#' comments), in its order, duplicates once."""
+    check_input_file(split_file, "a text file of SUN RGB-D scene paths, one per line")
+    by_rel = {s.rel: s for s in scenes}
+    out: dict[str, Scene] = {}
+    for number, line in enumerate(split_file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        rel = split_entry(line)
+        if rel not in by_rel:
+            example = next(iter(by_rel))
+            raise FormatError(f"{split_file} line {number}: scene {line.strip()!r} ({rel}) is not a scene under "
+                              f"--root (or not of the selected --sensor); expected paths like {example}")
+        out.setdefault(rel, by_rel[rel])
+    if not out:
+        raise FormatError(f"{split_file}: no scene paths (only comments or blank lines)")
+    return list(out.values())
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file from its header (no decoding)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (OSError, SyntaxError, ValueError) as err:
+        raise FormatError(f"{path}: cannot be read as an image ({err})") from None
+    return h, w
+
+
+def read_intrinsics(path: Path) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy), 0-based, from a SUN RGB-D intrinsics.txt (K row by row; MATLAB 1-based principal point)."""
+    try:
+        k = np.array([float(v) for v in path.read_text(encoding="utf-8").split()], np.float64)
+    except (ValueError, UnicodeDecodeError):
+        k = np.zeros(0)
+    if k.size != 9 or not np.all(np.isfinite(k)):
+        raise FormatError(f"{path}: expected 9 numbers (the 3x3 camera matrix fx 0 cx / 0 fy cy / 0 0 1)")
+    k = k.reshape(3, 3)
+    if k[0, 0] <= 0 or k[1, 1] <= 0 or abs(k[2, 2] - 1) > 1e-6 or np.any(np.abs(k[[1, 2, 2], [0, 0, 1]]) > 1e-9):
+        raise FormatError(f"{path}: {k.ravel().tolist()} is not a camera matrix written row by row "
+                          f"(fx 0 cx / 0 fy cy / 0 0 1)")
+    return float(k[0, 0]), float(k[1, 1]), float(k[0, 2]) - 1.0, float(k[1, 2]) - 1.0
+
+
+def unrotate(raw: np.ndarray) -> np.ndarray:
+    """SUN RGB-D depth PNG values -> millimetres: (raw >> 3) | (raw << 13) in uint16 arithmetic."""
+    raw = raw.astype(np.uint16, copy=False)
+    return ((raw >> np.uint16(3)) | (raw << np.uint16(13))).astype(np.uint16)
+
+
+def read_depth(path: Path) -> np.ndarray:
+    """(H, W) float32 metres from a bit-rotated 16-bit SUN RGB-D depth PNG (0 = no reading)."""
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise FormatError(f"{path}: cannot be decoded as an image")
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise FormatError(f"{path}: depth image is {raw.dtype} {'x'.join(map(str, raw.shape))}; expected a "
+                          f"single-channel 16-bit PNG")
+    return unrotate(raw).astype(np.float32) / np.float32(1000.0)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # pixels as stored, as PIL sizes
+    if img is None:
+        raise FormatError(f"{path}: cannot be decoded as an image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_label(path: Path) -> np.ndarray:
+    """(H, W) uint8 class ids 0..36 (255 = ignore) from a 37-class label image (1..37, 0 = void)."""
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise FormatError(f"{path}: cannot be decoded as an image")
+    if raw.ndim != 2 or raw.dtype not in (np.uint8, np.uint16):
+        raise FormatError(f"{path}: label image is {raw.dtype} {'x'.join(map(str, raw.shape))}; expected a "
+                          f"single-channel 8- or 16-bit PNG of 37-class ids (0 = void, 1..37)")
+    top = int(raw.max())
+    if top > len(SEG37):
+        raise FormatError(f"{path}: label ids reach {top}; expected SUNRGBDtoolbox seg37list ids 0 (void) .. "
+                          f"{len(SEG37)} (is this the all-classes 'seglabelall' or a colour image?)")
+    lut = np.full(top + 1, IGNORE, np.uint8)
+    lut[1:] = np.arange(top, dtype=np.uint8)
+    return lut[raw]
+
+
+def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
+    """arr at (H, W): nearest for depth and labels, area when shrinking / bilinear when enlarging for colour."""
+    h, w = size
+    if arr.shape[:2] == (h, w):
+        return arr
+    if nearest:
+        interp = cv2.INTER_NEAREST_EXACT
+    else:
+        interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(arr, (w, h), interpolation=interp)
+
+
+TOOLBOX_CLIP_M = 8.0  # read3dPoints.m clips decoded depth at 8 m
+
+
+def load_frame(scene: Scene, size: tuple[int, int], max_depth: float | None = None,
+               far: list[int] | None = None) -> dict[str, np.ndarray]:
+    """One scene's modalities at the stored size; depth beyond max_depth becomes 0 (pixels beyond the toolbox's
+    8 m clip are counted into far[0] of far = [count, total])."""
+    rgb, depth = read_rgb(scene.rgb), read_depth(scene.depth)
+    if far is not None:
+        far[0] += int(np.count_nonzero(depth > TOOLBOX_CLIP_M))
+        far[1] += depth.size
+    if max_depth is not None:
+        depth[depth > max_depth] = 0.0
+    frame = {"rgb": rgb, "depth": depth}
+    if scene.label is not None:
+        frame["label"] = read_label(scene.label)
+    for name, arr in frame.items():
+        if arr.shape[:2] != scene.size:
+            raise FormatError(f"{scene.folder}: {name} is {arr.shape[0]}x{arr.shape[1]} after decoding but its "
+                              f"header said {scene.size[0]}x{scene.size[1]}")
+    return {n: np.ascontiguousarray(_resized(a, size, nearest=n != "rgb")) for n, a in frame.items()}
+
+
+def load_counted(scene: Scene, size: tuple[int, int], max_depth: float | None
+                 ) -> tuple[dict[str, np.ndarray], int, int]:
+    """load_frame plus its [far, total] depth pixel counts; module level (picklable) for --workers processes."""
+    far = [0, 0]
+    frame = load_frame(scene, size, max_depth, far)
+    return frame, far[0], far[1]
+
+
+def check_sizes(scenes: list[Scene], size: tuple[int, int] | None, show_progress: bool) -> None:
+    """Read every file's size from its header: rgb, depth and label of a scene must agree; without --size all
+    scenes must have one size (else a FormatError listing the sizes by sensor)."""
+    it: Iterator[Scene] = iter(scenes)
+    for s in (progress(it, len(scenes), "sunrgbd sizes") if show_progress and len(scenes) > 200 else it):
+        files = [("image", s.rgb), ("depth", s.depth)] + ([("label", s.label)] if s.label is not None else [])
+        sizes = {what: image_size(p) for what, p in files}
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{p} {sizes[w][0]}x{sizes[w][1]}" for w, p in files)
+            raise FormatError(f"{s.folder}: the scene's files differ in size ({listed}); expected one size per scene")
+        s.size = sizes["image"]
+    if size is None:
+        by_size = Counter((s.size, s.sensor) for s in scenes)
+        if len({sz for sz, _ in by_size}) > 1:
+            listed = "; ".join(f"{sensor} {sz[0]}x{sz[1]} ({n} scenes)" for (sz, sensor), n in sorted(by_size.items()))
+            raise FormatError(f"frames have different sizes ({listed}); one file holds one size: pass --size HxW to "
+                              f"resize every frame (e.g. --size {min(s.size for s in scenes)[0]}x"
+                              f"{min(s.size for s in scenes)[1]}), or --sensor NAME to convert one sensor folder")
+
+
+# ------------------------------------------------------------------------------------------------ conversion
+
+def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tuple[int, int] | None = None,
+            depth: str = "raw", labels: str | None = None, sensors: list[str] | None = None,
+            max_depth: float | None = None, workers: int = 1, overwrite: bool = False, show_progress: bool = True,
+            command: str = "data_tools.sunrgbd") -> Report:
+    """Find (and select) the scenes, check sizes, and stream every frame into one paired file (atomically).
+
+    With workers > 1 the frames are read, decoded and resized in that many processes (results in order, a few
+    batches in flight); the file is the same byte for byte."""
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if labels is not None and labels.lower().endswith(".mat"):
+        raise FormatError(f"--labels {labels}: .mat labels are not read. A scene's seg.mat holds 'seglabel' "
+                          f"indexing that scene's own free-form object 'names', not the 37 classes; the 37-class "
+                          f"labels are SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat (MATLAB v7.3) 'seglabel', in "
+                          f"SUNRGBDMeta.mat order. Export those to one PNG per scene (ids 1..37, 0 = void), e.g. "
+                          f"<scene>/seg37.png, and pass --labels seg37.png")
+    scenes = find_scenes(root, depth, labels, sensors)
+    if split_file is not None:
+        scenes = select(scenes, split_file)
+    check_sizes(scenes, size, show_progress)
+    check_outputs([out], overwrite)
+    h, w = size or scenes[0].size
+    ks = np.array([camera.scale_intrinsics(read_intrinsics(s.intrinsics_file), s.size, (h, w)) for s in scenes],
+                  np.float64)
+    common = bool(np.all(np.abs(ks - ks[0]) < 1e-9))
+    report = Report(out, sensors=dict(Counter(s.sensor for s in scenes)),
+                    sizes=dict(Counter(f"{s.size[0]}x{s.size[1]}" for s in scenes)), common_intrinsics=common)
+    attrs: dict = {"sensors": sorted(report.sensors), "depth_folder": "depth_bfx" if depth == "bfx" else "depth",
+                   "intrinsics_note": "per row in the dataset 'intrinsics' (N, 4) [fx, fy, cx, cy], 0-based pixel "
+                                      "centres at the stored size (intrinsics.txt principal point minus 1, MATLAB "
+                                      "1-based)"
+                                      + ("; all rows share the root attribute 'intrinsics'" if common else
+                                         "; rows differ (several cameras), so there is no root 'intrinsics'")}
+    if common:
+        attrs["intrinsics"] = [float(v) for v in ks[0]]
+    if max_depth is not None:
+        attrs["max_depth"] = float(max_depth)
+    if size is not None:
+        attrs["native_sizes"] = [f"{k} ({n})" for k, n in sorted(report.sizes.items())]
+    specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
+    if labels is not None:
+        specs["label"] = ((h, w), np.uint8)
+    mod_attrs = {"depth": {"folder": attrs["depth_folder"], "scale": 0.001,
+                           "description": "SUN RGB-D depth PNG, bits rotated back ((raw >> 3) | (raw << 13)), "
+                                          "millimetres x 0.001; 0 = no reading"
+                                          + ("; hole-filled by the toolbox (depth_bfx)" if depth == "bfx" else "")
+                                          + (f"; readings beyond {max_depth:g} m set to 0" if max_depth else "")}}
+    if labels is not None:
+        mod_attrs["label"] = {"description": f"SUNRGBDtoolbox seg37list ids 1..37 from {labels} minus 1; "
+                                             f"0 (void) -> 255"}
+    staged = staging_path(out)
+    far = [0, 0]
+    try:
+        with PairedWriter(staged, len(scenes), specs, class_names=list(SEG37) if labels else None, source=command,
+                          attrs=attrs, modality_attrs=mod_attrs, overwrite=True) as writer:
+            load = partial(load_counted, size=(h, w), max_depth=max_depth)
+            rows: Iterator[tuple[int, tuple[dict[str, np.ndarray], int, int]]] = \
+                enumerate(ordered_map(load, scenes, workers))
+            for row, (frame, n_far, n_total) in (progress(rows, len(scenes), "sunrgbd") if show_progress else rows):
+                writer.write(row, frame)
+                far[0] += n_far
+                far[1] += n_total
+        text = h5py.string_dtype("utf-8")
+        meta = {
+            "frame_name": (np.array([s.rgb.stem for s in scenes], dtype=text), "colour image name without extension"),
+            "scene": (np.array([s.rel for s in scenes], dtype=text), "scene folder relative to --root"),
+            "sensor": (np.array([s.sensor for s in scenes], dtype=text), "sensor folder (kv1, kv2, realsense, xtion)"),
+            "intrinsics": (ks, "[fx, fy, cx, cy] per row in pixels at the stored size, 0-based pixel centres"),
+        }
+        with h5py.File(staged, "r+") as f:
+            for key, (arr, description) in meta.items():
+                f.create_dataset(key, data=arr)
+                f[key].attrs["description"] = description
+        commit(staged, out, overwrite)
+    finally:
+        staged.unlink(missing_ok=True)
+    report.num_samples = len(scenes)
+    report.far_pixels, report.total_pixels = far
+    return report
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+DESCRIPTION = (
+    "Build RGB-D frames from SUN RGB-D as released (SUNRGBD/<sensor>/.../<scene>/ with image/*.jpg, depth/*.png "
+    "or depth_bfx/*.png and intrinsics.txt), optionally with 37-class labels from one label PNG per scene "
+    "(--labels). Depth PNG bits are rotated back ((raw >> 3) | (raw << 13)) and stored as float32 metres "
+    "(0 = no reading); labels 1..37 become 0..36 (seg37list), 0 = void becomes 255. One file holds one size: "
+    "--size resizes every frame (colour area/bilinear, depth and labels nearest), or pick one --sensor. Output: "
+    "rgb, depth[, label], plus per-row frame_name, scene, sensor and intrinsics (N, 4)."
+)
+
+
+def _metres(text: str) -> float:
+    """A positive distance in metres."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive distance in metres, e.g. 8; got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line (every option with an example)."""
+    p = argparse.ArgumentParser(
+        prog=PROG, description=textwrap.fill(DESCRIPTION, width=96),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 "
+               "--out data/sunrgbd/all.h5\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --sensor kv2 "
+               "--labels seg37.png \\\n      --split-file splits/test_scenes.txt --out data/sunrgbd/kv2_test.h5")
+    p.add_argument("--root", required=True, type=Path,
+                   help="the unpacked SUNRGBD/ folder (or one sensor folder in it), searched recursively for scene "
+                        "folders, e.g. downloads/SUNRGBD")
+    p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/sunrgbd/all.h5")
+    p.add_argument("--split-file", type=Path, metavar="FILE",
+                   help="only these scenes, in this order: one scene path per line, relative to SUNRGBD/ or with "
+                        "any prefix up to SUNRGBD/, e.g. kv1/NYUdata/NYU0001 or /n/fs/sun3d/data/SUNRGBD/kv1/...")
+    p.add_argument("--sensor", action="append", choices=SENSORS, default=None,
+                   help="only scenes under this sensor folder (repeatable), e.g. --sensor kv2")
+    p.add_argument("--size", type=parse_size, default=None,
+                   help="resize every frame to HEIGHTxWIDTH, intrinsics scaled, e.g. 240x320; default: native, "
+                        "which must then be one size for all frames")
+    p.add_argument("--depth", choices=("raw", "bfx"), default="raw",
+                   help="depth/ (raw sensor depth, default) or depth_bfx/ (the toolbox's hole-filled depth)")
+    p.add_argument("--labels", metavar="NAME",
+                   help="per-scene 37-class label image inside each scene folder (path or glob), ids 1..37 and "
+                        "0 = void, e.g. seg37.png or label37/*.png; every selected scene must have one")
+    p.add_argument("--max-depth", type=_metres, default=None, metavar="METRES",
+                   help="store readings beyond METRES as 0 (no reading); the toolbox clips at 8 m, and values beyond "
+                        "8.19 m come from low bits that rotate into the top bits, e.g. --max-depth 8")
+    p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
+                   help="read and decode frames in N processes (rows stay in order; same file), e.g. --workers 2 "
+                        "(default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: convert SUN RGB-D scenes; returns the exit code (2 for bad input, nothing written)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
+
+    def body() -> int:
+        """Run the tool; errors propagate to run_tool."""
+        rep = convert(args.root, args.out, split_file=args.split_file, size=args.size, depth=args.depth,
+                      labels=args.labels, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
+                      overwrite=args.overwrite, show_progress=not args.quiet,
+                      command="data_tools.sunrgbd " + " ".join(shlex.quote(a) for a in argv))
+        sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))
+        sizes = ", ".join(f"{k} ({n})" for k, n in sorted(rep.sizes.items()))
+        print(f"wrote {rep.path} ({rep.num_samples} frames; sensors: {sensors}; native sizes: {sizes}; intrinsics "
+              f"{'shared by all frames' if rep.common_intrinsics else 'per frame in the dataset intrinsics'})",
+              file=sys.stderr)
+        if rep.far_pixels and args.max_depth is None:
+            warn(PROG, f"{rep.far_pixels} depth pixels ({100 * rep.far_pixels / rep.total_pixels:.3f} %) decode to "
+                       f"more than {TOOLBOX_CLIP_M:g} m (the toolbox clips them to 8 m); pass --max-depth 8 to store "
+                       f"them as no reading")
+        return 0
+
+    return run_tool(body, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,376 @@
+"""RGB-D pairs from a TUM RGB-D benchmark sequence folder (rgb.txt, depth.txt, rgb/*.png, depth/*.png).
+
+    python -m data_tools.tum --sequence rgbd_dataset_freiburg1_xyz/ --out data/tum/fr1_xyz.h5 [--max-dt 0.02] [--workers 2]
+
+RGB and depth frames are associated exactly as TUM's own `associate.py` does (every candidate pair whose stamps
+differ by less than --max-dt, taken nearest first while both frames are still free; data_tools.associate), in RGB
+time order. Depth PNGs are 16-bit with 5000 counts per metre (0 = no reading) and are stored as float32 metres.
+TUM's depth images are already registered to the colour camera by the Kinect driver, so both share one camera.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from statistics import median
+from typing import Iterator
+
+import cv2
+import h5py
+import numpy as np
+
+from crossmodal.data.h5format import FormatError, PairedWriter
+from data_tools import camera
+from data_tools.associate import associate
+from data_tools.common import (
+    check_outputs,
+    commit,
+    int_at_least,
+    ordered_map,
+    parse_args,
+    parse_size,
+    progress,
+    run_tool,
+    staging_path,
+    warn,
+)
+
+PROG = "python -m data_tools.tum"
+DEPTH_COUNTS_PER_METRE = 5000.0
+DEFAULT_MAX_DT = 0.02
+# TUM RGB-D's published intrinsics (fx, fy, cx, cy at 640x480) per camera, and the ROS default parameter set.
+INTRINSICS = {
+    "freiburg1": (517.3, 516.5, 318.6, 255.3),
+    "freiburg2": (520.9, 521.0, 325.1, 249.7),
+    "freiburg3": (535.4, 539.2, 320.1, 247.6),
+}
+ROS_DEFAULT = (525.0, 525.0, 319.5, 239.5)
+CAMERA_NAME = re.compile(r"(?:freiburg|fr)([123])(?![0-9])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of rgb.txt / depth.txt: the stamp (as float and as written), the file, and where it was listed."""
+
+    time: float
+    stamp: str
+    file: str
+    line: int
+
+
+@dataclass
+class Report:
+    """What a conversion did."""
+
+    path: Path
+    num_samples: int = 0
+    num_rgb: int = 0
+    num_depth: int = 0
+    unpaired_rgb: int = 0
+    unpaired_depth: int = 0
+    skipped_every: int = 0
+    median_offset: float | None = None
+    intrinsics_source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------ lists
+
+def read_list(path: Path, sequence: Path) -> list[Entry]:
+    """Parse a TUM 'timestamp filename' list as TUM's read_file_list does ('#' comments, spaces, tabs or commas).
+
+    Entries come back sorted by stamp. Unlike TUM's script, which silently drops them, malformed lines (one field,
+    a stamp that is not a number) and repeated stamps are errors naming the file and line; every listed file must
+    exist."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; expected a TUM list of 'timestamp filename' lines in the "
+                                f"sequence folder {sequence}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise FormatError(f"{path}: not a text file ({err})") from None
+    entries: list[Entry] = []
+    seen: dict[float, int] = {}
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.replace(",", " ").replace("\t", " ").strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) < 2:
+            raise FormatError(f"{path} line {number}: {raw.strip()!r} is malformed; expected 'timestamp filename'")
+        try:
+            t = float(fields[0])
+        except ValueError:
+            t = float("nan")
+        if not np.isfinite(t):
+            raise FormatError(f"{path} line {number}: timestamp {fields[0]!r} is not a number; "
+                              f"expected 'timestamp filename'")
+        if t in seen:
+            raise FormatError(f"{path} line {number}: timestamp {fields[0]} is listed twice (also line {seen[t]})")
+        seen[t] = number
+        file = fields[1]
+        if not (sequence / file).is_file():
+            raise FileNotFoundError(f"{path} line {number}: {file} does not exist (looked for {sequence / file})")
+        entries.append(Entry(t, fields[0], file, number))
+    if not entries:
+        raise FormatError(f"{path}: no 'timestamp filename' lines (only comments or blank lines)")
+    # in stamp order, so that equal differences are broken by stamp as in TUM's sort of (diff, a, b)
+    return sorted(entries, key=lambda e: e.time)
+
+
+def camera_intrinsics(sequence: Path, override: tuple[float, float, float, float] | None
+                      ) -> tuple[tuple[float, float, float, float], str, bool]:
+    """(fx, fy, cx, cy) at 640x480, where they came from, and whether that was a guess (the ROS default)."""
+    if override is not None:
+        return override, "--intrinsics (given on the command line)", False
+    m = CAMERA_NAME.search(sequence.resolve().name)
+    if m:
+        cam = f"freiburg{m[1]}"
+        dist = "undistorted" if cam == "freiburg3" else "distorted (TUM publishes d0..d4; not undistorted here)"
+        return INTRINSICS[cam], (f"TUM RGB-D published {cam} colour camera intrinsics (from the sequence name); "
+                                 f"images {dist}"), False
+    return ROS_DEFAULT, "ROS default 525/525/319.5/239.5 (the sequence name names no freiburg1/2/3 camera)", True
+
+
+# ------------------------------------------------------------------------------------------------ frames
+
+def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from an 8-bit colour PNG (FormatError naming the file otherwise)."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FormatError(f"{path}: cannot be decoded as an image")
+    if img.dtype != np.uint8:
+        raise FormatError(f"{path}: colour image is {img.dtype}; expected 8-bit")
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
+
+
+def read_depth(path: Path) -> np.ndarray:
+    """(H, W) float32 metres from a 16-bit TUM depth PNG (5000 counts per metre, 0 = no reading)."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FormatError(f"{path}: cannot be decoded as an image")
+    if img.dtype != np.uint16 or img.ndim != 2:
+        shape = "x".join(map(str, img.shape))
+        raise FormatError(f"{path}: depth image is {img.dtype} {shape}; expected a single-channel 16-bit PNG "
+                          f"(5000 counts per metre)")
+    return (img.astype(np.float32) / np.float32(DEPTH_COUNTS_PER_METRE)).astype(np.float32)
+
+
+def make_pair(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    """The pair at the stored size: RGB area (shrinking) or bilinear, depth nearest (0 stays 0)."""
+    if size is not None:
+        h, w = size
+        if rgb.shape[:2] != (h, w):
+            interp = cv2.INTER_AREA if h * w < rgb.shape[0] * rgb.shape[1] else cv2.INTER_LINEAR
+            rgb = cv2.resize(rgb, (w, h), interpolation=interp)
+        if depth.shape != (h, w):
+            depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+    return {"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth)}
+
+
+def load_pair(files: tuple[Path, Path], native: tuple[int, int], first: str, size: tuple[int, int] | None
+              ) -> dict[str, np.ndarray]:
+    """Read, check and resize one (rgb, depth) file pair; every frame must have the native size of `first`.
+
+    Module level (and picklable) so that --workers processes can run it."""
+    rgb_path, depth_path = files
+    rgb, depth = read_rgb(rgb_path), read_depth(depth_path)
+    for what, arr, path in (("colour", rgb, rgb_path), ("depth", depth, depth_path)):
+        if arr.shape[:2] != native:
+            raise FormatError(f"{path}: {what} image is {arr.shape[0]}x{arr.shape[1]} but {first} is "
+                              f"{native[0]}x{native[1]}; all frames must have one size")
+    return make_pair(rgb, depth, size)
+
+
+# ------------------------------------------------------------------------------------------------ conversion
+
+def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every: int = 1,
+            size: tuple[int, int] | None = None, intrinsics: tuple[float, float, float, float] | None = None,
+            workers: int = 1, overwrite: bool = False, show_progress: bool = True,
+            command: str = "data_tools.tum") -> Report:
+    """Associate, read and write every `every`-th RGB-D pair of one sequence into one paired file (atomically).
+
+    With workers > 1 the frames are read, converted and resized in that many processes (results in order, a few
+    batches in flight); the file is the same byte for byte."""
+    if every < 1:
+        raise ValueError(f"--every must be >= 1, got {every}")
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if not (max_dt > 0 and np.isfinite(max_dt)):
+        raise ValueError(f"--max-dt must be a positive number of seconds, got {max_dt}")
+    if not sequence.exists():
+        raise FileNotFoundError(f"{sequence}: no such folder; expected a TUM RGB-D sequence "
+                                f"(rgb.txt, depth.txt, rgb/, depth/)")
+    if not sequence.is_dir():
+        raise NotADirectoryError(f"{sequence}: not a folder; expected a TUM RGB-D sequence "
+                                 f"(rgb.txt, depth.txt, rgb/, depth/)")
+    rgb_list = read_list(sequence / "rgb.txt", sequence)
+    depth_list = read_list(sequence / "depth.txt", sequence)
+    assoc = associate([e.time for e in rgb_list], [e.time for e in depth_list], max_dt)
+    report = Report(out, num_rgb=len(rgb_list), num_depth=len(depth_list), unpaired_rgb=assoc.unpaired_source,
+                    unpaired_depth=assoc.unpaired_target, median_offset=assoc.median_offset)
+    if not assoc.pairs:
+        raise FormatError(f"{sequence}: no rgb.txt / depth.txt pair within --max-dt {max_dt:g} s "
+                          f"({len(rgb_list)} rgb, {len(depth_list)} depth stamps); the median offset depth - nearest "
+                          f"rgb is {assoc.median_offset:+.4f} s (a clock offset or latency: check the lists, or "
+                          f"raise --max-dt)")
+    kept = assoc.pairs[::every]
+    report.skipped_every = len(assoc.pairs) - len(kept)
+    check_outputs([out], overwrite)
+
+    native = read_rgb(sequence / rgb_list[kept[0][0]].file).shape[:2]
+    h, w = size or native
+    k640, report.intrinsics_source, guessed = camera_intrinsics(sequence, intrinsics)
+    if guessed:
+        report.notes.append(f"intrinsics: {report.intrinsics_source}; pass --intrinsics FX,FY,CX,CY if you know them")
+    k_native = k640 if intrinsics is not None or native == (480, 640) else \
+        camera.scale_intrinsics(k640, (480, 640), native)
+    k_stored = camera.scale_intrinsics(k_native, native, (h, w)) if (h, w) != native else k_native
+    gaps = [depth_list[j].time - rgb_list[i].time for i, j in kept]
+    attrs = {"intrinsics": [float(v) for v in k_stored], "intrinsics_source": report.intrinsics_source,
+             "sequence": sequence.resolve().name, "max_dt": float(max_dt), "every": int(every),
+             "depth_scale": f"depth PNG counts / {DEPTH_COUNTS_PER_METRE:g} = metres",
+             "association": "TUM associate.py: nearest first, one-to-one, |t_rgb - t_depth| < max_dt, offset 0",
+             "median_dt": float(median(gaps))}
+    specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
+    mod_attrs = {"rgb": {"folder": "rgb.txt"},
+                 "depth": {"folder": "depth.txt", "scale": 1.0 / DEPTH_COUNTS_PER_METRE,
+                           "description": "TUM RGB-D depth (registered to the colour camera by the Kinect driver), "
+                                          "16-bit PNG counts / 5000; 0 = no reading; not in-painted"}}
+    staged = staging_path(out)
+    try:
+        with PairedWriter(staged, len(kept), specs, class_names=None, source=command, attrs=attrs,
+                          modality_attrs=mod_attrs, overwrite=True) as writer:
+            files = [(sequence / rgb_list[i].file, sequence / depth_list[j].file) for i, j in kept]
+            load = partial(load_pair, native=native, first=rgb_list[kept[0][0]].file, size=size)
+            rows: Iterator[tuple[int, dict[str, np.ndarray]]] = enumerate(ordered_map(load, files, workers))
+            for row, pair in (progress(rows, len(kept), "tum") if show_progress else rows):
+                writer.write(row, pair)
+        text = h5py.string_dtype("utf-8")
+        meta = {
+            "frame_name": (np.array([rgb_list[i].stamp for i, _ in kept], dtype=text),
+                           "rgb timestamp of each row, as written in rgb.txt; not a modality"),
+            "timestamp": (np.array([[rgb_list[i].time, depth_list[j].time] for i, j in kept], np.float64),
+                          "seconds [rgb, depth] of each row"),
+            "rgb_file": (np.array([rgb_list[i].file for i, _ in kept], dtype=text), "rgb file of each row"),
+            "depth_file": (np.array([depth_list[j].file for _, j in kept], dtype=text), "depth file of each row"),
+        }
+        with h5py.File(staged, "r+") as f:
+            for key, (arr, description) in meta.items():
+                f.create_dataset(key, data=arr)
+                f[key].attrs["description"] = description
+        commit(staged, out, overwrite)
+    finally:
+        staged.unlink(missing_ok=True)
+    report.num_samples = len(kept)
+    return report
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+DESCRIPTION = (
+    "Build RGB-D pairs from one TUM RGB-D sequence folder (rgb.txt, depth.txt, rgb/*.png, depth/*.png). Frames are "
+    "associated as TUM's associate.py does (nearest stamps first, one-to-one, closer than --max-dt); depth is "
+    "16-bit with 5000 counts per metre and is stored as float32 metres (0 = no reading). Intrinsics: TUM's "
+    "published values for freiburg1/2/3 when the folder name says which camera, else the ROS default, or "
+    "--intrinsics. Output: rgb (N,H,W,3) uint8, depth (N,H,W) float32, plus per-row frame_name (the rgb stamp), "
+    "timestamp, rgb_file and depth_file."
+)
+
+
+def _intrinsics(text: str) -> tuple[float, float, float, float]:
+    """Parse FX,FY,CX,CY (pixels at 640x480, or at the images' own size)."""
+    try:
+        k = [float(v) for v in text.split(",")]
+    except ValueError:
+        k = []
+    if len(k) != 4 or not all(np.isfinite(k)) or k[0] <= 0 or k[1] <= 0:
+        raise argparse.ArgumentTypeError(f"expected FX,FY,CX,CY with FX, FY > 0, e.g. 517.3,516.5,318.6,255.3; "
+                                         f"got {text!r}")
+    return k[0], k[1], k[2], k[3]
+
+
+def _size(text: str) -> tuple[int, int] | None:
+    """HEIGHTxWIDTH, or 'none' for the native size."""
+    return None if text.strip().lower() == "none" else parse_size(text)
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, e.g. 0.02; got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line (every option with an example)."""
+    p = argparse.ArgumentParser(
+        prog=PROG, description=textwrap.fill(DESCRIPTION, width=96),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  python -m data_tools.tum --sequence downloads/rgbd_dataset_freiburg1_xyz "
+               "--out data/tum/fr1_xyz.h5 \\\n      --max-dt 0.02 --every 3 --size 240x320")
+    p.add_argument("--sequence", required=True, type=Path,
+                   help="a TUM RGB-D sequence folder holding rgb.txt and depth.txt, "
+                        "e.g. downloads/rgbd_dataset_freiburg1_xyz")
+    p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/tum/fr1_xyz.h5")
+    p.add_argument("--max-dt", type=_seconds, default=DEFAULT_MAX_DT,
+                   help=f"largest stamp difference of a pair in seconds (exclusive, as TUM's associate.py), "
+                        f"default {DEFAULT_MAX_DT}")
+    p.add_argument("--every", type=int_at_least(1), default=1,
+                   help="keep every K-th associated pair, starting with the first (default 1 = all), e.g. --every 3")
+    p.add_argument("--size", type=_size, default=None,
+                   help="resize to HEIGHTxWIDTH (RGB area/bilinear, depth nearest; intrinsics scaled), "
+                        "e.g. 240x320; 'none' or omitted: native 480x640")
+    p.add_argument("--intrinsics", type=_intrinsics, default=None, metavar="FX,FY,CX,CY",
+                   help="pinhole intrinsics in pixels at the images' native size, instead of TUM's published ones, "
+                        "e.g. 525,525,319.5,239.5")
+    p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
+                   help="read and convert frames in N processes (rows stay in order; same file), e.g. --workers 2 "
+                        "(default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: convert one TUM sequence; returns the exit code (2 for bad input, nothing written)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
+
+    def body() -> int:
+        """Run the tool; errors propagate to run_tool."""
+        rep = convert(args.sequence, args.out, max_dt=args.max_dt, every=args.every, size=args.size,
+                      intrinsics=args.intrinsics, workers=args.workers, overwrite=args.overwrite, show_progress=not args.quiet,
+                      command="data_tools.tum " + " ".join(shlex.quote(a) for a in argv))
+        for note in rep.notes:
+            warn(PROG, note)
+        print(f"paired {rep.num_rgb - rep.unpaired_rgb} of {rep.num_rgb} rgb and "
+              f"{rep.num_depth - rep.unpaired_depth} of {rep.num_depth} depth frames within {args.max_dt:g} s; "
+              f"unpaired: {rep.unpaired_rgb} rgb, {rep.unpaired_depth} depth"
+              + (f"; {rep.skipped_every} pairs skipped by --every {args.every}" if rep.skipped_every else ""),
+              file=sys.stderr)
+        print(f"wrote {rep.path} ({rep.num_samples} pairs)", file=sys.stderr)
+        return 0
+
+    return run_tool(body, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

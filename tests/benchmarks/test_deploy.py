@@ -1,0 +1,72 @@
+"""benchmarks/deploy.py keeps working: its --tiny run times both backends, the exported model agrees with PyTorch
+eager, and --write replaces only its own section of a markdown file."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+SCRIPT = REPO / "benchmarks" / "deploy.py"
+SECTION = "## Deploy (benchmarks/deploy.py)"
+
+
+def without_section(text: str) -> str:
+    """The markdown text with the deploy section (up to the next '## ' heading) removed."""
+    lines = text.splitlines()
+    if SECTION not in lines:
+        return text.rstrip("\n")
+    start = lines.index(SECTION)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[:start] + lines[end:]).rstrip("\n")
+
+
+def test_tiny_run_times_both_backends_and_writes_only_its_section(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"
+    doc.write_text(original)
+    out = tmp_path / "deploy.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--out", str(out), "--write", str(doc)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["tiny"] and res["settings"]["device"] == "cpu"
+    assert res["machine"]["cpu"] and res["machine"]["logical_cpus"] >= 1 and res["machine"]["torch_threads"] >= 1
+    assert res["software"]["torch"] and res["software"]["onnxruntime"]
+    assert res["backends"]["ort_providers"] == ["CPUExecutionProvider"]
+    assert res["backends"]["ort_intra_op_threads"] == res["settings"]["threads"][0]
+    assert res["model"]["encoding"] == "logdepth_valid" and res["model"]["num_classes"] == 12
+    assert res["export"]["opset"] >= 17 and res["export"]["file_mib"] > 0
+    assert res["load_before"] >= 0 and res["load_after"] >= 0
+    if sys.platform == "linux":
+        assert res["other_cpu"]["seconds"] >= 0 and res["other_cpu"]["own_cpu_s"] > 0
+    cases = res["cases"]
+    assert [c["batch"] for c in cases] == [1, 2]
+    for c in cases:
+        n, k, h, w = c["output_shape"]
+        assert (n, h, w) == (c["batch"], c["height"], c["width"]) and k == 12
+        for backend in ("torch", "ort"):
+            b = c[backend]
+            assert len(b["times_s"]) == c["repeats"] >= 1 and all(t > 0 for t in b["times_s"])
+            assert b["median_s"] > 0 and b["images_per_s"] == c["batch"] / b["median_s"]
+        assert c["speedup"] == c["torch"]["median_s"] / c["ort"]["median_s"] > 0
+        assert c["max_abs_diff"] < 1e-3 and c["argmax_agree"] > 0.99
+    # the printed table
+    assert "| threads | size | batch |" in proc.stdout
+    size = res["settings"]["sizes"][0]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ") and f" {size} " in ln]
+    assert len(rows) == 2, proc.stdout
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        torch_ms, ort_ms, speedup = float(cells[4]), float(cells[5]), float(cells[6].rstrip("x"))
+        assert torch_ms > 0 and ort_ms > 0 and speedup > 0 and float(cells[9]) < 1e-3
+    assert "Outputs agree" in proc.stdout
+    # --write: the section replaced in place, everything else as it was
+    written = doc.read_text()
+    assert written.count(SECTION) == 1 and "old figures" not in written
+    assert without_section(written) == without_section(original)
+    assert written.index("## Before") < written.index(SECTION) < written.index("## After")

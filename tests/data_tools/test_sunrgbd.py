@@ -1,0 +1,207 @@
+"""Tests for the SUN RGB-D converter: bit-rotated depth, 37-class labels, intrinsics, sizes, split files, errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from crossmodal.data.h5format import read_info
+from data_tools import camera
+from data_tools.sunrgbd import SEG37, main, split_entry, unrotate
+
+KV1 = (24, 32)
+KV2 = (30, 40)
+K_KV1 = (20.0, 21.0, 16.5, 12.5)   # fx, fy, cx, cy as written in intrinsics.txt (MATLAB 1-based)
+K_KV2 = (26.0, 26.5, 20.0, 15.0)
+SCENES = {  # relative path -> (size, K, seed)
+    "kv1/NYUdata/NYU0001": (KV1, K_KV1, 1),
+    "kv1/NYUdata/NYU0002": (KV1, K_KV1, 2),
+    "kv2/kinect2data/000002_2014-05-26_14-23-37_260595134347_rgbf000103-resize": (KV2, K_KV2, 3),
+}
+
+
+def rotate(mm: np.ndarray) -> np.ndarray:
+    """What SUN RGB-D stores for millimetres mm: the bits rotated left by 3 (inverse of (d >> 3) | (d << 13))."""
+    v = mm.astype(np.uint32)
+    return (((v << 3) | (v >> 13)) & 0xFFFF).astype(np.uint16)
+
+
+def millimetres(size: tuple[int, int], seed: int, offset: int = 0) -> np.ndarray:
+    """Depth in millimetres with holes (0), far values and values using the top bits."""
+    rng = np.random.default_rng(seed)
+    mm = rng.integers(500, 9000, size, dtype=np.uint16) + offset
+    mm[0, :] = 0
+    mm[1, :4] = [8191, 8192, 65535, 1]
+    return mm.astype(np.uint16)
+
+
+def labels37(size: tuple[int, int], seed: int) -> np.ndarray:
+    """Toolbox ids 0 (void) .. 37."""
+    lab = np.random.default_rng(seed + 100).integers(0, 38, size, dtype=np.uint8)
+    lab[0, :2] = [0, 37]
+    return lab
+
+
+def make_tree(root: Path, with_bfx: bool = True) -> Path:
+    """A tiny SUNRGBD/ tree: 2 sensors, 3 scenes, each with image, depth (and depth_bfx), intrinsics, seg37.png."""
+    for rel, (size, k, seed) in SCENES.items():
+        d = root / rel
+        name = Path(rel).name[:7]
+        for sub in ("image", "depth", "depth_bfx"):
+            (d / sub).mkdir(parents=True)
+        rgb = np.zeros((*size, 3), np.uint8)
+        rgb[:] = (10 * seed, 100, 200)  # flat colour: JPEG keeps it nearly exact
+        cv2.imwrite(str(d / "image" / f"{name}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(d / "depth" / f"{name}.png"), rotate(millimetres(size, seed)))
+        if with_bfx:
+            cv2.imwrite(str(d / "depth_bfx" / f"{name}.png"), rotate(millimetres(size, seed, offset=7)))
+        fx, fy, cx, cy = k
+        (d / "intrinsics.txt").write_text(f"{fx} 0 {cx}\n0 {fy} {cy}\n0 0 1\n")
+        cv2.imwrite(str(d / "seg37.png"), labels37(size, seed))
+        (d / "scene.txt").write_text("bedroom")
+    return root
+
+
+def _k0(k: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """intrinsics.txt values -> 0-based principal point."""
+    return k[0], k[1], k[2] - 1, k[3] - 1
+
+
+def test_unrotate_every_uint16_value():
+    raw = np.arange(65536, dtype=np.uint16)
+    want = np.array([((v >> 3) | (v << 13)) & 0xFFFF for v in range(65536)], np.uint16)
+    assert np.array_equal(unrotate(raw), want)
+    assert np.array_equal(unrotate(rotate(raw)), raw)  # rotate is its inverse
+
+
+def test_one_sensor_depth_labels_intrinsics(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    out = tmp_path / "kv1.h5"
+    assert main(["--root", str(root), "--sensor", "kv1", "--labels", "seg37.png", "--out", str(out), "--quiet"]) == 0
+    info = read_info(out)
+    assert info.num_samples == 2 and info.modalities == ("rgb", "depth", "label")
+    assert info.shapes == {"rgb": (*KV1, 3), "depth": KV1, "label": KV1}
+    assert info.class_names == SEG37 and len(SEG37) == 37
+    assert info.attrs["intrinsics"] == pytest.approx(_k0(K_KV1))
+    with h5py.File(out, "r") as f:
+        assert [s.decode() for s in f["scene"][()]] == ["kv1/NYUdata/NYU0001", "kv1/NYUdata/NYU0002"]
+        assert [s.decode() for s in f["sensor"][()]] == ["kv1", "kv1"]
+        for row, seed in enumerate((1, 2)):
+            mm = millimetres(KV1, seed)
+            assert np.array_equal(f["depth"][row], mm.astype(np.float32) / np.float32(1000))
+            assert f["depth"][row][1, 2] == np.float32(65.535) and np.all(f["depth"][row][0] == 0)
+            lab = labels37(KV1, seed)
+            got = f["label"][row]
+            assert np.all(got[lab == 0] == 255)
+            assert np.array_equal(got[lab > 0], lab[lab > 0] - 1)
+            assert got[0, 1] == 36 and SEG37[36] == "bag"
+            assert np.abs(f["rgb"][row].astype(int) - (10 * seed, 100, 200)).max() <= 3
+        assert f["intrinsics"][()] == pytest.approx(np.array([_k0(K_KV1)] * 2))
+    err = capsys.readouterr().err
+    far = sum(int((millimetres(KV1, seed) > 8000).sum()) for seed in (1, 2))
+    assert "wrote" in err and f"warning: {far} depth pixels" in err and "--max-depth 8" in err
+    out2 = tmp_path / "kv1_8m.h5"
+    assert main(["--root", str(root), "--sensor", "kv1", "--max-depth", "8", "--out", str(out2), "--quiet"]) == 0
+    with h5py.File(out2, "r") as f:
+        assert f["depth"][0][1, 2] == 0 and f["depth"][0][1, 0] == 0  # 65.535 m and 8.191 m: beyond 8 m
+        mm = millimetres(KV1, 1).astype(np.float32) / np.float32(1000)
+        mm[mm > 8] = 0
+        assert np.array_equal(f["depth"][0], mm)
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_mixed_sizes_refused_then_resized(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    out = tmp_path / "all.h5"
+    assert main(["--root", str(root), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "kv1 24x32 (2 scenes)" in err and "kv2 30x40 (1 scenes)" in err
+    assert "--size" in err and "--sensor" in err and not out.exists()
+
+    assert main(["--root", str(root), "--out", str(out), "--quiet", "--size", "12x16", "--depth", "bfx",
+                 "--labels", "seg37.png"]) == 0
+    info = read_info(out)
+    assert info.num_samples == 3 and info.shapes["depth"] == (12, 16)
+    assert "intrinsics" not in info.attrs  # two cameras: per row only
+    with h5py.File(out, "r") as f:
+        ks = f["intrinsics"][()]
+        assert ks[0] == pytest.approx(camera.scale_intrinsics(_k0(K_KV1), KV1, (12, 16)))
+        assert ks[2] == pytest.approx(camera.scale_intrinsics(_k0(K_KV2), KV2, (12, 16)))
+        for row, (size, _, seed) in enumerate(SCENES.values()):  # nearest: only source values (bfx: +7 mm)
+            src = millimetres(size, seed, offset=7).astype(np.float32) / np.float32(1000)
+            assert set(np.unique(f["depth"][row]).tolist()) <= set(np.unique(src).tolist())
+            assert set(np.unique(f["label"][row]).tolist()) <= set(range(37)) | {255}
+
+
+def test_split_file_order_prefixes_and_unknown_scene(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    rels = list(SCENES)
+    split = tmp_path / "split.txt"
+    split.write_text(f"# test scenes\n/n/fs/sun3d/data/SUNRGBD/{rels[1]}/\n\n{rels[0]}/image/NYU0001.jpg\n{rels[1]}\n")
+    out = tmp_path / "s.h5"
+    assert main(["--root", str(root), "--split-file", str(split), "--out", str(out), "--quiet"]) == 0
+    with h5py.File(out, "r") as f:
+        assert [s.decode() for s in f["scene"][()]] == [rels[1], rels[0]]
+    capsys.readouterr()
+    assert split_entry("SUNRGBD\\kv2\\a\\b") == "kv2/a/b"
+    split.write_text(f"{rels[0]}\n#\nkv1/NYUdata/NYU9999\n")
+    out2 = tmp_path / "s2.h5"
+    assert main(["--root", str(root), "--split-file", str(split), "--out", str(out2), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "split.txt line 3" in err and "NYU9999" in err and len(err.splitlines()) == 1 and not out2.exists()
+
+
+def _fails(capsys, argv: list[str], out: Path) -> str:
+    assert main(argv) == 2
+    assert not out.exists() and not list(out.parent.glob(f".{out.name}*"))
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_errors(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    out = tmp_path / "o.h5"
+    base = ["--root", str(root), "--sensor", "kv1", "--out", str(out), "--quiet"]
+    assert "seglabel" in _fails(capsys, base + ["--labels", "seg.mat"], out)
+    assert "nothing matches" in _fails(capsys, base + ["--labels", "label37/*.png"], out)
+    scene = root / "kv1/NYUdata/NYU0002"
+    bad = labels37(KV1, 2)
+    bad[5, 5] = 40
+    cv2.imwrite(str(scene / "seg37.png"), bad)
+    err = _fails(capsys, base + ["--labels", "seg37.png"], out)
+    assert "seg37.png" in err and "reach 40" in err
+    cv2.imwrite(str(scene / "depth" / "NYU0002.png"), np.zeros(KV1, np.uint8))
+    err = _fails(capsys, base, out)
+    assert "NYU0002.png" in err and "16-bit" in err
+    (scene / "intrinsics.txt").write_text("1 2 3\n")
+    assert "intrinsics.txt" in _fails(capsys, base, out)
+    (scene / "intrinsics.txt").unlink()
+    assert "intrinsics.txt: no such file" in _fails(capsys, base, out)
+    assert "no SUN RGB-D scene folders" in _fails(capsys, ["--root", str(root), "--sensor", "xtion", "--out",
+                                                           str(out), "--quiet"], out)
+
+
+def test_workers_give_identical_arrays_and_worker_errors(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    one, two = tmp_path / "one.h5", tmp_path / "two.h5"
+    argv = ["--root", str(root), "--size", "12x16", "--labels", "seg37.png", "--quiet"]
+    assert main(argv + ["--out", str(one)]) == 0
+    warn_one = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert main(argv + ["--out", str(two), "--workers", "2"]) == 0
+    warn_two = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(warn_one) == 1 and warn_two == warn_one  # far-pixel counts add up the same from the workers
+    with h5py.File(one, "r") as a, h5py.File(two, "r") as b:
+        assert set(a) == set(b) and a["rgb"].shape[0] == 3
+        for key in a:
+            assert a[key].dtype == b[key].dtype and np.array_equal(a[key][()], b[key][()]), key
+
+    kv2 = next(rel for rel in SCENES if rel.startswith("kv2"))  # the last scene: decoded in a worker
+    (bad,) = (root / kv2 / "depth").iterdir()
+    cv2.imwrite(str(bad), np.zeros(KV2, np.uint8))  # right size in the header (checked up front), wrong depth
+    out = tmp_path / "o.h5"
+    err = _fails(capsys, argv + ["--out", str(out), "--workers", "2"], out)
+    assert err.startswith("python -m data_tools.sunrgbd: error: ") and f"{bad}: depth image is uint8" in err

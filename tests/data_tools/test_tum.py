@@ -1,0 +1,241 @@
+"""Tests for the TUM RGB-D converter: list parsing, TUM association, depth / 5000, intrinsics, errors, CLI."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from crossmodal.data.h5format import read_info
+from data_tools import camera
+from data_tools.tum import INTRINSICS, ROS_DEFAULT, main
+
+H, W = 24, 32
+
+
+def _tum_reference(first: list[float], second: list[float], max_difference: float) -> list[tuple[float, float]]:
+    """TUM RGB-D's associate.py (offset 0), written out."""
+    first_keys, second_keys = list(first), list(second)
+    potential = sorted((abs(a - b), a, b) for a in first_keys for b in second_keys if abs(a - b) < max_difference)
+    matches = []
+    for _, a, b in potential:
+        if a in first_keys and b in second_keys:
+            first_keys.remove(a)
+            second_keys.remove(b)
+            matches.append((a, b))
+    return sorted(matches)
+
+
+def rgb_frame(k: int) -> np.ndarray:
+    """A recognisable RGB frame (R channel = k, so BGR/RGB mix-ups show)."""
+    img = np.random.default_rng(k).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    img[0, 0] = (k, 0, 255)
+    return img
+
+
+def depth_counts(k: int) -> np.ndarray:
+    """A recognisable 16-bit depth frame: 5000 * (1 + k/10) counts, a band of 0 (no reading) and a max value."""
+    d = np.full((H, W), 5000 + 500 * k, np.uint16)
+    d[:, :3] = 0
+    d[-1, -1] = 65535
+    return d
+
+
+def make_sequence(root: Path, name: str = "rgbd_dataset_freiburg1_xyz", n: int = 12, seed: int = 0
+                  ) -> tuple[Path, list[float], list[float]]:
+    """A fake sequence: n RGB frames at 30 Hz with jitter, depth with latency + jitter, one depth frame dropped,
+    depth.txt unsorted with comment lines; depth frame k has depth_counts(k), rgb frame k has rgb_frame(k)."""
+    rng = random.Random(seed)
+    seq = root / name
+    (seq / "rgb").mkdir(parents=True)
+    (seq / "depth").mkdir()
+    t0 = 1305031102.0
+    rgb_t = [round(t0 + k / 30 + rng.uniform(-0.003, 0.003), 6) for k in range(n)]
+    depth_t = [round(t0 + k / 30 + 0.006 + rng.uniform(-0.006, 0.006), 6) for k in range(n)]
+    rgb_lines, depth_lines = [], []
+    for k, t in enumerate(rgb_t):
+        cv2.imwrite(str(seq / "rgb" / f"{t:.6f}.png"), cv2.cvtColor(rgb_frame(k), cv2.COLOR_RGB2BGR))
+        rgb_lines.append(f"{t:.6f} rgb/{t:.6f}.png")
+    kept_depth = []
+    for k, t in enumerate(depth_t):
+        if k == 5:  # dropped depth frame: neither listed nor written
+            continue
+        cv2.imwrite(str(seq / "depth" / f"{t:.6f}.png"), depth_counts(k))
+        depth_lines.append(f"{t:.6f}\tdepth/{t:.6f}.png")
+        kept_depth.append(t)
+    rng.shuffle(depth_lines)
+    (seq / "rgb.txt").write_text("# color images\n# file: 'fake.bag'\n# timestamp filename\n"
+                                 + "\n".join(rgb_lines) + "\n")
+    (seq / "depth.txt").write_text("# depth maps\n# timestamp filename\n" + "\n".join(depth_lines[:4])
+                                   + "\n# a comment in the middle\n\n" + "\n".join(depth_lines[4:]) + "\n")
+    return seq, rgb_t, kept_depth
+
+
+def test_pairs_match_tum_associate_and_depth_is_metres(tmp_path, capsys):
+    seq, rgb_t, depth_t = make_sequence(tmp_path)
+    out = tmp_path / "tum.h5"
+    assert main(["--sequence", str(seq), "--out", str(out), "--quiet"]) == 0
+    want = _tum_reference(rgb_t, depth_t, 0.02)
+    info = read_info(out)
+    assert info.num_samples == len(want) and info.modalities == ("rgb", "depth")
+    assert info.shapes == {"rgb": (H, W, 3), "depth": (H, W)}
+    # TUM's values are for 640x480: scaled to the (tiny) native size of these frames
+    assert info.attrs["intrinsics"] == pytest.approx(camera.scale_intrinsics(INTRINSICS["freiburg1"], (480, 640),
+                                                                             (H, W)))
+    assert "freiburg1" in info.attrs["intrinsics_source"]
+    with h5py.File(out, "r") as f:
+        stamps = [tuple(s) for s in f["timestamp"][()]]
+        assert stamps == [(a, b) for a, b in want]  # TUM's pairs, in rgb-time order
+        names = [n.decode() for n in f["frame_name"][()]]
+        assert names == [f"{a:.6f}" for a, _ in want]
+        for row, (a, b) in enumerate(want):
+            assert np.array_equal(f["rgb"][row], rgb_frame(rgb_t.index(a)))
+            assert f["rgb_file"][row].decode() == f"rgb/{a:.6f}.png"
+            assert f["depth_file"][row].decode() == f"depth/{b:.6f}.png"
+        depth0 = f["depth"][0]
+        assert depth0.dtype == np.float32
+        assert np.all(depth0[:, :3] == 0)
+        assert depth0[-1, -1] == np.float32(65535) / np.float32(5000)
+        assert f["depth"].attrs["scale"] == pytest.approx(1 / 5000)
+    err = capsys.readouterr().err
+    assert f"unpaired: {12 - len(want)} rgb, {11 - len(want)} depth" in err  # one depth frame was dropped
+
+
+def test_depth_values_of_each_pair(tmp_path):
+    seq, rgb_t, depth_t = make_sequence(tmp_path, seed=1)
+    out = tmp_path / "tum.h5"
+    assert main(["--sequence", str(seq), "--out", str(out), "--quiet", "--every", "2"]) == 0
+    want = _tum_reference(rgb_t, depth_t, 0.02)[::2]
+    with h5py.File(out, "r") as f:
+        assert f["depth"].shape[0] == len(want)
+        for row, (_, b) in enumerate(want):
+            k = [i for i in range(12) if i != 5][depth_t.index(b)]
+            expect = depth_counts(k).astype(np.float32) / np.float32(5000)
+            assert np.array_equal(f["depth"][row], expect)
+
+
+def test_size_intrinsics_override_and_ros_default(tmp_path, capsys):
+    seq, _, _ = make_sequence(tmp_path, name="my_robot_run")
+    out = tmp_path / "small.h5"
+    assert main(["--sequence", str(seq), "--out", str(out), "--quiet", "--size", "12x16"]) == 0
+    info = read_info(out)
+    assert info.shapes["depth"] == (12, 16)
+    # the ROS default is for 640x480; scaled to the 24x32 native size, then to 12x16
+    fx = ROS_DEFAULT[0] * 32 / 640 * 16 / 32
+    assert info.attrs["intrinsics"][0] == pytest.approx(fx)
+    assert "ROS default" in info.attrs["intrinsics_source"]
+    assert "warning: intrinsics" in capsys.readouterr().err
+    with h5py.File(out, "r") as f:  # nearest resizing: only values of the source frames, 0 stays 0
+        source_values = {np.float32(v) / np.float32(5000) for k in range(12) for v in np.unique(depth_counts(k))}
+        assert set(np.unique(f["depth"][()]).tolist()) <= {float(v) for v in source_values}
+    out2 = tmp_path / "k.h5"
+    assert main(["--sequence", str(seq), "--out", str(out2), "--quiet", "--intrinsics", "30,31,15.5,11.5"]) == 0
+    assert read_info(out2).attrs["intrinsics"] == pytest.approx([30, 31, 15.5, 11.5])
+
+
+def _error(capsys, argv: list[str], out: Path) -> str:
+    assert main(argv) == 2
+    assert not out.exists() and not list(out.parent.glob(f".{out.name}*"))
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_errors_name_file_and_line(tmp_path, capsys):
+    seq, rgb_t, _ = make_sequence(tmp_path)
+    out = tmp_path / "o.h5"
+    argv = ["--sequence", str(seq), "--out", str(out), "--quiet"]
+    (seq / "rgb" / f"{rgb_t[3]:.6f}.png").unlink()  # listed on line 7 of rgb.txt (3 comment lines first)
+    err = _error(capsys, argv, out)
+    assert "rgb.txt line 7" in err and f"rgb/{rgb_t[3]:.6f}.png does not exist" in err
+
+    seq, _, _ = make_sequence(tmp_path / "b")
+    text = (seq / "depth.txt").read_text().splitlines()
+    text.insert(3, "1305031102.5")
+    (seq / "depth.txt").write_text("\n".join(text) + "\n")
+    err = _error(capsys, ["--sequence", str(seq), "--out", str(out), "--quiet"], out)
+    assert "depth.txt line 4" in err and "malformed" in err
+
+    (seq / "depth.txt").unlink()
+    err = _error(capsys, ["--sequence", str(seq), "--out", str(out), "--quiet"], out)
+    assert "depth.txt: no such file" in err
+
+
+def test_no_pair_within_max_dt_reports_median_offset(tmp_path, capsys):
+    seq, _, _ = make_sequence(tmp_path)
+    shifted = []
+    for line in (seq / "depth.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            t, name = line.split("\t")
+            line = f"{float(t) + 10:.6f}\t{name}"
+        shifted.append(line)
+    (seq / "depth.txt").write_text("\n".join(shifted) + "\n")
+    out = tmp_path / "o.h5"
+    err = _error(capsys, ["--sequence", str(seq), "--out", str(out), "--quiet"], out)
+    assert "no rgb.txt / depth.txt pair within --max-dt 0.02" in err and "median offset" in err
+    offset = float(err.split("rgb is ")[1].split(" s")[0])
+    assert 9 < offset < 10.1  # every depth stamp is ~10 s after the rgb stream
+
+
+def test_existing_output_refused(tmp_path, capsys):
+    seq, _, _ = make_sequence(tmp_path)
+    out = tmp_path / "o.h5"
+    out.write_bytes(b"keep")
+    assert main(["--sequence", str(seq), "--out", str(out), "--quiet"]) == 2
+    assert out.read_bytes() == b"keep" and "--overwrite" in capsys.readouterr().err
+    assert main(["--sequence", str(seq), "--out", str(out), "--quiet", "--overwrite", "--size", "none"]) == 0
+    assert read_info(out).num_samples > 0 and read_info(out).shapes["rgb"] == (H, W, 3)
+
+
+def _datasets(path: Path) -> dict[str, np.ndarray]:
+    """Every dataset of a file (and the root attributes) for comparing two conversions."""
+    with h5py.File(path, "r") as f:
+        data = {key: f[key][()] for key in f}
+        data["attrs"] = {k: v for k, v in f.attrs.items() if k != "source"}
+    return data
+
+
+def test_workers_give_identical_arrays(tmp_path):
+    seq, _, _ = make_sequence(tmp_path)
+    one, two = tmp_path / "one.h5", tmp_path / "two.h5"
+    argv = ["--sequence", str(seq), "--quiet", "--size", "12x16"]
+    assert main(argv + ["--out", str(one)]) == 0
+    assert main(argv + ["--out", str(two), "--workers", "2"]) == 0
+    a, b = _datasets(one), _datasets(two)
+    assert a.keys() == b.keys() and read_info(two).num_samples == read_info(one).num_samples > 5
+    for key in a:
+        if key == "attrs":
+            assert a[key].keys() == b[key].keys()
+            for k in a[key]:
+                assert np.array_equal(np.asarray(a[key][k]), np.asarray(b[key][k])), k
+        else:
+            assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key
+
+
+def test_worker_error_is_one_line_and_interrupt_leaves_nothing(tmp_path, capsys, monkeypatch):
+    seq, rgb_t, depth_t = make_sequence(tmp_path)
+    out = tmp_path / "o.h5"
+    argv = ["--sequence", str(seq), "--out", str(out), "--quiet", "--workers", "2"]
+    bad = seq / "depth" / f"{sorted(depth_t)[7]:.6f}.png"  # a late frame: decoded in a worker, not up front
+    good = bad.read_bytes()
+    bad.write_bytes(b"not a png")
+    err = _error(capsys, argv, out)
+    assert err.startswith("python -m data_tools.tum: error: ") and f"{bad}: cannot be decoded" in err
+
+    bad.write_bytes(good)
+    from crossmodal.data.h5format import PairedWriter
+
+    original = PairedWriter.write
+
+    def interrupted(self, row, sample):
+        if row == 3:
+            raise KeyboardInterrupt
+        return original(self, row, sample)
+
+    monkeypatch.setattr(PairedWriter, "write", interrupted)
+    assert main(argv) == 130
+    assert not out.exists() and not list(tmp_path.glob(f".{out.name}*"))
+    assert "interrupted; nothing was written" in capsys.readouterr().err
