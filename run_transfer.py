@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     # what a run needs (torch, Accelerate) loads here
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell, teacher_result
-    from crossmodal.stages.teacher import get_teacher
+    from crossmodal.stages.teacher import get_teacher, random_teacher
     from crossmodal.stages.transfer import build_student
     from eval.report import write_run_report
 
@@ -54,13 +54,24 @@ def main(argv: list[str] | None = None) -> int:
         for method in cfg.methods:
             results[method][seed] = run_cell(cfg, method, seed, data, teacher, accelerator, log, run_dir)
 
+    # controls: the listed methods again against a frozen teacher with untrained weights (what the teacher knows
+    # is then the difference)
+    controls: dict[str, dict] = {}
+    if cfg.controls.random_teacher:
+        control_teacher = random_teacher(cfg, data, accelerator, log)
+        controls["random_teacher"] = {m: {} for m in cfg.controls.random_teacher}
+        for seed in cfg.run_seeds:
+            for method in cfg.controls.random_teacher:
+                controls["random_teacher"][method][seed] = run_cell(cfg, method, seed, data, control_teacher,
+                                                                    accelerator, log, run_dir, "random_teacher")
+
     # the teacher on its own sensor: the reference the student is measured against
     results[f"teacher_{cfg.data.source}"] = {cfg.seed: teacher_result(cfg, teacher, data, accelerator,
                                                                       teacher_info["curve"])}
 
     if accelerator.is_main_process:
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,
-                                 resumed=args.resume is not None)
+                                 resumed=args.resume is not None, controls=controls)
         headline = "mIoU" if cfg.task == "segmentation" else "linear-probe top-1"
         log.info("%s: %s", headline, table)
         print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"

@@ -132,6 +132,15 @@ class CheckpointConfig:
 
 
 @dataclass
+class ControlsConfig:
+    """Controls run beside the methods: `random_teacher` lists methods also run against a frozen teacher of the same
+    architecture with untrained weights (BatchNorm statistics measured on the teacher's frames), everything else
+    equal, so the part of a gain that comes from what the teacher learned can be measured (metrics.json "controls")."""
+
+    random_teacher: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Config:
     """One experiment: data, teacher, student, the methods compared, and the downstream protocol."""
 
@@ -152,6 +161,7 @@ class Config:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
 
     @property
     def run_seeds(self) -> list[int]:
@@ -305,6 +315,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"config key 'methods' has unknown method '{m}'"
                               + (f"; did you mean {', '.join(near)}?" if near else "") + f" (known: {', '.join(known)})")
     _check(len(set(cfg.methods)) == len(cfg.methods), "methods", "a list without repeats", cfg.methods)
+    control = cfg.controls.random_teacher
+    _check(all(m in cfg.methods and m != "none" for m in control) and len(set(control)) == len(control),
+           "controls.random_teacher", f"distinct methods of 'methods' other than none ({', '.join(cfg.methods)})",
+           control)
     _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
     if cfg.task == "classification":
         for m in cfg.methods:

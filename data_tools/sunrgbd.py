@@ -16,7 +16,15 @@ What is read, per scene folder SUNRGBD/<sensor>/<collection>/.../<scene>/ (senso
   e.g. `seg37.png` or `label37/*.png`) holding the 37-class ids of SUNRGBDtoolbox's seg37list, 1..37, 0 = void;
   stored as 0..36 with 255 = ignore. Such PNGs are what the usual exports of
   SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat (`seglabel`) write. The scenes' own `seg.mat` is refused: its
-  `seglabel` indexes that scene's free-form object `names`, not the 37 classes.
+  `seglabel` indexes that scene's free-form object `names`, not the 37 classes;
+* or labels straight from the toolbox, `--seg-mat SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat --meta
+  SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat` (both together, instead of --labels). SUNRGBD2Dseg.mat is MATLAB v7.3
+  (HDF5, read with h5py): `SUNRGBD2Dseg/seglabel` is an (N, 1) dataset of object references, the k-th (MATLAB
+  linear order) pointing to image k's label stored transposed (W, H), ids 0..37 of seg37list. Image k is
+  SUNRGBDMeta(k) of SUNRGBDMeta.mat (MATLAB v5/v7, read with scipy.io.loadmat, so scipy is needed for this path
+  only), whose field `sequenceName` ('SUNRGBD/kv2/kinect2data/<scene>', with or without the leading 'SUNRGBD/')
+  or `rgbpath` ('/n/fs/sun3d/data/SUNRGBD/<scene>/image/<file>.jpg', cut from 'SUNRGBD/' on) names the scene. Scenes are matched by that path relative to SUNRGBD/; only the
+  selected scenes' labels are read, one dataset per frame (the whole file needs ~64 GB in memory).
 """
 from __future__ import annotations
 
@@ -37,6 +45,8 @@ import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
 from data_tools import camera
+from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
+                                     seg_mat, split_entry)
 from data_tools.common import (
     check_input_file,
     check_outputs,
@@ -54,11 +64,6 @@ from data_tools.common import (
 PROG = "python -m data_tools.sunrgbd"
 SENSORS = ("kv1", "kv2", "realsense", "xtion")
 # SUNRGBDtoolbox seg37list (Metadata/seg37list.mat): label id k (1-based in the toolbox) is SEG37[k - 1].
-SEG37 = ("wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf", "picture",
-         "counter", "blinds", "desk", "shelves", "curtain", "dresser", "pillow", "mirror", "floor_mat", "clothes",
-         "ceiling", "books", "fridge", "tv", "paper", "towel", "shower_curtain", "box", "whiteboard", "person",
-         "night_stand", "toilet", "sink", "lamp", "bathtub", "bag")
-IGNORE = 255
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MAX_LISTED = 5
 
@@ -75,6 +80,7 @@ class Scene:
     intrinsics_file: Path
     label: Path | None = None
     size: tuple[int, int] = (0, 0)
+    seg: tuple[Path, int] | None = None  # (SUNRGBD2Dseg.mat, 0-based image index) for --seg-mat labels
 
 
 @dataclass
@@ -153,19 +159,6 @@ def find_scenes(root: Path, depth: str = "raw", labels: str | None = None, senso
         raise FormatError(f"{root}: no SUN RGB-D scene folders{which} (expected folders holding image/*.jpg, "
                           f"{depth_sub}/*.png and intrinsics.txt, e.g. {root}/kv1/NYUdata/NYU0001/)")
     return sorted(scenes, key=lambda s: s.rel)
-
-
-def split_entry(line: str) -> str:
-    """A split-file line as a scene path relative to SUNRGBD/: '/n/fs/sun3d/data/SUNRGBD/kv1/NYUdata/NYU0001/'
-    and 'kv1/NYUdata/NYU0001' both give 'kv1/NYUdata/NYU0001' (a trailing image/<file> is cut off too)."""
-    path = line.strip().replace("\\", "/")
-    marker = path.rfind("SUNRGBD/")
-    if marker >= 0:
-        path = path[marker + len("SUNRGBD/"):]
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if "image" in parts:
-        parts = parts[:parts.index("image")]
-    return "/".join(parts)
 
 
 def select(scenes: list[Scene], split_file: Path) -> list[Scene]:
@@ -249,13 +242,7 @@ def read_label(path: Path) -> np.ndarray:
     if raw.ndim != 2 or raw.dtype not in (np.uint8, np.uint16):
         raise FormatError(f"{path}: label image is {raw.dtype} {'x'.join(map(str, raw.shape))}; expected a "
                           f"single-channel 8- or 16-bit PNG of 37-class ids (0 = void, 1..37)")
-    top = int(raw.max())
-    if top > len(SEG37):
-        raise FormatError(f"{path}: label ids reach {top}; expected SUNRGBDtoolbox seg37list ids 0 (void) .. "
-                          f"{len(SEG37)} (is this the all-classes 'seglabelall' or a colour image?)")
-    lut = np.full(top + 1, IGNORE, np.uint8)
-    lut[1:] = np.arange(top, dtype=np.uint8)
-    return lut[raw]
+    return ids37(raw, path)
 
 
 def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
@@ -286,6 +273,8 @@ def load_frame(scene: Scene, size: tuple[int, int], max_depth: float | None = No
     frame = {"rgb": rgb, "depth": depth}
     if scene.label is not None:
         frame["label"] = read_label(scene.label)
+    elif scene.seg is not None:
+        frame["label"] = seg_mat(scene.seg[0]).read(scene.seg[1], scene.rel)
     for name, arr in frame.items():
         if arr.shape[:2] != scene.size:
             raise FormatError(f"{scene.folder}: {name} is {arr.shape[0]}x{arr.shape[1]} after decoding but its "
@@ -312,6 +301,13 @@ def check_sizes(scenes: list[Scene], size: tuple[int, int] | None, show_progress
             listed = ", ".join(f"{p} {sizes[w][0]}x{sizes[w][1]}" for w, p in files)
             raise FormatError(f"{s.folder}: the scene's files differ in size ({listed}); expected one size per scene")
         s.size = sizes["image"]
+        if s.seg is not None:
+            seg_size = seg_mat(s.seg[0]).size(s.seg[1], s.rel)
+            if seg_size != s.size:
+                raise FormatError(f"{s.folder}: scene {s.rel} is {s.size[0]}x{s.size[1]} but its label in "
+                                  f"{s.seg[0]} ({SEG_FIELD} entry {s.seg[1] + 1}) is {seg_size[0]}x{seg_size[1]}; "
+                                  f"expected one size per scene (is --meta the SUNRGBDMeta.mat of this "
+                                  f"SUNRGBD2Dseg.mat?)")
     if size is None:
         by_size = Counter((s.size, s.sensor) for s in scenes)
         if len({sz for sz, _ in by_size}) > 1:
@@ -324,24 +320,49 @@ def check_sizes(scenes: list[Scene], size: tuple[int, int] | None, show_progress
 # ------------------------------------------------------------------------------------------------ conversion
 
 def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tuple[int, int] | None = None,
-            depth: str = "raw", labels: str | None = None, sensors: list[str] | None = None,
-            max_depth: float | None = None, workers: int = 1, overwrite: bool = False, show_progress: bool = True,
+            depth: str = "raw", labels: str | None = None, seg_file: Path | None = None,
+            meta_file: Path | None = None, sensors: list[str] | None = None, max_depth: float | None = None,
+            workers: int = 1, overwrite: bool = False, show_progress: bool = True,
             command: str = "data_tools.sunrgbd") -> Report:
     """Find (and select) the scenes, check sizes, and stream every frame into one paired file (atomically).
 
-    With workers > 1 the frames are read, decoded and resized in that many processes (results in order, a few
-    batches in flight); the file is the same byte for byte."""
+    Labels come from per-scene PNGs (labels) or from the toolbox's SUNRGBD2Dseg.mat matched through
+    SUNRGBDMeta.mat (seg_file and meta_file, read one label per frame). With workers > 1 the frames are read,
+    decoded and resized in that many processes (results in order, a few batches in flight); the file is the same
+    byte for byte."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
+    if (seg_file is None) != (meta_file is None):
+        raise ValueError("--seg-mat and --meta go together: --seg-mat SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat "
+                         "--meta SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat")
+    if seg_file is not None and labels is not None:
+        raise ValueError("--labels (per-scene PNGs) and --seg-mat/--meta (the toolbox's SUNRGBD2Dseg.mat) are two "
+                         "sources of the same labels; pass one")
     if labels is not None and labels.lower().endswith(".mat"):
-        raise FormatError(f"--labels {labels}: .mat labels are not read. A scene's seg.mat holds 'seglabel' "
-                          f"indexing that scene's own free-form object 'names', not the 37 classes; the 37-class "
-                          f"labels are SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat (MATLAB v7.3) 'seglabel', in "
-                          f"SUNRGBDMeta.mat order. Export those to one PNG per scene (ids 1..37, 0 = void), e.g. "
-                          f"<scene>/seg37.png, and pass --labels seg37.png")
+        raise FormatError(f"--labels {labels}: .mat labels are not read by --labels. A scene's seg.mat holds "
+                          f"'seglabel' indexing that scene's own free-form object 'names', not the 37 classes; the "
+                          f"37-class labels are SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat: pass --seg-mat "
+                          f"SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat --meta SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat "
+                          f"instead of --labels")
+    try:
+        return _convert(root, out, split_file=split_file, size=size, depth=depth, labels=labels, seg_file=seg_file,
+                        meta_file=meta_file, sensors=sensors, max_depth=max_depth, workers=workers,
+                        overwrite=overwrite, show_progress=show_progress, command=command)
+    finally:
+        if seg_file is not None:
+            close_seg_mat(seg_file)
+
+
+def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int, int] | None, depth: str,
+             labels: str | None, seg_file: Path | None, meta_file: Path | None, sensors: list[str] | None,
+             max_depth: float | None, workers: int, overwrite: bool, show_progress: bool, command: str) -> Report:
+    """convert's body (convert closes the label file whatever happens)."""
     scenes = find_scenes(root, depth, labels, sensors)
     if split_file is not None:
         scenes = select(scenes, split_file)
+    if seg_file is not None and meta_file is not None:
+        attach_seg(scenes, root, seg_file, meta_file)
+    labelled = labels is not None or seg_file is not None
     check_sizes(scenes, size, show_progress)
     check_outputs([out], overwrite)
     h, w = size or scenes[0].size
@@ -363,20 +384,22 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
     if size is not None:
         attrs["native_sizes"] = [f"{k} ({n})" for k, n in sorted(report.sizes.items())]
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
-    if labels is not None:
+    if labelled:
         specs["label"] = ((h, w), np.uint8)
     mod_attrs = {"depth": {"folder": attrs["depth_folder"], "scale": 0.001,
                            "description": "SUN RGB-D depth PNG, bits rotated back ((raw >> 3) | (raw << 13)), "
                                           "millimetres x 0.001; 0 = no reading"
                                           + ("; hole-filled by the toolbox (depth_bfx)" if depth == "bfx" else "")
                                           + (f"; readings beyond {max_depth:g} m set to 0" if max_depth else "")}}
-    if labels is not None:
-        mod_attrs["label"] = {"description": f"SUNRGBDtoolbox seg37list ids 1..37 from {labels} minus 1; "
+    if labelled:
+        source = labels if labels is not None else \
+            f"{seg_file} ({SEG_GROUP}.{SEG_FIELD}, matched by sequenceName in {meta_file})"
+        mod_attrs["label"] = {"description": f"SUNRGBDtoolbox seg37list ids 1..37 from {source} minus 1; "
                                              f"0 (void) -> 255"}
     staged = staging_path(out)
     far = [0, 0]
     try:
-        with PairedWriter(staged, len(scenes), specs, class_names=list(SEG37) if labels else None, source=command,
+        with PairedWriter(staged, len(scenes), specs, class_names=list(SEG37) if labelled else None, source=command,
                           attrs=attrs, modality_attrs=mod_attrs, overwrite=True) as writer:
             load = partial(load_counted, size=(h, w), max_depth=max_depth)
             rows: Iterator[tuple[int, tuple[dict[str, np.ndarray], int, int]]] = \
@@ -409,7 +432,8 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
 DESCRIPTION = (
     "Build RGB-D frames from SUN RGB-D as released (SUNRGBD/<sensor>/.../<scene>/ with image/*.jpg, depth/*.png "
     "or depth_bfx/*.png and intrinsics.txt), optionally with 37-class labels from one label PNG per scene "
-    "(--labels). Depth PNG bits are rotated back ((raw >> 3) | (raw << 13)) and stored as float32 metres "
+    "(--labels) or from the toolbox's SUNRGBD2Dseg.mat matched by scene path through SUNRGBDMeta.mat (--seg-mat "
+    "with --meta; scipy needed). Depth PNG bits are rotated back ((raw >> 3) | (raw << 13)) and stored as float32 metres "
     "(0 = no reading); labels 1..37 become 0..36 (seg37list), 0 = void becomes 255. One file holds one size: "
     "--size resizes every frame (colour area/bilinear, depth and labels nearest), or pick one --sensor. Output: "
     "rgb, depth[, label], plus per-row frame_name, scene, sensor and intrinsics (N, 4)."
@@ -434,7 +458,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 "
                "--out data/sunrgbd/all.h5\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --sensor kv2 "
-               "--labels seg37.png \\\n      --split-file splits/test_scenes.txt --out data/sunrgbd/kv2_test.h5")
+               "--labels seg37.png \\\n      --split-file splits/test_scenes.txt --out data/sunrgbd/kv2_test.h5\n"
+               "  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 \\\n"
+               "      --seg-mat SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat --meta SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat"
+               " \\\n      --out data/sunrgbd/all_labelled.h5")
     p.add_argument("--root", required=True, type=Path,
                    help="the unpacked SUNRGBD/ folder (or one sensor folder in it), searched recursively for scene "
                         "folders, e.g. downloads/SUNRGBD")
@@ -452,6 +479,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", metavar="NAME",
                    help="per-scene 37-class label image inside each scene folder (path or glob), ids 1..37 and "
                         "0 = void, e.g. seg37.png or label37/*.png; every selected scene must have one")
+    p.add_argument("--seg-mat", type=Path, metavar="FILE",
+                   help="37-class labels from the toolbox instead of --labels: SUNRGBDtoolbox/Metadata/"
+                        "SUNRGBD2Dseg.mat (MATLAB v7.3), read one label per frame; needs --meta")
+    p.add_argument("--meta", type=Path, metavar="FILE",
+                   help="SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat, whose sequenceName entries say which scene each "
+                        "--seg-mat label belongs to (read with scipy); needs --seg-mat")
     p.add_argument("--max-depth", type=_metres, default=None, metavar="METRES",
                    help="store readings beyond METRES as 0 (no reading); the toolbox clips at 8 m, and values beyond "
                         "8.19 m come from low bits that rotate into the top bits, e.g. --max-depth 8")
@@ -473,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         """Run the tool; errors propagate to run_tool."""
         rep = convert(args.root, args.out, split_file=args.split_file, size=args.size, depth=args.depth,
-                      labels=args.labels, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
+                      labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
                       overwrite=args.overwrite, show_progress=not args.quiet,
                       command="data_tools.sunrgbd " + " ".join(shlex.quote(a) for a in argv))
         sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))

@@ -18,6 +18,7 @@ from crossmodal.data.files import SPLITS, DataFiles, split_path
 from crossmodal.errors import UserError
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, versions
+from eval.verdict import controls_table, paired_verdict, verdict_lines
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
 
 
@@ -185,7 +186,20 @@ def write_classification_figures(run_dir: Path, methods: Mapping[str, dict],
     return out
 
 
-def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
+def _controls_section(methods: Mapping[str, Any], controls: Mapping[str, Mapping[str, Any]], metric: str) -> list[str]:
+    """'Is it the teacher's knowledge?': the random-teacher control table, when the run has one."""
+    rows = controls_table(methods, controls, metric)
+    if not rows:
+        return []
+    return ["## Is it the teacher's knowledge? (random-teacher control)", "",
+            "Each listed method run again with a frozen teacher of the same architecture whose weights were never "
+            "trained (BatchNorm statistics measured on the teacher's frames), same seeds, data and protocol. The "
+            "paired difference is the part of the gain that comes from what the teacher learned; the rest comes "
+            "from contrasting the two sensors at all.", ""] + rows + [""]
+
+
+def render_report(summary: dict[str, Any], figures: Mapping[str, str],
+                  controls: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """report.md: what was run, the results table (mean ± std over seeds), the verdict, per-class IoU, figures."""
     methods = summary["methods"]
     seeds = summary["seeds"]
@@ -216,9 +230,10 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
               "same fine-tuning; `teacher_<source>` is the frozen teacher on the source modality, a reference, not a "
               "competitor. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
               "ranking.", ""]
-    said = verdict(methods, start=start)
+    said = verdict(methods, start=start) + verdict_lines(summary.get("verdict", {}))
     if said:
         lines += ["## Verdict", ""] + said + [""]
+    lines += _controls_section(methods, controls or {}, "miou")
     lines += ["## Per-class IoU" + (" (mean over seeds)" if len(seeds) > 1 else ""), "",
               "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for c in summary["class_names"]:
@@ -237,7 +252,8 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def render_classification_report(summary: dict[str, Any], figures: Mapping[str, str]) -> str:
+def render_classification_report(summary: dict[str, Any], figures: Mapping[str, str],
+                                  controls: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """report.md of an image-level task: linear-probe top-1 per stage, mean ± std over seeds, the verdict."""
     methods = summary["methods"]
     seeds = summary["seeds"]
@@ -267,9 +283,10 @@ def render_classification_report(summary: dict[str, Any], figures: Mapping[str, 
     lines += ["", "Numbers are percentages. `none` is the same student with random weights probed the same way. "
               "The headline column is the last stage, chosen in advance; the other stages are shown, not selected "
               "from.", ""]
-    said = verdict(students, "top1", "top-1")
+    said = verdict(students, "top1", "top-1") + verdict_lines(summary.get("verdict", {}), "top-1")
     if said:
         lines += ["## Verdict", ""] + said + [""]
+    lines += _controls_section(methods, controls or {}, "top1")
     if figures:
         lines += ["## Figures", ""]
         titles = {"top1": "Linear-probe top-1 (last stage) by method", "top1_per_stage": "Top-1 at each stage",
@@ -287,9 +304,11 @@ def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
 
 def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Mapping[int, Any]],
                      teacher_source: str, accelerator: Accelerator, wall_time_s: float,
-                     resumed: bool = False) -> dict[str, float]:
-    """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}}; returns
-    {method: mean headline metric} (mIoU for segmentation, last-stage probe top-1 for classification)."""
+                     resumed: bool = False, controls: Mapping[str, Mapping[str, Mapping[int, Any]]] | None = None
+                     ) -> dict[str, float]:
+    """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}} (and the control
+    cells, {control: {method: {seed: MethodResult}}}); returns {method: mean headline metric} (mIoU for
+    segmentation, last-stage probe top-1 for classification)."""
     names = list(data.class_names)
     seeds = cfg.run_seeds
     classification = cfg.task == "classification"
@@ -322,17 +341,25 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "methods": {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names) for m, per_seed in results.items()},
         "versions": versions(), "config": to_dict(cfg),
     }
+    metric = "top1" if classification else "miou"
+    control_entries = {c: {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names)
+                           for m, per_seed in per_method.items()} for c, per_method in (controls or {}).items()}
+    if control_entries:
+        summary["controls"] = {c: {m: e[metric] for m, e in per.items()} for c, per in control_entries.items()}
+        summary["controls_per_seed"] = {c: {m: {s: r[metric] for s, r in e["per_seed"].items()}
+                                            for m, e in per.items()} for c, per in control_entries.items()}
+    summary["verdict"] = paired_verdict(summary["methods"], control_entries, metric)
     write_metrics(run_dir, summary)
     first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
     if classification:
         figures = write_classification_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()})
-        write_text_atomic(run_dir / "report.md", render_classification_report(summary, figures))
+        write_text_atomic(run_dir / "report.md", render_classification_report(summary, figures, control_entries))
         return {m: round(v["top1"], 4) for m, v in summary["methods"].items()}
     figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()},
                             {m: r.examples for m, r in first.items()}, data.test.path,
                             example_indices(data.test.num_samples, cfg.finetune.num_examples),
                             names, cfg.data.source, cfg.data.target)
-    write_text_atomic(run_dir / "report.md", render_report(summary, figures))
+    write_text_atomic(run_dir / "report.md", render_report(summary, figures, control_entries))
     return {m: round(v["miou"], 4) for m, v in summary["methods"].items()}
 
 

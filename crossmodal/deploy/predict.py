@@ -159,10 +159,12 @@ def _batches(source: FrameSource, batch_size: int) -> Iterator[list[Frame]]:
 
 
 def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, out: Path, *, batch_size: int = 8,
-            mask_invalid: bool = False, overlays: bool = True, progress: bool = True,
+            mask_invalid: bool = False, overlays: bool = True, progress: bool = True, pad: bool = False,
             info: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Label PNGs (and overlays) of every frame, classes.txt, predict.json (`info` + what ran) and, when the frames
-    have labels, metrics.json, all written to a staging folder that becomes `out` only when complete; the metrics."""
+    have labels, metrics.json, all written to a staging folder that becomes `out` only when complete; the metrics.
+    With `pad`, frames are padded at the bottom and right with 0 (no reading) to the model's stride multiple and the
+    predictions cropped back."""
     from tqdm import tqdm
 
     start = time.perf_counter()
@@ -174,7 +176,13 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
     try:
         with tqdm(total=len(source), unit="frame", desc="predict", disable=not progress, file=sys.stderr) as bar:
             for frames in _batches(source, batch_size):
-                labels = predict_fn(np.stack([f.sensor for f in frames]))
+                batch = np.stack([f.sensor for f in frames])
+                h, w = batch.shape[1:3]
+                if pad:
+                    k = int(meta["stride_multiple"])
+                    extra = [(0, 0), (0, -h % k), (0, -w % k)] + [(0, 0)] * (batch.ndim - 3)
+                    batch = np.pad(batch, extra)
+                labels = predict_fn(batch)[:, :h, :w]
                 for frame, pred in zip(frames, labels):
                     if confusion is not None:
                         confusion.update(torch.from_numpy(pred), torch.from_numpy(frame.label))
@@ -185,13 +193,16 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
                         _write_png(staging / f"{frame.name}_overlay.png",
                                    overlay(_overlay_base(frame.sensor, meta), pred, len(names)))
                 bar.update(len(frames))
-        metrics = segmentation_metrics(confusion.matrix, names) if confusion is not None else None
+        labelled = confusion is not None and int(confusion.matrix.sum()) > 0
+        metrics = segmentation_metrics(confusion.matrix, names) if labelled else None
         (staging / "classes.txt").write_text("".join(f"{n}\n" for n in names))
         report = dict(info or {}, frames=len(source), input=source.description, mask_invalid=mask_invalid,
                       batch_size=batch_size, seconds=round(time.perf_counter() - start, 3),
                       labels_png=f"uint8 class ids (classes.txt line i names id i); {IGNORE} = "
                                  + ("no reading in the input" if mask_invalid else "not used"),
-                      metrics=None if metrics is None else "metrics.json", metadata=meta)
+                      metrics="metrics.json" if labelled else (
+                          "not computed: every label pixel is 255 (ignore)" if confusion is not None else None),
+                      metadata=meta)
         if metrics is not None:
             (staging / "metrics.json").write_text(json.dumps({
                 "input": source.description, "model": report.get("model"), "frames": len(source), "metrics": metrics,
@@ -228,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nan-as-zero", action="store_true", help="read NaN/inf file values as 0 (no reading) instead of failing")
     p.add_argument("--mask-invalid", action="store_true", help="write 255 where the input has no reading (0)")
     p.add_argument("--no-overlays", action="store_true", help="write only the label PNGs")
+    p.add_argument("--pad", action="store_true", help="frames whose height or width is not a multiple of the model's "
+                   "stride: pad them with 0 (no reading) at the bottom and right, crop the predictions back "
+                   "(default: refuse them)")
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default 8; frames of one size)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: a CUDA GPU when one is usable")
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist unless --overwrite)")
@@ -242,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mask_invalid and meta["input"]["dtype"] == "uint8":
             raise PredictError(f"--mask-invalid: the model's input ({meta['modality']}, uint8) has no 'no reading' value")
         source = open_frames(args.input, meta, scale=args.scale, nan_as_zero=args.nan_as_zero, labels=args.labels)
-        for size in sorted(set(source.sizes)):
+        for size in sorted(set(source.sizes)) if not args.pad else []:
             try:
                 check_frame_size(meta, *size)
             except ExportError as err:
@@ -255,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                                f"{[c.removesuffix('_overlay') for c in clash[:3]]}: pass --no-overlays")
         _check_out(args.out, args.overwrite, args.input)
         metrics = predict(predict_fn, meta, source, args.out, batch_size=args.batch_size,
-                          mask_invalid=args.mask_invalid, overlays=not args.no_overlays, progress=not args.quiet,
-                          info={"model": runner, "command_input": str(args.input), "scale": args.scale})
+                          mask_invalid=args.mask_invalid, overlays=not args.no_overlays, progress=not args.quiet, pad=args.pad,
+                          info={"model": runner, "command_input": str(args.input), "scale": args.scale, "pad": args.pad})
     except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

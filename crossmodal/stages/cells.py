@@ -31,18 +31,20 @@ def cell_name(method: str, seed: int, cfg: Config) -> str:
 
 
 def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.Module, accelerator: Accelerator,
-             log: logging.Logger, run_dir: Path) -> MethodResult:
-    """The result of `method` with student-side seed `seed` (the teacher is shared by every cell)."""
-    path = run_dir / "cells" / f"{method}-seed{seed}.pt"
+             log: logging.Logger, run_dir: Path, control: str = "") -> MethodResult:
+    """The result of `method` with student-side seed `seed` (the teacher is shared by every cell); a `control`
+    (e.g. 'random_teacher') names the cell's files `<method>@<control>` so it never mixes with the method's own."""
+    tag = f"{method}@{control}" if control else method
+    path = run_dir / "cells" / f"{tag}-seed{seed}.pt"
     if path.is_file():
         blob = torch.load(path, map_location="cpu", weights_only=False)
         if blob["config"] == to_dict(cfg):
-            log.info("%s seed %d: finished earlier, reusing %s", method, seed, path)
+            log.info("%s seed %d: finished earlier, reusing %s", tag, seed, path)
             return MethodResult(**blob["result"])
     t0 = time.time()
     cell_cfg = dataclasses.replace(cfg, seed=seed)
-    name = cell_name(method, seed, cfg)
-    stages = [stage_checkpoints(cell_cfg, run_dir, f"{stage}-{method}-seed{seed}", accelerator, log)
+    name = cell_name(tag, seed, cfg)
+    stages = [stage_checkpoints(cell_cfg, run_dir, f"{stage}-{tag}-seed{seed}", accelerator, log)
               for stage in ("transfer", "finetune")]
     if method == "none":
         student, curves = build_student(cell_cfg, data), {}

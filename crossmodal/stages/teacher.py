@@ -127,3 +127,19 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
         save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg),
                          "class_names": list(data.class_names)}, run_dir / "checkpoints" / "teacher.pt")
     return freeze(model.to(accelerator.device)), info
+
+
+def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger) -> nn.Module:
+    """The control teacher: teacher.net's architecture with untrained weights (seed `seed`; teacher.net.pretrained
+    is not loaded), its BatchNorm statistics measured on the teacher's frames so its features are as well scaled as
+    a trained one's, frozen."""
+    import dataclasses
+
+    net = dataclasses.replace(cfg.teacher.net, pretrained="")
+    torch.manual_seed(cfg.seed)
+    model = build_teacher(dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, net=net)), data)
+    recalibrate_after_stage("always", model, 0, data.teacher, cfg.data.source, input_spec(cfg, "source"),
+                            batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
+                            accelerator=accelerator, log=log, desc="random teacher")
+    log.info("control: a random teacher (untrained %s, BatchNorm statistics from %s)", net.arch, data.teacher.path)
+    return freeze(model.to(accelerator.device))

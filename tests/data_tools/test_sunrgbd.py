@@ -205,3 +205,107 @@ def test_workers_give_identical_arrays_and_worker_errors(tmp_path, capsys):
     out = tmp_path / "o.h5"
     err = _fails(capsys, argv + ["--out", str(out), "--workers", "2"], out)
     assert err.startswith("python -m data_tools.sunrgbd: error: ") and f"{bad}: depth image is uint8" in err
+
+
+# ------------------------------------------------------------------------------------------------ toolbox labels
+
+def make_toolbox(folder: Path, entries: list[tuple[str, np.ndarray]], blank: tuple[int, ...] = ()
+                 ) -> tuple[Path, Path]:
+    """A fake SUNRGBDtoolbox/Metadata: SUNRGBD2Dseg.mat laid out as MATLAB v7.3 writes it (HDF5; group
+    SUNRGBD2Dseg, dataset seglabel (N, 1) of object references into '#refs#', each label stored transposed (W, H))
+    and SUNRGBDMeta.mat (MATLAB v5, a 1xN struct array with sequenceName and rgbpath). entries: (sequenceName,
+    (H, W) toolbox ids); entries numbered in blank get an empty sequenceName (the scene is then in rgbpath)."""
+    import scipy.io
+
+    folder.mkdir(parents=True, exist_ok=True)
+    seg, meta = folder / "SUNRGBD2Dseg.mat", folder / "SUNRGBDMeta.mat"
+    with h5py.File(seg, "w") as f:
+        refs = f.create_group("#refs#")
+        labels = f.create_group("SUNRGBD2Dseg").create_dataset("seglabel", (len(entries), 1), dtype=h5py.ref_dtype)
+        for k, (_, lab) in enumerate(entries):
+            ds = refs.create_dataset(f"r{k}", data=lab.T.astype(np.float64 if k % 2 else np.uint8))  # doubles too
+            ds.attrs["MATLAB_class"] = np.bytes_("double" if k % 2 else "uint8")
+            labels[k, 0] = ds.ref
+    struct = np.zeros((1, len(entries)), dtype=[("sequenceName", object), ("rgbpath", object)])
+    for k, (name, _) in enumerate(entries):
+        struct[0, k] = ("" if k in blank else name, f"/n/fs/sun3d/data/{name if name.startswith('SUNRGBD/') else 'SUNRGBD/' + name}"
+                              f"/image/x.jpg")
+    scipy.io.savemat(meta, {"SUNRGBDMeta": struct})
+    return seg, meta
+
+
+def _toolbox_entries() -> list[tuple[str, np.ndarray]]:
+    """The fake tree's scenes in a different order than the tree, with and without the 'SUNRGBD/' prefix, one
+    empty sequenceName (found through rgbpath) and one image that is not in the tree."""
+    rels = list(SCENES)
+    return [("SUNRGBD/" + rels[2], labels37(KV2, 3)), ("SUNRGBD/xtion/other/scene9", labels37((5, 7), 9)),
+            (rels[0], labels37(KV1, 1)), ("SUNRGBD/" + rels[1], labels37(KV1, 2))]
+
+
+def test_toolbox_seg_mat_labels(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    entries = _toolbox_entries()
+    seg, meta = make_toolbox(tmp_path / "Metadata", entries, blank=(3,))  # entry 3 named by rgbpath only
+    for (sub, extra), workers in zip(((root, []), (root / "kv1", ["--sensor", "kv1"])), ("1", "2")):
+        out = tmp_path / f"seg{workers}.h5"
+        assert main(["--root", str(sub), "--seg-mat", str(seg), "--meta", str(meta), "--size", "12x16", "--out",
+                     str(out), "--quiet", "--workers", workers] + extra) == 0, capsys.readouterr().err
+        native = tmp_path / f"native{workers}.h5"
+        assert main(["--root", str(root), "--sensor", "kv1", "--seg-mat", str(seg), "--meta", str(meta), "--out",
+                     str(native), "--quiet", "--workers", workers]) == 0
+        info = read_info(native)
+        assert info.modalities == ("rgb", "depth", "label") and info.class_names == SEG37
+        with h5py.File(native, "r") as f:
+            assert "SUNRGBD2Dseg.mat" in f["label"].attrs["description"]
+            for row, seed in enumerate((1, 2)):  # toolbox ids 1..37 -> 0..36, 0 -> 255, exactly as the PNG path
+                lab = labels37(KV1, seed)
+                want = np.where(lab == 0, 255, lab.astype(np.int64) - 1).astype(np.uint8)
+                assert np.array_equal(f["label"][row], want)
+        with h5py.File(out, "r") as f:
+            scenes = [s.decode() for s in f["scene"][()]]
+            assert len(scenes) == (3 if workers == "1" else 2) and f["label"].shape[1:] == (12, 16)
+    # the same file as the per-scene PNG route
+    png = tmp_path / "png.h5"
+    assert main(["--root", str(root), "--labels", "seg37.png", "--size", "12x16", "--out", str(png), "--quiet"]) == 0
+    with h5py.File(png, "r") as a, h5py.File(tmp_path / "seg1.h5", "r") as b:
+        assert np.array_equal(a["label"][()], b["label"][()]) and np.array_equal(a["depth"][()], b["depth"][()])
+
+
+def test_toolbox_seg_mat_errors(tmp_path, capsys, monkeypatch):
+    import sys
+
+    root = make_tree(tmp_path / "SUNRGBD")
+    out = tmp_path / "o.h5"
+    base = ["--root", str(root), "--sensor", "kv1", "--out", str(out), "--quiet"]
+    entries = _toolbox_entries()
+    seg, meta = make_toolbox(tmp_path / "Metadata", entries)
+    assert "go together" in _fails(capsys, base + ["--seg-mat", str(seg)], out)
+    assert "pass one" in _fails(capsys, base + ["--seg-mat", str(seg), "--meta", str(meta), "--labels", "seg37.png"],
+                                out)
+    assert "--seg-mat" in _fails(capsys, base + ["--labels", "SUNRGBD2Dseg.mat"], out)
+    # a selected scene that SUNRGBDMeta.mat does not list
+    missing = [e for e in entries if not e[0].endswith("NYU0002")]
+    seg2, meta2 = make_toolbox(tmp_path / "Missing", missing)
+    err = _fails(capsys, base + ["--seg-mat", str(seg2), "--meta", str(meta2)], out)
+    assert "scene kv1/NYUdata/NYU0002 is not in" in err and "SUNRGBDMeta.mat" in err
+    # the two files disagree on the number of images
+    err = _fails(capsys, base + ["--seg-mat", str(seg2), "--meta", str(meta)], out)
+    assert "holds 3 labels" in err and "4 images" in err
+    # a label of another size than the scene's image
+    wrong = [(n, labels37(KV2, 3) if n.endswith("NYU0001") else lab) for n, lab in entries]
+    seg3, meta3 = make_toolbox(tmp_path / "Wrong", wrong)
+    err = _fails(capsys, base + ["--seg-mat", str(seg3), "--meta", str(meta3)], out)
+    assert "NYU0001" in err and "is 24x32 but its label" in err and "is 30x40" in err
+    # ids beyond 37, a file that is not HDF5, a meta without sequenceName, no scipy
+    bad = [(n, np.where(lab == 37, 40, lab) if "NYU" in n else lab) for n, lab in entries]
+    seg4, meta4 = make_toolbox(tmp_path / "Bad", bad)
+    assert "reach 40" in _fails(capsys, base + ["--seg-mat", str(seg4), "--meta", str(meta4)], out)
+    err = _fails(capsys, base + ["--seg-mat", str(meta), "--meta", str(meta)], out)
+    assert "MATLAB v7.3 (HDF5)" in err
+    import scipy.io
+
+    nometa = tmp_path / "nometa.mat"
+    scipy.io.savemat(nometa, {"other": np.zeros(3)})
+    assert "sequenceName" in _fails(capsys, base + ["--seg-mat", str(seg), "--meta", str(nometa)], out)
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    assert "pip install scipy" in _fails(capsys, base + ["--seg-mat", str(seg), "--meta", str(meta)], out)

@@ -199,3 +199,29 @@ def test_existing_output_needs_overwrite_and_only_replaces_predictions(models, s
     (mine / "thesis.tex").write_text("keep me")
     _fails(args[:-2] + [str(mine), "--quiet", "--overwrite"], capsys, "not one")
     assert (mine / "thesis.tex").read_text() == "keep me"
+
+
+def test_pad_runs_frames_off_the_stride_and_crops_back(models, split, pytorch, tmp_path):
+    _, depth, _ = split
+    odd = depth[0][:45, :61]  # 45x61: not multiples of 8
+    np.save(tmp_path / "odd.npy", odd)
+    out = tmp_path / "padded"
+    assert main(["--model", str(models["onnx"]), "--input", str(tmp_path / "odd.npy"), "--pad", "--out", str(out),
+                 "--quiet"]) == 0
+    got = _labels(out / "odd.png")
+    padded = np.pad(odd, ((0, 3), (0, 3)))  # what --pad feeds: 0 = no reading at the bottom and right
+    assert got.shape == odd.shape and np.array_equal(got, pytorch(padded[None])[0][:45, :61])
+    assert json.loads((out / "predict.json").read_text())["pad"] is True
+
+
+def test_labels_that_are_all_ignore_give_no_metrics(models, split, tmp_path):
+    _, depth, _ = split
+    (tmp_path / "f").mkdir()
+    (tmp_path / "l").mkdir()
+    np.save(tmp_path / "f" / "a.npy", depth[0])
+    cv2.imwrite(str(tmp_path / "l" / "a.png"), np.full(depth[0].shape, 255, np.uint8))
+    out = tmp_path / "o"
+    assert main(["--model", str(models["onnx"]), "--input", str(tmp_path / "f"), "--labels", str(tmp_path / "l"),
+                 "--out", str(out), "--quiet"]) == 0
+    assert not (out / "metrics.json").exists()
+    assert "every label pixel is 255" in json.loads((out / "predict.json").read_text())["metrics"]

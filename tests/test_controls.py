@@ -1,0 +1,50 @@
+"""The random-teacher control (controls.random_teacher) and the paired verdict in metrics.json and report.md, on
+the smoke pipeline with two seeds (data and trained teacher reused from the session's smoke run)."""
+import json
+
+import pytest
+import torch
+
+from conftest import REPO
+from crossmodal.config import load_config
+from crossmodal.errors import ConfigError
+from eval.stats import paired_diff
+
+
+def test_control_must_name_methods_of_the_run():
+    with pytest.raises(ConfigError, match="controls.random_teacher"):
+        load_config(REPO / "configs" / "smoke.yaml", ["controls.random_teacher=[kd]"])
+    with pytest.raises(ConfigError, match="controls.random_teacher"):
+        load_config(REPO / "configs" / "smoke.yaml", ["controls.random_teacher=[none]"])
+
+
+def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
+    import run_transfer
+
+    overrides = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
+    args = ["--config", str(REPO / "configs" / "smoke.yaml"), *overrides, f"output_dir={tmp_path}",
+            "methods=[none,crd_dense,kd]", "seeds=[0,1]", "controls.random_teacher=[crd_dense]", "probe.enabled=false",
+            "transfer.epochs=1", "finetune.epochs=3"]
+    assert run_transfer.main(args) == 0
+    run = tmp_path / "smoke"
+    m = json.loads((run / "metrics.json").read_text())
+    trained = {int(s): r["miou"] for s, r in m["methods"]["crd_dense"]["per_seed"].items()}
+    random = {int(s): v for s, v in m["controls_per_seed"]["random_teacher"]["crd_dense"].items()}
+    assert sorted(random) == [0, 1] and m["controls"]["random_teacher"]["crd_dense"] == pytest.approx(
+        sum(random.values()) / 2)
+    assert any(abs(trained[s] - random[s]) > 1e-6 for s in (0, 1))  # a different teacher gives a different student
+    v = m["verdict"]
+    assert (v["best"], v["best_baseline"], v["seeds"]) == ("crd_dense", "kd", 2)
+    kd = {int(s): r["miou"] for s, r in m["methods"]["kd"]["per_seed"].items()}
+    want = paired_diff(trained, kd)
+    assert v["diff"] == pytest.approx(want.diff) and v["ci95"] == pytest.approx(list(want.ci95))
+    k = v["knowledge"]
+    assert k["method"] == "crd_dense" and k["diff"] == pytest.approx(paired_diff(trained, random).diff)
+    assert k["ci95"][0] < k["diff"] < k["ci95"][1]
+    report = (run / "report.md").read_text()
+    assert "random-teacher control" in report and "What the teacher knows" in report and "t-interval" in report
+    # the control's cells and checkpoints are its own, next to the method's
+    assert (run / "cells" / "crd_dense@random_teacher-seed1.pt").is_file()
+    assert (run / "checkpoints" / "crd_dense@random_teacher-seed0_finetuned.pt").is_file()
+    teacher = torch.load(run / "checkpoints" / "teacher.pt", map_location="cpu", weights_only=True)
+    assert teacher["config"]["controls"] == {"random_teacher": ["crd_dense"]}
