@@ -108,6 +108,10 @@ class FinetuneConfig:
     lr: float = 0.003
     weight_decay: float = 0.0001
     num_examples: int = 4
+    # label efficiency: also fine-tune (and test) each method on nested subsets of this many data.train frames (the
+    # first n of one permutation fixed by `seed`, the same for every method and seed), each with the optimiser steps
+    # of the full fine-tuning; the full split is always the last point (metrics.json "label_efficiency")
+    label_counts: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -368,6 +372,11 @@ def validate(cfg: Config) -> None:
     for name in OPTIONS:
         getattr(cfg.transfer, config_key(name)).check(f"transfer.{config_key(name)}")
     _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)
+    counts = cfg.finetune.label_counts
+    _check(all(n >= 1 for n in counts) and len(set(counts)) == len(counts), "finetune.label_counts",
+           "distinct frame counts >= 1", counts)
+    _check(not counts or cfg.task == "segmentation", "finetune.label_counts", "empty when task is classification "
+           "(its downstream protocol is linear probes)", counts)
     _check(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
     _check(all(s >= 0 for s in cfg.seeds) and len(set(cfg.seeds)) == len(cfg.seeds), "seeds",
            "a list of distinct seeds >= 0", cfg.seeds)

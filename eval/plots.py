@@ -358,8 +358,10 @@ def _densify(px: np.ndarray, step: float = 4.0) -> np.ndarray:
 
 
 def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLike, *, title: str, xlabel: str,
-              ylabel: str, size: tuple[int, int] = (900, 540), log_y: bool = False) -> Path:
-    """Plot named (x, y) curves, e.g. training loss per method, to a PNG; NaN points (and y <= 0 with log_y) are skipped."""
+              ylabel: str, size: tuple[int, int] = (900, 540), log_y: bool = False, log_x: bool = False,
+              yerr: Mapping[str, Sequence[float | None]] | None = None) -> Path:
+    """Plot named (x, y) curves, e.g. training loss per method, to a PNG; NaN points (and y <= 0 with log_y, x <= 0
+    with log_x) are skipped. `yerr` draws a ± error bar at each point of a series (None: no bar)."""
     width, height = _check_size(size)
     if not series:
         raise ValueError("series is empty: nothing to plot")
@@ -373,11 +375,18 @@ def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLik
         ok = np.isfinite(arr).all(axis=1)
         if log_y:
             ok &= arr[:, 1] > 0
+        if log_x:
+            ok &= arr[:, 0] > 0
         runs[str(name)] = _split_runs(arr, ok)
     pts_all = [r for rs in runs.values() for r in rs]
     if not pts_all:
         raise ValueError("no finite points to plot" + (" (log_y needs y > 0)" if log_y else ""))
     allp = np.concatenate(pts_all)
+    bars = [(float(x), float(y), float(e)) for name, pts in series.items()
+            for (x, y), e in zip(pts, (yerr or {}).get(name, ())) if e is not None and np.isfinite([x, y, e]).all()]
+    if bars:  # the y range holds the bars too
+        ext = np.array([[x, y + sign * e] for x, y, e in bars for sign in (-1, 1)])
+        allp = np.concatenate([allp, ext[(ext[:, 1] > 0) if log_y else slice(None)]])
 
     st = _Style(width, height)
     img = np.full((height, width, 3), 255, np.uint8)
@@ -405,11 +414,16 @@ def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLik
 
     # x axis: as many ticks as fit without labels touching
     right = width - 2 * st.pad
+    tx = math.log10 if log_x else float
     for _ in range(2):
         n = max(2, (right - left - 2 * inset) // st.px(90) + 1)
         while True:
-            xlo, xhi, xticks, xstep = _linear_ticks(float(allp[:, 0].min()), float(allp[:, 0].max()), n)
-            xlabels = _linear_labels(xticks, xstep)
+            if log_x:
+                xlo, xhi, xticks = _log_ticks(float(allp[:, 0].min()), float(allp[:, 0].max()), n)
+                xlabels = [_log_label(t) for t in xticks]
+            else:
+                xlo, xhi, xticks, xstep = _linear_ticks(float(allp[:, 0].min()), float(allp[:, 0].max()), n)
+                xlabels = _linear_labels(xticks, xstep)
             widest = max(_tsize(s, st.tick, st.th)[0] for s in xlabels)
             if n <= 2 or (widest + st.px(24)) * len(xticks) <= (right - left - 2 * inset):
                 break
@@ -418,7 +432,7 @@ def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLik
     rect = (left, top, right, bottom)
 
     def to_x(v: float) -> float:
-        return left + inset + (v - xlo) / (xhi - xlo) * (right - left - 2 * inset)
+        return left + inset + (tx(v) - tx(xlo)) / (tx(xhi) - tx(xlo)) * (right - left - 2 * inset)
 
     _draw_y_axis(img, rect, yticks, ylabels, to_y, ylabel, st)
     for t, s in zip(xticks, xlabels):
@@ -434,6 +448,14 @@ def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLik
     # curves
     colors = dict(zip(runs, _series_colors(len(runs))))
     lw = st.px(2)
+    for name, pts in series.items():
+        for (x, y), e in zip(pts, (yerr or {}).get(name, ())):
+            if e is None or not np.isfinite([x, y, e]).all() or (log_x and x <= 0):
+                continue
+            xp, y0, y1 = round(to_x(x)), round(to_y(max(y - e, ylo) if log_y else y - e)), round(to_y(y + e))
+            cv2.line(img, (xp, y0), (xp, y1), colors[str(name)], st.px(1.5), _AA)
+            for yy in (y0, y1):
+                cv2.line(img, (xp - st.px(4), yy), (xp + st.px(4), yy), colors[str(name)], st.px(1.5), _AA)
     samples = []
     for name, rs in runs.items():
         n_pts = sum(len(r) for r in rs)

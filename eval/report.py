@@ -18,6 +18,7 @@ from crossmodal.data.files import SPLITS, DataFiles, split_path
 from crossmodal.errors import UserError
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, versions
+from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
 from eval.verdict import controls_table, paired_verdict, verdict_lines
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
 
@@ -198,6 +199,28 @@ def _controls_section(methods: Mapping[str, Any], controls: Mapping[str, Mapping
             "from contrasting the two sensors at all.", ""] + rows + [""]
 
 
+def _label_efficiency_section(summary: Mapping[str, Any]) -> list[str]:
+    """'How many labels does the transfer save?': test mIoU per labeled-frame count, and the sentence."""
+    le, std = summary.get("label_efficiency"), summary.get("label_efficiency_std", {})
+    if not le:
+        return []
+    counts = sorted({int(n) for c in le.values() for n in c})
+    lines = ["## How many labels does the transfer save? (label efficiency)", "",
+             "Each method's student fine-tuned on nested subsets of data.train (the first n frames of one permutation "
+             "fixed by the run's seed, the same for every method and seed), each for the optimiser steps of the full "
+             "fine-tuning, then tested on the test split.", "",
+             "| method | " + " | ".join(f"{n} labels" for n in counts) + " |", "|---|" + "---|" * len(counts)]
+    for m, c in le.items():
+        cells = [(f"{100 * c[str(n)]:.1f}" + (f" ± {100 * std[m][str(n)]:.1f}" if std.get(m, {}).get(str(n)) is not None
+                                              else "")) if str(n) in c else "" for n in counts]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    best = summary.get("verdict", {}).get("best")
+    curves = {m: {n: {"miou": v} for n, v in c.items()} for m, c in le.items()}
+    said = [s for m in ([best] if best in le else [m for m in le if m != "none"])
+            if (s := matches_sentence(curves, m)) is not None]
+    return lines + [""] + said + ([""] if said else [])
+
+
 def render_report(summary: dict[str, Any], figures: Mapping[str, str],
                   controls: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """report.md: what was run, the results table (mean ± std over seeds), the verdict, per-class IoU, figures."""
@@ -234,6 +257,7 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
     if said:
         lines += ["## Verdict", ""] + said + [""]
     lines += _controls_section(methods, controls or {}, "miou")
+    lines += _label_efficiency_section(summary)
     lines += ["## Per-class IoU" + (" (mean over seeds)" if len(seeds) > 1 else ""), "",
               "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for c in summary["class_names"]:
@@ -245,7 +269,8 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
                   "probe_miou": "Frozen-backbone probe mIoU by method", "per_class_iou": "Per-class IoU",
                   "examples": f"Example test frames{first}: input sensors, ground truth, and each method's prediction",
                   "transfer_loss": f"Transfer loss{first}", "finetune_loss": f"Fine-tuning loss{first}",
-                  "teacher_loss": "Teacher training loss"}
+                  "teacher_loss": "Teacher training loss",
+                  "label_efficiency": "Test mIoU against labeled frames (label efficiency)"}
         for key, rel in figures.items():
             lines += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})", ""]
     lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in summary["versions"].items()), ""]
@@ -349,6 +374,10 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         summary["controls_per_seed"] = {c: {m: {s: r[metric] for s, r in e["per_seed"].items()}
                                             for m, e in per.items()} for c, per in control_entries.items()}
     summary["verdict"] = paired_verdict(summary["methods"], control_entries, metric)
+    curves = label_efficiency(summary["methods"])
+    if curves:
+        summary["label_efficiency"] = {m: {n: v["miou"] for n, v in c.items()} for m, c in curves.items()}
+        summary["label_efficiency_std"] = {m: {n: v["std"] for n, v in c.items()} for m, c in curves.items()}
     write_metrics(run_dir, summary)
     first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
     if classification:
@@ -359,6 +388,9 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
                             {m: r.examples for m, r in first.items()}, data.test.path,
                             example_indices(data.test.num_samples, cfg.finetune.num_examples),
                             names, cfg.data.source, cfg.data.target)
+    if curves:
+        write_figure(curves, run_dir / "figures" / "label_efficiency.png")
+        figures["label_efficiency"] = "figures/label_efficiency.png"
     write_text_atomic(run_dir / "report.md", render_report(summary, figures, control_entries))
     return {m: round(v["miou"], 4) for m, v in summary["methods"].items()}
 

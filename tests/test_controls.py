@@ -48,3 +48,34 @@ def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
     assert (run / "checkpoints" / "crd_dense@random_teacher-seed0_finetuned.pt").is_file()
     teacher = torch.load(run / "checkpoints" / "teacher.pt", map_location="cpu", weights_only=True)
     assert teacher["config"]["controls"] == {"random_teacher": ["crd_dense"]}
+
+
+def test_label_efficiency_curve(smoke_run, tmp_path):
+    """finetune.label_counts: nested subsets, the full split last, mean over seeds, the figure and the sentence."""
+    import run_transfer
+    from crossmodal.config import load_config as load
+    from crossmodal.data.files import open_data
+    from crossmodal.downstream.finetune import label_subset
+
+    overrides = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
+    args = ["--config", str(REPO / "configs" / "smoke.yaml"), *overrides, f"output_dir={tmp_path}",
+            "methods=[none,crd_dense]", "seeds=[0,1]", "finetune.label_counts=[8,16]", "probe.enabled=false",
+            "transfer.epochs=1", "finetune.epochs=3"]
+    assert run_transfer.main(args) == 0
+    run = tmp_path / "smoke"
+    m = json.loads((run / "metrics.json").read_text())
+    full = "32"  # the frames of smoke data.train
+    for method in ("none", "crd_dense"):
+        curve = m["label_efficiency"][method]
+        assert list(curve) == ["8", "16", full]
+        seeds = m["methods"][method]["per_seed"]
+        assert curve[full] == pytest.approx(m["methods"][method]["miou"])  # the full point is the main result
+        assert curve["8"] == pytest.approx(sum(s["label_efficiency"]["8"] for s in seeds.values()) / 2)
+    assert (run / "figures" / "label_efficiency.png").is_file()
+    assert "label efficiency" in (run / "report.md").read_text()
+    cfg = load(run / "config.yaml")
+    data = open_data(cfg)
+    small, large = label_subset(cfg, data, 8), label_subset(cfg, data, 16)
+    assert set(small) < set(large) and len(set(large)) == 16  # nested
+    with pytest.raises(ConfigError, match="finetune.label_counts"):
+        open_data(load(run / "config.yaml", ["finetune.label_counts=[32]"]))

@@ -112,6 +112,11 @@ def open_data(cfg: Config) -> DataFiles:
     if cfg.data.num_classes and cfg.data.num_classes != len(names):
         raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
                           f"has {len(names)} classes ({', '.join(names)})")
+    too_many = [n for n in cfg.finetune.label_counts if n >= infos["train"].num_samples]
+    if too_many:
+        raise ConfigError(f"config key 'finetune.label_counts' has {too_many}, not fewer than the "
+                          f"{infos['train'].num_samples} frames of {infos['train'].path} (data.train, which is "
+                          f"always the last point of the curve)")
     for method in cfg.methods:
         if method in OPTIONS:
             key = config_key(method)

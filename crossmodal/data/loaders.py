@@ -48,13 +48,14 @@ class EpochSampler(Sampler[int]):
 
 
 def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: bool, batch_size: int, num_workers: int,
-                seed: int, label: str | None = None, hflip: bool = True, scale_jitter: float = 0.25) -> DataLoader:
+                seed: int, label: str | None = None, hflip: bool = True, scale_jitter: float = 0.25,
+                indices: list[int] | None = None) -> DataLoader:
     """A loader yielding dicts of encoded tensors plus `index` (and the labels named by `label`: per-pixel
-    `label` or image-level `class_id`), augmented jointly when training."""
+    `label` or image-level `class_id`), augmented jointly when training; `indices` restricts it to those frames."""
     transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,
                               scale_jitter=scale_jitter, seed=seed)
     modalities = list(encodings) + ([label] if label else [])
-    dataset = PairedDataset(info.path, modalities, transform=transform)
+    dataset = PairedDataset(info.path, modalities, transform=transform, indices=indices)
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), seed) if train else None,
                       drop_last=train and len(dataset) >= batch_size, num_workers=num_workers,
                       pin_memory=torch.cuda.is_available())

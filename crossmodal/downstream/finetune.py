@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 
@@ -18,19 +19,34 @@ from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.supervised import train_segmenter
 
 
+def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
+    """The first `count` frames of one permutation of data.train fixed by the run's `seed`: nested (a smaller
+    subset is inside every larger one) and the same for every method and student seed."""
+    order = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7919])).permutation(data.train.num_samples)
+    return sorted(order[:count].tolist())
+
+
 def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: DataFiles,
                           accelerator: Accelerator, log: logging.Logger,
-                          ckpt: StageCheckpoints) -> tuple[MethodResult, Segmenter]:
+                          ckpt: StageCheckpoints, label_count: int | None = None) -> tuple[MethodResult, Segmenter]:
     """Fine-tune backbone + a fresh head (same initial head and data order for every method; resumable via
-    `ckpt`), then test, so every method is measured by the same protocol."""
+    `ckpt`), then test, so every method is measured by the same protocol. With `label_count`, on that many frames
+    of data.train (label_subset) for as many optimiser steps as the full split gets."""
     torch.manual_seed(cfg.seed + 2)
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
     key, spec, ft = cfg.data.target, input_spec(cfg, "target"), cfg.finetune
-    loader = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
-                         seed=cfg.seed + 2, label="label", hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
-    model, curve = train_segmenter(accelerator, model, loader, key, epochs=ft.epochs, lr=ft.lr,
-                                   weight_decay=ft.weight_decay, desc=f"finetune[{method}]", log=log, ckpt=ckpt)
-    steps = ft.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
+    full = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
+                       seed=cfg.seed + 2, label="label", hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+    loader, epochs, desc = full, ft.epochs, f"finetune[{method}]"
+    if label_count is not None:
+        loader = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size,
+                             num_workers=cfg.data.num_workers, seed=cfg.seed + 2, label="label", hflip=cfg.data.hflip,
+                             scale_jitter=cfg.data.scale_jitter, indices=label_subset(cfg, data, label_count))
+        epochs = max(1, round(ft.epochs * len(full) / len(loader)))  # the full split's optimiser steps
+        desc = f"finetune[{method}, {label_count} labels]"
+    model, curve = train_segmenter(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
+                                   weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt)
+    steps = epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(cfg.student.bn_recalibrate, model, steps, data.train, key, spec,
                             batch_size=ft.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
                             accelerator=accelerator, log=log, desc=f"finetune[{method}]")

@@ -61,7 +61,17 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
                  [round(v, 4) for v in result.metrics["top1_per_stage"]])
     else:
         probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled else None
+        curve_points = {}
+        for n in cfg.finetune.label_counts:  # label efficiency: the same student fine-tuned on fewer labels
+            stage = stage_checkpoints(cell_cfg, run_dir, f"finetune{n}-{tag}-seed{seed}", accelerator, log)
+            twin = build_student(cell_cfg, data)  # a fresh copy (deepcopy would share forward hooks of tapped nets)
+            twin.load_state_dict(student.state_dict())
+            few, _ = finetune_and_evaluate(cell_cfg, method, twin, data, accelerator, log, stage, label_count=n)
+            curve_points[str(n)] = few.metrics["miou"]
+            stage.clear()
         result, model = finetune_and_evaluate(cell_cfg, method, student, data, accelerator, log, stages[1])
+        if curve_points:
+            result.metrics["label_efficiency"] = {**curve_points, str(data.train.num_samples): result.metrics["miou"]}
         result.curves.update(curves)
         if probe is not None:
             result.metrics["probe"] = probe

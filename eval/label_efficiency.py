@@ -1,0 +1,53 @@
+"""Label efficiency (finetune.label_counts): test mIoU against the number of labeled frames, per method (mean and
+sample std over seeds), its figure, and the sentence a user asks for: with how few labels does a transferred student
+match `none` trained on all of them?"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from eval.plots import line_plot
+
+
+def label_efficiency(methods: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """{method: {count: {"miou": mean, "std": sample std or None}}} over the seeds, for methods that have a curve."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for m, e in methods.items():
+        runs = [r["label_efficiency"] for r in e["per_seed"].values() if "label_efficiency" in r]
+        if not runs:
+            continue
+        counts = sorted({int(n) for r in runs for n in r})
+        out[m] = {}
+        for n in counts:
+            vals = np.array([r[str(n)] for r in runs if str(n) in r], np.float64)
+            out[m][str(n)] = {"miou": float(vals.mean()), "std": float(vals.std(ddof=1)) if vals.size > 1 else None}
+    return out
+
+
+def matches_sentence(curves: Mapping[str, Mapping[str, Mapping[str, Any]]], method: str, baseline: str = "none"
+                     ) -> str | None:
+    """'`crd_dense` with 50 labels matches `none` with 150 (...)' from the curves (means over seeds), or that it does
+    not at any count tried; None when either curve is missing."""
+    if method not in curves or baseline not in curves or method == baseline:
+        return None
+    full = max(int(n) for n in curves[baseline])
+    target = curves[baseline][str(full)]["miou"]
+    reached = [int(n) for n, v in curves[method].items() if v["miou"] >= target]
+    if not reached:
+        best = max(curves[method].values(), key=lambda v: v["miou"])["miou"]
+        return (f"`{method}` does not reach `{baseline}` with all {full} labels ({100 * target:.1f}) at any label "
+                f"count tried (best {100 * best:.1f}).")
+    n = min(reached)
+    return (f"`{method}` with {n} labels ({100 * curves[method][str(n)]['miou']:.1f}) matches `{baseline}` with "
+            f"{full} ({100 * target:.1f}): {n / full:.0%} of the labels (means over seeds; the smallest count tried "
+            f"at which its mean mIoU is at least `{baseline}`'s).")
+
+
+def write_figure(curves: Mapping[str, Mapping[str, Mapping[str, Any]]], path: Path) -> Path:
+    """Test mIoU against labeled frames (log x), ± sample std over seeds."""
+    series = {m: [(int(n), v["miou"]) for n, v in sorted(c.items(), key=lambda kv: int(kv[0]))] for m, c in curves.items()}
+    yerr = {m: [v["std"] for _, v in sorted(c.items(), key=lambda kv: int(kv[0]))] for m, c in curves.items()}
+    return line_plot(series, path, title="Test mIoU against labeled frames (± sample std over seeds)",
+                     xlabel="labeled frames of data.train (log scale)", ylabel="mIoU", log_x=True, yerr=yerr)
