@@ -14,23 +14,21 @@ data_tools.ros_messages.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import shlex
 import struct
 import sys
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import cv2
 import h5py
 import numpy as np
 
 from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, PairedWriter
 from data_tools.associate import associate
 from data_tools.camera import scale_intrinsics
-from data_tools.common import check_outputs, commit, int_at_least, parse_args, progress, run_tool, staging_path
+from data_tools.common import (check_outputs, commit, int_at_least, ordered_map, parse_args, progress, run_tool,
+                               staging_path)
 from data_tools.pairs import _fmt, _is_depth, _pair, _resized
 from data_tools.ros_messages import (CAMERA_INFO, COMPRESSED, ENCODINGS, IMAGE, IMAGE_TYPES, BagError, Role,
                                      decode, peek)
@@ -74,10 +72,6 @@ def decode_frame(job: tuple[int, dict[str, tuple[dict, float]], list[Role], str]
         raw_sizes[r.name] = (frame[r.name].shape[:2], factor)
     source = next(r.name for r in roles if r.role == "source")
     return row, fit_sizes(frame, roles, resize, msgs[source][1]), raw_sizes
-
-
-def _worker_init() -> None:
-    cv2.setNumThreads(1)
 
 
 # ------------------------------------------------------------------------------------------------ bags
@@ -310,23 +304,6 @@ def frames(reader, conns: list, bags: list[Path], streams: dict[str, Stream], ro
                    f"(the bag changed while converting?)")
 
 
-def _decoded(jobs: Iterator, workers: int) -> Iterator[tuple[int, dict[str, np.ndarray], dict]]:
-    """decode_frame over jobs, in order: in this process, or in a pool with a bounded number of jobs in flight."""
-    if workers <= 1:
-        for job in jobs:
-            yield decode_frame(job)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_worker_init) as pool:
-        inflight: deque = deque()
-        for job in jobs:
-            inflight.append(pool.apply_async(decode_frame, (job,)))
-            if len(inflight) >= workers * MAX_PENDING_PER_WORKER:
-                yield inflight.popleft().get()
-        while inflight:
-            yield inflight.popleft().get()
-
-
 # ------------------------------------------------------------------------------------------------ conversion
 
 def _intrinsics(info: Any, streams: dict[str, Stream], roles: list[Role], raw_sizes: dict, stored: tuple[int, int]
@@ -362,7 +339,8 @@ def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str 
         first_raw: dict = {}
         stats: dict[str, np.ndarray] = {}
         done = 0
-        results = _decoded(frames(reader, conns, bags, streams, roles, p, resize), workers)
+        results = ordered_map(decode_frame, frames(reader, conns, bags, streams, roles, p, resize), workers,
+                              batch=1, batches_per_worker=MAX_PENDING_PER_WORKER)  # frames stay in order
         bar = progress(results, n, "frames") if show_progress else results
         try:
             for row, frame, raw_sizes in bar:

@@ -33,7 +33,7 @@ import sys
 import textwrap
 import zlib
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -48,6 +48,7 @@ from data_tools.common import (
     check_outputs,
     commit,
     int_at_least,
+    ordered_map,
     parse_args,
     parse_size,
     progress,
@@ -325,32 +326,15 @@ def make_sample(job: Job, entry: FrameEntry, f=None) -> dict[str, np.ndarray]:
     return sample
 
 
-_JOB: Job | None = None
-
-
-def _init_worker(job: Job) -> None:
-    """Pool initializer: keep the job in the worker process."""
-    global _JOB
-    _JOB = job
-
-
-def _work(entry: FrameEntry) -> dict[str, np.ndarray]:
-    """Pool task: one frame."""
-    assert _JOB is not None
-    return make_sample(_JOB, entry)
-
-
 def _samples(job: Job, entries: list[FrameEntry], workers: int) -> Iterator[dict[str, np.ndarray]]:
-    """Samples in frame order; with workers > 1 in bounded batches (at most 4 per worker in flight)."""
+    """Samples in frame order: here through one open file, or with workers > 1 in a spawn pool (bounded, at most 4
+    frames per worker in flight; data_tools.common.ordered_map)."""
     if workers <= 1:
         with open(job.header.path, "rb") as f:
             for e in entries:
                 yield make_sample(job, e, f)
         return
-    batch = 4 * workers
-    with get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-        for start in range(0, len(entries), batch):
-            yield from pool.map(_work, entries[start:start + batch], chunksize=1)
+    yield from ordered_map(partial(make_sample, job), entries, workers, batch=1, batches_per_worker=4)
 
 
 # ------------------------------------------------------------------------------------------------ conversion

@@ -36,3 +36,14 @@ def run_until_snapshot(args: list[str], snapshot: Path, timeout: float = 300) ->
         time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def without_section(text: str, section: str) -> str:
+    """Markdown text with one '## ' section (its heading up to the next '## ' heading) removed: what a benchmark's
+    --write must leave unchanged."""
+    lines = text.splitlines()
+    if section not in lines:
+        return text.rstrip("\n")
+    start = lines.index(section)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[:start] + lines[end:]).rstrip("\n")

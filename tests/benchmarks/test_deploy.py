@@ -6,23 +6,13 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, without_section
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 SCRIPT = REPO / "benchmarks" / "deploy.py"
 SECTION = "## Deploy (benchmarks/deploy.py)"
-
-
-def without_section(text: str) -> str:
-    """The markdown text with the deploy section (up to the next '## ' heading) removed."""
-    lines = text.splitlines()
-    if SECTION not in lines:
-        return text.rstrip("\n")
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[:start] + lines[end:]).rstrip("\n")
 
 
 def test_tiny_run_times_both_backends_and_writes_only_its_section(tmp_path):
@@ -68,5 +58,5 @@ def test_tiny_run_times_both_backends_and_writes_only_its_section(tmp_path):
     # --write: the section replaced in place, everything else as it was
     written = doc.read_text()
     assert written.count(SECTION) == 1 and "old figures" not in written
-    assert without_section(written) == without_section(original)
+    assert without_section(written, SECTION) == without_section(original, SECTION)
     assert written.index("## Before") < written.index(SECTION) < written.index("## After")

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, without_section
 
 SCRIPT = REPO / "benchmarks" / "gpu_suite.py"
 SECTION = "## GPU suite (benchmarks/gpu_suite.py)"
@@ -19,16 +19,6 @@ def load_suite():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def without_section(text: str) -> str:
-    """The markdown text with the GPU suite section (up to the next '## ' heading) removed."""
-    lines = text.splitlines()
-    if SECTION not in lines:
-        return text.rstrip("\n")
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[:start] + lines[end:]).rstrip("\n")
 
 
 def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
@@ -58,7 +48,7 @@ def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
     written = doc.read_text()
     assert written.count(SECTION) == 1 and "old figures" not in written
     assert "| timm:mobilenetv3_large_100 | crd_dense |" in written
-    assert without_section(written) == without_section(original)
+    assert without_section(written, SECTION) == without_section(original, SECTION)
     assert written.index("## Before") < written.index(SECTION) < written.index("## After")
 
 

@@ -4,20 +4,10 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, without_section
 
 SCRIPT = REPO / "benchmarks" / "recordings.py"
 SECTION = "## Recordings (benchmarks/recordings.py)"
-
-
-def without_section(text: str) -> str:
-    """The markdown text with the recordings section (up to the next '## ' heading) removed."""
-    lines = text.splitlines()
-    if SECTION not in lines:
-        return text.rstrip("\n")
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[:start] + lines[end:]).rstrip("\n")
 
 
 def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(tmp_path):
@@ -58,7 +48,7 @@ def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(t
     # --write: the section replaced in place, everything else as it was
     written = doc.read_text()
     assert written.count(SECTION) == 1 and "old figures" not in written and "| ROS 1 .bag" in written
-    assert without_section(written) == without_section(original)
+    assert without_section(written, SECTION) == without_section(original, SECTION)
     assert written.index("## Before") < written.index(SECTION) < written.index("## After")
     # and appended when the file has no such section
     other = tmp_path / "other.md"
