@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from crossmodal.stages.cells import run_cell, teacher_result
     from crossmodal.stages.teacher import get_teacher, random_teacher
     from crossmodal.stages.transfer import build_student
+    from crossmodal.stages.tuning import tune_methods
     from eval.report import write_run_report
 
     accelerator = make_accelerator(cfg)
@@ -48,11 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     # teacher: frozen, loaded (strictly) or trained once and cached
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)
 
-    # each (method, seed) cell: transfer on unlabeled pairs (none = random init), then the downstream protocol
+    # choices: every setting listed in tune.trials is tried with the tune seeds and scored on the validation split
+    # (test is not read); each tuned method then runs with its best setting
+    chosen, tuning = tune_methods(cfg, data, teacher, accelerator, log, run_dir)
+    cell_cfg = {m: chosen.get(m, cfg) for m in cfg.methods}
+
+    # each (method, seed) cell: transfer on unlabeled pairs (none = random init), then the downstream protocol,
+    # measured once on val and once on test
     results: dict[str, dict] = {m: {} for m in cfg.methods}
     for seed in cfg.run_seeds:
         for method in cfg.methods:
-            results[method][seed] = run_cell(cfg, method, seed, data, teacher, accelerator, log, run_dir)
+            results[method][seed] = run_cell(cell_cfg[method], method, seed, data, teacher, accelerator, log, run_dir)
 
     # controls: the listed methods again against a frozen teacher with untrained weights (what the teacher knows
     # is then the difference)
@@ -62,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         controls["random_teacher"] = {m: {} for m in cfg.controls.random_teacher}
         for seed in cfg.run_seeds:
             for method in cfg.controls.random_teacher:
-                controls["random_teacher"][method][seed] = run_cell(cfg, method, seed, data, control_teacher,
-                                                                    accelerator, log, run_dir, "random_teacher")
+                controls["random_teacher"][method][seed] = run_cell(cell_cfg[method], method, seed, data,
+                                                                    control_teacher, accelerator, log, run_dir,
+                                                                    "random_teacher")
 
     # the teacher on its own sensor: the reference the student is measured against
     results[f"teacher_{cfg.data.source}"] = {cfg.seed: teacher_result(cfg, teacher, data, accelerator,
@@ -71,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if accelerator.is_main_process:
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,
-                                 resumed=args.resume is not None, controls=controls)
+                                 resumed=args.resume is not None, controls=controls, tuning=tuning)
         headline = "mIoU" if cfg.task == "segmentation" else "linear-probe top-1"
         log.info("%s: %s", headline, table)
         print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"

@@ -22,9 +22,10 @@ class SyntheticConfig:
     enabled: bool = True
     out: str = "data/synthetic"
     num: int = 1500
-    num_teacher: int = 800
+    num_teacher: int = 2400
     num_train: int = 150
     num_test: int = 300
+    num_val: int = 150
     size: str = "96x128"
     seed: int = 0
     workers: int = 2
@@ -37,6 +38,9 @@ class DataConfig:
     unlabeled: str = ""  # paired frames for transfer; empty = the synthetic split
     teacher: str = ""  # labeled source-modality frames to train the teacher on; empty = synthetic
     train: str = ""  # small labeled split for downstream fine-tuning
+    # labeled target-sensor frames disjoint from train and test, where every choice (tune.trials) is made; empty =
+    # the synthetic split when the embedded data are on, otherwise none (then nothing can be tuned)
+    val: str = ""
     test: str = ""
     source: str = "rgb"  # the teacher's modality (a dataset name in the files)
     target: str = "depth"  # the student's modality
@@ -108,10 +112,12 @@ class FinetuneConfig:
     lr: float = 0.003
     weight_decay: float = 0.0001
     num_examples: int = 4
-    # label efficiency: also fine-tune (and test) each method on nested subsets of this many data.train frames (the
-    # first n of one permutation fixed by `seed`, the same for every method and seed), each with the optimiser steps
-    # of the full fine-tuning; the full split is always the last point (metrics.json "label_efficiency")
+    # label efficiency: also fine-tune (and test) each method (those of label_methods when given; never a control)
+    # on nested subsets of this many data.train frames (the first n of one permutation fixed by `seed`, the same for
+    # every method and seed), each with the optimiser steps of the full fine-tuning; the full split is always the
+    # last point (metrics.json "label_efficiency")
     label_counts: list[int] = field(default_factory=list)
+    label_methods: list[str] = field(default_factory=list)  # the methods the curve is measured for; [] = every one
 
 
 @dataclass
@@ -145,6 +151,17 @@ class ControlsConfig:
 
 
 @dataclass
+class TuneConfig:
+    """Choices made on the validation split, before the methods run: for each method in `trials`, every listed
+    setting (a mapping of `transfer.*` keys to values; {} = as configured) is run with the seeds `seeds` and scored
+    by its val mIoU (mean over those seeds); the best (ties: the first listed) is what the method then runs with,
+    for every seed, tested once. The test split is never read while choosing (metrics.json "tuning")."""
+
+    seeds: list[int] = field(default_factory=lambda: [0])
+    trials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     """One experiment: data, teacher, student, the methods compared, and the downstream protocol."""
 
@@ -166,6 +183,7 @@ class Config:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     @property
     def run_seeds(self) -> list[int]:
@@ -180,6 +198,8 @@ def _type_name(tp: Any) -> str:
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check `value` against the annotation `tp`, allowing int -> float; raise ConfigError naming `key`."""
     origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise ConfigError(f"config key '{key}' must be a mapping of {sorted(f.name for f in dataclasses.fields(tp))}, got {value!r}")
@@ -194,6 +214,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[-1])
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config key '{key}' must be a mapping, got {value!r}")
+        key_tp, value_tp = typing.get_args(tp)
+        return {_coerce(k, key_tp, f"{key} (a key)"): _coerce(v, value_tp, f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
@@ -324,9 +349,10 @@ def validate(cfg: Config) -> None:
            "controls.random_teacher", f"distinct methods of 'methods' other than none ({', '.join(cfg.methods)})",
            control)
     _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
+    _validate_tune(cfg)
     if cfg.task == "classification":
         for m in cfg.methods:
-            if m in ("kd", "crd+kd"):
+            if m in ("kd", "crd+kd", "crd_dense+kd"):
                 raise ConfigError(f"config key 'methods' has '{m}', which distils a segmentation teacher's per-pixel "
                                   f"logits; it is not available when task is classification")
     for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
@@ -359,7 +385,7 @@ def validate(cfg: Config) -> None:
     except ValueError:
         ok = False
     _check(ok, "data.synthetic.size", "HxW with both sides >= 32, e.g. 96x128", syn.size)
-    for key in ("num", "num_teacher", "num_train", "num_test", "workers"):
+    for key in ("num", "num_teacher", "num_train", "num_test", "num_val", "workers"):
         _check(getattr(syn, key) >= 1, f"data.synthetic.{key}", ">= 1", getattr(syn, key))
     stages = {"teacher": cfg.teacher, "transfer": cfg.transfer, "finetune": cfg.finetune}
     for name, st in stages.items():
@@ -375,6 +401,8 @@ def validate(cfg: Config) -> None:
     counts = cfg.finetune.label_counts
     _check(all(n >= 1 for n in counts) and len(set(counts)) == len(counts), "finetune.label_counts",
            "distinct frame counts >= 1", counts)
+    _check(all(m in cfg.methods for m in cfg.finetune.label_methods), "finetune.label_methods",
+           f"methods of 'methods' ({', '.join(cfg.methods)})", cfg.finetune.label_methods)
     _check(not counts or cfg.task == "segmentation", "finetune.label_counts", "empty when task is classification "
            "(its downstream protocol is linear probes)", counts)
     _check(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
@@ -389,3 +417,56 @@ def validate(cfg: Config) -> None:
     _check(cfg.checkpoint.every_steps >= 0, "checkpoint.every_steps", ">= 0 (0 = at stage ends only)",
            cfg.checkpoint.every_steps)
     _check(cfg.checkpoint.keep >= 1, "checkpoint.keep", ">= 1", cfg.checkpoint.keep)
+
+
+STAGE_KEYS = ("epochs", "lr", "weight_decay", "warmup_steps", "batch_size", "grad_accum")  # transfer.* a trial may set
+
+
+def with_setting(cfg: Config, method: str, setting: Mapping[str, Any], key: str = "setting") -> Config:
+    """`cfg` with one tried setting of `method` applied (keys transfer.<method's section>.* or transfer.<stage
+    key>), validated; ConfigError names `key` and the offending key."""
+    own = f"transfer.{config_key(method)}."
+    for dotted in setting:
+        stage_key = dotted.startswith("transfer.") and dotted[len("transfer."):] in STAGE_KEYS
+        if not (dotted.startswith(own) or stage_key):
+            raise ConfigError(f"config key '{key}' sets '{dotted}'; a setting of {method} may set only {own}* or "
+                              f"transfer.{{{','.join(STAGE_KEYS)}}}")
+    tree = to_dict(cfg)
+    for dotted, value in setting.items():
+        parts = dotted.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key '{key}' sets '{dotted}', which is not a config key")
+        if parts[-1] not in node:
+            near = difflib.get_close_matches(parts[-1], list(node), n=3, cutoff=0.5)
+            raise ConfigError(f"config key '{key}' sets unknown key '{dotted}'"
+                              + (f"; did you mean {', '.join('.'.join(parts[:-1] + [n]) for n in near)}?" if near else ""))
+        node[parts[-1]] = value
+    tree["tune"] = {"seeds": [0], "trials": {}}
+    try:
+        out = _build(Config, tree)
+        validate(out)
+    except ConfigError as err:
+        raise ConfigError(f"config key '{key}': {err}") from None
+    out.tune = cfg.tune
+    return out
+
+
+def _validate_tune(cfg: Config) -> None:
+    """tune.trials: methods of `methods` (not none), each a non-empty list of settings that apply cleanly."""
+    tune = cfg.tune
+    _check(bool(tune.seeds) and all(s >= 0 for s in tune.seeds) and len(set(tune.seeds)) == len(tune.seeds),
+           "tune.seeds", "a non-empty list of distinct seeds >= 0", tune.seeds)
+    _check(not tune.trials or cfg.task == "segmentation", "tune.trials",
+           "empty when task is classification (its linear probes have no validation protocol yet)", tune.trials)
+    for method, settings in tune.trials.items():
+        _check(method in cfg.methods and method != "none", "tune.trials",
+               f"methods of 'methods' other than none ({', '.join(cfg.methods)}) as keys", method)
+        _check(len(settings) >= 1, f"tune.trials.{method}", "a non-empty list of settings", settings)
+        seen = []
+        for i, setting in enumerate(settings):
+            _check(setting not in seen, f"tune.trials.{method}[{i}]", "a setting not listed before", setting)
+            seen.append(setting)
+            with_setting(cfg, method, setting, f"tune.trials.{method}[{i}]")

@@ -10,7 +10,9 @@ import uuid
 from collections import deque
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
 
 from crossmodal.data.h5format import FormatError
 
@@ -45,6 +47,62 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
         return value
     return parse
+
+
+def val_fraction(text: str) -> float:
+    """An argparse type for --val-fraction: a number in [0, 1), 0 = no validation split."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0.0 <= value < 1.0):
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1) (0 = no val split), e.g. 0.15; got {text!r}")
+    return value
+
+
+def carve_by_group(groups: Sequence[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split item indices into (train, val), keeping each group whole, so val shares no group with train.
+
+    The sorted distinct groups are shuffled with `seed`; whole groups go to val in that order until val holds
+    at least round(fraction * len(groups)) items (at least one group). Both lists are ascending. ValueError when
+    the fraction selects nothing or would leave train without a group (the message says how many there are)."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in (0, 1) to carve a val split, got {fraction:g}")
+    n = len(groups)
+    target = round(fraction * n)
+    if target < 1:
+        raise ValueError(f"--val-fraction {fraction:g} of {n} training frames selects nothing "
+                         f"(round({fraction:g} x {n}) = 0); use a larger fraction or 0 for no val split")
+    names = sorted(set(groups))
+    if len(names) < 2:
+        raise ValueError(f"--val-fraction {fraction:g}: the {n} training frames form {len(names)} group(s); "
+                         f"val needs a whole group and train must keep at least one")
+    order = [names[k] for k in np.random.default_rng(seed).permutation(len(names))]
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    chosen: set[str] = set()
+    count = 0
+    for g in order:
+        if count >= target:
+            break
+        chosen.add(g)
+        count += len(members[g])
+    if len(chosen) == len(names):
+        raise ValueError(f"--val-fraction {fraction:g} would move all {len(names)} groups ({n} training frames) to "
+                         f"val and leave train empty; use a smaller fraction")
+    val = [i for i, g in enumerate(groups) if g in chosen]
+    train = [i for i, g in enumerate(groups) if g not in chosen]
+    return train, val
+
+
+def val_path_beside(out: Path) -> Path:
+    """Where a tool writing one file `out` puts its carved validation split: val.h5 in the same folder."""
+    val = out.parent / "val.h5"
+    if val.resolve() == out.resolve():
+        raise ValueError(f"--out {out}: the val split is written to val.h5 beside --out, so --out may not be "
+                         f"val.h5 itself when --val-fraction is given")
+    return val
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:

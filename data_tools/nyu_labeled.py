@@ -3,6 +3,7 @@
     python -m data_tools.nyu_labeled --mat nyu_depth_v2_labeled.mat --splits splits.mat --classes 40 --out data/nyu
 
 writes DIR/train.h5 (795 frames) and DIR/test.h5 (654 frames), or DIR/all.h5 with --all, streaming frame by frame.
+With --val-fraction F, whole scenes holding about F of the training frames go to DIR/val.h5 instead of train.h5.
 See docs/nyu.md.
 """
 from __future__ import annotations
@@ -13,14 +14,15 @@ import textwrap
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
 from data_tools import camera, nyu_tables
-from data_tools.common import check_input_file, check_outputs, parse_args, progress, run_tool, warn
+from data_tools.common import (carve_by_group, check_input_file, check_outputs, parse_args, progress, run_tool,
+                               val_fraction, warn)
 
 PROG = "python -m data_tools.nyu_labeled"
 NUM_NYU_CLASSES = 894
@@ -192,20 +194,52 @@ def frame_intrinsics(height: int, width: int, crop: bool) -> list[float]:
     return [float(v) for v in k]
 
 
+def _stderr(message: str) -> None:
+    """Print one report line on stderr."""
+    print(message, file=sys.stderr)
+
+
+def carve_val(mat: Path, src: LabeledMat, train: np.ndarray, fraction: float,
+              seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Split the 1-based training indices into (train, val, val scenes) by whole scenes; needs the 'scenes' key."""
+    if src.scenes is None:
+        raise FormatError(f"{mat}: key 'scenes' is missing, so --val-fraction cannot keep scenes out of both train "
+                          f"and val; convert without --val-fraction or use a .mat with 'scenes'")
+    scenes = [src.scenes[int(k) - 1] for k in train]
+    keep, val = carve_by_group(scenes, fraction, seed)
+    return train[keep], train[val], sorted({scenes[i] for i in val})
+
+
 def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: bool = False,
-            overwrite: bool = False, show_progress: bool = True) -> list[Path]:
-    """Validate the inputs, then stream every frame into DIR/train.h5 + DIR/test.h5 (or DIR/all.h5) atomically."""
+            overwrite: bool = False, show_progress: bool = True, val_fraction: float = 0.0, val_seed: int = 0,
+            log: Callable[[str], None] = _stderr) -> list[Path]:
+    """Validate the inputs, then stream every frame into DIR/train.h5 + DIR/test.h5 (or DIR/all.h5) atomically;
+    with val_fraction > 0 whole training scenes go to DIR/val.h5 instead (see carve_val)."""
     if classes not in nyu_tables.CLASS_SETS:
         raise ValueError(f"--classes must be one of {nyu_tables.CLASS_SETS}, got {classes}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {val_fraction}")
+    if val_fraction > 0 and splits is None:
+        raise ValueError("--val-fraction carves val.h5 from the training frames of --splits; --all has no "
+                         "training split")
     with open_mat(mat) as f:
         src = check_mat(f, mat)
         groups = read_splits(splits, src.num_frames) if splits is not None else \
             {"all": np.arange(1, src.num_frames + 1)}
+        if val_fraction > 0:
+            n_train = int(groups["train"].size)
+            train, val, val_scenes = carve_val(mat, src, groups["train"], val_fraction, val_seed)
+            groups = {"train": train, "val": val, "test": groups["test"]}
+            log(f"val: {val.size} of {n_train} training frames ({len(val_scenes)} scenes) carved into val.h5 "
+                f"(--val-fraction {val_fraction:g} --val-seed {val_seed}); train keeps {train.size} frames")
         if crop and (src.height, src.width) != (camera.NYU_HEIGHT, camera.NYU_WIDTH):
             raise FormatError(f"{mat}: --crop needs 480x640 frames (rows 45:470, cols 40:600); "
                               f"this file has {src.height}x{src.width}")
         paths = {split: out / f"{split}.h5" for split in groups}
         check_outputs(paths.values(), overwrite)
+        if splits is not None and val_fraction == 0 and (out / "val.h5").exists():
+            warn(PROG, f"{out / 'val.h5'} is left from an earlier --val-fraction run and overlaps the train.h5 "
+                       f"written now; delete it or pass --val-fraction again")
 
         lut = nyu_tables.nyu_to_class_ids(classes)
         names = list(nyu_tables.class_names(classes))
@@ -236,9 +270,16 @@ def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: 
                     "crop": [top, bottom, left, right], "camera": "NYU-Depth V2 Kinect v1 RGB (undistorted)"}
                 if src.scenes is not None:
                     attrs["scene"] = [src.scenes[k - 1] for k in idx]
+                carved = ""
+                if val_fraction > 0 and split in ("train", "val"):
+                    attrs.update(val_fraction=float(val_fraction), val_seed=int(val_seed),
+                                 val_grouping="scene")
+                    if split == "val":
+                        attrs["carved_from"] = "train"
+                    carved = f" --val-fraction {val_fraction:g} --val-seed {val_seed}"
                 source = (f"data_tools.nyu_labeled --mat {mat.name}"
                           + (f" --splits {splits.name}" if splits is not None else " --all")
-                          + f" --classes {classes}" + (" --crop" if crop else "") + f" split={split}")
+                          + f" --classes {classes}" + (" --crop" if crop else "") + carved + f" split={split}")
                 writers[split] = stack.enter_context(PairedWriter(
                     paths[split], int(idx.size), specs, class_names=names, source=source, attrs=attrs,
                     modality_attrs=mod_attrs, overwrite=overwrite))
@@ -258,8 +299,8 @@ def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: 
 DESCRIPTION = (
     "Convert NYU-Depth V2's labeled frames (nyu_depth_v2_labeled.mat, MATLAB v7.3) into paired HDF5 files with rgb "
     "(N,H,W,3) uint8, depth and raw_depth float32 metres and label (class ids, 255 = ignore). With --splits: "
-    "DIR/train.h5 (795 frames) and DIR/test.h5 (654); with --all: DIR/all.h5. Everything is checked before anything "
-    "is written; outputs appear atomically."
+    "DIR/train.h5 (795 frames) and DIR/test.h5 (654), and with --val-fraction DIR/val.h5 made of whole training "
+    "scenes; with --all: DIR/all.h5. Everything is checked before anything is written; outputs appear atomically."
 )
 
 
@@ -270,7 +311,7 @@ def _parser() -> argparse.ArgumentParser:
         description=textwrap.fill(DESCRIPTION, width=96),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat \\\n"
-               "      --splits downloads/nyu/splits.mat --classes 40 --crop --out data/nyu40\n"
+               "      --splits downloads/nyu/splits.mat --classes 40 --crop --val-fraction 0.15 --out data/nyu40\n"
                "  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat --all "
                "--classes 894 --out data/nyu894")
     p.add_argument("--mat", required=True, type=Path,
@@ -287,6 +328,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder (created), e.g. data/nyu40")
     p.add_argument("--crop", action="store_true",
                    help="apply the standard 425x560 evaluation crop (rows 45:470, cols 40:600); intrinsics follow")
+    p.add_argument("--val-fraction", type=val_fraction, default=0.0, metavar="F",
+                   help="move whole scenes (grouped by the .mat's 'scenes') holding about F of the training "
+                        "frames into DIR/val.h5, so no scene is in both train and val; needs --splits; "
+                        "default 0 = no val.h5, e.g. --val-fraction 0.15")
+    p.add_argument("--val-seed", type=int, default=0, metavar="S",
+                   help="seed of the scene order for --val-fraction (default 0); same seed, same val.h5")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -301,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         """Run the tool; errors propagate to run_tool."""
         paths = convert(args.mat, None if args.all else args.splits, args.out, classes=args.classes, crop=args.crop,
-                        overwrite=args.overwrite, show_progress=not args.quiet)
+                        overwrite=args.overwrite, show_progress=not args.quiet, val_fraction=args.val_fraction,
+                        val_seed=args.val_seed)
         for p in paths:
             print(f"wrote {p}", file=sys.stderr)
         return 0

@@ -22,7 +22,7 @@ import cv2
 import h5py
 import numpy as np
 
-from data_tools.common import commit, parse_args, staging_path
+from data_tools.common import carve_by_group, commit, parse_args, staging_path, val_fraction, val_path_beside
 from crossmodal.data.sensor_files import IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
@@ -188,10 +188,22 @@ def _class_names(path: Path | None, folders: list[Folder], keys: list[str]) -> l
     return [f"class_{i}" for i in range(top + 1)]
 
 
+def frame_group(key: str) -> str:
+    """The group a frame is kept with for --val-fraction: its subfolder, or the frame itself at the top level."""
+    parent = Path(key).parent.as_posix()
+    return key if parent == "." else parent
+
+
 def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: Path | None = None,
           attrs: dict | None = None, overwrite: bool = False, command: str = "data_tools.pairs",
-          frames: list[str] | None = None, log: Callable[[str], None] = print) -> Path:
-    """Match the folders' frames (or the listed ones) and write them as one paired file; reports via log."""
+          frames: list[str] | None = None, log: Callable[[str], None] = print, val_fraction: float = 0.0,
+          val_seed: int = 0) -> Path:
+    """Match the folders' frames (or the listed ones) and write them as one paired file; reports via log. With
+    val_fraction > 0 (labels needed) whole subfolders (frame_group) holding about that fraction go to val.h5."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {val_fraction}")
+    if val_fraction > 0 and not any(f.role == "label" for f in folders):
+        raise ValueError("--val-fraction writes a labeled val.h5; give --label DIR")
     for f in folders:
         list_folder(f)
     keys, unmatched = match(folders, frames)
@@ -204,49 +216,76 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
         raise ValueError(f"no {'listed ' if frames is not None else ''}frame is present in every folder (frames pair "
                          "up by file name without the extension: "
                          + "; ".join(f"{f.name}: e.g. {next(iter(f.files))}" for f in folders) + ")")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    parts = {out: keys}
+    if val_fraction > 0:
+        val_out = val_path_beside(out)
+        groups = [frame_group(k) for k in keys]
+        keep, val = carve_by_group(groups, val_fraction, val_seed)
+        parts = {out: [keys[i] for i in keep], val_out: [keys[i] for i in val]}
+        attrs = dict(attrs or {}, val_fraction=float(val_fraction), val_seed=int(val_seed),
+                     val_grouping="subfolder (top-level frames: per frame)")
+        log(f"val: {len(val)} of {len(keys)} frames ({len({groups[i] for i in val})} groups) go to {val_out} "
+            f"(--val-fraction {val_fraction:g} --val-seed {val_seed})")
+    for path in parts:
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists (pass --overwrite to replace it)")
     names = _class_names(class_names_file, folders, keys)
     num_classes = len(names) if names is not None and any(f.role == "label" for f in folders) else None
     first = load_frame(keys[0], folders, opts, num_classes)
     specs = {n: (a.shape, a.dtype) for n, a in first.items()}
     mod_attrs = _modality_attrs(folders, opts, first)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = staging_path(out)
-    by_name = {f.name: f for f in folders}
+    staged = {path: staging_path(path) for path in parts}
     notes: list[str] = []
-    stats = {f.name: np.zeros((3, 1 if first[f.name].ndim == 2 else first[f.name].shape[2]))
-             for f in folders if f.role == "target"}  # per channel: count, sum, sum of squares
     try:
-        with PairedWriter(staged, len(keys), specs, class_names=names, source=command, attrs=attrs,
-                          modality_attrs=mod_attrs, overwrite=True) as writer:
-            for i, key in enumerate(keys):
-                frame = first if i == 0 else load_frame(key, folders, opts, num_classes)
-                for n, a in frame.items():
-                    if (a.shape, a.dtype) != specs[n]:
-                        raise ValueError(f"{by_name[n].files[key]}: {n} is {a.dtype} {a.shape} but the "
-                                         f"first frame ({keys[0]}) gave {specs[n][1]} {specs[n][0]}; "
-                                         f"all frames must have one size and channel count")
-                writer.write(i, frame)
-                for n in stats:
-                    x = frame[n].reshape(-1, stats[n].shape[1]).astype(np.float64)
-                    stats[n] += [np.full(x.shape[1], x.shape[0]), x.sum(0), (x * x).sum(0)]
-        with h5py.File(staged, "r+") as f:
-            ds = f.create_dataset("frame_name", data=np.array(keys, dtype=h5py.string_dtype("utf-8")))
-            ds.attrs["description"] = "file name (relative, without extension) each row was read from; not a modality"
-            for n, (count, total, total_sq) in stats.items():
-                mean = total / count
-                std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
-                f[n].attrs["channel_mean"], f[n].attrs["channel_std"] = mean, std
-                notes.append(f"{n}: per-channel mean {_fmt(mean)} std {_fmt(std)} "
-                             f"(for data.target_mean / data.target_std)")
-        commit(staged, out, overwrite)
+        for path, part in parts.items():
+            part_attrs = dict(attrs, split="val", carved_from=out.name) if path != out else attrs
+            part_notes = _write_staged(staged[path], part, folders, opts, specs, names, num_classes, command,
+                                       part_attrs, mod_attrs, keys[0])
+            notes += [f"{path.name}: {n}" for n in part_notes] if len(parts) > 1 else part_notes
+        for path in parts:
+            commit(staged[path], path, overwrite)
     finally:
-        staged.unlink(missing_ok=True)
-    log(f"wrote {out}: {len(keys)} frames, " + ", ".join(f"{n} {specs[n][1]} {specs[n][0]}" for n in specs))
+        for path in staged.values():
+            path.unlink(missing_ok=True)
+    for path, part in parts.items():
+        log(f"wrote {path}: {len(part)} frames, " + ", ".join(f"{n} {specs[n][1]} {specs[n][0]}" for n in specs))
     for note in notes:
         log(note)
     return out
+
+
+def _write_staged(staged: Path, keys: list[str], folders: list[Folder], opts: Options, specs: dict,
+                  names: list[str] | None, num_classes: int | None, command: str, attrs: dict | None,
+                  mod_attrs: dict, first_key: str) -> list[str]:
+    """Write these frames into one staged paired file with frame names and target channel statistics."""
+    by_name = {f.name: f for f in folders}
+    stats = {f.name: np.zeros((3, 1 if len(specs[f.name][0]) == 2 else specs[f.name][0][2]))
+             for f in folders if f.role == "target"}  # per channel: count, sum, sum of squares
+    notes: list[str] = []
+    with PairedWriter(staged, len(keys), specs, class_names=names, source=command, attrs=attrs,
+                      modality_attrs=mod_attrs, overwrite=True) as writer:
+        for i, key in enumerate(keys):
+            frame = load_frame(key, folders, opts, num_classes)
+            for n, a in frame.items():
+                if (a.shape, a.dtype) != specs[n]:
+                    raise ValueError(f"{by_name[n].files[key]}: {n} is {a.dtype} {a.shape} but the "
+                                     f"first frame ({first_key}) gave {specs[n][1]} {specs[n][0]}; "
+                                     f"all frames must have one size and channel count")
+            writer.write(i, frame)
+            for n in stats:
+                x = frame[n].reshape(-1, stats[n].shape[1]).astype(np.float64)
+                stats[n] += [np.full(x.shape[1], x.shape[0]), x.sum(0), (x * x).sum(0)]
+    with h5py.File(staged, "r+") as f:
+        ds = f.create_dataset("frame_name", data=np.array(keys, dtype=h5py.string_dtype("utf-8")))
+        ds.attrs["description"] = "file name (relative, without extension) each row was read from; not a modality"
+        for n, (count, total, total_sq) in stats.items():
+            mean = total / count
+            std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
+            f[n].attrs["channel_mean"], f[n].attrs["channel_std"] = mean, std
+            notes.append(f"{n}: per-channel mean {_fmt(mean)} std {_fmt(std)} "
+                         f"(for data.target_mean / data.target_std)")
+    return notes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -294,6 +333,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="only these frames: a text file with one frame name (file name without extension) per line")
     p.add_argument("--nan-as-zero", action="store_true", help="store NaN/inf target values as 0 instead of failing")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/thermal/train.h5")
+    p.add_argument("--val-fraction", type=val_fraction, default=0.0, metavar="F",
+                   help="move whole subfolders of frames (frame names like rec1/0001 group by rec1; frames at the "
+                        "top level count one by one) holding about F of the frames into val.h5 beside --out; needs "
+                        "--label; default 0 = no val.h5, e.g. --val-fraction 0.15")
+    p.add_argument("--val-seed", type=int, default=0, metavar="S",
+                   help="seed of the group order for --val-fraction (default 0); same seed, same val.h5")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 
@@ -376,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--frames {args.frames}: no such file")
             frames = [line.strip() for line in args.frames.read_text().splitlines() if line.strip()]
         build(folders, args.out, opts, class_names_file=args.class_names, attrs=attrs, overwrite=args.overwrite,
-              frames=frames, command="data_tools.pairs " + " ".join(shlex.quote(a) for a in argv))
+              frames=frames, command="data_tools.pairs " + " ".join(shlex.quote(a) for a in argv),
+              val_fraction=args.val_fraction, val_seed=args.val_seed)
     except (ValueError, FileExistsError, FileNotFoundError, FormatError, OSError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

@@ -48,6 +48,7 @@ from data_tools import camera
 from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
                                      seg_mat, split_entry)
 from data_tools.common import (
+    carve_by_group,
     check_input_file,
     check_outputs,
     commit,
@@ -58,6 +59,8 @@ from data_tools.common import (
     progress,
     run_tool,
     staging_path,
+    val_fraction as val_fraction_arg,
+    val_path_beside,
     warn,
 )
 
@@ -94,6 +97,8 @@ class Report:
     common_intrinsics: bool = False
     far_pixels: int = 0
     total_pixels: int = 0
+    val_path: Path | None = None
+    val_samples: int = 0
 
 
 # ------------------------------------------------------------------------------------------------ finding scenes
@@ -323,15 +328,20 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
             depth: str = "raw", labels: str | None = None, seg_file: Path | None = None,
             meta_file: Path | None = None, sensors: list[str] | None = None, max_depth: float | None = None,
             workers: int = 1, overwrite: bool = False, show_progress: bool = True,
-            command: str = "data_tools.sunrgbd") -> Report:
+            command: str = "data_tools.sunrgbd", val_fraction: float = 0.0, val_seed: int = 0) -> Report:
     """Find (and select) the scenes, check sizes, and stream every frame into one paired file (atomically).
 
     Labels come from per-scene PNGs (labels) or from the toolbox's SUNRGBD2Dseg.mat matched through
     SUNRGBDMeta.mat (seg_file and meta_file, read one label per frame). With workers > 1 the frames are read,
     decoded and resized in that many processes (results in order, a few batches in flight); the file is the same
-    byte for byte."""
+    byte for byte. With val_fraction > 0 whole scene folders holding about that fraction of the frames go to
+    val.h5 beside out instead (labels needed)."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {val_fraction}")
+    if val_fraction > 0 and labels is None and seg_file is None:
+        raise ValueError("--val-fraction writes a labeled val.h5; give labels with --labels or --seg-mat/--meta")
     if (seg_file is None) != (meta_file is None):
         raise ValueError("--seg-mat and --meta go together: --seg-mat SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat "
                          "--meta SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat")
@@ -347,7 +357,8 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
     try:
         return _convert(root, out, split_file=split_file, size=size, depth=depth, labels=labels, seg_file=seg_file,
                         meta_file=meta_file, sensors=sensors, max_depth=max_depth, workers=workers,
-                        overwrite=overwrite, show_progress=show_progress, command=command)
+                        overwrite=overwrite, show_progress=show_progress, command=command,
+                        val_fraction=val_fraction, val_seed=val_seed)
     finally:
         if seg_file is not None:
             close_seg_mat(seg_file)
@@ -355,20 +366,27 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
 
 def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int, int] | None, depth: str,
              labels: str | None, seg_file: Path | None, meta_file: Path | None, sensors: list[str] | None,
-             max_depth: float | None, workers: int, overwrite: bool, show_progress: bool, command: str) -> Report:
+             max_depth: float | None, workers: int, overwrite: bool, show_progress: bool, command: str,
+             val_fraction: float = 0.0, val_seed: int = 0) -> Report:
     """convert's body (convert closes the label file whatever happens)."""
     scenes = find_scenes(root, depth, labels, sensors)
     if split_file is not None:
         scenes = select(scenes, split_file)
+    parts: dict[str, tuple[Path, list[Scene]]] = {"out": (out, scenes)}
+    if val_fraction > 0:
+        val_out = val_path_beside(out)
+        keep, val = carve_by_group([s.rel for s in scenes], val_fraction, val_seed)
+        parts = {"out": (out, [scenes[i] for i in keep]), "val": (val_out, [scenes[i] for i in val])}
     if seg_file is not None and meta_file is not None:
         attach_seg(scenes, root, seg_file, meta_file)
     labelled = labels is not None or seg_file is not None
     check_sizes(scenes, size, show_progress)
-    check_outputs([out], overwrite)
+    check_outputs([path for path, _ in parts.values()], overwrite)
     h, w = size or scenes[0].size
     ks = np.array([camera.scale_intrinsics(read_intrinsics(s.intrinsics_file), s.size, (h, w)) for s in scenes],
                   np.float64)
     common = bool(np.all(np.abs(ks - ks[0]) < 1e-9))
+    index = {id(s): k for k, s in enumerate(scenes)}
     report = Report(out, sensors=dict(Counter(s.sensor for s in scenes)),
                     sizes=dict(Counter(f"{s.size[0]}x{s.size[1]}" for s in scenes)), common_intrinsics=common)
     attrs: dict = {"sensors": sorted(report.sensors), "depth_folder": "depth_bfx" if depth == "bfx" else "depth",
@@ -396,35 +414,52 @@ def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int,
             f"{seg_file} ({SEG_GROUP}.{SEG_FIELD}, matched by sequenceName in {meta_file})"
         mod_attrs["label"] = {"description": f"SUNRGBDtoolbox seg37list ids 1..37 from {source} minus 1; "
                                              f"0 (void) -> 255"}
-    staged = staging_path(out)
+    if val_fraction > 0:
+        attrs.update(val_fraction=float(val_fraction), val_seed=int(val_seed), val_grouping="scene folder")
+    staged = {key: staging_path(path) for key, (path, _) in parts.items()}
     far = [0, 0]
     try:
-        with PairedWriter(staged, len(scenes), specs, class_names=list(SEG37) if labelled else None, source=command,
-                          attrs=attrs, modality_attrs=mod_attrs, overwrite=True) as writer:
-            load = partial(load_counted, size=(h, w), max_depth=max_depth)
-            rows: Iterator[tuple[int, tuple[dict[str, np.ndarray], int, int]]] = \
-                enumerate(ordered_map(load, scenes, workers))
-            for row, (frame, n_far, n_total) in (progress(rows, len(scenes), "sunrgbd") if show_progress else rows):
-                writer.write(row, frame)
-                far[0] += n_far
-                far[1] += n_total
-        text = h5py.string_dtype("utf-8")
-        meta = {
-            "frame_name": (np.array([s.rgb.stem for s in scenes], dtype=text), "colour image name without extension"),
-            "scene": (np.array([s.rel for s in scenes], dtype=text), "scene folder relative to --root"),
-            "sensor": (np.array([s.sensor for s in scenes], dtype=text), "sensor folder (kv1, kv2, realsense, xtion)"),
-            "intrinsics": (ks, "[fx, fy, cx, cy] per row in pixels at the stored size, 0-based pixel centres"),
-        }
-        with h5py.File(staged, "r+") as f:
-            for key, (arr, description) in meta.items():
-                f.create_dataset(key, data=arr)
-                f[key].attrs["description"] = description
-        commit(staged, out, overwrite)
+        for key, (path, rows_of) in parts.items():
+            file_attrs = dict(attrs, split="val", carved_from=str(out.name)) if key == "val" else attrs
+            _write_staged(staged[key], rows_of, ks[[index[id(s)] for s in rows_of]], (h, w), specs, labelled,
+                          command, file_attrs, mod_attrs, max_depth, workers, show_progress, far)
+        for key, (path, _) in parts.items():
+            commit(staged[key], path, overwrite)
     finally:
-        staged.unlink(missing_ok=True)
-    report.num_samples = len(scenes)
+        for path in staged.values():
+            path.unlink(missing_ok=True)
+    report.num_samples = len(parts["out"][1])
+    if "val" in parts:
+        report.val_path, report.val_samples = parts["val"][0], len(parts["val"][1])
     report.far_pixels, report.total_pixels = far
     return report
+
+
+def _write_staged(staged: Path, scenes: list[Scene], ks: np.ndarray, hw: tuple[int, int], specs: dict,
+                  labelled: bool, command: str, attrs: dict, mod_attrs: dict, max_depth: float | None,
+                  workers: int, show_progress: bool, far: list[int]) -> None:
+    """Stream these scenes into one staged paired file plus its per-row metadata; adds to the far-pixel counts."""
+    h, w = hw
+    with PairedWriter(staged, len(scenes), specs, class_names=list(SEG37) if labelled else None, source=command,
+                      attrs=attrs, modality_attrs=mod_attrs, overwrite=True) as writer:
+        load = partial(load_counted, size=(h, w), max_depth=max_depth)
+        rows: Iterator[tuple[int, tuple[dict[str, np.ndarray], int, int]]] = \
+            enumerate(ordered_map(load, scenes, workers))
+        for row, (frame, n_far, n_total) in (progress(rows, len(scenes), "sunrgbd") if show_progress else rows):
+            writer.write(row, frame)
+            far[0] += n_far
+            far[1] += n_total
+    text = h5py.string_dtype("utf-8")
+    meta = {
+        "frame_name": (np.array([s.rgb.stem for s in scenes], dtype=text), "colour image name without extension"),
+        "scene": (np.array([s.rel for s in scenes], dtype=text), "scene folder relative to --root"),
+        "sensor": (np.array([s.sensor for s in scenes], dtype=text), "sensor folder (kv1, kv2, realsense, xtion)"),
+        "intrinsics": (ks, "[fx, fy, cx, cy] per row in pixels at the stored size, 0-based pixel centres"),
+    }
+    with h5py.File(staged, "r+") as f:
+        for key, (arr, description) in meta.items():
+            f.create_dataset(key, data=arr)
+            f[key].attrs["description"] = description
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -491,6 +526,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
                    help="read and decode frames in N processes (rows stay in order; same file), e.g. --workers 2 "
                         "(default 1)")
+    p.add_argument("--val-fraction", type=val_fraction_arg, default=0.0, metavar="F",
+                   help="move whole scene folders (SUN RGB-D keeps one frame per scene folder, so this is per frame) "
+                        "holding about F of the selected frames into val.h5 beside --out; needs labels; default 0 = "
+                        "no val.h5, e.g. --val-fraction 0.15")
+    p.add_argument("--val-seed", type=int, default=0, metavar="S",
+                   help="seed of the scene order for --val-fraction (default 0); same seed, same val.h5")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -508,12 +549,17 @@ def main(argv: list[str] | None = None) -> int:
         rep = convert(args.root, args.out, split_file=args.split_file, size=args.size, depth=args.depth,
                       labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
                       overwrite=args.overwrite, show_progress=not args.quiet,
-                      command="data_tools.sunrgbd " + " ".join(shlex.quote(a) for a in argv))
+                      command="data_tools.sunrgbd " + " ".join(shlex.quote(a) for a in argv),
+                      val_fraction=args.val_fraction, val_seed=args.val_seed)
         sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))
         sizes = ", ".join(f"{k} ({n})" for k, n in sorted(rep.sizes.items()))
         print(f"wrote {rep.path} ({rep.num_samples} frames; sensors: {sensors}; native sizes: {sizes}; intrinsics "
               f"{'shared by all frames' if rep.common_intrinsics else 'per frame in the dataset intrinsics'})",
               file=sys.stderr)
+        if rep.val_path is not None:
+            print(f"wrote {rep.val_path} ({rep.val_samples} frames = {rep.val_samples} scene folders carved from "
+                  f"the {rep.num_samples + rep.val_samples} selected; --val-fraction {args.val_fraction:g} "
+                  f"--val-seed {args.val_seed})", file=sys.stderr)
         if rep.far_pixels and args.max_depth is None:
             warn(PROG, f"{rep.far_pixels} depth pixels ({100 * rep.far_pixels / rep.total_pixels:.3f} %) decode to "
                        f"more than {TOOLBOX_CLIP_M:g} m (the toolbox clips them to 8 m); pass --max-depth 8 to store "

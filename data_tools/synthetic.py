@@ -35,7 +35,7 @@ CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in CLASSES)
 NYU40_IDS: tuple[int, ...] = tuple(nyu for _, nyu in CLASSES)
 (WALL, FLOOR, CABINET, BED, CHAIR, SOFA, TABLE, DOOR, WINDOW, BOOKSHELF, PICTURE, CEILING) = range(len(CLASSES))
 
-SPLITS: dict[str, int] = {"unlabeled": 0, "teacher": 1, "train": 2, "test": 3}
+SPLITS: dict[str, int] = {"unlabeled": 0, "teacher": 1, "train": 2, "test": 3, "val": 4}
 
 # NYU Depth v2 RGB camera at 640x480: fx, fy, cx, cy.
 NYU_INTRINSICS = (518.8579, 519.4696, 325.5824, 253.7362)
@@ -1142,18 +1142,21 @@ _positive = int_at_least(1)
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m data_tools.synthetic",
-        description="Render procedural indoor RGB-D rooms with NYU-40 labels into four paired HDF5 files "
-                    "(unlabeled.h5: rgb+depth pairs; teacher.h5, train.h5, test.h5: rgb, depth, label).",
+        description="Render procedural indoor RGB-D rooms with NYU-40 labels into five paired HDF5 files "
+                    "(unlabeled.h5: rgb+depth pairs; teacher.h5, train.h5, val.h5, test.h5: rgb, depth, label; "
+                    "every split from its own random stream, so no frame is in two).",
         epilog="example: python -m data_tools.synthetic --out data/synthetic --num 2000 --size 120x160 --seed 0 "
                "--workers 2")
     p.add_argument("--out", required=True, help="output folder (created), e.g. data/synthetic")
     p.add_argument("--num", type=_positive, default=2000, help="unlabeled paired frames (default 2000), e.g. 2000")
     p.add_argument("--size", type=_size, default=(120, 160), help="HEIGHTxWIDTH (default 120x160), e.g. 96x128")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0); same seed = identical files")
-    p.add_argument("--num-teacher", type=_positive, default=800,
-                   help="labeled frames for the RGB teacher (default 800)")
+    p.add_argument("--num-teacher", type=_positive, default=2400,
+                   help="labeled frames for the RGB teacher (default 2400)")
     p.add_argument("--num-train", type=_positive, default=150, help="small labeled fine-tuning split (default 150)")
     p.add_argument("--num-test", type=_positive, default=300, help="labeled test frames (default 300)")
+    p.add_argument("--num-val", type=_positive, default=150,
+                   help="labeled validation frames, where every choice of a study is made (default 150)")
     p.add_argument("--workers", type=_positive, default=2,
                    help="processes (default 2; 1 = inline); the output does not depend on it")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -1161,7 +1164,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Generate the four synthetic split files; returns the exit code (2 for bad arguments)."""
+    """Generate the five synthetic split files; returns the exit code (2 for bad arguments)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -1186,7 +1189,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from crossmodal.data.h5format import write_paired
 
-    counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test}
+    counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test,
+              "val": args.num_val}
     fx, fy, cx, cy = intrinsics(height, width)
     pool = worker_pool(args.workers) if args.workers > 1 else None
     try:

@@ -18,6 +18,7 @@ from crossmodal.data.files import SPLITS, DataFiles, split_path
 from crossmodal.errors import UserError
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, versions
+from eval.tuning import tuning_section
 from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
 from eval.verdict import controls_table, paired_verdict, verdict_lines
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
@@ -228,6 +229,7 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
     seeds = summary["seeds"]
     base = methods.get("none", {}).get("miou")
     probe = any("probe_miou" in v for v in methods.values())
+    val = any("val_miou" in v for v in methods.values())
     start = ("its starting weights (student.pretrained)" if summary.get("config", {}).get("student", {}).get("pretrained")
              else "random initialisation")
     lines = [f"# crossmodal run `{summary['name']}`", "",
@@ -238,14 +240,16 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
              "", "## Protocol", ""]
     lines += [f"- {line}" for line in summary["protocol"]]
     spread = "mean ± sample std over seeds" if len(seeds) > 1 else "one seed"
-    lines += ["", f"## Results (test split, last epoch; {spread})", "",
-              "| method | mIoU | per seed | pixel acc | mean acc | fw IoU | frozen probe mIoU | mIoU vs none |"
-              if probe else "| method | mIoU | per seed | pixel acc | mean acc | fw IoU | mIoU vs none |",
-              "|---|---|---|---|---|---|---|---|" if probe else "|---|---|---|---|---|---|---|"]
+    header = ["method", "mIoU", "per seed", "pixel acc", "mean acc", "fw IoU", *(["val mIoU"] if val else []),
+              *(["frozen probe mIoU"] if probe else []), "mIoU vs none"]
+    lines += ["", f"## Results (test split, last epoch; {spread})", "", "| " + " | ".join(header) + " |",
+              "|" + "---|" * len(header)]
     for m, v in methods.items():
         delta = "" if base is None or m == "none" or m.startswith("teacher_") else f"{100 * (v['miou'] - base):+.1f}"
         per_seed = ", ".join(f"{100 * s['miou']:.1f}" for s in v["per_seed"].values())
         cells = [m, _pm(v, "miou"), per_seed, _pm(v, "pixel_acc"), _pm(v, "mean_acc"), _pm(v, "fw_iou")]
+        if val:
+            cells.append(_pm(v, "val_miou"))
         if probe:
             cells.append(_pm(v, "probe_miou"))
         lines.append("| " + " | ".join(cells + [delta]) + " |")
@@ -258,6 +262,7 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
         lines += ["## Verdict", ""] + said + [""]
     lines += _controls_section(methods, controls or {}, "miou")
     lines += _label_efficiency_section(summary)
+    lines += tuning_section(summary.get("tuning", {}))
     lines += ["## Per-class IoU" + (" (mean over seeds)" if len(seeds) > 1 else ""), "",
               "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for c in summary["class_names"]:
@@ -329,10 +334,10 @@ def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
 
 def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Mapping[int, Any]],
                      teacher_source: str, accelerator: Accelerator, wall_time_s: float,
-                     resumed: bool = False, controls: Mapping[str, Mapping[str, Mapping[int, Any]]] | None = None
-                     ) -> dict[str, float]:
+                     resumed: bool = False, controls: Mapping[str, Mapping[str, Mapping[int, Any]]] | None = None,
+                     tuning: Mapping[str, Any] | None = None) -> dict[str, float]:
     """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}} (and the control
-    cells, {control: {method: {seed: MethodResult}}}); returns {method: mean headline metric} (mIoU for
+    cells, {control: {method: {seed: MethodResult}}}, and what tune.trials tried); returns {method: mean headline metric} (mIoU for
     segmentation, last-stage probe top-1 for classification)."""
     names = list(data.class_names)
     seeds = cfg.run_seeds
@@ -353,13 +358,16 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
         "wall_time_s": round(wall_time_s, 1), "resumed": resumed, "task": cfg.task, "source": cfg.data.source,
         "target": cfg.data.target, "class_names": names, "teacher": teacher_source,
-        "data": {s: str(split_path(cfg, s)) for s in SPLITS},
+        "data": {s: str(split_path(cfg, s)) for s in SPLITS} | ({"val": str(data.val.path)} if data.val else {}),
         "protocol": [
             f"networks: teacher {net(cfg.teacher.net)} ({teacher_source}); student {net(cfg.student)}",
             f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
             f"batch {cfg.transfer.batch_size}",
             *downstream,
-            f"test: {data.test.num_samples} frames; metrics from the last epoch (no selection on the test split)",
+            *([f"val: {data.val.num_samples} labeled frames, disjoint from train and test; every choice "
+               f"(tune.trials) is made on it"] if data.val is not None and not classification else []),
+            f"test: {data.test.num_samples} frames, read once per cell after the choices; metrics from the last "
+            f"epoch of a fixed schedule (no selection, tuning or early stopping on the test split)",
             f"seeds {', '.join(map(str, seeds))} change the student's initialisation, data order, augmentation and "
             f"sampling; data and teacher are the same for every seed",
         ],
@@ -373,6 +381,8 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         summary["controls"] = {c: {m: e[metric] for m, e in per.items()} for c, per in control_entries.items()}
         summary["controls_per_seed"] = {c: {m: {s: r[metric] for s, r in e["per_seed"].items()}
                                             for m, e in per.items()} for c, per in control_entries.items()}
+    if tuning:
+        summary["tuning"] = dict(tuning)
     summary["verdict"] = paired_verdict(summary["methods"], control_entries, metric)
     curves = label_efficiency(summary["methods"])
     if curves:

@@ -19,15 +19,20 @@ def _paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str) -> dict[str
 
 def paired_verdict(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[str, Mapping[str, Any]],
                    metric: str = "miou") -> dict[str, Any]:
-    """{"best", "best_baseline", "diff", "ci95", "seeds", "knowledge"}: the best CRD variant against the best method
-    that is neither a CRD variant nor `none`, paired by seed (fractions; ci95 None with one seed); "knowledge" is the
-    best controlled CRD variant (else the best controlled method) against itself with a random teacher."""
+    """{"best", "best_baseline", "diff", "ci95", "seeds", "knowledge", "chosen_on"}: the best CRD variant against
+    the best method that is neither a CRD variant nor `none`, paired by seed (fractions; ci95 None with one seed);
+    "knowledge" is the best controlled CRD variant (else the best controlled method) against itself with a random
+    teacher. "Best" is by mean val mIoU when every student has one ("chosen_on": "val"), so the comparison reported
+    on test is fixed before test is looked at; otherwise by the reported metric ("chosen_on": "test")."""
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
     crd = [m for m in students if m.startswith("crd")]
     baselines = [m for m in students if not m.startswith("crd") and m != "none"]
-    score = lambda m: students[m][metric]  # noqa: E731
+    on_val = metric == "miou" and bool(students) and all(e.get("val_miou") is not None for e in students.values())
+    key = "val_miou" if on_val else metric
+    score = lambda m: students[m][key]  # noqa: E731
     out: dict[str, Any] = {"best": max(crd, key=score) if crd else None,
-                           "best_baseline": max(baselines, key=score) if baselines else None}
+                           "best_baseline": max(baselines, key=score) if baselines else None,
+                           "chosen_on": "val" if on_val else "test"}
     if out["best"] and out["best_baseline"]:
         out.update(_paired(students[out["best"]], students[out["best_baseline"]], metric))
     random = controls.get("random_teacher", {})
@@ -51,7 +56,8 @@ def verdict_lines(v: Mapping[str, Any], label: str = "mIoU") -> list[str]:
     lines = []
     if v.get("best") and v.get("best_baseline"):
         clear = v["ci95"] is not None and v["ci95"][0] > 0
-        lines.append(f"Paired over {v['seeds']} seed(s): `{v['best']}` minus `{v['best_baseline']}` = "
+        chosen = (" (the best CRD variant and the best baseline by val mIoU)" if v.get("chosen_on") == "val" else "")
+        lines.append(f"Paired over {v['seeds']} seed(s){chosen}: `{v['best']}` minus `{v['best_baseline']}` = "
                      f"{_points(v['diff'])} {label} points, 95% t-interval {_interval(v['ci95'])}"
                      + (": above 0." if clear else ": not established (the interval reaches 0 or below)."
                         if v["ci95"] else "."))

@@ -18,6 +18,11 @@ def test_control_must_name_methods_of_the_run():
         load_config(REPO / "configs" / "smoke.yaml", ["controls.random_teacher=[none]"])
 
 
+def test_label_methods_must_be_methods_of_the_run():
+    with pytest.raises(ConfigError, match="finetune.label_methods"):
+        load_config(REPO / "configs" / "smoke.yaml", ["finetune.label_counts=[8]", "finetune.label_methods=[kd]"])
+
+
 def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
     import run_transfer
 

@@ -12,12 +12,12 @@ from crossmodal.data.h5format import PairedInfo, read_info
 from crossmodal.distill.options import OPTIONS, config_key, fill_num_classes
 from crossmodal.encodings import check_encoding
 
-SPLITS = ("unlabeled", "teacher", "train", "test")
+SPLITS = ("unlabeled", "teacher", "train", "test")  # always read; data.val is read when there is one
 
 
 @dataclass(frozen=True)
 class DataFiles:
-    """The four split files a run reads, validated against each other and the config."""
+    """The split files a run reads, validated against each other and the config (val: None when there is none)."""
 
     unlabeled: PairedInfo
     teacher: PairedInfo
@@ -25,6 +25,7 @@ class DataFiles:
     test: PairedInfo
     num_classes: int
     class_names: tuple[str, ...]
+    val: PairedInfo | None = None
 
 
 def synthetic_command(cfg: Config) -> list[str]:
@@ -32,7 +33,7 @@ def synthetic_command(cfg: Config) -> list[str]:
     s = cfg.data.synthetic
     return [sys.executable, "-m", "data_tools.synthetic", "--out", s.out, "--num", str(s.num), "--size", s.size,
             "--seed", str(s.seed), "--num-teacher", str(s.num_teacher), "--num-train", str(s.num_train),
-            "--num-test", str(s.num_test), "--workers", str(s.workers)]
+            "--num-test", str(s.num_test), "--num-val", str(s.num_val), "--workers", str(s.workers)]
 
 
 def split_path(cfg: Config, split: str) -> Path:
@@ -46,15 +47,24 @@ def split_path(cfg: Config, split: str) -> Path:
                       f"file (docs/data_format.md), e.g. one built by python -m data_tools.synthetic --out DIR")
 
 
+def val_path(cfg: Config) -> Path | None:
+    """The validation file: data.val; else the synthetic val.h5 when data.train is the synthetic one too (a val
+    split must come from the same sensor and classes as train); else None."""
+    if cfg.data.val or (cfg.data.synthetic.enabled and not cfg.data.train):
+        return split_path(cfg, "val")
+    return None
+
+
 def _synthetic_matches(cfg: Config) -> bool:
     """True when the synthetic files exist and were made with the configured seed, size and counts."""
     s = cfg.data.synthetic
-    want = {"unlabeled": s.num, "teacher": s.num_teacher, "train": s.num_train, "test": s.num_test}
+    want = {"unlabeled": s.num, "teacher": s.num_teacher, "train": s.num_train, "test": s.num_test,
+            "val": s.num_val}
     h, w = (int(v) for v in s.size.lower().split("x"))
     for split, num in want.items():
-        path = split_path(cfg, split)
-        if getattr(cfg.data, split):
+        if getattr(cfg.data, split) or (split == "val" and val_path(cfg) is None):
             continue
+        path = split_path(cfg, split)
         if not path.is_file():
             return False
         info = read_info(path)
@@ -80,7 +90,8 @@ def ensure_synthetic(cfg: Config, is_main: bool) -> None:
 def open_data(cfg: Config) -> DataFiles:
     """Read and cross-check the split files: present, holding the modalities and classes the config needs."""
     infos = {}
-    for split in SPLITS:
+    splits = [*SPLITS, "val"] if val_path(cfg) is not None else list(SPLITS)
+    for split in splits:
         path = split_path(cfg, split)
         if not path.is_file():
             how = (" ".join(synthetic_command(cfg)[1:]) if not getattr(cfg.data, split) else
@@ -88,8 +99,11 @@ def open_data(cfg: Config) -> DataFiles:
             raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: python {how}")
         infos[split] = read_info(path)
     src, tgt, label = cfg.data.source, cfg.data.target, label_key(cfg)
-    need = {"unlabeled": [src, tgt], "teacher": [src, label], "train": [tgt, label], "test": [src, tgt, label]}
+    need = {"unlabeled": [src, tgt], "teacher": [src, label], "train": [tgt, label], "test": [src, tgt, label],
+            "val": [tgt, label]}
     for split, mods in need.items():
+        if split not in infos:
+            continue
         info = infos[split]
         for m in mods:
             if not info.holds(m):
@@ -106,8 +120,8 @@ def open_data(cfg: Config) -> DataFiles:
     if not names:
         raise ConfigError(f"{infos['test'].path} names no classes ({'class_names' if cfg.task == 'segmentation' else 'image_class_names'} "
                           f"attribute) for task {cfg.task}")
-    for split in ("teacher", "train"):
-        if names_of(infos[split]) != names:
+    for split in ("teacher", "train", "val"):
+        if split in infos and names_of(infos[split]) != names:
             raise ConfigError(f"class names of {infos[split].path} differ from those of {infos['test'].path}")
     if cfg.data.num_classes and cfg.data.num_classes != len(names):
         raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
@@ -121,6 +135,10 @@ def open_data(cfg: Config) -> DataFiles:
         if method in OPTIONS:
             key = config_key(method)
             getattr(cfg.transfer, key).check_data(f"transfer.{key}", infos["unlabeled"].num_samples)
+    if cfg.tune.trials and "val" not in infos:
+        raise ConfigError("config key 'tune.trials' needs a validation split to choose on, and this run has none: "
+                          "name one in data.val (e.g. --val-fraction of the data_tools converters) or use the "
+                          "embedded data")
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
 
 

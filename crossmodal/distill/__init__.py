@@ -11,7 +11,7 @@ from typing import Any
 from crossmodal.distill.options import OPTIONS, DistillerConfig, config_key
 
 __all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "OPTIONS", "config_key"]
-MODULES = ("kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd_pooled", "crd_dense", "crd_kd")
+MODULES = ("kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd_pooled", "crd_dense", "crd_kd", "crd_dense_kd")
 
 
 def __getattr__(name: str) -> Any:

@@ -142,6 +142,19 @@ class CRDKDConfig(DistillerConfig):
 
 
 @dataclass
+class DenseCRDKDConfig(DistillerConfig):
+    """transfer.crd_dense_kd: overall weight, and each part's options (dense CRD on the features, KD on the logits)."""
+
+    crd_dense: DenseCRDConfig = field(default_factory=DenseCRDConfig)
+    kd: KDConfig = field(default_factory=KDConfig)
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        self.crd_dense.check(f"{key}.crd_dense")
+        self.kd.check(f"{key}.kd")
+
+
+@dataclass
 class FitNetConfig(DistillerConfig):
     """transfer.fitnet: weight (RepDistiller's beta 100) and the hinted stage (-1 = last)."""
 
@@ -226,5 +239,5 @@ def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> N
 OPTIONS: dict[str, type[DistillerConfig]] = {
     "kd": KDConfig, "fitnet": FitNetConfig, "at": ATConfig, "sp": SPConfig, "cc": CCConfig, "vid": VIDConfig,
     "rkd": RKDConfig, "pkt": PKTConfig, "nst": NSTConfig, "crd": CRDConfig, "crd_dense": DenseCRDConfig,
-    "crd+kd": CRDKDConfig,
+    "crd+kd": CRDKDConfig, "crd_dense+kd": DenseCRDKDConfig,
 }

@@ -34,14 +34,16 @@ def predict(model: nn.Module, info_path: str | Path, key: str, spec: InputSpec, 
 
 
 def evaluate_model(cfg: Config, model: nn.Module, test: PairedInfo, class_names: Sequence[str], key: str,
-                   spec: InputSpec, accelerator: Accelerator, desc: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames."""
+                   spec: InputSpec, accelerator: Accelerator, desc: str,
+                   num_examples: int | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames
+    (finetune.num_examples of them unless `num_examples` says otherwise)."""
     loader = make_loader(test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
                          num_workers=cfg.data.num_workers, seed=cfg.seed, label="label")
     confusion = evaluate_segmenter(accelerator, model, loader, key, len(class_names), desc).numpy()
     metrics = segmentation_metrics(confusion, class_names)
-    examples = predict(model, test.path, key, spec, example_indices(test.num_samples, cfg.finetune.num_examples),
-                       accelerator.device)
+    k = cfg.finetune.num_examples if num_examples is None else num_examples
+    examples = predict(model, test.path, key, spec, example_indices(test.num_samples, k), accelerator.device)
     return metrics, confusion, examples
 
 

@@ -27,11 +27,13 @@ def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
 
 
 def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: DataFiles,
-                          accelerator: Accelerator, log: logging.Logger,
-                          ckpt: StageCheckpoints, label_count: int | None = None) -> tuple[MethodResult, Segmenter]:
+                          accelerator: Accelerator, log: logging.Logger, ckpt: StageCheckpoints,
+                          label_count: int | None = None, test: bool = True) -> tuple[MethodResult, Segmenter]:
     """Fine-tune backbone + a fresh head (same initial head and data order for every method; resumable via
-    `ckpt`), then test, so every method is measured by the same protocol. With `label_count`, on that many frames
-    of data.train (label_subset) for as many optimiser steps as the full split gets."""
+    `ckpt`), then measure it on the validation split (`val_miou`, when the run has one) and, unless `test` is False
+    (a setting being tried), once on the test split, so every method is measured by the same protocol. With
+    `label_count`, on that many frames of data.train (label_subset) for as many optimiser steps as the full split
+    gets. The schedule is fixed: the last epoch is what is measured, nothing is chosen by a score."""
     torch.manual_seed(cfg.seed + 2)
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
     key, spec, ft = cfg.data.target, input_spec(cfg, "target"), cfg.finetune
@@ -50,7 +52,19 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
     recalibrate_after_stage(cfg.student.bn_recalibrate, model, steps, data.train, key, spec,
                             batch_size=ft.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
                             accelerator=accelerator, log=log, desc=f"finetune[{method}]")
-    metrics, confusion, examples = evaluate_model(cfg, model, data.test, data.class_names, key, spec, accelerator,
-                                                  f"test[{method}]")
-    log.info("%s: mIoU %.4f pixel acc %.4f mean acc %.4f", method, metrics["miou"], metrics["pixel_acc"], metrics["mean_acc"])
+    val_miou = None
+    if data.val is not None:
+        val, _, _ = evaluate_model(cfg, model, data.val, data.class_names, key, spec, accelerator, f"val[{method}]",
+                                   num_examples=0)
+        val_miou = val["miou"]
+        log.info("%s: val mIoU %.4f", method, val_miou)
+    metrics: dict = {}
+    confusion = examples = None
+    if test:
+        metrics, confusion, examples = evaluate_model(cfg, model, data.test, data.class_names, key, spec,
+                                                      accelerator, f"test[{method}]")
+        log.info("%s: mIoU %.4f pixel acc %.4f mean acc %.4f", method, metrics["miou"], metrics["pixel_acc"],
+                 metrics["mean_acc"])
+    if val_miou is not None:
+        metrics["val_miou"] = val_miou
     return MethodResult(metrics, confusion, {"finetune": curve}, examples), model

@@ -31,9 +31,11 @@ def cell_name(method: str, seed: int, cfg: Config) -> str:
 
 
 def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.Module, accelerator: Accelerator,
-             log: logging.Logger, run_dir: Path, control: str = "") -> MethodResult:
+             log: logging.Logger, run_dir: Path, control: str = "", trial: bool = False) -> MethodResult:
     """The result of `method` with student-side seed `seed` (the teacher is shared by every cell); a `control`
-    (e.g. 'random_teacher') names the cell's files `<method>@<control>` so it never mixes with the method's own."""
+    (e.g. 'random_teacher', 'trial1') names the cell's files `<method>@<control>` so it never mixes with the
+    method's own. A `trial` (a setting being tried on val) is measured on the validation split only: no test, no
+    probe, no label curve, no checkpoints."""
     tag = f"{method}@{control}" if control else method
     path = run_dir / "cells" / f"{tag}-seed{seed}.pt"
     if path.is_file():
@@ -46,23 +48,37 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
     name = cell_name(tag, seed, cfg)
     stages = [stage_checkpoints(cell_cfg, run_dir, f"{stage}-{tag}-seed{seed}", accelerator, log)
               for stage in ("transfer", "finetune")]
+    transferred = None
     if method == "none":
         student, curves = build_student(cell_cfg, data), {}
     else:
-        student, distiller, curve = run_transfer(cell_cfg, method, data, teacher, accelerator, log, stages[0])
-        curves = {"transfer": curve}
-        if accelerator.is_main_process:
-            save_checkpoint({"student": student.state_dict(), "distiller": distiller.state_dict(), "method": method,
-                             "seed": seed, "config": to_dict(cell_cfg), "curve": curve},
+        tried = None if control else _tried_transfer(run_dir, method, seed, cfg)
+        if tried is not None:  # the chosen setting's trial with this seed: the same transfer, done already
+            student = build_student(cell_cfg, data)
+            student.load_state_dict(tried["student"])
+            transferred = {"student": tried["student"], "distiller": tried["distiller"], "curve": tried["curve"]}
+            log.info("%s seed %d: reusing the transfer of its trial %s", tag, seed, tried["path"])
+        else:
+            student, distiller, curve = run_transfer(cell_cfg, method, data, teacher, accelerator, log, stages[0])
+            transferred = {"student": _copy(student.state_dict()), "distiller": _copy(distiller.state_dict()),
+                           "curve": curve}  # copies: fine-tuning changes the student in place
+        curves = {"transfer": transferred["curve"]}
+        if accelerator.is_main_process and not trial:
+            save_checkpoint({**transferred, "method": method, "seed": seed, "config": to_dict(cell_cfg)},
                             run_dir / "checkpoints" / f"{name}_transfer.pt")
     if cfg.task == "classification":  # the paper's L -> ab protocol: linear probes on the frozen student
         result = MethodResult(linear_probes(cell_cfg, student, data, accelerator), None, curves)
         log.info("%s seed %d: linear-probe top-1 per stage %s", method, seed,
                  [round(v, 4) for v in result.metrics["top1_per_stage"]])
+    elif trial:
+        result, _ = finetune_and_evaluate(cell_cfg, tag, student, data, accelerator, log, stages[1], test=False)
+        result.curves.update(curves)
     else:
         probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled else None
         curve_points = {}
-        for n in cfg.finetune.label_counts:  # label efficiency: the same student fine-tuned on fewer labels
+        counts = [] if control or (cfg.finetune.label_methods and method not in cfg.finetune.label_methods) \
+            else cfg.finetune.label_counts
+        for n in counts:  # label efficiency: the same student fine-tuned on fewer labels (not for controls)
             stage = stage_checkpoints(cell_cfg, run_dir, f"finetune{n}-{tag}-seed{seed}", accelerator, log)
             twin = build_student(cell_cfg, data)  # a fresh copy (deepcopy would share forward hooks of tapped nets)
             twin.load_state_dict(student.state_dict())
@@ -82,11 +98,30 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
                             run_dir / "checkpoints" / f"{name}_finetuned.pt")
     result.metrics["time_s"] = round(time.time() - t0, 1)
     if accelerator.is_main_process:
-        save_checkpoint({"result": dataclasses.asdict(result), "config": to_dict(cfg)}, path)
+        keep = {k: transferred[k] for k in ("student", "distiller")} if trial and transferred else {}
+        # (a trial keeps its transferred student: the reported cell of the chosen setting need not transfer again)
+        save_checkpoint({"result": dataclasses.asdict(result), "config": to_dict(cfg), **keep,
+                         **({"curve": transferred["curve"]} if keep else {})}, path)
     for stage in stages:
         stage.clear()
     accelerator.wait_for_everyone()
     return result
+
+
+def _copy(state: dict) -> dict:
+    """A state dict detached from the module (tensors copied to the CPU; extra state as is)."""
+    return {k: v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v for k, v in state.items()}
+
+
+def _tried_transfer(run_dir: Path, method: str, seed: int, cfg: Config) -> dict | None:
+    """The transferred student (and distiller, curve) of a finished trial cell of `method` and `seed` whose config
+    is `cfg`, or None."""
+    want = to_dict(cfg)
+    for path in sorted((run_dir / "cells").glob(f"{method}@trial*-seed{seed}.pt")):
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if blob["config"] == want and "student" in blob:
+            return {**blob, "path": path}
+    return None
 
 
 def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accelerator: Accelerator,

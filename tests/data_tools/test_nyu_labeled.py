@@ -321,3 +321,115 @@ def test_usage_errors_and_help(capsys) -> None:
     text = capsys.readouterr().out
     for option in ("--mat", "--splits", "--all", "--classes", "--out", "--crop", "--overwrite", "example:"):
         assert option in text
+
+
+# ------------------------------------------------------------------------------------------------ --val-fraction
+
+SCENES = ["bedroom_0001", "bedroom_0001", "kitchen_0002", "kitchen_0002", "kitchen_0002", "office_0003",
+          "office_0003", "bath_0004", "bath_0004", "study_0005"]
+TRAIN, TEST = [1, 2, 3, 4, 5, 6, 7, 10], [8, 9]
+
+
+@pytest.fixture()
+def scened(tmp_path: Path) -> tuple[Path, Path, tuple[np.ndarray, ...]]:
+    """A 10-frame labeled .mat with several frames per scene and a split (8 train frames in 4 scenes, 2 test)."""
+    data = frames(n=len(SCENES), seed=1)
+    return (write_mat(tmp_path / "scened.mat", *data, scenes=SCENES),
+            write_splits(tmp_path / "scened_splits.mat", TRAIN, TEST), data)
+
+
+def _run_val(mat: Path, splits: Path, out: Path, *extra: str) -> int:
+    """Convert with the official-style split plus extra options."""
+    return main(["--mat", str(mat), "--splits", str(splits), "--out", str(out), "--quiet", *extra])
+
+
+def test_val_fraction_carves_whole_training_scenes(scened, tmp_path: Path, capsys) -> None:
+    mat, splits, (rgb, _, _, _) = scened
+    out = tmp_path / "out"
+    assert _run_val(mat, splits, out, "--val-fraction", "0.3") == 0
+    err = capsys.readouterr().err
+    assert outputs(out) == ["test.h5", "train.h5", "val.h5"]
+    train, val, test = (read_info(out / f"{s}.h5") for s in ("train", "val", "test"))
+    assert test.attrs["nyu_index"] == TEST and "val_fraction" not in test.attrs
+    assert sorted(train.attrs["nyu_index"] + val.attrs["nyu_index"]) == TRAIN
+    train_scenes, val_scenes = set(train.attrs["scene"]), set(val.attrs["scene"])
+    assert train_scenes and val_scenes and not train_scenes & val_scenes
+    assert train_scenes | val_scenes == {SCENES[k - 1] for k in TRAIN}
+    assert val.attrs["scene"] == [SCENES[k - 1] for k in val.attrs["nyu_index"]]
+    assert val.num_samples >= round(0.3 * len(TRAIN)) and train.num_samples + val.num_samples == len(TRAIN)
+    assert val.attrs["split"] == "val" and val.attrs["carved_from"] == "train"
+    assert val.attrs["val_fraction"] == pytest.approx(0.3) and val.attrs["val_seed"] == 0
+    assert train.attrs["split"] == "train" and train.attrs["val_fraction"] == pytest.approx(0.3)
+    assert val.modalities == train.modalities and val.class_names == train.class_names
+    assert set(val.attrs) - {"carved_from"} == set(train.attrs)
+    assert "--val-fraction 0.3" in val.attrs["source"]
+    assert f"val: {val.num_samples} of {len(TRAIN)} training frames ({len(val_scenes)} scenes)" in err
+    with h5py.File(out / "val.h5") as f:
+        for row, k in enumerate(val.attrs["nyu_index"]):
+            np.testing.assert_array_equal(f["rgb"][row], rgb[k - 1])
+
+
+def test_val_fraction_is_deterministic_and_seeded(scened, tmp_path: Path) -> None:
+    mat, splits, _ = scened
+    picks = []
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "1"), ("d", "2"), ("e", "3")):
+        assert _run_val(mat, splits, tmp_path / name, "--val-fraction", "0.3", "--val-seed", seed) == 0
+        picks.append(read_info(tmp_path / name / "val.h5").attrs["nyu_index"])
+    assert picks[0] == picks[1]
+    for split in ("train", "val", "test"):
+        with h5py.File(tmp_path / "a" / f"{split}.h5") as fa, h5py.File(tmp_path / "b" / f"{split}.h5") as fb:
+            for key in ("rgb", "depth", "raw_depth", "label"):
+                np.testing.assert_array_equal(fa[key][()], fb[key][()])
+    assert len({tuple(p) for p in picks}) > 1          # another seed picks other scenes
+
+
+def test_val_fraction_zero_writes_no_val_and_the_same_train(scened, tmp_path: Path) -> None:
+    mat, splits, _ = scened
+    assert _run_val(mat, splits, tmp_path / "plain") == 0
+    assert _run_val(mat, splits, tmp_path / "zero", "--val-fraction", "0", "--val-seed", "5") == 0
+    assert outputs(tmp_path / "zero") == ["test.h5", "train.h5"]
+    for split in ("train", "test"):
+        a, b = read_info(tmp_path / "plain" / f"{split}.h5"), read_info(tmp_path / "zero" / f"{split}.h5")
+        assert a.attrs == b.attrs and a.num_samples == b.num_samples
+        with h5py.File(tmp_path / "plain" / f"{split}.h5") as fa, h5py.File(tmp_path / "zero" / f"{split}.h5") as fb:
+            assert sorted(fa.keys()) == sorted(fb.keys())
+            for key in fa:
+                np.testing.assert_array_equal(fa[key][()], fb[key][()])
+
+
+def test_val_fraction_refusals_exit_2_and_write_nothing(scened, tmp_path: Path, capsys) -> None:
+    mat, splits, data = scened
+    no_scenes = write_mat(tmp_path / "noscenes.mat", *data, scenes=[])
+    cases = {
+        "all": (["--mat", str(mat), "--all", "--val-fraction", "0.2"], ["--val-fraction", "--all"]),
+        "no scenes key": (["--mat", str(no_scenes), "--splits", str(splits), "--val-fraction", "0.2"],
+                          ["noscenes.mat", "'scenes'"]),
+        "selects nothing": (["--mat", str(mat), "--splits", str(splits), "--val-fraction", "0.01"],
+                            ["--val-fraction", "selects nothing"]),
+        "train left empty": (["--mat", str(mat), "--splits", str(splits), "--val-fraction", "0.99"],
+                             ["--val-fraction", "train empty"]),
+    }
+    for name, (argv, words) in cases.items():
+        out = tmp_path / f"out_{name.replace(' ', '_')}"
+        code = main([*argv, "--out", str(out), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2, (name, err)
+        lines = [ln for ln in err.splitlines() if "error:" in ln]
+        assert len(lines) == 1 and len(err.strip().splitlines()) == 1, (name, err)
+        for word in words:
+            assert word in lines[0], (name, word, lines[0])
+        assert not [p for p in outputs(out) if p.endswith((".h5", ".tmp"))], (name, outputs(out))
+    for bad in ("1", "-0.1", "1.5", "nan", "x"):
+        assert main(["--mat", str(mat), "--splits", str(splits), "--val-fraction", bad, "--out", "o"]) == 2
+        assert "--val-fraction" in capsys.readouterr().err
+
+
+def test_existing_val_refused_without_overwrite(scened, tmp_path: Path, capsys) -> None:
+    mat, splits, _ = scened
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "val.h5").write_bytes(b"keep me")
+    assert _run_val(mat, splits, out, "--val-fraction", "0.3") == 2
+    assert "val.h5" in capsys.readouterr().err and outputs(out) == ["val.h5"]
+    assert _run_val(mat, splits, out) == 0                     # fraction 0 leaves val.h5 alone, with a warning
+    assert "val.h5" in capsys.readouterr().err and (out / "val.h5").read_bytes() == b"keep me"

@@ -184,3 +184,67 @@ def test_frames_list_and_statistics(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["--source", f"rgb={rec / 'rgb'}", "--frames", str(tmp_path / "none.txt"),
                  "--out", str(tmp_path / "n.h5")]) == 2
     assert "no listed frame" in capsys.readouterr().err
+
+
+def _sessions(root: Path, sizes: dict[str, int]) -> Path:
+    """rgb, thermal and label frames in one subfolder per session (session/0000.png ...)."""
+    k = 0
+    for session, n in sizes.items():
+        for d in ("rgb", "thermal", "labels"):
+            (root / d / session).mkdir(parents=True)
+        for i in range(n):
+            cv2.imwrite(str(root / "rgb" / session / f"{i:04d}.png"), _rgb(k)[..., ::-1])
+            cv2.imwrite(str(root / "thermal" / session / f"{i:04d}.png"), _counts(k))
+            cv2.imwrite(str(root / "labels" / session / f"{i:04d}.png"), _label(k))
+            k += 1
+    (root / "classes.txt").write_text("wall\nfloor\nperson\n")
+    return root
+
+
+def test_val_fraction_keeps_subfolders_whole(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _sessions(tmp_path / "rec", {"a": 2, "b": 3, "c": 1, "d": 2})
+    base = ["--source", f"rgb={rec / 'rgb'}", "--target", f"thermal={rec / 'thermal'}", "--label", str(rec / "labels"),
+            "--class-names", str(rec / "classes.txt")]
+    assert main([*base, "--out", str(tmp_path / "plain" / "train.h5")]) == 0
+    assert main([*base, "--val-fraction", "0", "--out", str(tmp_path / "zero" / "train.h5")]) == 0
+    assert sorted(p.name for p in (tmp_path / "zero").iterdir()) == ["train.h5"]
+    plain, zero = _read(tmp_path / "plain" / "train.h5"), _read(tmp_path / "zero" / "train.h5")
+    for key in plain:
+        if key != "attrs":
+            np.testing.assert_array_equal(plain[key], zero[key])
+    capsys.readouterr()
+    for name in ("x", "y"):
+        assert main([*base, "--val-fraction", "0.25", "--out", str(tmp_path / name / "train.h5")]) == 0
+    assert "val: " in capsys.readouterr().out
+    train, val = _read(tmp_path / "x" / "train.h5"), _read(tmp_path / "x" / "val.h5")
+    names = lambda d: [s.decode() for s in d["frame_name"]]  # noqa: E731
+    groups = lambda d: {n.split("/")[0] for n in names(d)}  # noqa: E731
+    assert groups(train) and groups(val) and not groups(train) & groups(val)
+    assert sorted(names(train) + names(val)) == sorted(names(plain)) and len(names(val)) >= 2
+    info = read_info(tmp_path / "x" / "val.h5")
+    assert info.attrs["split"] == "val" and info.attrs["val_seed"] == 0 and info.class_names == ("wall", "floor",
+                                                                                                    "person")
+    again = _read(tmp_path / "y" / "val.h5")
+    for key in val:
+        if key != "attrs":
+            np.testing.assert_array_equal(val[key], again[key])
+    rows = {n: k for k, n in enumerate(names(plain))}
+    for part in (train, val):
+        for row, n in enumerate(names(part)):
+            np.testing.assert_array_equal(part["label"][row], plain["label"][rows[n]])
+
+
+def test_val_fraction_refusals_leave_no_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _sessions(tmp_path / "rec", {"a": 2, "b": 2})
+    pair = ["--source", f"rgb={rec / 'rgb'}", "--target", f"thermal={rec / 'thermal'}"]
+    out = tmp_path / "o" / "train.h5"
+    cases = {"--label": [*pair, "--val-fraction", "0.5"],
+             "selects nothing": [*pair, "--label", str(rec / "labels"), "--val-fraction", "0.1"],
+             "train empty": [*pair, "--label", str(rec / "labels"), "--val-fraction", "0.9"]}
+    for word, argv in cases.items():
+        assert main([*argv, "--out", str(out)]) == 2, word
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and word in err, err
+        assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    assert main([*pair, "--label", str(rec / "labels"), "--val-fraction", "1", "--out", str(out)]) == 2
+    assert "--val-fraction" in capsys.readouterr().err

@@ -309,3 +309,60 @@ def test_toolbox_seg_mat_errors(tmp_path, capsys, monkeypatch):
     assert "sequenceName" in _fails(capsys, base + ["--seg-mat", str(seg), "--meta", str(nometa)], out)
     monkeypatch.setitem(sys.modules, "scipy.io", None)
     assert "pip install scipy" in _fails(capsys, base + ["--seg-mat", str(seg), "--meta", str(meta)], out)
+
+
+def _frames(path: Path) -> tuple[dict, dict]:
+    """Every dataset and the root attributes of a file (source aside, which repeats the command line)."""
+    with h5py.File(path, "r") as f:
+        data = {k: f[k][()] for k in f}
+    attrs = dict(read_info(path).attrs)
+    attrs.pop("source", None)
+    return data, attrs
+
+
+def test_val_fraction_moves_whole_scene_folders_to_val(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    base = ["--root", str(root), "--size", "24x32", "--labels", "seg37.png", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "plain" / "train.h5")]) == 0
+    assert main([*base, "--val-fraction", "0", "--out", str(tmp_path / "zero" / "train.h5")]) == 0
+    assert sorted(p.name for p in (tmp_path / "zero").iterdir()) == ["train.h5"]
+    plain, zero = _frames(tmp_path / "plain" / "train.h5"), _frames(tmp_path / "zero" / "train.h5")
+    assert plain[1] == zero[1] and plain[0].keys() == zero[0].keys()
+    for key in plain[0]:
+        assert np.array_equal(plain[0][key], zero[0][key]), key
+    capsys.readouterr()
+    for name in ("a", "b"):
+        out = tmp_path / name / "train.h5"
+        assert main([*base, "--val-fraction", "0.34", "--out", str(out)]) == 0
+        assert sorted(p.name for p in out.parent.iterdir()) == ["train.h5", "val.h5"]
+    assert "val.h5 (1 frames = 1 scene folders carved from the 3 selected" in capsys.readouterr().err
+    train, val = _frames(tmp_path / "a" / "train.h5"), _frames(tmp_path / "a" / "val.h5")
+    train_scenes = {s.decode() for s in train[0]["scene"]}
+    val_scenes = {s.decode() for s in val[0]["scene"]}
+    assert len(val_scenes) == 1 and not train_scenes & val_scenes and train_scenes | val_scenes == set(SCENES)
+    assert val[1]["split"] == "val" and val[1]["carved_from"] == "train.h5" and val[1]["val_seed"] == 0
+    assert val[1]["val_fraction"] == pytest.approx(0.34) and train[1]["val_fraction"] == pytest.approx(0.34)
+    assert read_info(tmp_path / "a" / "val.h5").class_names == SEG37
+    rows = {s.decode(): k for k, s in enumerate(plain[0]["scene"])}
+    for part in (train[0], val[0]):
+        for row, scene in enumerate(part["scene"]):
+            assert np.array_equal(part["label"][row], plain[0]["label"][rows[scene.decode()]])
+    again = _frames(tmp_path / "b" / "val.h5")
+    for key in val[0]:
+        assert np.array_equal(val[0][key], again[0][key]), key
+
+
+def test_val_fraction_refusals(tmp_path, capsys):
+    root = make_tree(tmp_path / "SUNRGBD")
+    out = tmp_path / "o" / "train.h5"
+    base = ["--root", str(root), "--size", "24x32", "--quiet", "--out", str(out)]
+    assert "labels" in _fails(capsys, [*base, "--val-fraction", "0.5"], out)
+    assert "selects nothing" in _fails(capsys, [*base, "--labels", "seg37.png", "--val-fraction", "0.1"], out)
+    assert "train empty" in _fails(capsys, [*base, "--labels", "seg37.png", "--val-fraction", "0.9"], out)
+    assert not (out.parent / "val.h5").exists()
+    for bad in ("1", "-0.2", "abc"):      # argparse: usage, then one error line naming the option
+        assert main([*base, "--labels", "seg37.png", "--val-fraction", bad]) == 2
+        assert "error: argument --val-fraction" in capsys.readouterr().err and not out.exists()
+    val_out = tmp_path / "o" / "val.h5"
+    assert "val.h5" in _fails(capsys, ["--root", str(root), "--size", "24x32", "--labels", "seg37.png", "--quiet",
+                                       "--val-fraction", "0.34", "--out", str(val_out)], val_out)

@@ -72,14 +72,14 @@ def test_intrinsics_scale_with_size() -> None:
 
 def _args(out: Path, *extra: str) -> list[str]:
     return ["--out", str(out), "--num", "4", "--num-teacher", "3", "--num-train", "2", "--num-test", "2",
-            "--size", "32x40", "--seed", "11", "--workers", "1", *extra]
+            "--num-val", "2", "--size", "32x40", "--seed", "11", "--workers", "1", *extra]
 
 
-def test_main_writes_four_documented_files(tmp_path: Path) -> None:
+def test_main_writes_five_documented_files(tmp_path: Path) -> None:
     out = tmp_path / "syn"
     assert main(_args(out)) == 0
-    assert sorted(os.listdir(out)) == ["teacher.h5", "test.h5", "train.h5", "unlabeled.h5"]
-    counts = {"unlabeled": 4, "teacher": 3, "train": 2, "test": 2}
+    assert sorted(os.listdir(out)) == ["teacher.h5", "test.h5", "train.h5", "unlabeled.h5", "val.h5"]
+    counts = {"unlabeled": 4, "teacher": 3, "train": 2, "test": 2, "val": 2}
     for split, n in counts.items():
         info = read_info(out / f"{split}.h5")
         assert info.num_samples == n and (info.height, info.width) == (32, 40)
@@ -94,6 +94,25 @@ def test_main_writes_four_documented_files(tmp_path: Path) -> None:
     test = generate_split(2, 32, 40, seed=11, split_id=SPLITS["test"], workers=1)
     with h5py.File(out / "test.h5", "r") as f:
         np.testing.assert_array_equal(f["label"][...], test["label"])
+
+
+def test_val_split_is_its_own_frames_and_leaves_the_others_unchanged(tmp_path: Path) -> None:
+    """val.h5 comes from its own random stream: no frame equals a train or test frame, and adding it (or changing
+    its size) changes no byte of the other splits' data."""
+    assert main(_args(tmp_path / "a")) == 0
+    assert main(_args(tmp_path / "b", "--num-val", "3")) == 0
+    frames = {}
+    for split in ("train", "test", "val"):
+        with h5py.File(tmp_path / "a" / f"{split}.h5", "r") as f:
+            frames[split] = f["depth"][...]
+    for v in frames["val"]:
+        assert not any(np.array_equal(v, o) for split in ("train", "test") for o in frames[split])
+    for split in ("unlabeled", "teacher", "train", "test"):
+        with h5py.File(tmp_path / "a" / f"{split}.h5", "r") as fa, h5py.File(tmp_path / "b" / f"{split}.h5", "r") as fb:
+            for key in fa:
+                np.testing.assert_array_equal(fa[key][...], fb[key][...])
+    with h5py.File(tmp_path / "b" / "val.h5", "r") as f:
+        np.testing.assert_array_equal(f["depth"][:2], frames["val"])  # frame k of val does not depend on --num-val
 
 
 def test_main_refuses_existing_output_and_bad_args(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

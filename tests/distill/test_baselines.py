@@ -19,7 +19,7 @@ from crossmodal.distill.sp import SPConfig
 from crossmodal.distill.vid import VIDConfig
 from crossmodal.errors import ConfigError
 
-MINE = ["kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd+kd"]
+MINE = ["kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd+kd", "crd_dense+kd"]
 
 
 def rand(*shape, seed=0):
@@ -206,6 +206,24 @@ def test_crd_kd_is_the_weighted_sum_of_its_parts():
     assert CRDKDConfig().crd.weight == 0.8
 
 
+def test_crd_dense_kd_is_the_weighted_sum_of_its_parts():
+    from crossmodal.distill.options import DenseCRDConfig, DenseCRDKDConfig
+
+    cfg = DenseCRDKDConfig(weight=0.5, crd_dense=DenseCRDConfig(weight=2.0, feat_dim=4, num_locations=3),
+                           kd=KDConfig(weight=0.7, num_classes=3, hidden=4))
+    d = DISTILLERS["crd_dense+kd"]([4, 6], [5, 7], 16, cfg, seed=3)
+    crd = DISTILLERS["crd_dense"]([4, 6], [5, 7], 16, cfg.crd_dense, seed=3)
+    kd = DISTILLERS["kd"]([4, 6], [5, 7], 16, cfg.kd, seed=3)
+    crd.load_state_dict(d.crd_dense.state_dict())
+    kd.load_state_dict(d.kd.state_dict())
+    s, t = [rand(2, 4, 4, 4, seed=1), rand(2, 6, 2, 2, seed=2)], [rand(2, 5, 4, 4, seed=3), rand(2, 7, 2, 2, seed=4)]
+    logits, index = rand(2, 3, 8, 8, seed=5), torch.tensor([3, 9])
+    expected = 0.5 * (crd(s, t, index) + kd(s, t, index, logits))  # the parts' own weights are inside them
+    close(d(s, t, index, logits), expected.item())
+    with pytest.raises(ConfigError, match="transfer.crd_dense_kd.crd_dense.temperature"):
+        DenseCRDKDConfig(crd_dense=DenseCRDConfig(temperature=0)).check("transfer.crd_dense_kd")
+
+
 # ---------------------------------------------------------------- gradients, state, checks, registry
 def feats(channels, sizes, batch=3, seed=0, grad=False):
     return [rand(batch, c, h, w, seed=seed + i).requires_grad_(grad) for i, (c, (h, w)) in
@@ -272,9 +290,9 @@ def test_construction_errors_name_the_key():
 
 def test_registry_holds_every_method():
     assert set(DISTILLERS) == {"kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd", "crd_dense",
-                               "crd+kd"}
+                               "crd+kd", "crd_dense+kd"}
     assert "none" not in DISTILLERS
-    assert {n for n, c in DISTILLERS.items() if c.needs_teacher_logits} == {"kd", "crd+kd"}
+    assert {n for n, c in DISTILLERS.items() if c.needs_teacher_logits} == {"kd", "crd+kd", "crd_dense+kd"}
 
 
 TEACHERS = {"same": ([16, 32, 64], [(16, 16), (8, 8), (4, 4)]),

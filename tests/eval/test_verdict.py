@@ -1,0 +1,28 @@
+"""The paired verdict picks its comparison on val mIoU when every student has one, never on test."""
+from eval.verdict import paired_verdict, verdict_lines
+
+
+def _entry(test, val=None):
+    per_seed = {str(s): {"miou": t, **({"val_miou": v} if val else {})}
+                for s, (t, v) in enumerate(zip(test, val or test))}
+    return {"miou": sum(test) / len(test), **({"val_miou": sum(val) / len(val)} if val else {}),
+            "per_seed": per_seed}
+
+
+def test_best_is_chosen_on_val_when_every_student_has_it():
+    # crd_dense+kd is better on test, crd_dense on val; kd better on test, nst on val
+    methods = {"none": _entry([0.30, 0.31], [0.30, 0.30]),
+               "crd_dense": _entry([0.40, 0.41], [0.45, 0.45]), "crd_dense+kd": _entry([0.44, 0.45], [0.40, 0.40]),
+               "kd": _entry([0.43, 0.43], [0.35, 0.35]), "nst": _entry([0.38, 0.39], [0.38, 0.38]),
+               "teacher_rgb": {"miou": 0.5, "per_seed": {"0": {"miou": 0.5}}}}
+    v = paired_verdict({m: e for m, e in methods.items() if m != "teacher_rgb"} | {"teacher_rgb": methods["teacher_rgb"]},
+                       {})
+    assert (v["best"], v["best_baseline"], v["chosen_on"]) == ("crd_dense", "nst", "val")
+    assert abs(v["diff"] - 0.02) < 1e-9  # paired on test: (0.40-0.38 + 0.41-0.39) / 2
+    assert "by val mIoU" in verdict_lines(v)[0]
+
+
+def test_without_val_the_reported_metric_decides():
+    methods = {"crd_dense": _entry([0.40, 0.41]), "crd_dense+kd": _entry([0.44, 0.45]), "kd": _entry([0.43, 0.43])}
+    v = paired_verdict(methods, {})
+    assert (v["best"], v["best_baseline"], v["chosen_on"]) == ("crd_dense+kd", "kd", "test")
