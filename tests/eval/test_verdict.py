@@ -26,3 +26,17 @@ def test_without_val_the_reported_metric_decides():
     methods = {"crd_dense": _entry([0.40, 0.41]), "crd_dense+kd": _entry([0.44, 0.45]), "kd": _entry([0.43, 0.43])}
     v = paired_verdict(methods, {})
     assert (v["best"], v["best_baseline"], v["chosen_on"]) == ("crd_dense+kd", "kd", "test")
+
+
+def test_label_sentence_warns_when_the_baseline_does_not_rise_with_labels():
+    from eval.label_efficiency import matches_sentence
+
+    rising = {"none": {"50": {"miou": 0.25}, "150": {"miou": 0.30}}, "crd_dense": {"50": {"miou": 0.31},
+                                                                                 "150": {"miou": 0.36}}}
+    said = matches_sentence(rising, "crd_dense")
+    assert said.startswith("`crd_dense` with 50 labels (31.0) matches `none` with 150 (30.0)") and "But" not in said
+    flat = {"none": {"50": {"miou": 0.32}, "150": {"miou": 0.29}}, "crd_dense": {"50": {"miou": 0.38},
+                                                                               "150": {"miou": 0.38}}}
+    said = matches_sentence(flat, "crd_dense")
+    assert "`none` itself scores 32.0 with 50 labels" in said and "not a measured saving" in said
+    assert matches_sentence({"none": rising["none"]}, "crd_dense") is None
