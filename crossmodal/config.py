@@ -440,9 +440,9 @@ def with_setting(cfg: Config, method: str, setting: Mapping[str, Any], key: str 
             if not isinstance(node, dict):
                 raise ConfigError(f"config key '{key}' sets '{dotted}', which is not a config key")
         if parts[-1] not in node:
-            near = difflib.get_close_matches(parts[-1], list(node), n=3, cutoff=0.5)
+            near = ['.'.join(parts[:-1] + [n]) for n in difflib.get_close_matches(parts[-1], list(node), n=3, cutoff=0.5)]
             raise ConfigError(f"config key '{key}' sets unknown key '{dotted}'"
-                              + (f"; did you mean {', '.join('.'.join(parts[:-1] + [n]) for n in near)}?" if near else ""))
+                              + (f"; did you mean {', '.join(near)}?" if near else ""))
         node[parts[-1]] = value
     tree["tune"] = {"seeds": [0], "trials": {}}
     try:

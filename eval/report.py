@@ -337,8 +337,8 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
                      resumed: bool = False, controls: Mapping[str, Mapping[str, Mapping[int, Any]]] | None = None,
                      tuning: Mapping[str, Any] | None = None) -> dict[str, float]:
     """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}} (and the control
-    cells, {control: {method: {seed: MethodResult}}}, and what tune.trials tried); returns {method: mean headline metric} (mIoU for
-    segmentation, last-stage probe top-1 for classification)."""
+    cells, {control: {method: {seed: MethodResult}}}, and what tune.trials tried); returns {method: mean headline
+    metric} (mIoU for segmentation, last-stage probe top-1 for classification)."""
     names = list(data.class_names)
     seeds = cfg.run_seeds
     classification = cfg.task == "classification"
