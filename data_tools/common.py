@@ -60,6 +60,21 @@ def val_fraction(text: str) -> float:
     return value
 
 
+def check_val_fraction(fraction: float) -> None:
+    """The --val-fraction rule for callers of a converter's Python function: in [0, 1), 0 = no val split."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {fraction}")
+
+
+def add_val_arguments(parser: argparse.ArgumentParser, fraction_help: str, seed_unit: str) -> None:
+    """--val-fraction F and --val-seed S, as every tool that writes a labeled train split offers them
+    (carve_by_group); `fraction_help` says which groups are kept whole and where val.h5 goes."""
+    parser.add_argument("--val-fraction", type=val_fraction, default=0.0, metavar="F",
+                        help=f"{fraction_help}; default 0 = no val.h5, e.g. --val-fraction 0.15")
+    parser.add_argument("--val-seed", type=int, default=0, metavar="S",
+                        help=f"seed of the {seed_unit} order for --val-fraction (default 0); same seed, same val.h5")
+
+
 def carve_by_group(groups: Sequence[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Split item indices into (train, val), keeping each group whole, so val shares no group with train.
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
 from data_tools import camera, nyu_tables
-from data_tools.common import (carve_by_group, check_input_file, check_outputs, parse_args, progress, run_tool,
-                               val_fraction, warn)
+from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs,
+                               check_val_fraction, parse_args, progress, run_tool, warn)
 
 PROG = "python -m data_tools.nyu_labeled"
 NUM_NYU_CLASSES = 894
@@ -217,8 +217,7 @@ def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: 
     with val_fraction > 0 whole training scenes go to DIR/val.h5 instead (see carve_val)."""
     if classes not in nyu_tables.CLASS_SETS:
         raise ValueError(f"--classes must be one of {nyu_tables.CLASS_SETS}, got {classes}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {val_fraction}")
+    check_val_fraction(val_fraction)
     if val_fraction > 0 and splits is None:
         raise ValueError("--val-fraction carves val.h5 from the training frames of --splits; --all has no "
                          "training split")
@@ -328,12 +327,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder (created), e.g. data/nyu40")
     p.add_argument("--crop", action="store_true",
                    help="apply the standard 425x560 evaluation crop (rows 45:470, cols 40:600); intrinsics follow")
-    p.add_argument("--val-fraction", type=val_fraction, default=0.0, metavar="F",
-                   help="move whole scenes (grouped by the .mat's 'scenes') holding about F of the training "
-                        "frames into DIR/val.h5, so no scene is in both train and val; needs --splits; "
-                        "default 0 = no val.h5, e.g. --val-fraction 0.15")
-    p.add_argument("--val-seed", type=int, default=0, metavar="S",
-                   help="seed of the scene order for --val-fraction (default 0); same seed, same val.h5")
+    add_val_arguments(p, "move whole scenes (grouped by the .mat's 'scenes') holding about F of the training frames "
+                         "into DIR/val.h5, so no scene is in both train and val; needs --splits", "scene")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -22,7 +22,8 @@ import cv2
 import h5py
 import numpy as np
 
-from data_tools.common import carve_by_group, commit, parse_args, staging_path, val_fraction, val_path_beside
+from data_tools.common import (add_val_arguments, carve_by_group, check_val_fraction, commit, parse_args,
+                               staging_path, val_path_beside)
 from crossmodal.data.sensor_files import IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
@@ -200,8 +201,7 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
           val_seed: int = 0) -> Path:
     """Match the folders' frames (or the listed ones) and write them as one paired file; reports via log. With
     val_fraction > 0 (labels needed) whole subfolders (frame_group) holding about that fraction go to val.h5."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {val_fraction}")
+    check_val_fraction(val_fraction)
     if val_fraction > 0 and not any(f.role == "label" for f in folders):
         raise ValueError("--val-fraction writes a labeled val.h5; give --label DIR")
     for f in folders:
@@ -333,12 +333,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="only these frames: a text file with one frame name (file name without extension) per line")
     p.add_argument("--nan-as-zero", action="store_true", help="store NaN/inf target values as 0 instead of failing")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/thermal/train.h5")
-    p.add_argument("--val-fraction", type=val_fraction, default=0.0, metavar="F",
-                   help="move whole subfolders of frames (frame names like rec1/0001 group by rec1; frames at the "
-                        "top level count one by one) holding about F of the frames into val.h5 beside --out; needs "
-                        "--label; default 0 = no val.h5, e.g. --val-fraction 0.15")
-    p.add_argument("--val-seed", type=int, default=0, metavar="S",
-                   help="seed of the group order for --val-fraction (default 0); same seed, same val.h5")
+    add_val_arguments(p, "move whole subfolders of frames (frame names like rec1/0001 group by rec1; frames at the "
+                         "top level count one by one) holding about F of the frames into val.h5 beside --out; needs "
+                         "--label", "group")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 

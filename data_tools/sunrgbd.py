@@ -48,9 +48,11 @@ from data_tools import camera
 from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
                                      seg_mat, split_entry)
 from data_tools.common import (
+    add_val_arguments,
     carve_by_group,
     check_input_file,
     check_outputs,
+    check_val_fraction,
     commit,
     int_at_least,
     ordered_map,
@@ -59,7 +61,6 @@ from data_tools.common import (
     progress,
     run_tool,
     staging_path,
-    val_fraction as val_fraction_arg,
     val_path_beside,
     warn,
 )
@@ -338,8 +339,7 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
     val.h5 beside out instead (labels needed)."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"--val-fraction must be in [0, 1) (0 = no val split), got {val_fraction}")
+    check_val_fraction(val_fraction)
     if val_fraction > 0 and labels is None and seg_file is None:
         raise ValueError("--val-fraction writes a labeled val.h5; give labels with --labels or --seg-mat/--meta")
     if (seg_file is None) != (meta_file is None):
@@ -526,12 +526,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
                    help="read and decode frames in N processes (rows stay in order; same file), e.g. --workers 2 "
                         "(default 1)")
-    p.add_argument("--val-fraction", type=val_fraction_arg, default=0.0, metavar="F",
-                   help="move whole scene folders (SUN RGB-D keeps one frame per scene folder, so this is per frame) "
-                        "holding about F of the selected frames into val.h5 beside --out; needs labels; default 0 = "
-                        "no val.h5, e.g. --val-fraction 0.15")
-    p.add_argument("--val-seed", type=int, default=0, metavar="S",
-                   help="seed of the scene order for --val-fraction (default 0); same seed, same val.h5")
+    add_val_arguments(p, "move whole scene folders (SUN RGB-D keeps one frame per scene folder, so this is per "
+                         "frame) holding about F of the selected frames into val.h5 beside --out; needs labels",
+                      "scene")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -26,6 +26,18 @@ def smoke_run(tmp_path_factory):
     return run_dir, json.loads((run_dir / "metrics.json").read_text()), overrides
 
 
+def rerun_smoke(smoke_run, out: Path, *overrides: str) -> tuple[Path, dict]:
+    """configs/smoke.yaml again into `out`, with the session smoke run's data and cached teacher and more overrides;
+    returns (run folder, metrics)."""
+    import run_transfer
+
+    shared = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
+    args = ["--config", str(REPO / "configs" / "smoke.yaml"), *shared, f"output_dir={out}", *overrides]
+    assert run_transfer.main(args) == 0
+    run = out / "smoke"
+    return run, json.loads((run / "metrics.json").read_text())
+
+
 def run_until_snapshot(args: list[str], snapshot: Path, timeout: float = 300) -> None:
     """Start `python run_transfer.py *args` and SIGKILL it as soon as the step checkpoint `snapshot` exists."""
     proc = subprocess.Popen([sys.executable, "run_transfer.py", *args], cwd=REPO, stdout=subprocess.DEVNULL,

@@ -1,11 +1,10 @@
 """The random-teacher control (controls.random_teacher) and the paired verdict in metrics.json and report.md, on
 the smoke pipeline with two seeds (data and trained teacher reused from the session's smoke run)."""
-import json
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, rerun_smoke
 from crossmodal.config import load_config
 from crossmodal.errors import ConfigError
 from eval.stats import paired_diff
@@ -24,15 +23,9 @@ def test_label_methods_must_be_methods_of_the_run():
 
 
 def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
-    import run_transfer
-
-    overrides = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
-    args = ["--config", str(REPO / "configs" / "smoke.yaml"), *overrides, f"output_dir={tmp_path}",
-            "methods=[none,crd_dense,kd]", "seeds=[0,1]", "controls.random_teacher=[crd_dense]", "probe.enabled=false",
-            "transfer.epochs=1", "finetune.epochs=3"]
-    assert run_transfer.main(args) == 0
-    run = tmp_path / "smoke"
-    m = json.loads((run / "metrics.json").read_text())
+    run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense,kd]", "seeds=[0,1]",
+                         "controls.random_teacher=[crd_dense]", "probe.enabled=false", "transfer.epochs=1",
+                         "finetune.epochs=3")
     trained = {int(s): r["miou"] for s, r in m["methods"]["crd_dense"]["per_seed"].items()}
     random = {int(s): v for s, v in m["controls_per_seed"]["random_teacher"]["crd_dense"].items()}
     assert sorted(random) == [0, 1] and m["controls"]["random_teacher"]["crd_dense"] == pytest.approx(
@@ -57,18 +50,12 @@ def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
 
 def test_label_efficiency_curve(smoke_run, tmp_path):
     """finetune.label_counts: nested subsets, the full split last, mean over seeds, the figure and the sentence."""
-    import run_transfer
     from crossmodal.config import load_config as load
     from crossmodal.data.files import open_data
     from crossmodal.downstream.finetune import label_subset
 
-    overrides = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
-    args = ["--config", str(REPO / "configs" / "smoke.yaml"), *overrides, f"output_dir={tmp_path}",
-            "methods=[none,crd_dense]", "seeds=[0,1]", "finetune.label_counts=[8,16]", "probe.enabled=false",
-            "transfer.epochs=1", "finetune.epochs=3"]
-    assert run_transfer.main(args) == 0
-    run = tmp_path / "smoke"
-    m = json.loads((run / "metrics.json").read_text())
+    run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0,1]",
+                         "finetune.label_counts=[8,16]", "probe.enabled=false", "transfer.epochs=1", "finetune.epochs=3")
     full = "32"  # the frames of smoke data.train
     for method in ("none", "crd_dense"):
         curve = m["label_efficiency"][method]

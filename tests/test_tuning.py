@@ -1,11 +1,10 @@
 """Choices on the validation split (tune.trials, data.val): settings are tried and chosen on val only, the test split
 is read once per reported cell after the choice, and metrics.json / report.md say what was tried."""
-import json
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, rerun_smoke
 from crossmodal.config import load_config, with_setting
 from crossmodal.errors import ConfigError
 
@@ -56,7 +55,6 @@ def test_no_val_split_no_tuning(smoke_run, tmp_path):
 def test_choices_are_made_on_val_and_test_is_read_once_after(smoke_run, tmp_path, monkeypatch):
     """Every evaluation of the run is recorded: trial cells read only val.h5; each reported cell reads test.h5
     exactly once, after all of its method's trials; the chosen setting is the one with the best val mIoU."""
-    import run_transfer
     import crossmodal.downstream.finetune as finetune
 
     calls = []
@@ -74,13 +72,9 @@ def test_choices_are_made_on_val_and_test_is_read_once_after(smoke_run, tmp_path
     real_transfer = cells.run_transfer
     monkeypatch.setattr(cells, "run_transfer", lambda cfg, method, *a: transfers.append((method, cfg.seed)) or
                         real_transfer(cfg, method, *a))
-    overrides = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
-    args = ["--config", str(SMOKE), *overrides, f"output_dir={tmp_path}", "methods=[none,crd_dense]",
-            "seeds=[0,1]", "probe.enabled=false", "transfer.epochs=1", "finetune.epochs=2",
-            "tune.trials={crd_dense: [{transfer.crd_dense.temperature: 0.5}, {transfer.crd_dense.temperature: 0.1}]}"]
-    assert run_transfer.main(args) == 0
-    run = tmp_path / "smoke"
-    m = json.loads((run / "metrics.json").read_text())
+    run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0,1]", "probe.enabled=false",
+                         "transfer.epochs=1", "finetune.epochs=2", "tune.trials={crd_dense: [{transfer.crd_dense."
+                         "temperature: 0.5}, {transfer.crd_dense.temperature: 0.1}]}")
 
     trials = [c for c in calls if "@trial" in c[0]]
     assert [c[0] for c in trials] == ["val[crd_dense@trial0]", "val[crd_dense@trial1]"]  # tune.seeds [0]
