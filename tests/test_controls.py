@@ -24,7 +24,7 @@ def test_label_methods_must_be_methods_of_the_run():
 
 def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
     run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense,kd]", "seeds=[0,1]",
-                         "controls.random_teacher=[crd_dense]", "probe.enabled=false", "transfer.epochs=1",
+                         "controls.random_teacher=[crd_dense]", "probe.epochs=1", "transfer.epochs=1",
                          "finetune.epochs=3")
     trained = {int(s): r["miou"] for s, r in m["methods"]["crd_dense"]["per_seed"].items()}
     random = {int(s): v for s, v in m["controls_per_seed"]["random_teacher"]["crd_dense"].items()}
@@ -44,6 +44,10 @@ def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
     # the control's cells and checkpoints are its own, next to the method's
     assert (run / "cells" / "crd_dense@random_teacher-seed1.pt").is_file()
     assert (run / "checkpoints" / "crd_dense@random_teacher-seed0_finetuned.pt").is_file()
+    # a control cell skips the frozen probe (the report reads only its fine-tuned mIoU); the method's own has it
+    cell = lambda tag: torch.load(run / "cells" / f"{tag}-seed0.pt", map_location="cpu", weights_only=False)
+    assert "probe" in cell("crd_dense")["result"]["metrics"]
+    assert "probe" not in cell("crd_dense@random_teacher")["result"]["metrics"]
     teacher = torch.load(run / "checkpoints" / "teacher.pt", map_location="cpu", weights_only=True)
     assert teacher["config"]["controls"] == {"random_teacher": ["crd_dense"]}
 

@@ -34,7 +34,7 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
              log: logging.Logger, run_dir: Path, control: str = "", trial: bool = False) -> MethodResult:
     """The result of `method` with student-side seed `seed` (the teacher is shared by every cell); a `control`
     (e.g. 'random_teacher', 'trial1') names the cell's files `<method>@<control>` so it never mixes with the
-    method's own. A `trial` (a setting being tried on val) is measured on the validation split only: no test, no
+    method's own, and has no probe or label curve. A `trial` (a setting being tried on val) is measured on the validation split only: no test, no
     probe, no label curve, no checkpoints."""
     tag = f"{method}@{control}" if control else method
     path = run_dir / "cells" / f"{tag}-seed{seed}.pt"
@@ -74,7 +74,10 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
         result, _ = finetune_and_evaluate(cell_cfg, tag, student, data, accelerator, log, stages[1], test=False)
         result.curves.update(curves)
     else:
-        probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled else None
+        # the frozen probe describes the method's own student; a control cell skips it (the report reads only
+        # the control's fine-tuned mIoU)
+        probe = probe_segmentation(cell_cfg, student, data, accelerator) if cfg.probe.enabled and not control \
+            else None
         curve_points = {}
         counts = [] if control or (cfg.finetune.label_methods and method not in cfg.finetune.label_methods) \
             else cfg.finetune.label_counts
