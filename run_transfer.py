@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from crossmodal.cli import parse_args, run_config
+from crossmodal.cli import check_outputs, parse_args, run_config
 from crossmodal.errors import UserError
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
 
@@ -19,6 +19,7 @@ from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resol
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = run_config(args)  # a config file plus overrides, or the saved config of the run in --resume
+    check_outputs(cfg)  # the run folder and the teacher cache can be written, with room on their disk
     # data already in place are checked against the config here too, before torch is loaded
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
@@ -89,8 +90,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from crossmodal.errors import Preempted
+
     try:
         sys.exit(main())
     except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:  # bad input
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Preempted as stop:  # SIGTERM/SIGUSR1: a step checkpoint is written; 128 + signal, as if killed by it
+        print(str(stop), file=sys.stderr)
+        sys.exit(stop.exit_status)

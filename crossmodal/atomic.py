@@ -1,4 +1,5 @@
-"""Atomic file writes: write beside the target, rename over it at the end; nothing half-written is ever left."""
+"""Atomic file writes: write beside the target, rename over it at the end; nothing half-written is ever left.
+Finished files get the mode a plain open() would give them (0666 less the umask), like every other output."""
 from __future__ import annotations
 
 import os
@@ -8,22 +9,42 @@ from pathlib import Path
 from typing import Iterator
 
 
+def current_umask() -> int:
+    """The process umask, read from /proc where it can be (setting and restoring it races with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_mode() -> int:
+    """The permission bits of a new output file: what open() would give it under the current umask."""
+    return 0o666 & ~current_umask()
+
+
 def temp_path_beside(path: Path) -> Path:
-    """A fresh hidden temp file next to `path`, so the final os.replace stays on one filesystem."""
+    """A fresh hidden temp file next to `path` (so the final os.replace stays on one filesystem), already given the
+    output mode: mkstemp makes it 0600, which would otherwise survive the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, output_mode())
     return Path(tmp)
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path to write; on success it replaces `path` (mode 0644), on any exception it is deleted."""
+    """Yield a temp path to write; on success it replaces `path` (output mode), on any exception it is deleted."""
     path = Path(path)
     tmp = temp_path_beside(path)
     try:
         yield tmp
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, output_mode())  # the writer may have replaced the temp file with a new one
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

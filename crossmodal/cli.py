@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from crossmodal.config import Config, ConfigError, load_config
+from crossmodal.outputs import check_output_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -40,3 +41,11 @@ def run_config(args: argparse.Namespace) -> Config:
         raise ConfigError(f"--resume {args.resume}: its config.yaml writes to {Path(cfg.output_dir) / cfg.name}; "
                           f"run from the folder the run was started in")
     return cfg
+
+
+def check_outputs(cfg: Config) -> None:
+    """The folders a run writes (the run folder; the teacher cache when the teacher is trained) are folders this
+    user can write on a disk with room, checked before any data or training (UserError otherwise)."""
+    check_output_dir(Path(cfg.output_dir) / cfg.name, "run folder (output_dir/name)")
+    if not cfg.teacher.checkpoint:
+        check_output_dir(cfg.teacher.cache_dir, "teacher cache folder (teacher.cache_dir)")

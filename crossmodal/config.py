@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import yaml
 
 from crossmodal.distill.options import OPTIONS, config_key
-from crossmodal.errors import ConfigError, check as _check
+from crossmodal.errors import ConfigError, UserError, check as _check
 
 
 @dataclass
@@ -93,6 +93,7 @@ class TransferStage:
     weight_decay: float = 0.0001
     warmup_steps: int = 20
     grad_accum: int = 1
+    skip_nonfinite: int = 0  # optimiser steps with a non-finite loss that may be skipped (counted); more stop the stage
 
 
 # transfer.<method> holds each distiller's own options (crossmodal/distill/options.py, torch-free).
@@ -260,7 +261,7 @@ def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"override '{dotted}': '{part}' is not a section")
+            raise ConfigError(f"command-line override '{dotted}': '{part}' is not a section")
     node[parts[-1]] = value
 
 
@@ -269,12 +270,12 @@ def parse_overrides(pairs: list[str]) -> dict:
     tree: dict = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"override '{pair}' must look like key.sub=value")
+            raise ConfigError(f"command-line override '{pair}' must look like key.sub=value")
         key, raw = pair.split("=", 1)
         try:
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError as err:
-            raise ConfigError(f"override '{pair}': cannot parse value: {err}") from err
+            raise ConfigError(f"command-line override '{pair}': cannot parse value: {err}") from err
         _set_dotted(tree, key.strip(), value)
     return tree
 
@@ -297,18 +298,37 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not path.is_file():
             raise ConfigError(f"config file not found: {path} (the shipped configs are in configs/)")
         try:
-            tree = yaml.safe_load(path.read_text()) or {}
+            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"config file {path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
         if not isinstance(tree, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    tree = _merge(tree, parse_overrides(overrides or []))
+    overrides = list(overrides or [])
     try:
-        cfg = _build(Config, tree)
+        cfg = _build(Config, _merge(tree, parse_overrides(overrides)))
+        validate(cfg)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}" if path else str(err)) from None
-    validate(cfg)
+        raise ConfigError(_blame(err, path, tree, overrides)) from None
     return cfg
+
+
+def _blame(err: ConfigError, path: Path | None, tree: dict, overrides: list[str]) -> str:
+    """`err` said as coming from the config file, or from the first command-line override that brings it in."""
+    def fails(t: dict) -> bool:
+        try:
+            validate(_build(Config, t))
+        except UserError as again:
+            return str(again) == str(err)
+        return False
+
+    if fails(tree):
+        return f"{path}: {err}" if path else str(err)
+    for i, pair in enumerate(overrides):
+        if fails(_merge(tree, parse_overrides(overrides[:i + 1]))):
+            return f"command-line override '{pair}': {err}"
+    return f"{path}: {err}" if path else str(err)
 
 
 def to_dict(cfg: Any) -> dict:
@@ -389,12 +409,14 @@ def validate(cfg: Config) -> None:
         _check(getattr(syn, key) >= 1, f"data.synthetic.{key}", ">= 1", getattr(syn, key))
     stages = {"teacher": cfg.teacher, "transfer": cfg.transfer, "finetune": cfg.finetune}
     for name, st in stages.items():
-        _check(st.epochs >= 0 if name == "transfer" else st.epochs >= 1, f"{name}.epochs", ">= 1", st.epochs)
+        _check(st.epochs >= 1, f"{name}.epochs",
+               ">= 1 (for no transfer, list method none in 'methods')" if name == "transfer" else ">= 1", st.epochs)
         _check(st.batch_size >= 1, f"{name}.batch_size", ">= 1", st.batch_size)
         _check(st.lr > 0, f"{name}.lr", "a positive learning rate", st.lr)
         _check(st.weight_decay >= 0, f"{name}.weight_decay", ">= 0", st.weight_decay)
     _check(cfg.transfer.grad_accum >= 1, "transfer.grad_accum", ">= 1", cfg.transfer.grad_accum)
     _check(cfg.transfer.warmup_steps >= 0, "transfer.warmup_steps", ">= 0", cfg.transfer.warmup_steps)
+    _check(cfg.transfer.skip_nonfinite >= 0, "transfer.skip_nonfinite", ">= 0", cfg.transfer.skip_nonfinite)
     for name in OPTIONS:
         getattr(cfg.transfer, config_key(name)).check(f"transfer.{config_key(name)}")
     _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)

@@ -11,6 +11,7 @@ __all__ = [
     "broadcast_",
     "install_gradient_averaging",
     "is_distributed",
+    "max_over_ranks",
     "rank",
     "world_size",
 ]
@@ -52,6 +53,16 @@ def broadcast_(t: Tensor, src: int = 0) -> Tensor:
     if is_distributed():
         dist.broadcast(t.data, src=src)
     return t
+
+
+def max_over_ranks(value: int, device: torch.device | str = "cpu") -> int:
+    """The largest of every rank's `value` (each rank gets the same answer); `value` itself in a single process.
+    `device` must suit the backend (CUDA for NCCL)."""
+    if not is_distributed():
+        return value
+    t = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
 
 
 def _average_across_ranks(grad: Tensor) -> Tensor:

@@ -89,14 +89,15 @@ def encoding_channels(name: str, stored_shape: Sequence[int]) -> int:
 
 def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: str,
                    mean: Sequence[float] = (), std: Sequence[float] = ()) -> None:
-    """Fail early when an encoding (and its standardisation) does not fit what the file stores."""
+    """Fail early when an encoding (and its standardisation) does not fit what the file stores: the stored shape
+    first (the root cause), only then the mean/std lengths that follow from it."""
+    if name in ("rgb", "hha") and (len(stored_shape) != 3 or stored_shape[-1] != 3):
+        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W, 3)")
+    if name in DEPTH_ENCODINGS and len(stored_shape) != 2:
+        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")
     channels = encoding_channels(name, stored_shape)
     if len(mean) != len(std) or (mean and len(mean) != channels):
         raise UserError(f"{path}: modality '{modality}' with encoding '{name}' has {channels} channel(s); its "
                          f"mean/std lists must both have {channels} values (got {len(mean)} and {len(std)})")
     if any(v <= 0 for v in std):
         raise UserError(f"{path}: modality '{modality}': std values must be > 0, got {list(std)}")
-    if name in ("rgb", "hha") and (len(stored_shape) != 3 or stored_shape[-1] != 3):
-        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W, 3)")
-    if name in DEPTH_ENCODINGS and len(stored_shape) != 2:
-        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")

@@ -18,3 +18,18 @@ def check(cond: bool, key: str, expected: str, value: object) -> None:
     """Raise ConfigError naming `key` unless `cond` holds."""
     if not cond:
         raise ConfigError(f"config key '{key}' must be {expected}, got {value!r}")
+
+
+class NonFiniteLossError(UserError):
+    """A training stage produced a non-finite loss; the message names the stage, epoch, step and loss terms, and the
+    last good checkpoint (which is kept)."""
+
+
+class Preempted(Exception):
+    """The run was stopped by SIGTERM/SIGUSR1 after writing a step checkpoint; the command line exits with
+    `exit_status` (128 + the signal number, as if killed by it) and the message says how to resume."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_status = 128 + signum

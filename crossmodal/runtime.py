@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import shutil
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -28,10 +28,7 @@ def make_accelerator(cfg: Config) -> Accelerator:
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // local_processes))
     set_seed(cfg.seed)
-    if cfg.trackers:
-        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in _flatten(to_dict(cfg)).items()}
-        acc.init_trackers("trackers", config=flat)
-    return acc
+    return acc  # its trackers start in start_run, once the run folder is ready for them
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
@@ -44,28 +41,45 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def move_aside(run_dir: Path) -> Path:
+    """Rename an earlier run's folder to <name>.prev-<YYYYmmdd-HHMMSS> (now; -1, -2 ... if that exists), so a
+    new run starts from an empty folder and nothing of the old one (cells, checkpoints, evaluations) mixes in."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir.with_name(f"{run_dir.name}.prev-{stamp}")
+    n = 0
+    while target.exists():
+        n += 1
+        target = run_dir.with_name(f"{run_dir.name}.prev-{stamp}-{n}")
+    run_dir.rename(target)
+    return target
+
+
 def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tuple[Path, logging.Logger]:
-    """Create runs/<name>/ and log to runs/<name>/log.txt (main process). A new run (not `resume`) starts
-    afresh: cells and step checkpoints left by an earlier run of the same name are removed."""
+    """Create runs/<name>/ and log to runs/<name>/log.txt (main process). A new run (not `resume`) starts from an
+    empty folder: an earlier run's folder of the same name is moved aside whole to runs/<name>.prev-<time>/."""
     run_dir = Path(cfg.output_dir) / cfg.name
     log = logging.getLogger("crossmodal")
     log.setLevel(logging.INFO)
     log.handlers.clear()
     log.propagate = False
     if accelerator.is_main_process:
+        moved = move_aside(run_dir) if not resume and run_dir.exists() else None
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            for stale in ("cells", "state"):
-                shutil.rmtree(run_dir / stale, ignore_errors=True)
         handler = logging.FileHandler(run_dir / "log.txt", mode="a" if resume else "w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.info("command: %s%s", " ".join(sys.argv), " (resuming)" if resume else "")
+        if moved is not None:
+            log.info("the earlier run in %s was moved to %s", run_dir, moved)
+            print(f"an earlier run in {run_dir} was moved to {moved}", flush=True)
         log.info("processes: %d, device: %s, mixed precision: %s", accelerator.num_processes,
                  accelerator.device, accelerator.mixed_precision)
     else:
         log.addHandler(logging.NullHandler())
     accelerator.wait_for_everyone()
+    if cfg.trackers:
+        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in _flatten(to_dict(cfg)).items()}
+        accelerator.init_trackers("trackers", config=flat)
     return run_dir, log
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
+from crossmodal.outputs import check_output_dir
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -159,6 +160,7 @@ def check_outputs(paths: Iterable[Path], overwrite: bool) -> list[Path]:
         raise FileExistsError(f"output already exists: {', '.join(existing)} (pass --overwrite to replace)")
     for folder in sorted({p.parent for p in paths}):
         check_writable_folder(folder)
+        check_output_dir(folder, "output folder")  # and room on its disk
     return paths
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from data_tools.common import commit, int_at_least, parse_args, parse_size, staging_path
 from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.sensor_files import imread
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 LAB_ATTRS = {
@@ -60,7 +61,7 @@ def rgb_to_lab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_image(path: Path) -> np.ndarray:
     """RGB uint8 (H, W, 3) from any image OpenCV reads; ValueError naming the file otherwise."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    bgr = imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"cannot read image {path} (not an image, unsupported or corrupt)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -4,7 +4,8 @@ Each folder holds one modality, one file per frame; frames pair up by their path
 without the extension (`rgb/0001.png` <-> `thermal/0001.tiff` <-> `labels/0001.png`). Reads 8/16-bit PNG,
 TIFF (also float), JPEG/BMP for colour images, and .npy. The source modality is stored as uint8 RGB; target
 modalities as float32 (H, W) or (H, W, C) after multiplying by a per-modality scale (raw thermal counts x 0.01
--> kelvin, depth millimetres x 0.001 -> metres); labels as uint8 class ids with 255 = ignore.
+-> kelvin, depth millimetres x 0.001 -> metres); labels as uint8 class ids with 255 = ignore. Refused, naming the
+file: a folder whose files differ in dtype / bit depth, and integer depth with no --scale (no unit is guessed).
 
     python -m data_tools.pairs --source rgb=rec/rgb --target thermal=rec/thermal --scale thermal=0.01 \
         --units thermal=kelvin --label rec/labels --class-names rec/classes.txt --out data/thermal/test.h5
@@ -24,7 +25,7 @@ import numpy as np
 
 from data_tools.common import (add_val_arguments, carve_by_group, check_val_fraction, commit, parse_args,
                                staging_path, val_path_beside)
-from crossmodal.data.sensor_files import IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
+from crossmodal.data.sensor_files import DEPTH_FACTORS, IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
 
@@ -39,6 +40,16 @@ class Folder:
     role: str
     root: Path
     files: dict[str, Path] = field(default_factory=dict)
+    first: tuple[np.dtype, Path] | None = None  # dtype of the first file read, and that file
+
+    def check_dtype(self, arr: np.ndarray, path: Path) -> None:
+        """Every file of one folder must hold one dtype / bit depth (an 8-bit PNG among 16-bit ones is refused)."""
+        if self.first is None:
+            self.first = (arr.dtype, path)
+        elif arr.dtype != self.first[0]:
+            raise FormatError(f"{path}: {_bits(arr.dtype)} but {self.first[1]} in the same '{self.name}' folder is "
+                              f"{_bits(self.first[0])}; every frame of one sensor folder must have one dtype and bit "
+                              f"depth (re-export the odd files)")
 
 
 @dataclass
@@ -105,15 +116,29 @@ def _is_depth(name: str) -> bool:
     return name == "depth" or name.endswith("_depth")
 
 
+def _bits(dtype: np.dtype) -> str:
+    """A dtype as users know it from image files: 'uint16 (16-bit)', 'float32 (32-bit float)'."""
+    return f"{dtype} ({dtype.itemsize * 8}-bit{' float' if dtype.kind == 'f' else ''})"
+
+
+def _check_depth_scale(name: str, arr: np.ndarray, path: Path, opts: Options) -> None:
+    """Integer depth needs a stated --scale: millimetres, 0.1 mm and 1/5000 m are all common, so none is assumed."""
+    if _is_depth(name) and arr.dtype.kind in "iu" and name not in opts.scale:
+        raise FormatError(f"{path}: integer depth ({arr.dtype}) in an unstated unit; '{name}' is stored in metres, "
+                          f"so give --scale {name}=FACTOR, usually {DEPTH_FACTORS}")
+
+
 def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int | None) -> dict[str, np.ndarray]:
     """All modalities of one frame, converted and brought to one size as opts.resize says."""
     frame, paths = {}, {}
     for f in folders:
         path = f.files[key]
         arr = read_file(path)
+        f.check_dtype(arr, path)
         if f.role == "source":
             arr = to_source(arr, path)
         elif f.role == "target":
+            _check_depth_scale(f.name, arr, path, opts)
             arr = to_target(arr, path, opts.scale.get(f.name, 1.0), opts.nan_as_zero)
         else:
             arr = to_label(arr, path, num_classes)
@@ -321,7 +346,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--units", type=_pair, action="append", default=[], metavar="NAME=UNITS",
                    help="units of a target after scaling, e.g. thermal=kelvin")
     p.add_argument("--scale", type=_pair, action="append", default=[], metavar="NAME=FACTOR",
-                   help="multiply a target's file values by FACTOR, e.g. thermal=0.01 or depth=0.001")
+                   help="multiply a target's file values by FACTOR, e.g. thermal=0.01 or depth=0.001; required for "
+                        "integer depth images (depth=0.001 millimetres, 0.0001 for 0.1 mm, 0.0002 for 1/5000 m)")
     p.add_argument("--channels", type=_pair, action="append", default=[], metavar="NAME=TEXT",
                    help="what a target's channels are, e.g. 'thermal=brightness temperature'")
     p.add_argument("--resize", choices=("none", "source", "target"), default="none",

@@ -4,9 +4,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from crossmodal.data.sensor_files import imdecode
 from data_tools.pairs import _is_depth
 
 IMAGE = "sensor_msgs/msg/Image"
@@ -115,6 +115,8 @@ def _image(msg: dict, role: Role, stamp: float) -> np.ndarray:
                        f"(supported: {', '.join(ENCODINGS)})")
     kind, c = ENCODINGS[enc]
     h, w, step = msg["height"], msg["width"], msg["step"]
+    if h < 1 or w < 1:
+        raise BagError(f"{_where(role, stamp)}: {enc} image is {h}x{w} pixels; expected at least 1x1")
     dtype = np.dtype(kind).newbyteorder(">" if msg["is_bigendian"] else "<")
     row = w * c * dtype.itemsize
     data = msg["data"]
@@ -156,7 +158,7 @@ def _compressed(msg: dict, role: Role, stamp: float) -> tuple[np.ndarray, str]:
         else:
             raise BagError(f"{_where(role, stamp)}: compressedDepth {fmt!r} data is not a ConfigHeader followed by a "
                            f"PNG image")
-        img = cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
+        img = imdecode(png)
         if img is None or img.dtype != np.uint16 or img.ndim != 2:
             raise BagError(f"{_where(role, stamp)}: compressedDepth {fmt!r}: the PNG does not decode to 16-bit grey")
         if encoding == "16UC1":
@@ -169,13 +171,13 @@ def _compressed(msg: dict, role: Role, stamp: float) -> tuple[np.ndarray, str]:
     if "jpeg" not in low and "jpg" not in low and "png" not in low:
         raise BagError(f"{_where(role, stamp)}: CompressedImage format {fmt!r} is not supported "
                        f"(jpeg, png or compressedDepth png)")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    img = imdecode(data)
     if img is None:
-        raise BagError(f"{_where(role, stamp)}: CompressedImage ({fmt!r}) does not decode")
+        raise BagError(f"{_where(role, stamp)}: CompressedImage ({fmt!r}) does not decode ({data.size} bytes)")
     if img.ndim == 3 and img.shape[2] == 3:
         return img[..., ::-1].copy(), "rgb8"
     if img.ndim == 3 and img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA), "rgba8"
+        return np.ascontiguousarray(img[..., [2, 1, 0, 3]]), "rgba8"  # cvtColor refuses some depths (int8 TIFF)
     if img.dtype == np.uint16:
         return img, "16UC1" if encoding == "16UC1" else "mono16"
     if img.dtype == np.uint8:

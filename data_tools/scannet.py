@@ -42,6 +42,7 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.sensor_files import imdecode, imread
 from data_tools import camera
 from data_tools.common import (
     check_input_file,
@@ -222,7 +223,7 @@ def decode_color(data: bytes, h: SensHeader, index: int) -> np.ndarray:
         if len(data) != expected:
             raise SensError(f"{h.path}: frame {index}: raw colour holds {len(data)} bytes; expected {expected}")
         return np.frombuffer(data, np.uint8).reshape(h.color_height, h.color_width, 3)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)   # BGR
+    img = imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)   # BGR
     if img is None:
         raise SensError(f"{h.path}: frame {index}: colour is not a decodable {h.color_type} image "
                         f"({len(data)} bytes)")
@@ -271,7 +272,7 @@ def read_label_map(path: Path) -> np.ndarray:
 
 def read_label(path: Path, lut: np.ndarray, index: int) -> np.ndarray:
     """A label-filt PNG (uint16 or uint8 ScanNet ids) mapped through lut to NYU-40 ids (255 = ignore)."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    img = imread(path)
     if img is None:
         raise SensError(f"{path}: frame {index}: not a readable label PNG")
     if img.ndim != 2 or img.dtype not in (np.uint8, np.uint16):

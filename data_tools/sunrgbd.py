@@ -44,6 +44,7 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
                                      seg_mat, split_entry)
@@ -195,7 +196,7 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             w, h = im.size
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise FormatError(f"{path}: cannot be read as an image ({err})") from None
     return h, w
 
@@ -223,7 +224,7 @@ def unrotate(raw: np.ndarray) -> np.ndarray:
 
 def read_depth(path: Path) -> np.ndarray:
     """(H, W) float32 metres from a bit-rotated 16-bit SUN RGB-D depth PNG (0 = no reading)."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    raw = imread(path)
     if raw is None:
         raise FormatError(f"{path}: cannot be decoded as an image")
     if raw.dtype != np.uint16 or raw.ndim != 2:
@@ -234,7 +235,7 @@ def read_depth(path: Path) -> np.ndarray:
 
 def read_rgb(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # pixels as stored, as PIL sizes
+    img = imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # pixels as stored, as PIL sizes
     if img is None:
         raise FormatError(f"{path}: cannot be decoded as an image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -242,7 +243,7 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def read_label(path: Path) -> np.ndarray:
     """(H, W) uint8 class ids 0..36 (255 = ignore) from a 37-class label image (1..37, 0 = void)."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    raw = imread(path)
     if raw is None:
         raise FormatError(f"{path}: cannot be decoded as an image")
     if raw.ndim != 2 or raw.dtype not in (np.uint8, np.uint16):

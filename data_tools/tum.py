@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.associate import associate
 from data_tools.common import (
@@ -141,7 +142,7 @@ def camera_intrinsics(sequence: Path, override: tuple[float, float, float, float
 
 def read_rgb(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an 8-bit colour PNG (FormatError naming the file otherwise)."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    img = imread(path)
     if img is None:
         raise FormatError(f"{path}: cannot be decoded as an image")
     if img.dtype != np.uint8:
@@ -157,7 +158,7 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def read_depth(path: Path) -> np.ndarray:
     """(H, W) float32 metres from a 16-bit TUM depth PNG (5000 counts per metre, 0 = no reading)."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    img = imread(path)
     if img is None:
         raise FormatError(f"{path}: cannot be decoded as an image")
     if img.dtype != np.uint16 or img.ndim != 2:

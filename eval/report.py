@@ -16,11 +16,12 @@ from crossmodal.config import Config, to_dict
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.files import SPLITS, DataFiles, split_path
 from crossmodal.errors import UserError
+from crossmodal.outputs import check_output_dir
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, versions
 from eval.tuning import tuning_section
 from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
-from eval.verdict import controls_table, paired_verdict, verdict_lines
+from eval.verdict import controls_table, paired_verdict, plus_minus as _pm, verdict, verdict_lines
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
 
 
@@ -89,7 +90,7 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
     return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
 
 
-NOT_AVERAGED = ("time_s", "num_test", "grid", "layer")
+NOT_AVERAGED = ("time_s", "num_test", "grid", "layer", "skipped_nonfinite")
 
 
 def aggregate(per_seed: Mapping[int, Mapping[str, Any]], class_names: list[str]) -> dict[str, Any]:
@@ -118,52 +119,10 @@ def aggregate(per_seed: Mapping[int, Mapping[str, Any]], class_names: list[str])
         out["probe_miou"], out["probe_miou_std"] = _mean_std([r["probe"]["miou"] for r in runs])
     if all("time_s" in r for r in runs):
         out["time_s"] = round(sum(r["time_s"] for r in runs), 1)
+    if any(r.get("skipped_nonfinite") for r in runs):  # transfer steps skipped for a non-finite loss, all seeds
+        out["skipped_nonfinite"] = sum(r.get("skipped_nonfinite", 0) for r in runs)
     out["per_seed"] = {str(s): dict(per_seed[s]) for s in seeds}
     return out
-
-
-def _pm(e: Mapping[str, Any], key: str) -> str:
-    if e.get(key) is None:
-        return "n/a"
-    std = e.get(f"{key}_std")
-    return f"{100 * e[key]:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
-
-
-def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU",
-            start: str = "random initialisation") -> list[str]:
-    """Plain sentences, computed from the numbers: is a CRD variant ahead of every other distiller and of `none`,
-    by how much, and is the gap larger than the seed-to-seed spread?"""
-    students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
-    crd = {m: e for m, e in students.items() if m.startswith("crd")}
-    others = {m: e for m, e in students.items() if m not in crd}
-    if not crd or not others:
-        return []
-    key = lambda m: students[m][metric]  # noqa: E731
-    best_crd, best_other = max(crd, key=key), max(others, key=key)
-    gap = 100 * (students[best_crd][metric] - students[best_other][metric])
-    spread = max((100 * (students[m].get(f"{metric}_std") or 0.0) for m in (best_crd, best_other)), default=0.0)
-    n = len(students[best_crd]["seeds"])
-    lines = []
-    if gap > 0:
-        lines.append(f"A CRD variant is ahead: `{best_crd}` ({_pm(students[best_crd], metric)}) leads every other "
-                     f"method, {gap:+.1f} {label} points over the best of the rest, `{best_other}` "
-                     f"({_pm(students[best_other], metric)}).")
-    else:
-        lines.append(f"No CRD variant is ahead: `{best_other}` ({_pm(students[best_other], metric)}) leads; the best "
-                     f"CRD variant, `{best_crd}` ({_pm(students[best_crd], metric)}), is {-gap:.1f} {label} points "
-                     f"behind it.")
-    if "none" in students and best_other != "none":
-        lines.append(f"Against `none` ({start}, same downstream protocol): `{best_crd}` "
-                     f"{100 * (students[best_crd][metric] - students['none'][metric]):+.1f} points.")
-    if n < 2:
-        lines.append("One seed only: no spread is known, so no gap here is established.")
-    elif abs(gap) <= spread:
-        lines.append(f"The gap ({abs(gap):.1f}) is within the seed-to-seed spread (sample std up to {spread:.1f} "
-                     f"over {n} seeds): not a clear difference.")
-    else:
-        lines.append(f"The gap ({abs(gap):.1f}) is larger than the seed-to-seed spread (sample std up to "
-                     f"{spread:.1f} over {n} seeds).")
-    return lines
 
 
 def write_classification_figures(run_dir: Path, methods: Mapping[str, dict],
@@ -222,6 +181,13 @@ def _label_efficiency_section(summary: Mapping[str, Any]) -> list[str]:
     return lines + [""] + said + ([""] if said else [])
 
 
+def _skipped_lines(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A note on transfer steps skipped for a non-finite loss (transfer.skip_nonfinite), when there were any."""
+    skipped = [f"{m} {v['skipped_nonfinite']}" for m, v in methods.items() if v.get("skipped_nonfinite")]
+    return [f"Transfer steps skipped for a non-finite loss (transfer.skip_nonfinite, all seeds): "
+            f"{', '.join(skipped)}.", ""] if skipped else []
+
+
 def render_report(summary: dict[str, Any], figures: Mapping[str, str],
                   controls: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """report.md: what was run, the results table (mean ± std over seeds), the verdict, per-class IoU, figures."""
@@ -256,7 +222,7 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
     lines += ["", f"Numbers are percentages. `none` is the same student trained from {start} with the "
               "same fine-tuning; `teacher_<source>` is the frozen teacher on the source modality, a reference, not a "
               "competitor. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
-              "ranking.", ""]
+              "ranking.", ""] + _skipped_lines(methods)
     said = verdict(methods, start=start) + verdict_lines(summary.get("verdict", {}))
     if said:
         lines += ["## Verdict", ""] + said + [""]
@@ -312,7 +278,7 @@ def render_classification_report(summary: dict[str, Any], figures: Mapping[str, 
                       f"competitor): top-1 {_pm(v, 'top1')}."]
     lines += ["", "Numbers are percentages. `none` is the same student with random weights probed the same way. "
               "The headline column is the last stage, chosen in advance; the other stages are shown, not selected "
-              "from.", ""]
+              "from.", ""] + _skipped_lines(methods)
     said = verdict(students, "top1", "top-1") + verdict_lines(summary.get("verdict", {}), "top-1")
     if said:
         lines += ["## Verdict", ""] + said + [""]
@@ -405,8 +371,45 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
     return {m: round(v["miou"], 4) for m, v in summary["methods"].items()}
 
 
-def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
-    """Aggregate finished runs (e.g. one per seed): per method mean and sample std over runs, plus every run's numbers."""
+# config keys runs to pool may differ in: the seed, names, paths and settings with no effect on the numbers
+POOL_IGNORED = ("name", "output_dir", "seed", "seeds", "threads", "trackers", "teacher.cache_dir",
+                "data.num_workers", "checkpoint.every_steps", "checkpoint.keep")
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def mixed_runs(runs: list[Path], loaded: list[Mapping[str, Any]]) -> list[str]:
+    """What keeps finished runs from being pooled as seeds of one experiment: each seed run by more than one of them,
+    and the config keys (other than the seed, names and paths, POOL_IGNORED) whose values differ."""
+    problems = []
+    first_run: dict[int, Path] = {}
+    for run, m in zip(runs, loaded):
+        for seed in m.get("seeds") or [m["seed"]]:
+            if seed in first_run:
+                problems.append(f"{first_run[seed]} and {run} both ran seed {seed}")
+            else:
+                first_run[seed] = run
+    flat = [_flat(m.get("config", {})) for m in loaded]
+    keys = sorted({k for f in flat for k in f if not any(k == i or k.startswith(i + ".") for i in POOL_IGNORED)})
+    differ = [k for k in keys if any(f.get(k, "(unset)") != flat[0].get(k, "(unset)") for f in flat[1:])]
+    if differ:
+        shown = ", ".join(differ[:12]) + (f" and {len(differ) - 12} more" if len(differ) > 12 else "")
+        problems.append(f"their configs differ in {shown}")
+    return problems
+
+
+def compare_runs(runs: list[Path], out: Path, allow_mixed: bool = False) -> dict[str, Any]:
+    """Aggregate finished runs (e.g. one per seed): per method mean and sample std over runs, plus every run's numbers.
+    Runs that share a seed, or whose configs differ beyond the seed, are refused (UserError) unless `allow_mixed`;
+    then the report says what was mixed."""
     loaded = []
     for run in runs:
         path = run / "metrics.json"
@@ -421,6 +424,10 @@ def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
     for run, m in zip(runs, loaded):
         if m["class_names"] != names:
             raise UserError(f"{run} has classes {m['class_names']}, {runs[0]} has {names}: not comparable")
+    mixed = mixed_runs(runs, loaded)
+    if mixed and not allow_mixed:
+        raise UserError(f"not pooled: {'; '.join(mixed)}. Pooling needs one experiment run with distinct seeds; "
+                        f"give --allow-mixed to pool them anyway (the report then says so)")
     methods: dict[str, dict[str, Any]] = {}
     for run, m in zip(runs, loaded):
         for method, v in m["methods"].items():
@@ -433,7 +440,7 @@ def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
         per_class = [m["methods"][method]["per_class_iou"] for m in loaded if method in m["methods"]]
         entry["per_class_iou"] = {c: (float(np.mean(v)) if (v := [p[c] for p in per_class if p[c] is not None]) else None)
                                   for c in names}
-    summary = {"runs": [str(r) for r in runs], "class_names": names, "methods": methods}
+    summary = {"runs": [str(r) for r in runs], "class_names": names, "methods": methods, "mixed": mixed}
     out.mkdir(parents=True, exist_ok=True)
     write_metrics(out, summary)
     bar_chart({m: (e["miou"], e["miou_std"]) for m, e in methods.items()}, out / "miou.png",
@@ -442,6 +449,8 @@ def compare_runs(runs: list[Path], out: Path) -> dict[str, Any]:
                       out / "per_class_iou.png", title="Per-class IoU, mean over runs", ylabel="IoU")
     base = methods.get("none", {}).get("miou")
     lines = [f"# Comparison of {len(runs)} run(s)", "", "Runs: " + ", ".join(f"`{r}`" for r in runs), "",
+             *([f"Mixed runs pooled (--allow-mixed): {'; '.join(mixed)}. The spread below is then not a seed-to-seed "
+                f"spread of one experiment.", ""] if mixed else []),
              "| method | runs | seeds | mIoU | pixel acc | mean acc | mIoU vs none |", "|---|---|---|---|---|---|---|"]
     for method, e in methods.items():
         pm = lambda k: f"{100 * e[k]:.1f}" + (f" ± {100 * e[k + '_std']:.1f}" if e[k + "_std"] is not None else "")
@@ -461,12 +470,18 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog="example: python -m eval.report runs/seed0 runs/seed1 runs/seed2 --out runs/study")
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="pool runs even if they share a seed or their configs differ beyond the seed (the report "
+                        "says what was mixed)")
     args = p.parse_args(argv)
     try:
-        compare_runs(args.runs, args.out)
+        check_output_dir(args.out, "--out")
+        summary = compare_runs(args.runs, args.out, allow_mixed=args.allow_mixed)
     except (UserError, FileNotFoundError, KeyError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if summary["mixed"]:
+        print(f"pooled mixed runs (--allow-mixed): {'; '.join(summary['mixed'])}", file=sys.stderr)
     print(f"wrote {args.out / 'report.md'}")
     return 0
 

@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="JSON file for the metrics (default: <run>/eval_<data stem>.json)")
     args = p.parse_args(argv)
     try:
+        if not (args.run / "config.yaml").is_file():
+            what = ("does not exist" if not args.run.exists() else "is a file" if not args.run.is_dir()
+                    else "has no config.yaml")
+            raise UserError(f"--run {args.run} {what}: it is not a run folder; name a folder written by "
+                            f"run_transfer.py (runs/<name>, with config.yaml and checkpoints/)")
         cfg = load_config(args.run / "config.yaml")
         test = read_info(args.data)
         for needed in (cfg.data.target, "label"):

@@ -17,38 +17,101 @@ def _paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str) -> dict[str
     return {"diff": d.diff, "ci95": list(d.ci95) if d.ci95 else None, "seeds": len(d.seeds)}
 
 
-def paired_verdict(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[str, Mapping[str, Any]],
-                   metric: str = "miou") -> dict[str, Any]:
-    """{"best", "best_baseline", "diff", "ci95", "seeds", "knowledge", "chosen_on"}: the best CRD variant against
-    the best method that is neither a CRD variant nor `none`, paired by seed (fractions; ci95 None with one seed);
-    "knowledge" is the best controlled CRD variant (else the best controlled method) against itself with a random
-    teacher. "Best" is by mean val mIoU when every student has one ("chosen_on": "val"), so the comparison reported
-    on test is fixed before test is looked at; otherwise by the reported metric ("chosen_on": "test")."""
+def choose(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou") -> dict[str, Any]:
+    """{"best", "best_baseline", "chosen_on"}: the best CRD variant and the best method that is neither a CRD
+    variant nor `none` (None where there is none), by mean val mIoU when every student has one ("val"), otherwise
+    by the reported metric ("test"). Every verdict sentence of a report compares these two."""
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
     crd = [m for m in students if m.startswith("crd")]
     baselines = [m for m in students if not m.startswith("crd") and m != "none"]
     on_val = metric == "miou" and bool(students) and all(e.get("val_miou") is not None for e in students.values())
     key = "val_miou" if on_val else metric
     score = lambda m: students[m][key]  # noqa: E731
-    out: dict[str, Any] = {"best": max(crd, key=score) if crd else None,
-                           "best_baseline": max(baselines, key=score) if baselines else None,
-                           "chosen_on": "val" if on_val else "test"}
+    return {"best": max(crd, key=score) if crd else None,
+            "best_baseline": max(baselines, key=score) if baselines else None, "chosen_on": "val" if on_val else "test"}
+
+
+def paired_verdict(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[str, Mapping[str, Any]],
+                   metric: str = "miou") -> dict[str, Any]:
+    """{"best", "best_baseline", "diff", "ci95", "seeds", "knowledge", "chosen_on"}: the best CRD variant against
+    the best method that is neither a CRD variant nor `none` (as `choose` picks them: on val when it can), paired by
+    seed (fractions; ci95 None with one seed); "knowledge" is the best controlled CRD variant (else the best
+    controlled method) against itself with a random teacher. Choosing on val fixes the comparison reported on test
+    before test is looked at."""
+    students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
+    out = choose(students, metric)
+    key = "val_miou" if out["chosen_on"] == "val" else metric
     if out["best"] and out["best_baseline"]:
         out.update(_paired(students[out["best"]], students[out["best_baseline"]], metric))
     random = controls.get("random_teacher", {})
     if random:
+        crd = [m for m in students if m.startswith("crd")]
         controlled = [m for m in crd if m in random] or [m for m in students if m in random]
-        method = out["best"] if out["best"] in random else max(controlled, key=score)
+        method = out["best"] if out["best"] in random else max(controlled, key=lambda m: students[m][key])
         out["knowledge"] = {"method": method, **_paired(students[method], random[method], metric)}
     return out
 
 
+def plus_minus(e: Mapping[str, Any], key: str) -> str:
+    """A mean in percent with its sample std over seeds: '47.0 ± 2.0' (no ± for one seed), 'n/a' if missing."""
+    if e.get(key) is None:
+        return "n/a"
+    std = e.get(f"{key}_std")
+    return f"{100 * e[key]:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
+
+
+def signed(points: float) -> str:
+    """A difference in points, signed to one decimal; '0.0' (never '-0.0' or '+0.0') when it rounds to nothing."""
+    text = f"{points:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
+def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU",
+            start: str = "random initialisation") -> list[str]:
+    """Plain sentences, computed from the numbers: is the best CRD variant ahead of, level with or behind the best
+    other distiller (else `none`), both as `choose` picks them, by how much, and is the gap larger than the
+    seed-to-seed spread?"""
+    students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
+    chosen = choose(students, metric)
+    best, other = chosen["best"], chosen["best_baseline"] or ("none" if "none" in students else None)
+    if not best or not other:
+        return []
+    crd = [m for m in students if m.startswith("crd")]
+    by = " by val mIoU" if chosen["chosen_on"] == "val" else ""
+    gap = 100 * (students[best][metric] - students[other][metric])
+    spread = max(100 * (students[m].get(f"{metric}_std") or 0.0) for m in (best, other))
+    n = len(students[best]["seeds"])
+    which = f"`{best}` ({plus_minus(students[best], metric)})" + (
+        f", the best of the {len(crd)} CRD variants{by}," if len(crd) > 1 else "")
+    rival = (f"the best other distiller{by}, `{other}` ({plus_minus(students[other], metric)})" if other != "none"
+             else f"`none` ({plus_minus(students[other], metric)}, {start})")
+    if signed(gap) == "0.0":
+        lines = [f"No CRD variant is ahead: {which} is level with {rival} (less than 0.05 {label} points apart)."]
+    elif gap > 0:
+        lines = [f"A CRD variant is ahead: {which} leads {rival}, by {gap:.1f} {label} points."]
+    else:
+        lines = [f"No CRD variant is ahead: {which} is behind {rival}, by {-gap:.1f} {label} points."]
+    if "none" in students and other != "none":
+        d = 100 * (students[best][metric] - students["none"][metric])
+        lines.append(f"Against `none` ({start}, same downstream protocol): `{best}` "
+                     + ("level with it." if signed(d) == "0.0" else f"{signed(d)} points."))
+    if n < 2:
+        lines.append("One seed only: no spread is known, so no gap here is established.")
+    elif abs(gap) <= spread:
+        lines.append(f"The gap ({abs(gap):.1f}) is within the seed-to-seed spread (sample std up to {spread:.1f} "
+                     f"over {n} seeds): not a clear difference.")
+    else:
+        lines.append(f"The gap ({abs(gap):.1f}) is larger than the seed-to-seed spread (sample std up to "
+                     f"{spread:.1f} over {n} seeds).")
+    return lines
+
+
 def _points(x: float) -> str:
-    return f"{100 * x:+.1f}"
+    return signed(100 * x)
 
 
 def _interval(ci: list[float] | None) -> str:
-    return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "n/a (one seed)"
+    return f"[{_points(ci[0])}, {_points(ci[1])}]" if ci else "n/a (one seed)"
 
 
 def verdict_lines(v: Mapping[str, Any], label: str = "mIoU") -> list[str]:

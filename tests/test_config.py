@@ -56,6 +56,25 @@ def test_missing_file_is_a_clear_error(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
+def test_an_override_is_blamed_as_a_command_line_override_not_as_the_file(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config("configs/smoke.yaml", ["seed=3", "transfer.epoch=3"])
+    assert str(err.value).startswith("command-line override 'transfer.epoch=3': unknown config key 'transfer.epoch'")
+    assert "smoke.yaml" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"^command-line override 'finetune.lr=-1': config key 'finetune.lr' must be"):
+        load_config("configs/smoke.yaml", ["finetune.lr=-1"])
+    with pytest.raises(ConfigError, match=r"^command-line override 'notakey' must look like key.sub=value"):
+        load_config("configs/smoke.yaml", ["notakey"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("transfer:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match=f"^{bad}: unknown config key 'transfer.epoch'"):  # the file's own key
+        load_config(bad, ["seed=1"])
+    bad.write_text("finetune:\n  lr: -1\n")
+    with pytest.raises(ConfigError, match=f"^{bad}: config key 'finetune.lr' must be a positive"):
+        load_config(bad, ["seed=1"])
+    assert load_config(bad, ["finetune.lr=0.1"]).finetune.lr == 0.1  # an override may mend the file
+
+
 def test_resolved_config_round_trips_through_yaml(tmp_path):
     cfg = load_config("configs/smoke.yaml", ["seed=7"])
     path = tmp_path / "c.yaml"

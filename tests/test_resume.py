@@ -1,8 +1,11 @@
-"""Resuming: a run killed with SIGKILL in the middle of an epoch ends with the numbers of an uninterrupted run;
-finished (method, seed) cells are reused; several seeds are aggregated."""
+"""Resuming: a run killed with SIGKILL, or stopped by SIGTERM, in the middle of an epoch ends with the numbers of an
+uninterrupted run; finished (method, seed) cells are reused; several seeds are aggregated."""
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -18,12 +21,29 @@ def _numbers(metrics: dict) -> dict:
             for m, v in metrics["methods"].items()}
 
 
-@pytest.mark.parametrize("grad_accum", [1, 2])
-def test_sigkill_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path, grad_accum):
+def stop_at_snapshot(args: list[str], snapshot, signum: int) -> tuple[int, str, float]:
+    """Start `python run_transfer.py *args`, send `signum` as soon as the step checkpoint `snapshot` exists; returns
+    (exit status, stderr, seconds from the signal to the exit)."""
+    proc = subprocess.Popen([sys.executable, "run_transfer.py", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not snapshot.exists():
+        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be stopped"
+        time.sleep(0.005)
+    os.kill(proc.pid, signum)
+    sent = time.time()
+    _, err = proc.communicate(timeout=120)  # (a guard against a hang, not a timing test)
+    return proc.returncode, err, time.time() - sent
+
+
+# SIGKILL: the process dies at once; SIGTERM: it ends the optimiser step in progress (with grad_accum 2 the whole
+# accumulation window), writes a step checkpoint at once and exits with 143
+@pytest.mark.parametrize("grad_accum, signum", [(1, signal.SIGKILL), (2, signal.SIGTERM)])
+def test_stopped_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path, grad_accum, signum):
     _, _, overrides = smoke_run
     same = [o for o in overrides if not o.startswith("output_dir=")]
-    # pooled CRD (memory bank, Z, negative sampler) long enough to be killed in its middle; a step checkpoint every 3
-    # batches, written only at the end of an accumulation window (with grad_accum 2: batches 6, 12, ...)
+    # pooled CRD (memory bank, Z, negative sampler) long enough to be stopped in its middle; a step checkpoint every
+    # 3 batches, written only at the end of an accumulation window (with grad_accum 2: batches 6, 12, ...)
     setting = [*same, "methods=[crd]", "transfer.epochs=8", "checkpoint.every_steps=3",
                f"transfer.grad_accum={grad_accum}"]
     assert run_transfer.main(["--config", CONFIG, *setting, f"output_dir={tmp_path / 'whole'}"]) == 0
@@ -31,15 +51,27 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_pat
 
     run_dir = tmp_path / "killed" / "smoke"
     state = run_dir / "state" / "transfer-crd-seed0"
-    # killed in epoch 2 of 8, batch 2 of 4
-    run_until_snapshot(["--config", CONFIG, *setting, f"output_dir={tmp_path / 'killed'}"], state / "step-00000006.pt")
+    args = ["--config", CONFIG, *setting, f"output_dir={tmp_path / 'killed'}"]
+    # stopped in epoch 2 of 8, batch 2 of 4 (SIGTERM: at the end of that batch's accumulation window or a later one)
+    if signum == signal.SIGKILL:
+        run_until_snapshot(args, state / "step-00000006.pt")
+    else:
+        status, err, seconds = stop_at_snapshot(args, state / "step-00000006.pt", signum)
+        print(f"SIGTERM to exit: {seconds:.1f} s")
+        assert status == 128 + signal.SIGTERM, err[-2000:]
+        assert "Traceback" not in err
+        assert "stopped by SIGTERM at transfer[crd] step" in (run_dir / "log.txt").read_text()
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "cells" / "crd-seed0.pt").exists()
     import torch
 
     snaps = sorted(state.glob("step-*.pt"))
     assert 1 <= len(snaps) <= 2  # the newest `keep` only
     last = torch.load(snaps[-1], map_location="cpu", weights_only=False)
-    assert not last["finished"] and 0 < last["batch"] < 4  # killed inside an epoch
+    assert not last["finished"] and 0 < last["batch"] <= 4  # stopped inside an epoch (or after its last batch)
+    if signum == signal.SIGTERM:  # the stop's own snapshot, after a whole window, whatever every_steps says
+        assert last["step"] >= 6 and last["step"] % grad_accum == 0
+        assert (f"stopped by SIGTERM at transfer[crd] step {last['step']}; resume with "
+                f"`accelerate launch run_transfer.py --resume {run_dir}`\n") in err  # the last line
     assert "memory_student" in str(list(last["state"]["distiller"]))
 
     assert run_transfer.main(["--resume", str(run_dir)]) == 0

@@ -60,7 +60,10 @@ class PairedDataset(torch.utils.data.Dataset):
         i %= n
         datasets = self._handle()
         row = int(self.indices[i])
-        sample: dict = {m: ds[row] for m, ds in datasets.items()}
+        try:
+            sample: dict = {m: ds[row] for m, ds in datasets.items()}
+        except (OSError, RuntimeError) as err:  # what h5py raises on cut or corrupt data chunks
+            raise FormatError(f"{self.path}: cannot read sample {row} (truncated or corrupt?): {err}") from None
         sample["index"] = i
         return self.transform(sample) if self.transform is not None else sample
 

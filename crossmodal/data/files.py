@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crossmodal.config import Config, ConfigError
+from crossmodal.data.checks import check_label_ids, check_same_names, check_stored_alike
 from crossmodal.data.h5format import PairedInfo, read_info
 from crossmodal.distill.options import OPTIONS, config_key, fill_num_classes
 from crossmodal.encodings import check_encoding
@@ -88,7 +89,8 @@ def ensure_synthetic(cfg: Config, is_main: bool) -> None:
 
 
 def open_data(cfg: Config) -> DataFiles:
-    """Read and cross-check the split files: present, holding the modalities and classes the config needs."""
+    """Read and cross-check the split files: present, holding the modalities and classes the config needs, stored
+    alike and naming the same classes, every label id within the class list (crossmodal.data.checks)."""
     infos = {}
     splits = [*SPLITS, "val"] if val_path(cfg) is not None else list(SPLITS)
     for split in splits:
@@ -115,14 +117,14 @@ def open_data(cfg: Config) -> DataFiles:
                 d = cfg.data
                 check_encoding(getattr(d, f"{side}_encoding"), name, info.shapes[name], str(info.path),
                                tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
+    check_stored_alike(infos, [src, tgt])
     names_of = (lambda i: i.class_names) if cfg.task == "segmentation" else (lambda i: i.image_class_names)
+    names_attr = "class_names" if cfg.task == "segmentation" else "image_class_names"
     names = names_of(infos["test"])
     if not names:
-        raise ConfigError(f"{infos['test'].path} names no classes ({'class_names' if cfg.task == 'segmentation' else 'image_class_names'} "
-                          f"attribute) for task {cfg.task}")
-    for split in ("teacher", "train", "val"):
-        if split in infos and names_of(infos[split]) != names:
-            raise ConfigError(f"class names of {infos[split].path} differ from those of {infos['test'].path}")
+        raise ConfigError(f"{infos['test'].path} names no classes ({names_attr} attribute) for task {cfg.task}")
+    named = {s: i for s, i in infos.items() if s != "unlabeled" or (i.holds(label) and names_of(i))}
+    check_same_names(named, "test", names_attr, names_of)
     if cfg.data.num_classes and cfg.data.num_classes != len(names):
         raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
                           f"has {len(names)} classes ({', '.join(names)})")
@@ -139,6 +141,8 @@ def open_data(cfg: Config) -> DataFiles:
         raise ConfigError("config key 'tune.trials' needs a validation split to choose on, and this run has none: "
                           "name one in data.val (e.g. --val-fraction of the data_tools converters) or use the "
                           "embedded data")
+    for split, info in infos.items():  # last: the one check that reads whole datasets (once per file version)
+        check_label_ids(info, split, info.num_classes)
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
 
 

@@ -44,8 +44,8 @@ def _decode(value: Any) -> Any:
     """Turn an h5py attribute value (bytes, numpy scalars, object arrays) into plain Python."""
     if isinstance(value, (bytes, np.bytes_)):
         return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, (str, np.str_)):
-        return str(value)
+    if isinstance(value, (str, np.str_)):  # h5py keeps undecodable bytes as surrogates, which cannot be printed
+        return str(value).encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     if isinstance(value, h5py.Empty):
         return None
     if isinstance(value, np.ndarray):
@@ -427,12 +427,23 @@ class PairedInfo:
         raise FormatError(f"{self.path}: no modality has (H, W) samples; modalities {list(self.modalities)}")
 
 
+def _read_attrs(obj: h5py.Group | h5py.Dataset, path: Path) -> dict[str, Any]:
+    """All attributes of a group or dataset as stored; FormatError naming it when h5py cannot decode one."""
+    try:
+        return {k: obj.attrs[k] for k in obj.attrs}
+    except (OSError, TypeError, ValueError, KeyError) as err:  # h5py on corrupt attribute headers
+        raise FormatError(f"{path}: the attributes of '{obj.name}' cannot be read (truncated or corrupt?): "
+                          f"{err}") from None
+
+
 def _read_info(f: h5py.File, path: Path) -> PairedInfo:
     """Validate an open file and collect its PairedInfo."""
+    root = _read_attrs(f, path)
+
     def attr(key: str) -> Any:
-        if key not in f.attrs:
+        if key not in root:
             raise FormatError(f"{path}: root attribute '{key}' is missing (not a {FORMAT_NAME} file?)")
-        return f.attrs[key]
+        return root[key]
 
     fmt = _decode(attr("format"))
     if fmt != FORMAT_NAME:
@@ -447,6 +458,10 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
         raise FormatError(f"{path}: root attribute 'modalities': {err}") from err
     if not modalities:
         raise FormatError(f"{path}: root attribute 'modalities' is empty")
+    bad = [m for m in modalities if not MODALITY_NAME.fullmatch(m) or m in RESERVED_MODALITIES]
+    if bad:
+        raise FormatError(f"{path}: root attribute 'modalities' has invalid names {bad}; expected letters, digits "
+                          f"and underscores starting with a letter, not {', '.join(RESERVED_MODALITIES)}")
     num = _decode(attr("num_samples"))
     if not isinstance(num, int) or num < 1:
         raise FormatError(f"{path}: root attribute 'num_samples' is {num!r}; expected an integer >= 1")
@@ -454,9 +469,9 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
     if not isinstance(source, str):
         raise FormatError(f"{path}: root attribute 'source' is {source!r}; expected a string")
     class_names: list[str] = []
-    if "class_names" in f.attrs:
+    if "class_names" in root:
         try:
-            class_names = _decode_names(f.attrs["class_names"])
+            class_names = _decode_names(root["class_names"])
         except TypeError as err:
             raise FormatError(f"{path}: root attribute 'class_names': {err}") from err
     if "label" in modalities and not class_names:
@@ -480,7 +495,8 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
             raise FormatError(f"{path}: dataset '{m}' has dtype {ds.dtype}; expected uint8, uint16 or float32")
         shapes[m] = tuple(int(s) for s in ds.shape[1:])
         dtypes[m] = np.dtype(ds.dtype)
-        mod_attrs[m] = {k: _decode(v) for k, v in ds.attrs.items()}
+        _check_spec(path, m, shapes[m], dtypes[m], len(class_names) or None)  # the writer's rules (rgb, depth, label)
+        mod_attrs[m] = {k: _decode(v) for k, v in _read_attrs(ds, path).items()}
     image_names: list[str] = []
     has_class_id = "class_id" in f
     if has_class_id:
@@ -489,14 +505,14 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
             raise FormatError(f"{path}: 'class_id' must be an integer dataset of shape ({num},); found "
                               f"{getattr(ds, 'shape', type(ds).__name__)} {getattr(ds, 'dtype', '')}")
         try:
-            image_names = _decode_names(f.attrs["image_class_names"]) if "image_class_names" in f.attrs else []
+            image_names = _decode_names(root["image_class_names"]) if "image_class_names" in root else []
         except TypeError as err:
             raise FormatError(f"{path}: root attribute 'image_class_names': {err}") from err
         ids = ds[()]
         if image_names and (ids.min() < -1 or ids.max() >= len(image_names)):
             raise FormatError(f"{path}: 'class_id' holds values {int(ids.min())}..{int(ids.max())}; expected -1 (none) "
                               f"or 0..{len(image_names) - 1} for the {len(image_names)} names in 'image_class_names'")
-    extra = {k: _decode(v) for k, v in f.attrs.items()
+    extra = {k: _decode(v) for k, v in root.items()
              if k not in ("format", "format_version", "modalities", "class_names", "num_samples", "image_class_names")}
     return PairedInfo(path=path, num_samples=num, modalities=tuple(modalities), shapes=shapes, dtypes=dtypes,
                       class_names=tuple(class_names), attrs=extra, modality_attrs=mod_attrs,

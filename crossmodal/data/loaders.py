@@ -9,6 +9,7 @@ from crossmodal.config import Config
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.h5format import PairedInfo
 from crossmodal.modalities import InputSpec, PairTransform
+from crossmodal.stages.preemption import ignore_stop_signals
 
 
 def input_spec(cfg: Config, side: str) -> InputSpec:
@@ -58,7 +59,8 @@ def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: boo
     dataset = PairedDataset(info.path, modalities, transform=transform, indices=indices)
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), seed) if train else None,
                       drop_last=train and len(dataset) >= batch_size, num_workers=num_workers,
-                      pin_memory=torch.cuda.is_available())
+                      pin_memory=torch.cuda.is_available(),
+                      worker_init_fn=ignore_stop_signals if num_workers else None)  # a stop is the main process's
 
 
 def _epoch_sampler(loader: DataLoader) -> EpochSampler | None:

@@ -4,6 +4,7 @@ read files the same way and refuse the same things."""
 from __future__ import annotations
 
 from pathlib import Path
+from tokenize import TokenError
 
 import cv2
 import numpy as np
@@ -13,6 +14,30 @@ from crossmodal.data.h5format import FormatError
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 SUFFIXES = IMAGE_SUFFIXES + (".npy",)
 IGNORE = 255
+# what np.load raises on a cut or corrupt .npy (its header is parsed as a Python literal)
+NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TokenError)
+# what integer depth files usually hold: no factor is assumed, so messages list these
+DEPTH_FACTORS = ("0.001 (millimetres: Kinect, RealSense, ScanNet), 0.0001 (0.1 mm), 0.0002 (1/5000 m: TUM RGB-D), "
+                 "or 1 if the values already are metres")
+
+
+def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
+    """cv2.imread, None for every file OpenCV cannot decode (it raises cv2.error instead for some, e.g. a header
+    claiming more pixels than CV_IO_MAX_IMAGE_PIXELS), so callers' 'cannot be decoded' errors cover them all."""
+    try:
+        return cv2.imread(str(path), flags)
+    except cv2.error:
+        return None
+
+
+def imdecode(data: np.ndarray, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
+    """cv2.imdecode of encoded bytes (uint8 array), None for empty, undecodable or oversized images."""
+    if data.size == 0:
+        return None
+    try:
+        return cv2.imdecode(data, flags)
+    except cv2.error:
+        return None
 
 
 def list_files(root: Path) -> dict[str, Path]:
@@ -34,16 +59,14 @@ def read_file(path: Path) -> np.ndarray:
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
+        except NPY_ERRORS as err:
             raise FormatError(f"cannot read {path}: {err}") from None
     else:
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        arr = imread(path)
         if arr is None:
             raise FormatError(f"cannot read {path} (not an image, unsupported or corrupt)")
-        if arr.ndim == 3 and arr.shape[2] == 3:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-        elif arr.ndim == 3 and arr.shape[2] == 4:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+        if arr.ndim == 3 and arr.shape[2] in (3, 4):  # BGR(A) -> RGB(A) by indexing: cvtColor refuses int8 TIFFs
+            arr = np.ascontiguousarray(arr[..., [2, 1, 0, 3][: arr.shape[2]]])
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or arr.size == 0 or arr.dtype.kind not in "biuf":

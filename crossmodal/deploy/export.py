@@ -22,6 +22,7 @@ from crossmodal.atomic import atomic_path, write_text_atomic
 from crossmodal.encodings import (ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD,
                                   encoding_channels)
 from crossmodal.errors import UserError
+from crossmodal.outputs import check_output_dir
 from crossmodal.models.weights import first_conv
 
 FORMATS = ("onnx", "torchscript")
@@ -300,6 +301,7 @@ def export(run_dir: str | Path, method: str, seed: int | None, fmt: str, out: st
         raise ExportError(f"unknown format '{fmt}': choose one of {', '.join(FORMATS)}")
     out = Path(out)
     side = out.with_name(out.name + ".json")
+    check_output_dir(out.parent, "--out's folder")
     for p in (out, side):
         if p.exists() and not overwrite:
             raise FileExistsError(f"{p} exists; pass --overwrite to replace it")

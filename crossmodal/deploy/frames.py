@@ -11,10 +11,10 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, read_info
-from crossmodal.data.sensor_files import IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
+from crossmodal.data.sensor_files import (DEPTH_FACTORS, IGNORE, NPY_ERRORS, SUFFIXES, list_files, read_file,
+                                         to_label, to_source, to_target)
 
 HDF5_SUFFIXES = (".h5", ".hdf5")
-MILLIMETRE_HINT = 20.0  # metres: integer depth files whose median reading is beyond this are millimetres
 
 
 @dataclass
@@ -79,15 +79,12 @@ def convert_file(arr: np.ndarray, path: Path, exp: Expected, scale: float | None
         if arr.dtype != np.uint8:
             raise FormatError(f"{path}: {arr.dtype} values but the model takes {exp.describe()}")
         return arr
-    if exp.depth and scale is None and arr.dtype.kind in "iu":
-        valid = arr[arr > 0]
-        median = float(np.median(valid)) if valid.size else 0.0
-        if median > MILLIMETRE_HINT:
-            raise FormatError(f"{path}: integer depth with median reading {median:g}; the model takes metres, so "
-                              f"these look like millimetres: pass --scale 0.001 (or --scale 1 if they are metres)")
     out = to_target(arr, path, 1.0 if scale is None else scale, nan_as_zero)
     if exp.channels == 0 and out.ndim == 3:
         raise FormatError(f"{path}: {out.shape[2]}-channel image but the model takes {exp.describe()}")
+    if exp.depth and scale is None and arr.dtype.kind in "iu":  # no unit is guessed: several are common
+        raise FormatError(f"{path}: integer depth ({arr.dtype}) in an unstated unit; the model takes metres, so "
+                          f"give --scale FACTOR, usually {DEPTH_FACTORS}")
     return out
 
 
@@ -96,7 +93,7 @@ def _peek_size(path: Path) -> tuple[int, int]:
     if path.suffix.lower() == ".npy":
         try:
             return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape[:2])  # type: ignore[return-value]
-        except (ValueError, OSError, EOFError) as err:
+        except NPY_ERRORS as err:
             raise FormatError(f"cannot read {path}: {err}") from None
     try:
         from PIL import Image

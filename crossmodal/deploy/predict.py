@@ -29,6 +29,7 @@ from crossmodal.deploy.export import (ExportError, build_sensor_model, check_fra
                                       read_metadata, require)
 from crossmodal.deploy.frames import IGNORE, Frame, FrameSource, invalid_mask, open_frames
 from crossmodal.errors import UserError
+from crossmodal.outputs import check_output_dir
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # sensor batch (N, H, W[, C]) -> class ids (N, H, W) uint8
@@ -121,6 +122,7 @@ def _write_png(path: Path, img: np.ndarray) -> None:
 
 def _check_out(out: Path, overwrite: bool, source_path: Path) -> None:
     """Refuse an existing output unless --overwrite and it is an earlier prediction output; never inside the input."""
+    check_output_dir(out, "--out")  # a folder (or can be made one) this user can write, with room on its disk
     if source_path.is_dir() and out.resolve().is_relative_to(source_path.resolve()):
         raise PredictError(f"--out {out} is inside the input folder {source_path}; its PNGs would be read as frames "
                            f"next time: choose a folder outside it")

@@ -100,6 +100,8 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
                              "class_names": list(data.class_names), "config": to_dict(cell_cfg)},
                             run_dir / "checkpoints" / f"{name}_finetuned.pt")
     result.metrics["time_s"] = round(time.time() - t0, 1)
+    if stages[0].skipped_nonfinite:  # transfer steps skipped for a non-finite loss (transfer.skip_nonfinite)
+        result.metrics["skipped_nonfinite"] = stages[0].skipped_nonfinite
     if accelerator.is_main_process:
         keep = {k: transferred[k] for k in ("student", "distiller")} if trial and transferred else {}
         # (a trial keeps its transferred student: the reported cell of the chosen setting need not transfer again)

@@ -2,8 +2,9 @@
 
 A snapshot holds everything the rest of the stage depends on: model, trainable distiller parts and their state
 (CRD memory, Z, samplers' generators), optimiser, schedule, gradient scaler, the loss curve, the position in the
-data (epoch and batches consumed; the order itself is fixed by seed and epoch) and the RNG states. Files are
-written atomically by the main process; the newest `keep` are kept.
+data (epoch and batches consumed; the order itself is fixed by seed and epoch), the RNG states and the count of
+skipped non-finite steps. Files are written atomically by the main process (a signal during the write cannot leave
+half a file: it is only recorded, see preemption.py); the newest `keep` are kept.
 """
 from __future__ import annotations
 
@@ -47,6 +48,17 @@ class StageCheckpoints:
         self.accelerator = accelerator
         self.config = config
         self.log = log
+        self.skipped_nonfinite = 0  # non-finite steps the stage skipped (set by fit; the report shows them)
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder (runs/<name>) these snapshots belong to."""
+        return self.folder.parent.parent
+
+    @staticmethod
+    def name(step: int) -> str:
+        """The file name of the snapshot after `step` steps."""
+        return f"step-{step:08d}.pt"
 
     def _files(self) -> list[Path]:
         return sorted(self.folder.glob("step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
@@ -74,7 +86,7 @@ class StageCheckpoints:
         if not self.accelerator.is_main_process:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        save_checkpoint({**snapshot, "config": self.config}, self.folder / f"step-{snapshot['step']:08d}.pt")
+        save_checkpoint({**snapshot, "config": self.config}, self.folder / self.name(snapshot["step"]))
         for old in self._files()[:-self.keep]:
             old.unlink(missing_ok=True)
 

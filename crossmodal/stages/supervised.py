@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from crossmodal.metrics import ConfusionMatrix
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, progress, sync_batchnorm, warmup_cosine
-from crossmodal.stages.loop import fit
+from crossmodal.stages.loop import LossGuard, fit
 
 IGNORE_INDEX = 255
 
@@ -29,17 +29,20 @@ def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoad
     scheduler = warmup_cosine(optimizer, epochs * len(loader), warmup_steps=min(20, len(loader)))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
+    guard = LossGuard(accelerator, "cross-entropy loss")
+
     def train_step(batch: dict) -> torch.Tensor:
         loss = F.cross_entropy(model(batch[input_key]), batch[target_key], ignore_index=ignore)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
-        optimizer.step()
-        scheduler.step()
+        if guard.ok(loss):  # a non-finite loss stops the stage before the weights change
+            optimizer.step()
+            scheduler.step()
         return loss
 
     state = {"model": accelerator.unwrap_model(model), "optimizer": optimizer, "scheduler": scheduler}
     curve = fit(accelerator, loader, epochs=epochs, train_step=train_step, state=state, train_modules=[model],
-                ckpt=ckpt, desc=desc, log=log)
+                ckpt=ckpt, desc=desc, log=log, guard=guard)
     model = accelerator.unwrap_model(model)
     accelerator.free_memory()
     return model, curve

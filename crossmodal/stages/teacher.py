@@ -4,11 +4,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from accelerate import Accelerator
+from filelock import FileLock, Timeout
 from torch import nn
 
 from crossmodal.checkpoint import save_checkpoint
@@ -87,6 +89,65 @@ def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles, key: str =
     return model
 
 
+def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger, run_dir: Path,
+                  cache: Path) -> tuple[nn.Module, list]:
+    """A teacher trained on data.teacher with teacher.* (step checkpoints in runs/<name>/state/teacher), BatchNorm
+    statistics recalibrated as teacher.net.bn_recalibrate says, written to `cache`; returns it and its loss curve."""
+    torch.manual_seed(cfg.seed)
+    model = build_teacher(cfg, data)
+    loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True,
+                         batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
+                         hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter, label=label_key(cfg))
+    t = cfg.teacher
+    ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
+    model, curve = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
+                                   weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
+                                   target_key=label_key(cfg))
+    steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
+    recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
+                            input_spec(cfg, "source"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
+                            seed=cfg.seed, accelerator=accelerator, log=log, desc="teacher")
+    if accelerator.is_main_process:  # atomic (temp file, then rename): a reader never sees half a teacher
+        save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg), "curve": curve,
+                         "class_names": list(data.class_names)}, cache)
+    accelerator.wait_for_everyone()
+    ckpt.clear()
+    return model, curve
+
+
+def _acquire(lock: FileLock, log: logging.Logger | None) -> None:
+    """Take `lock`, saying so (when `log` is given) if another run holds it and this one has to wait."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if log is not None:
+            log.info("teacher: waiting for the teacher cache lock held by another run (%s)", lock.lock_file)
+            print(f"waiting for the teacher cache lock held by another run: {lock.lock_file}", flush=True)
+        lock.acquire()
+
+
+@contextmanager
+def cache_lock(cache: Path, accelerator: Accelerator, log: logging.Logger) -> Iterator[None]:
+    """Hold <cache>.lock while the cache is looked up and, if missing, trained and written: a second run needing
+    the same teacher waits here, then finds the cache made. Every process first waits until no other run holds the
+    lock (so none of them waits in a collective, whose timeout is shorter than a teacher's training), then the
+    main process holds it for the whole run."""
+    main = accelerator.is_main_process
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{cache}.lock")
+    _acquire(lock, log if main else None)
+    lock.release()
+    accelerator.wait_for_everyone()
+    if main:
+        _acquire(lock, log)
+    try:
+        accelerator.wait_for_everyone()
+        yield
+    finally:
+        if main:
+            lock.release()
+
+
 def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger,
                 run_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The frozen teacher on the accelerator's device, and how it was obtained (with its loss curve if trained)."""
@@ -96,33 +157,15 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
         info["source"] = f"checkpoint {cfg.teacher.checkpoint}"
     else:
         cache = Path(cfg.teacher.cache_dir) / f"teacher-{teacher_cache_key(cfg, data)}.pt"
-        if cache.is_file():
-            model = load_teacher_checkpoint(cfg, cache, data)
-            info["curve"] = torch.load(cache, map_location="cpu", weights_only=True).get("curve", [])
-            info["source"] = f"cache {cache}"
-            log.info("teacher: reusing %s", cache)
-        else:
-            torch.manual_seed(cfg.seed)
-            model = build_teacher(cfg, data)
-            loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True, batch_size=cfg.teacher.batch_size,
-                                 num_workers=cfg.data.num_workers, seed=cfg.seed,
-                                 hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter, label=label_key(cfg))
-            t = cfg.teacher
-            ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
-            model, info["curve"] = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
-                                                   weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
-                                                   target_key=label_key(cfg))
-            steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
-            recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
-                                    input_spec(cfg, "source"), batch_size=t.batch_size,
-                                    num_workers=cfg.data.num_workers, seed=cfg.seed, accelerator=accelerator,
-                                    log=log, desc="teacher")
-            if accelerator.is_main_process:
-                save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg), "curve": info["curve"],
-                                 "class_names": list(data.class_names)}, cache)
-            accelerator.wait_for_everyone()
-            ckpt.clear()
-            info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
+        with cache_lock(cache, accelerator, log):  # one run trains a missing teacher; another waits, then reuses it
+            if cache.is_file():  # only ever complete: written to a temp file and renamed (save_checkpoint)
+                model = load_teacher_checkpoint(cfg, cache, data)
+                info["curve"] = torch.load(cache, map_location="cpu", weights_only=True).get("curve", [])
+                info["source"] = f"cache {cache}"
+                log.info("teacher: reusing %s", cache)
+            else:
+                model, info["curve"] = train_teacher(cfg, data, accelerator, log, run_dir, cache)
+                info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
     if accelerator.is_main_process:
         save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg),
                          "class_names": list(data.class_names)}, run_dir / "checkpoints" / "teacher.pt")

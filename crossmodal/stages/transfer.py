@@ -10,13 +10,13 @@ from accelerate import Accelerator
 from crossmodal.config import Config
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.distill import DISTILLERS, config_key
+from crossmodal.distill import DISTILLERS, Distiller, config_key
 from crossmodal.models import FeatureNet, build_backbone
 from crossmodal.modalities import encoding_channels
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosine
-from crossmodal.stages.loop import fit
+from crossmodal.stages.loop import LossGuard, drop_gradients, fit
 
 
 def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
@@ -47,21 +47,33 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, 
     scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
     student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader, scheduler)
 
+    guard = LossGuard(accelerator, f"{method} loss", skip=t.skip_nonfinite, skip_key="transfer.skip_nonfinite")
+    terms: dict[str, torch.Tensor] = {}  # the parts of a combined distiller (crd+kd: crd, kd), for the message
+    hooks = [part.register_forward_hook(lambda module, args, out, name=name: terms.__setitem__(name, out.detach()))
+             for name, part in distiller.named_children() if isinstance(part, Distiller)]
+
     def train_step(batch: dict) -> torch.Tensor:
         with accelerator.accumulate(student):
             with torch.no_grad(), accelerator.autocast():
                 t_feats, t_logits = teacher.features_and_logits(batch[cfg.data.source], distiller.needs_teacher_logits)
             loss = distiller(student(batch[cfg.data.target]), t_feats, batch["index"], t_logits)
-            accelerator.backward(loss)
-            optimizer.step()
-            scheduler.step()
+            accelerator.backward(loss)  # on every process alike (collectives), then the (agreed) check
+            if guard.ok(loss, terms):
+                optimizer.step()
+                scheduler.step()
+            else:
+                drop_gradients(optimizer)
             optimizer.zero_grad(set_to_none=True)
         return loss
 
     state = {"student": accelerator.unwrap_model(student), "distiller": distiller, "optimizer": optimizer,
              "scheduler": scheduler}
-    curve = fit(accelerator, loader, epochs=t.epochs, train_step=train_step, state=state,
-                train_modules=[student, distiller], ckpt=ckpt, desc=f"transfer[{method}]", log=log)
+    try:
+        curve = fit(accelerator, loader, epochs=t.epochs, train_step=train_step, state=state,
+                    train_modules=[student, distiller], ckpt=ckpt, desc=f"transfer[{method}]", log=log, guard=guard)
+    finally:
+        for hook in hooks:
+            hook.remove()
     student = accelerator.unwrap_model(student)
     accelerator.free_memory()
     recalibrate_after_stage(cfg.student.bn_recalibrate, student, t.epochs * len(loader), data.unlabeled, cfg.data.target,

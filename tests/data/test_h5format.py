@@ -261,3 +261,22 @@ def test_class_id_is_read_and_checked(tmp_path: Path) -> None:
         read_info(_with_class_id(tmp_path / "shape.h5", np.zeros(4, np.int64), ["cat"]))
     with pytest.raises(FormatError, match="'class_id' must be an integer"):
         read_info(_with_class_id(tmp_path / "float.h5", np.zeros(5, np.float32), ["cat"]))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    """HDF5 files get what open() would give any other output (0666 less the umask), not mkstemp's 0600."""
+    from crossmodal.atomic import write_text_atomic
+
+    data = _data()
+    old = os.umask(umask)
+    try:
+        whole = _write(tmp_path / "whole.h5")
+        with PairedWriter(tmp_path / "stream.h5", 5, _specs(), class_names=CLASSES, source="stream") as writer:
+            for i in range(5):
+                writer.write(i, {k: data[k][i] for k in ("rgb", "depth", "label")})
+        write_text_atomic(tmp_path / "note.txt", "x")
+    finally:
+        os.umask(old)
+    for path in (whole, tmp_path / "stream.h5", tmp_path / "note.txt"):
+        assert path.stat().st_mode & 0o777 == mode, path

@@ -1,6 +1,7 @@
 """Tests for data_tools.pairs: matching stems across folders of PNG/TIFF/.npy, scaling, sizes, labels, errors."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -248,3 +249,33 @@ def test_val_fraction_refusals_leave_no_output(tmp_path: Path, capsys: pytest.Ca
         assert not out.parent.exists() or list(out.parent.iterdir()) == []
     assert main([*pair, "--label", str(rec / "labels"), "--val-fraction", "1", "--out", str(out)]) == 2
     assert "--val-fraction" in capsys.readouterr().err
+
+
+def test_mixed_bit_depths_in_one_folder_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _recording(tmp_path / "rec")
+    cv2.imwrite(str(rec / "thermal" / "0001.png"), (_counts(1) // 256).astype(np.uint8))  # one 8-bit among 16-bit
+    out = tmp_path / "o.h5"
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--target", f"thermal={rec / 'thermal'}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "0001.png: uint8 (8-bit)" in err and "0000.png" in err and "uint16 (16-bit)" in err and not out.exists()
+
+
+def test_integer_depth_needs_a_stated_scale(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec = _recording(tmp_path / "rec")
+    out = tmp_path / "o.h5"
+    base = ["--source", f"rgb={rec / 'rgb'}", "--target", f"depth={rec / 'thermal'}", "--out", str(out)]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "0000.png: integer depth (uint16)" in err and "--scale depth=" in err and not out.exists()
+    assert "0.001 (millimetres" in err and "0.0001 (0.1 mm)" in err and "0.0002 (1/5000 m" in err
+    float_depth = tmp_path / "metres"
+    float_depth.mkdir()
+    for k in range(3):  # float depth files are metres already: no scale needed
+        np.save(float_depth / f"{k:04d}.npy", _counts(k).astype(np.float32) / 10000)
+    assert main(["--source", f"rgb={rec / 'rgb'}", "--target", f"depth={float_depth}", "--out", str(out)]) == 0
+    old = os.umask(0o022)
+    try:
+        assert main(base + ["--scale", "depth=0.0001", "--overwrite"]) == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644  # like every other output, not mkstemp's 0600

@@ -155,7 +155,7 @@ def test_bad_input_is_refused_in_one_line_with_nothing_written(smoke_run, models
     _fails(onnx + ["--input", str(odd), "--out", str(out)], capsys, "multiples of 8")
     mm = tmp_path / "mm"
     _png_folder(mm, depth[:2])
-    _fails(onnx + ["--input", str(mm), "--out", str(out)], capsys, "look like millimetres: pass --scale 0.001")
+    _fails(onnx + ["--input", str(mm), "--out", str(out)], capsys, "unstated unit; the model takes metres, so give --scale")
     colour = tmp_path / "colour"
     colour.mkdir()
     cv2.imwrite(str(colour / "c.png"), np.zeros((48, 64, 3), np.uint8))

@@ -40,3 +40,12 @@ def test_label_sentence_warns_when_the_baseline_does_not_rise_with_labels():
     said = matches_sentence(flat, "crd_dense")
     assert "`none` itself scores 32.0 with 50 labels" in said and "not a measured saving" in said
     assert matches_sentence({"none": rising["none"]}, "crd_dense") is None
+
+
+def test_paired_sentences_never_say_minus_zero():
+    methods = {"crd_dense": _entry([0.40, 0.41]), "kd": _entry([0.40002, 0.41001])}
+    v = paired_verdict(methods, {"random_teacher": {"crd_dense": _entry([0.39999, 0.41])}})
+    lines = verdict_lines(v)
+    assert "`crd_dense` minus `kd` = 0.0 mIoU points" in lines[0]
+    assert "random teacher = 0.0 points" in lines[1]
+    assert not any("-0.0" in line or "+0.0" in line for line in lines)
