@@ -259,3 +259,84 @@ def test_loader_workers_outlive_a_sigterm_to_the_process_group():
     r = subprocess.run([sys.executable, "-c", GROUP_SIGNAL], cwd=REPO, capture_output=True, text=True, timeout=120,
                        start_new_session=True)
     assert r.returncode == 0 and r.stdout.split() == ["20", str(int(signal.SIGTERM))], r.stderr[-2000:]
+
+
+def test_sigterm_to_one_of_two_processes_stops_both_at_the_same_step_and_resumes(smoke_run, tmp_path):
+    """`accelerate launch --num_processes 2` on the CPU (gloo), SIGTERM to rank 1 alone in the middle of the transfer
+    stage: rank 0, which the signal does not reach, must stop after the same step, write the stop's snapshot (the
+    only one: checkpoint.every_steps is larger than the stage) and both end with 143; `--resume` on two processes
+    finishes the run."""
+    import json
+    import re
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    from conftest import REPO
+
+    same = [o for o in smoke_run[2] if not o.startswith("output_dir=")]
+    launch = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu", "--num_processes",
+              "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "run_transfer.py"]
+    run_dir = tmp_path / "smoke"
+    state = run_dir / "state" / "transfer-crd-seed0"
+    args = ["--config", "configs/smoke.yaml", *same, "methods=[crd]", "transfer.epochs=6", "finetune.epochs=1",
+            "probe.enabled=false", "checkpoint.every_steps=1000", f"output_dir={tmp_path}"]
+    stderr = tmp_path / "stderr.txt"  # a file, not a pipe: a pipe nobody reads while waiting could fill and block
+    with open(stderr, "w") as sink:
+        proc = subprocess.Popen(launch + args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=sink)
+    workers = []
+    try:
+        deadline = time.time() + 300
+        log = run_dir / "log.txt"
+        # the signal lands in epoch 2 of 6: the first epoch's loss is logged (main process) once it has ended
+        while not (log.exists() and "transfer[crd] epoch 1/6: loss" in log.read_text()):
+            assert proc.poll() is None, f"the run ended before it could be stopped: {stderr.read_text()[-3000:]}"
+            assert time.time() < deadline, "the transfer stage did not reach its second epoch within 300 s"
+            time.sleep(0.01)
+        workers = [p for p in psutil.Process(proc.pid).children() if "RANK" in p.environ()]
+        ranks = {p.environ()["RANK"]: p for p in workers}
+        assert sorted(ranks) == ["0", "1"], f"expected two worker processes with RANK 0 and 1, found {sorted(ranks)}"
+        assert not list(state.glob("step-*.pt")), "a regular step checkpoint was written (every_steps is 1000)"
+        ranks["1"].send_signal(signal.SIGTERM)  # the non-main process alone: rank 0 only learns it from rank 1
+        sent = time.time()
+        try:
+            proc.wait(timeout=120)  # a guard against a process that hangs in a collective
+        except subprocess.TimeoutExpired:
+            pytest.fail("the two processes did not exit within 120 s of SIGTERM to rank 1 (a rank hangs?)")
+        print(f"SIGTERM to rank 1 to exit of both: {time.time() - sent:.1f} s")
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, f"worker processes still running after the launcher exited: {alive}"
+    finally:  # nothing left running whatever failed above
+        for p in workers:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    err = stderr.read_text()
+    assert proc.returncode != 0, err[-3000:]
+    assert 'run_transfer.py", line' not in err, err[-3000:]  # no traceback from either process
+    # the launcher's summary: each process ended with 143 (or, if the launcher's own SIGTERM to the survivor came
+    # first while it was already exiting past its handler, died of it: -15); both stopped cleanly, see below
+    exits = dict(re.findall(r"rank\s*: (\d+) \(local_rank: \d+\)\s*exitcode\s*: (-?\d+)", err))
+    assert sorted(exits) == ["0", "1"] and set(exits.values()) <= {"143", "-15"}, (exits, err[-3000:])
+    # each process prints its own stop line; both name the same step
+    stopped = re.findall(r"stopped by SIGTERM at transfer\[crd\] step (\d+); resume with", err)
+    assert len(stopped) == 2 and len(set(stopped)) == 1, (stopped, err[-3000:])
+    step = int(stopped[0])
+    logged = re.findall(r"stopped by SIGTERM at transfer\[crd\] step (\d+), checkpoint (\S+);", log.read_text())
+    assert logged == [(str(step), str(state / f"step-{step:08d}.pt"))]  # the main process's log
+    assert [p.name for p in state.glob("step-*.pt")] == [f"step-{step:08d}.pt"]  # the stop's own snapshot only
+    snap = torch.load(state / f"step-{step:08d}.pt", map_location="cpu", weights_only=False)
+    assert snap["step"] == step and not snap["finished"] and snap["epoch"] >= 1  # in epoch 2 or later, not its end
+    assert sorted(snap["state"]) == ["distiller", "optimizer", "scheduler", "student"]
+    assert not (run_dir / "metrics.json").exists()
+
+    r = subprocess.run(launch + ["--resume", str(run_dir)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"resuming from {state / f'step-{step:08d}.pt'} (step {step})" in log.read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["resumed"] is True and metrics["num_processes"] == 2 and not state.exists()
