@@ -119,24 +119,19 @@ def _frame_name(f: h5py.File, row: int) -> str:
 def _first_bad_label(path: Path, num_classes: int) -> str:
     """The message for the first row holding a label id outside 0..num_classes-1 (and not the ignore value)."""
     try:
-        return _find_bad_label(path, num_classes)
+        with h5py.File(path, "r") as f:
+            ds = f["label"]
+            ignore = np.iinfo(ds.dtype).max
+            for start, block in _label_blocks(ds):
+                bad = (block >= num_classes) & (block != ignore)
+                rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
+                if rows.size:
+                    row = start + int(rows[0])
+                    ids = sorted(np.unique(block[rows[0]][bad[rows[0]]]).tolist())[:10]
+                    return (f"{path}: modality 'label' {_frame_name(f, row)} has ids {ids} outside "
+                            f"0..{num_classes - 1} (the {num_classes} class names) and not the ignore value {ignore}")
     except (OSError, KeyError, RuntimeError) as err:
         raise _read_error(path, err) from err
-
-
-def _find_bad_label(path: Path, num_classes: int) -> str:
-    """_first_bad_label's scan."""
-    with h5py.File(path, "r") as f:
-        ds = f["label"]
-        ignore = np.iinfo(ds.dtype).max
-        for start, block in _label_blocks(ds):
-            bad = (block >= num_classes) & (block != ignore)
-            rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
-            if rows.size:
-                row = start + int(rows[0])
-                ids = sorted(np.unique(block[rows[0]][bad[rows[0]]]).tolist())[:10]
-                return (f"{path}: modality 'label' {_frame_name(f, row)} has ids {ids} outside 0..{num_classes - 1} "
-                        f"(the {num_classes} class names) and not the ignore value {ignore}")
     return f"{path}: modality 'label' has ids outside 0..{num_classes - 1}"  # the file changed under us
 
 
