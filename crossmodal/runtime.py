@@ -31,11 +31,12 @@ def make_accelerator(cfg: Config) -> Accelerator:
     return acc  # its trackers start in start_run, once the run folder is ready for them
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """A nested config as {'transfer.crd.temperature': value, ...} (tracker hyper-parameters, comparing runs)."""
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten(value, f"{prefix}{key}."))
         else:
             out[prefix + key] = value
     return out
@@ -78,7 +79,7 @@ def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tu
         log.addHandler(logging.NullHandler())
     accelerator.wait_for_everyone()
     if cfg.trackers:
-        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in _flatten(to_dict(cfg)).items()}
+        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in flatten(to_dict(cfg)).items()}
         accelerator.init_trackers("trackers", config=flat)
     return run_dir, log
 

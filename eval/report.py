@@ -18,7 +18,7 @@ from crossmodal.data.files import SPLITS, DataFiles, split_path
 from crossmodal.errors import UserError
 from crossmodal.outputs import check_output_dir
 from crossmodal.downstream import example_indices
-from crossmodal.runtime import device_name, versions
+from crossmodal.runtime import device_name, flatten, versions
 from eval.tuning import tuning_section
 from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
 from eval.verdict import controls_table, paired_verdict, plus_minus as _pm, verdict, verdict_lines
@@ -376,16 +376,6 @@ POOL_IGNORED = ("name", "output_dir", "seed", "seeds", "threads", "trackers", "t
                 "data.num_workers", "checkpoint.every_steps", "checkpoint.keep")
 
 
-def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
-
-
 def mixed_runs(runs: list[Path], loaded: list[Mapping[str, Any]]) -> list[str]:
     """What keeps finished runs from being pooled as seeds of one experiment: each seed run by more than one of them,
     and the config keys (other than the seed, names and paths, POOL_IGNORED) whose values differ."""
@@ -397,7 +387,7 @@ def mixed_runs(runs: list[Path], loaded: list[Mapping[str, Any]]) -> list[str]:
                 problems.append(f"{first_run[seed]} and {run} both ran seed {seed}")
             else:
                 first_run[seed] = run
-    flat = [_flat(m.get("config", {})) for m in loaded]
+    flat = [flatten(m.get("config", {})) for m in loaded]
     keys = sorted({k for f in flat for k in f if not any(k == i or k.startswith(i + ".") for i in POOL_IGNORED)})
     differ = [k for k in keys if any(f.get(k, "(unset)") != flat[0].get(k, "(unset)") for f in flat[1:])]
     if differ:
