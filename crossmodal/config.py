@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from crossmodal.distill.options import OPTIONS, config_key
+from crossmodal.distill.options import OPTIONS, config_key, needs_teacher_logits
 from crossmodal.errors import ConfigError, UserError, check as _check
 
 
@@ -111,6 +111,9 @@ class FinetuneConfig:
     epochs: int = 25
     batch_size: int = 16
     lr: float = 0.003
+    # the backbone's learning rate is lr x this (the fresh head always gets lr): below 1 keeps more of what the
+    # transfer put in the backbone; 1 = one rate for all
+    backbone_lr_scale: float = 1.0
     weight_decay: float = 0.0001
     num_examples: int = 4
     # label efficiency: also fine-tune (and test) each method (those of label_methods when given; never a control)
@@ -372,7 +375,7 @@ def validate(cfg: Config) -> None:
     _validate_tune(cfg)
     if cfg.task == "classification":
         for m in cfg.methods:
-            if m in ("kd", "crd+kd", "crd_dense+kd"):
+            if needs_teacher_logits(m):
                 raise ConfigError(f"config key 'methods' has '{m}', which distils a segmentation teacher's per-pixel "
                                   f"logits; it is not available when task is classification")
     for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
@@ -419,6 +422,8 @@ def validate(cfg: Config) -> None:
     _check(cfg.transfer.skip_nonfinite >= 0, "transfer.skip_nonfinite", ">= 0", cfg.transfer.skip_nonfinite)
     for name in OPTIONS:
         getattr(cfg.transfer, config_key(name)).check(f"transfer.{config_key(name)}")
+    _check(cfg.finetune.backbone_lr_scale > 0, "finetune.backbone_lr_scale", "> 0 (1 = the head's rate)",
+           cfg.finetune.backbone_lr_scale)
     _check(cfg.finetune.num_examples >= 0, "finetune.num_examples", ">= 0", cfg.finetune.num_examples)
     counts = cfg.finetune.label_counts
     _check(all(n >= 1 for n in counts) and len(set(counts)) == len(counts), "finetune.label_counts",

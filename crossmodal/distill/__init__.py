@@ -8,17 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from crossmodal.distill.options import OPTIONS, DistillerConfig, config_key
+from crossmodal.distill.options import OPTIONS, REGISTRY, DistillerConfig, config_key, needs_teacher_logits
 
-__all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "OPTIONS", "config_key"]
-MODULES = ("kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd_pooled", "crd_dense", "crd_kd", "crd_dense_kd")
+__all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "OPTIONS", "REGISTRY", "config_key",
+           "needs_teacher_logits"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "CRDLoss":
         return importlib.import_module("crossmodal.distill.crd_loss").CRDLoss
-    if name in ("DISTILLERS", "Distiller"):
-        for module in MODULES:  # registers each distiller
-            importlib.import_module(f"crossmodal.distill.{module}")
-        return getattr(importlib.import_module("crossmodal.distill.base"), name)
+    if name == "DISTILLERS":
+        return importlib.import_module("crossmodal.distill.base").load_distillers()
+    if name == "Distiller":
+        return importlib.import_module("crossmodal.distill.base").Distiller
     raise AttributeError(f"module 'crossmodal.distill' has no attribute {name!r}")

@@ -7,8 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import ATConfig
+from crossmodal.distill.base import Distiller
 from crossmodal.errors import check
 
 
@@ -52,18 +51,14 @@ def at_loss(s: torch.Tensor, t: torch.Tensor, p: float = 2.0) -> torch.Tensor:
     return (attention_map(s, p) - attention_map(t, p)).pow(2).mean()
 
 
-@register
 class AT(Distiller):
     """Sum over the chosen stages of the attention-map loss; channel counts may differ, sizes are pooled."""
 
-    name = "at"
-    Config = ATConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layers = stage_pairs(cfg.layers, len(student_channels), len(teacher_channels), "transfer.at.layers")
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         with torch.autocast(device_type=student_feats[0].device.type, enabled=False):

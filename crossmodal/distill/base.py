@@ -1,29 +1,41 @@
-"""The distiller interface: one small class per method, chosen by name in configs."""
+"""The distiller interface: one small class per method, chosen by name in configs (registered by the `@distiller`
+decorator on its options class in crossmodal/distill/options.py, loaded here on first use)."""
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from crossmodal.distributed import install_gradient_averaging
-from crossmodal.distill.options import DistillerConfig, config_key  # noqa: F401 (re-exported)
+from crossmodal.distill.options import REGISTRY, DistillerConfig
 
 DISTILLERS: dict[str, type["Distiller"]] = {}
 
 
-def register(cls: type["Distiller"]) -> type["Distiller"]:
-    """Class decorator: make a distiller selectable by its `name` in `methods:`."""
-    DISTILLERS[cls.name] = cls
-    return cls
+def load_distillers() -> dict[str, type["Distiller"]]:
+    """Every registered distiller's class by name (imported once), with its `name`, `Config` and
+    `needs_teacher_logits` set from its registration, so the class itself repeats none of them."""
+    for name, entry in REGISTRY.items():
+        if name in DISTILLERS:
+            continue
+        module, _, attr = entry.impl.partition(":")
+        cls = getattr(importlib.import_module(f"crossmodal.distill.{module}"), attr)
+        if not (isinstance(cls, type) and issubclass(cls, Distiller)) or cls.name not in ("", name):
+            raise RuntimeError(f"distiller '{name}' is registered as {entry.impl}, which is not a Distiller subclass "
+                               f"of its own")
+        cls.name, cls.Config, cls.needs_teacher_logits = name, entry.options, entry.needs_teacher_logits
+        DISTILLERS[name] = cls
+    return DISTILLERS
 
 
 class Distiller(nn.Module):
     """Turns student and teacher features of a batch of paired samples into a transfer loss.
 
     Trainable parts (embedding heads, regressors) live here and are trained with the student. The
-    distiller is not wrapped by Accelerate: its gradients are averaged across processes by hooks, and
-    any state (a memory bank) stays identical on every rank and is saved with `state_dict`.
+    distiller is not wrapped by Accelerate: the transfer stage averages its gradients across processes by hooks
+    (crossmodal.distributed.install_gradient_averaging), and any state (a memory bank) stays identical on every
+    rank and is saved with `state_dict`. `name`, `Config` and `needs_teacher_logits` come from the registration.
     """
 
     name: ClassVar[str] = ""
@@ -36,10 +48,6 @@ class Distiller(nn.Module):
         self.cfg = cfg
         self.num_samples = num_samples
         self.seed = seed
-
-    def finish_init(self) -> None:
-        """Call at the end of a subclass __init__: averages gradients of the trainable parts across processes."""
-        install_gradient_averaging(self)
 
     @property
     def weight(self) -> float:

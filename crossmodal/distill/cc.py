@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import CCConfig
+from crossmodal.distill.base import Distiller
 
 
 def cc_repdistiller(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -31,12 +30,9 @@ def cc_taylor(s: torch.Tensor, t: torch.Tensor, gamma: float, order: int) -> tor
     return F.mse_loss(taylor_correlation(s, gamma, order), taylor_correlation(t, gamma, order))
 
 
-@register
 class CC(Distiller):
     """Embeds both pooled features linearly (both heads trained, as in RepDistiller) and matches correlations."""
 
-    name = "cc"
-    Config = CCConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
@@ -44,7 +40,6 @@ class CC(Distiller):
         self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.cc.layer")
         self.embed_student = nn.Linear(student_channels[self.layer], cfg.feat_dim)
         self.embed_teacher = nn.Linear(teacher_channels[self.layer], cfg.feat_dim)
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s, t = student_feats[self.layer], teacher_feats[self.layer]

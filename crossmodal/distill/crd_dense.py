@@ -6,8 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import DenseCRDConfig
+from crossmodal.distill.base import Distiller
 
 
 def sample_points(batch: int, num: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -63,14 +62,11 @@ def symmetric_infonce(s: torch.Tensor, t: torch.Tensor, temperature: float) -> t
     return _SymmetricInfoNCE.apply(F.normalize(s, dim=1), F.normalize(t, dim=1), float(temperature))
 
 
-@register
 class DenseCRD(Distiller):
     """Embeds P random locations per image from one stage of each network (linear heads) and contrasts, by cosine
     similarity, every student location with the teacher's embedding at the same location against all other sampled
     locations of the batch, and vice versa (symmetric InfoNCE at temperature tau)."""
 
-    name = "crd_dense"
-    Config = DenseCRDConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
@@ -79,7 +75,6 @@ class DenseCRD(Distiller):
         self.embed_student = nn.Linear(student_channels[self.layer], cfg.feat_dim)
         self.embed_teacher = nn.Linear(teacher_channels[self.layer], cfg.feat_dim)
         self.generator = torch.Generator().manual_seed(seed)
-        self.finish_init()
 
     def get_extra_state(self) -> dict:
         return {"generator": self.generator.get_state()}

@@ -4,16 +4,11 @@ Dense CRD alone learns much of what it teaches from pairing the two sensors at a
 docs/protocols.md); KD reads only what the teacher learned. The sum carries both."""
 from __future__ import annotations
 
-from crossmodal.distill.base import register
 from crossmodal.distill.crd_dense import DenseCRD
-from crossmodal.distill.options import DenseCRDKDConfig
 from crossmodal.distill.plus_kd import PlusKD
 
 
-@register
 class DenseCRDKD(PlusKD):
     """weight * (crd_dense.weight * dense CRD + kd.weight * KD through the distiller's own head)."""
 
-    name = "crd_dense+kd"
-    Config = DenseCRDKDConfig
     part, part_key = DenseCRD, "crd_dense"

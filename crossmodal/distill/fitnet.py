@@ -6,8 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import match_size, stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import FitNetConfig
+from crossmodal.distill.base import Distiller
 
 
 def conv_regressor(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -15,19 +14,15 @@ def conv_regressor(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels), nn.ReLU())
 
 
-@register
 class FitNet(Distiller):
     """MSE between the regressed student map and the teacher map of one stage (teacher resampled to the student grid)."""
 
-    name = "fitnet"
-    Config = FitNetConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.fitnet.layer")
         self.regressor = conv_regressor(student_channels[self.layer], teacher_channels[self.layer])
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s, t = student_feats[self.layer], teacher_feats[self.layer]

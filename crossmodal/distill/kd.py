@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import KDConfig, fill_num_classes  # noqa: F401 (re-exported)
+from crossmodal.distill.base import Distiller
 from crossmodal.errors import ConfigError, check
 from crossmodal.models.segmenter import SegHead
 
@@ -18,14 +17,10 @@ def pixel_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempera
     return F.kl_div(log_s, log_t, reduction="sum", log_target=True) / pixels * temperature ** 2
 
 
-@register
 class KD(Distiller):
     """A SegHead over the student's stages predicts per-pixel classes at the teacher logits' resolution; the
     loss is Hinton's KD at temperature T against the teacher's logits (the head is trained with the student)."""
 
-    name = "kd"
-    Config = KDConfig
-    needs_teacher_logits = True
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0, key: str = "transfer.kd") -> None:
@@ -37,7 +32,6 @@ class KD(Distiller):
         check(-n <= cfg.skip_stage < n, f"{key}.skip_stage", f"a stage index valid for {n} student stages",
               cfg.skip_stage)
         self.head = SegHead(student_channels, cfg.num_classes, cfg.hidden, cfg.skip_stage % n)
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         if teacher_logits is None or teacher_logits.dim() != 4 or teacher_logits.shape[1] != self.cfg.num_classes:

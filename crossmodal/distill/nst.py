@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import match_size, stage_pairs
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import NSTConfig
+from crossmodal.distill.base import Distiller
 
 
 def poly_kernel_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -22,18 +21,14 @@ def nst_loss(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return poly_kernel_mean(t, t) + poly_kernel_mean(s, s) - 2 * poly_kernel_mean(s, t)
 
 
-@register
 class NST(Distiller):
     """Sum over the chosen stages of the MMD between the distributions of student and teacher channel maps."""
 
-    name = "nst"
-    Config = NSTConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layers = stage_pairs(cfg.layers, len(student_channels), len(teacher_channels), "transfer.nst.layers")
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         with torch.autocast(device_type=student_feats[0].device.type, enabled=False):

@@ -1,11 +1,12 @@
 """The options of every distiller (the config sections transfer.<name>), kept free of torch so a config is
-validated in a fraction of a second, before anything heavy is imported. Each distiller module uses its class here
-as `Config`; OPTIONS maps the names used in `methods:` to them."""
+validated in a fraction of a second, before anything heavy is imported. The `@distiller` decorator on an options
+class is the one registration of a distiller: its name in `methods:`, its options, its class, whether it reads the
+teacher's logits (REGISTRY; OPTIONS maps the names to their options)."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from crossmodal.errors import check
 
@@ -33,6 +34,32 @@ def config_key(method: str) -> str:
     return method.replace("+", "_")
 
 
+@dataclass(frozen=True)
+class DistillerEntry:
+    """One distiller selectable in `methods:`: its options (the section transfer.<config_key(name)>), where its class
+    is ("module:Class" inside crossmodal.distill, imported on first use) and whether it reads the teacher's logits."""
+
+    name: str
+    options: type[DistillerConfig]
+    impl: str
+    needs_teacher_logits: bool = False
+
+
+REGISTRY: dict[str, DistillerEntry] = {}
+
+
+def distiller(name: str, impl: str, *, needs_teacher_logits: bool = False) -> Callable[[type], type]:
+    """Decorator on a distiller's options class: the one place a distiller is registered (its name in `methods:`,
+    its class as "module:Class" in crossmodal.distill, and whether it needs the teacher's per-pixel logits)."""
+    def register(options: type) -> type:
+        if name in REGISTRY or name == "none":
+            raise RuntimeError(f"distiller name '{name}' is registered twice (or is reserved)")
+        REGISTRY[name] = DistillerEntry(name, options, impl, needs_teacher_logits)
+        return options
+    return register
+
+
+@distiller("at", "at:AT")
 @dataclass
 class ATConfig(DistillerConfig):
     """transfer.at: weight (RepDistiller's beta 1000), exponent p, and the stages matched ([] = every stage)."""
@@ -46,6 +73,7 @@ class ATConfig(DistillerConfig):
         check(self.p > 0, f"{key}.p", "> 0", self.p)
 
 
+@distiller("cc", "cc:CC")
 @dataclass
 class CCConfig(DistillerConfig):
     """transfer.cc: weight (RepDistiller's beta 0.02), embedding width, kernel form and its options, stage."""
@@ -65,6 +93,7 @@ class CCConfig(DistillerConfig):
         check(self.order >= 0, f"{key}.order", ">= 0", self.order)
 
 
+@distiller("crd_dense", "crd_dense:DenseCRD")
 @dataclass
 class DenseCRDConfig(DistillerConfig):
     """transfer.crd_dense: embedding width, locations per frame, temperature, and the stage it reads."""
@@ -81,6 +110,7 @@ class DenseCRDConfig(DistillerConfig):
         check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
 
 
+@distiller("crd", "crd:PooledCRD")
 @dataclass
 class CRDConfig(DistillerConfig):
     """transfer.crd: CRDLoss options (docs/crd.md) and the stage it reads (-1 = last)."""
@@ -108,6 +138,7 @@ class CRDConfig(DistillerConfig):
               self.num_negatives)
 
 
+@distiller("kd", "kd:KD", needs_teacher_logits=True)
 @dataclass
 class KDConfig(DistillerConfig):
     """transfer.kd: weight, temperature, and the student's segmentation head (classes, width, skip stage)."""
@@ -125,6 +156,7 @@ class KDConfig(DistillerConfig):
         check(self.hidden >= 1, f"{key}.hidden", ">= 1", self.hidden)
 
 
+@distiller("crd+kd", "crd_kd:CRDKD", needs_teacher_logits=True)
 @dataclass
 class CRDKDConfig(DistillerConfig):
     """transfer.crd_kd: overall weight, and each part's options (their weights are the paper's beta and alpha)."""
@@ -141,6 +173,7 @@ class CRDKDConfig(DistillerConfig):
         self.crd.check_data(f"{key}.crd", num_pairs)
 
 
+@distiller("crd_dense+kd", "crd_dense_kd:DenseCRDKD", needs_teacher_logits=True)
 @dataclass
 class DenseCRDKDConfig(DistillerConfig):
     """transfer.crd_dense_kd: overall weight, and each part's options (dense CRD on the features, KD on the logits)."""
@@ -154,6 +187,7 @@ class DenseCRDKDConfig(DistillerConfig):
         self.kd.check(f"{key}.kd")
 
 
+@distiller("fitnet", "fitnet:FitNet")
 @dataclass
 class FitNetConfig(DistillerConfig):
     """transfer.fitnet: weight (RepDistiller's beta 100) and the hinted stage (-1 = last)."""
@@ -162,6 +196,7 @@ class FitNetConfig(DistillerConfig):
     layer: int = -1
 
 
+@distiller("nst", "nst:NST")
 @dataclass
 class NSTConfig(DistillerConfig):
     """transfer.nst: weight (RepDistiller's beta 50) and the stages matched ([] = every stage)."""
@@ -170,6 +205,7 @@ class NSTConfig(DistillerConfig):
     layers: list[int] = field(default_factory=list)
 
 
+@distiller("pkt", "pkt:PKT")
 @dataclass
 class PKTConfig(DistillerConfig):
     """transfer.pkt: weight (RepDistiller's beta 30000), eps, and the pooled stage (-1 = last)."""
@@ -183,6 +219,7 @@ class PKTConfig(DistillerConfig):
         check(self.eps > 0, f"{key}.eps", "> 0", self.eps)
 
 
+@distiller("rkd", "rkd:RKD")
 @dataclass
 class RKDConfig(DistillerConfig):
     """transfer.rkd: weight (RepDistiller's beta 1), the distance and angle weights (25, 50), the stage."""
@@ -200,6 +237,7 @@ class RKDConfig(DistillerConfig):
               "> 0 when distance_weight is 0", self.angle_weight)
 
 
+@distiller("sp", "sp:SP")
 @dataclass
 class SPConfig(DistillerConfig):
     """transfer.sp: weight (RepDistiller's beta 3000) and the stage (-1 = last map)."""
@@ -208,6 +246,7 @@ class SPConfig(DistillerConfig):
     layer: int = -1
 
 
+@distiller("vid", "vid:VID")
 @dataclass
 class VIDConfig(DistillerConfig):
     """transfer.vid: weight (RepDistiller's beta 1), initial variance, eps, regressor width (0 = teacher's), stages."""
@@ -236,8 +275,10 @@ def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> N
             fill_num_classes(getattr(section, f.name), num_classes, f"{key}.{f.name}")
 
 
-OPTIONS: dict[str, type[DistillerConfig]] = {
-    "kd": KDConfig, "fitnet": FitNetConfig, "at": ATConfig, "sp": SPConfig, "cc": CCConfig, "vid": VIDConfig,
-    "rkd": RKDConfig, "pkt": PKTConfig, "nst": NSTConfig, "crd": CRDConfig, "crd_dense": DenseCRDConfig,
-    "crd+kd": CRDKDConfig, "crd_dense+kd": DenseCRDKDConfig,
-}
+OPTIONS: dict[str, type[DistillerConfig]] = {name: entry.options for name, entry in REGISTRY.items()}
+
+
+def needs_teacher_logits(method: str) -> bool:
+    """Whether `method` distils the teacher's per-pixel logits (a segmentation teacher; not for classification)."""
+    entry = REGISTRY.get(method)
+    return entry is not None and entry.needs_teacher_logits

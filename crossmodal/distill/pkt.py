@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import PKTConfig
+from crossmodal.distill.base import Distiller
 
 
 def conditional_probabilities(f: torch.Tensor, eps: float) -> torch.Tensor:
@@ -22,18 +21,14 @@ def pkt_loss(s: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tenso
     return (p_t * torch.log((p_t + eps) / (p_s + eps))).mean()
 
 
-@register
 class PKT(Distiller):
     """Matches the distributions of cosine-similarity neighbours within the batch (globally pooled features)."""
 
-    name = "pkt"
-    Config = PKTConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.pkt.layer")
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s, t = student_feats[self.layer], teacher_feats[self.layer]

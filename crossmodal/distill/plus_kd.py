@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from crossmodal.distill.base import Distiller, config_key
+from crossmodal.distill.base import Distiller
 from crossmodal.distill.kd import KD
+from crossmodal.distill.options import config_key
 
 
 class PlusKD(Distiller):
     """weight * (the CRD part's weighted loss + kd.weight * KD through the distiller's own head). A subclass names
     the CRD part's class and its config section (also the attribute, so checkpoints and loss terms keep the name)."""
 
-    needs_teacher_logits = True
     part: ClassVar[type[Distiller]]
     part_key: ClassVar[str]  # e.g. "crd": transfer.<this method>.crd and self.crd
 
@@ -24,7 +24,6 @@ class PlusKD(Distiller):
         self.add_module(self.part_key, self.part(student_channels, teacher_channels, num_samples,
                                                  getattr(cfg, self.part_key), seed))
         self.kd = KD(student_channels, teacher_channels, num_samples, cfg.kd, seed, key=f"{key}.kd")
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         crd = getattr(self, self.part_key)(student_feats, [t.detach() for t in teacher_feats], index)

@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import RKDConfig
+from crossmodal.distill.base import Distiller
 
 
 def pairwise_distances(e: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -39,18 +38,14 @@ def rkd_loss(s: torch.Tensor, t: torch.Tensor, distance_weight: float, angle_wei
     return distance_weight * loss_d + angle_weight * loss_a
 
 
-@register
 class RKD(Distiller):
     """Matches distance and angle relations between the globally pooled features of the batch's samples."""
 
-    name = "rkd"
-    Config = RKDConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.rkd.layer")
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s, t = student_feats[self.layer], teacher_feats[self.layer]

@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import SPConfig
+from crossmodal.distill.base import Distiller
 
 
 def batch_similarity(f: torch.Tensor) -> torch.Tensor:
@@ -20,18 +19,14 @@ def sp_loss(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (batch_similarity(t) - batch_similarity(s)).pow(2).sum() / s.shape[0] ** 2
 
 
-@register
 class SP(Distiller):
     """Matches how similar the samples of a batch are to each other, as seen by student and teacher."""
 
-    name = "sp"
-    Config = SPConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
         self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.sp.layer")
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s, t = student_feats[self.layer], teacher_feats[self.layer]

@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.distill.at import match_size, stage_pairs
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import VIDConfig
+from crossmodal.distill.base import Distiller
 
 
 class VIDHead(nn.Module):
@@ -36,12 +35,9 @@ class VIDHead(nn.Module):
         return (0.5 * ((self.regressor(s) - t).pow(2) / var + var.log())).mean()
 
 
-@register
 class VID(Distiller):
     """Sum over the chosen stages ([] = every stage) of the Gaussian NLL of the teacher map given the student's."""
 
-    name = "vid"
-    Config = VIDConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
@@ -50,7 +46,6 @@ class VID(Distiller):
         self.heads = nn.ModuleList(
             VIDHead(student_channels[i], cfg.mid_channels or teacher_channels[i], teacher_channels[i],
                     cfg.init_pred_var, cfg.eps) for i in self.layers)
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         with torch.autocast(device_type=student_feats[0].device.type, enabled=False):

@@ -47,7 +47,8 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
         epochs = max(1, round(ft.epochs * len(full) / len(loader)))  # the full split's optimiser steps
         desc = f"finetune[{method}, {label_count} labels]"
     model, curve = train_segmenter(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
-                                   weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt)
+                                   weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt,
+                                   backbone_lr_scale=ft.backbone_lr_scale)
     steps = epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(cfg.student.bn_recalibrate, model, steps, data.train, key, spec,
                             batch_size=ft.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,

@@ -19,8 +19,16 @@ def sync_batchnorm(model: torch.nn.Module, accelerator: Accelerator) -> torch.nn
     return model
 
 
-def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, weight_decay=weight_decay)
+def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float,
+                   slow: tuple[Iterable[torch.nn.Parameter], float] | None = None) -> torch.optim.Optimizer:
+    """AdamW over the trainable `params`; with `slow` = (some of those parameters, scale), those get lr x scale."""
+    params = [p for p in params if p.requires_grad]
+    if slow is None:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    slow_ids = {id(p) for p in slow[0]}
+    groups = [{"params": [p for p in params if id(p) not in slow_ids], "lr": lr},
+              {"params": [p for p in params if id(p) in slow_ids], "lr": lr * slow[1]}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, weight_decay=weight_decay)
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -20,12 +20,17 @@ IGNORE_INDEX = 255
 
 def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, *, epochs: int,
                     lr: float, weight_decay: float, desc: str, log: logging.Logger, ckpt: StageCheckpoints,
-                    target_key: str = "label") -> tuple[nn.Module, list]:
+                    target_key: str = "label", backbone_lr_scale: float = 1.0) -> tuple[nn.Module, list]:
     """Train `model` with cross-entropy against `target_key` (per-pixel `label`, ignored where 255; or image-level
-    `class_id`, ignored where -1), resumable via `ckpt`; returns the unwrapped model and its loss curve."""
+    `class_id`, ignored where -1), resumable via `ckpt`; returns the unwrapped model and its loss curve. The
+    backbone's rate is `lr` x `backbone_lr_scale` (the head's is `lr`)."""
     ignore = IGNORE_INDEX if target_key == "label" else -1
     model = sync_batchnorm(model, accelerator)
-    optimizer = make_optimizer(model.parameters(), lr, weight_decay)
+    if backbone_lr_scale == 1.0:
+        optimizer = make_optimizer(model.parameters(), lr, weight_decay)
+    else:
+        optimizer = make_optimizer(model.parameters(), lr, weight_decay,
+                                   slow=(model.backbone.parameters(), backbone_lr_scale))
     scheduler = warmup_cosine(optimizer, epochs * len(loader), warmup_steps=min(20, len(loader)))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 

@@ -11,6 +11,7 @@ from crossmodal.config import Config
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.distill import DISTILLERS, Distiller, config_key
+from crossmodal.distributed import install_gradient_averaging
 from crossmodal.models import FeatureNet, build_backbone
 from crossmodal.modalities import encoding_channels
 from crossmodal.stages.bn import recalibrate_after_stage
@@ -38,6 +39,7 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, 
     distiller = DISTILLERS[method](student.out_channels, teacher.out_channels,
                                    data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)), seed=cfg.seed)
     distiller.to(accelerator.device)
+    install_gradient_averaging(distiller)  # not wrapped by Accelerate: its gradients are averaged by hooks
     t = cfg.transfer
     loader = make_loader(data.unlabeled, {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")},
                          train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,

@@ -6,17 +6,9 @@ import pytest
 import torch
 
 from crossmodal.distill import DISTILLERS
-from crossmodal.distill.at import ATConfig
-from crossmodal.distill.cc import CCConfig
-from crossmodal.distill.crd_kd import CRDKDConfig
-from crossmodal.distill.crd_pooled import CRDConfig
-from crossmodal.distill.fitnet import FitNetConfig
-from crossmodal.distill.kd import KDConfig, fill_num_classes, pixel_kd
-from crossmodal.distill.nst import NSTConfig
-from crossmodal.distill.pkt import PKTConfig
-from crossmodal.distill.rkd import RKDConfig
-from crossmodal.distill.sp import SPConfig
-from crossmodal.distill.vid import VIDConfig
+from crossmodal.distill.kd import pixel_kd
+from crossmodal.distill.options import (ATConfig, CCConfig, CRDConfig, CRDKDConfig, FitNetConfig, KDConfig, NSTConfig,
+                                        PKTConfig, RKDConfig, SPConfig, VIDConfig, fill_num_classes)
 from crossmodal.errors import ConfigError
 
 MINE = ["kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd+kd", "crd_dense+kd"]

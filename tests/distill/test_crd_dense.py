@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.crd_dense import DenseCRDConfig
+from crossmodal.distill.options import DenseCRDConfig
 from crossmodal.distill import DISTILLERS
 from crossmodal.distill.crd_dense import symmetric_infonce
 

@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller, register
-from crossmodal.distill.options import CRDConfig
+from crossmodal.distill.base import Distiller
 from crossmodal.distill.crd_loss import CRDLoss
 
 
-@register
 class PooledCRD(Distiller):
     """Pools one stage of each network to a vector and applies CRDLoss (both directions, NCE by default)."""
 
-    name = "crd"
-    Config = CRDConfig
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
@@ -22,7 +18,6 @@ class PooledCRD(Distiller):
         self.crd = CRDLoss(student_channels[self.layer], teacher_channels[self.layer], num_samples,
                            feat_dim=cfg.feat_dim, num_negatives=cfg.num_negatives, temperature=cfg.temperature,
                            momentum=cfg.momentum, objective=cfg.objective, negatives=cfg.negatives, seed=seed)
-        self.finish_init()
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         s = student_feats[self.layer].float().mean(dim=(2, 3))
