@@ -6,7 +6,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def current_umask() -> int:
@@ -55,3 +55,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint (torch is
+    imported here, so this module stays importable without it)."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from accelerate import Accelerator
 
-from crossmodal.checkpoint import save_checkpoint
+from crossmodal.atomic import save_checkpoint
 from crossmodal.config import Config, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 
-from crossmodal.checkpoint import save_checkpoint
+from crossmodal.atomic import save_checkpoint
 from crossmodal.errors import UserError
 
 

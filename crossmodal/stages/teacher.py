@@ -13,7 +13,7 @@ from accelerate import Accelerator
 from filelock import FileLock, Timeout
 from torch import nn
 
-from crossmodal.checkpoint import save_checkpoint
+from crossmodal.atomic import save_checkpoint
 from crossmodal.config import Config, to_dict
 from crossmodal.data.files import DataFiles, label_key
 from crossmodal.data.loaders import input_spec, make_loader

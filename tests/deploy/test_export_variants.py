@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from crossmodal.checkpoint import save_checkpoint
+from crossmodal.atomic import save_checkpoint
 from crossmodal.config import dump_yaml, load_config, to_dict
 from crossmodal.data.h5format import write_paired
 from crossmodal.data.loaders import input_spec
