@@ -21,7 +21,7 @@ def load_distillers() -> dict[str, type["Distiller"]]:
             continue
         module, _, attr = entry.impl.partition(":")
         cls = getattr(importlib.import_module(f"crossmodal.distill.{module}"), attr)
-        if not (isinstance(cls, type) and issubclass(cls, Distiller)) or cls.name not in ("", name):
+        if not (isinstance(cls, type) and issubclass(cls, Distiller)) or vars(cls).get("name", "") not in ("", name):
             raise RuntimeError(f"distiller '{name}' is registered as {entry.impl}, which is not a Distiller subclass "
                                f"of its own")
         cls.name, cls.Config, cls.needs_teacher_logits = name, entry.options, entry.needs_teacher_logits
