@@ -26,11 +26,8 @@ def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoad
     backbone's rate is `lr` x `backbone_lr_scale` (the head's is `lr`)."""
     ignore = IGNORE_INDEX if target_key == "label" else -1
     model = sync_batchnorm(model, accelerator)
-    if backbone_lr_scale == 1.0:
-        optimizer = make_optimizer(model.parameters(), lr, weight_decay)
-    else:
-        optimizer = make_optimizer(model.parameters(), lr, weight_decay,
-                                   slow=(model.backbone.parameters(), backbone_lr_scale))
+    slow = None if backbone_lr_scale == 1.0 else (model.backbone.parameters(), backbone_lr_scale)
+    optimizer = make_optimizer(model.parameters(), lr, weight_decay, slow=slow)
     scheduler = warmup_cosine(optimizer, epochs * len(loader), warmup_steps=min(20, len(loader)))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
