@@ -4,7 +4,7 @@ What is measured, in one process:
 
 - The model: configs/default.yaml's student (`student.arch`, `student.head_channels`, built as
   crossmodal/downstream/evaluate.py load_finetuned builds it) with the class count of the embedded synthetic data
-  (data_tools/synthetic.py CLASS_NAMES), wrapped in crossmodal.deploy.export.SensorModel with the config's target
+  (data_tools/synthetic/scene.py CLASS_NAMES), wrapped in crossmodal.deploy.export.SensorModel with the config's target
   encoding (logdepth_valid) and standardisation, so it takes float32 depth in metres (N, H, W), 0 = no reading, and
   returns logits (N, K, H, W), exactly what crossmodal-export writes. Its weights are random (seed 0): latency does
   not depend on them, and no trained run is needed. `--run RUN --method M [--seed S]` benchmarks that run's

@@ -161,23 +161,26 @@ def _hwm(pid: int) -> int:
     return 0
 
 
-def _tree_sample(proc, hwm: dict[int, int]) -> int:
-    """Resident bytes of a psutil process and all its descendants now (any that just exited count 0); updates
-    hwm (pid -> the highest VmHWM seen)."""
+def _tree_sample(proc, hwm: dict[int, int], ours: set[int]) -> dict[int, int]:
+    """Resident bytes of a psutil process and each of its descendants now (pid -> bytes; any that just exited are
+    left out); updates hwm (pid -> the highest VmHWM seen) and ours (the process and its multiprocessing children:
+    spawn workers, resource tracker)."""
     import psutil
 
-    total = 0
     try:
         family = [proc] + proc.children(recursive=True)
     except psutil.Error:
-        return 0
+        return {}
+    rss = {}
     for p in family:
         try:
-            total += p.memory_info().rss
+            rss[p.pid] = p.memory_info().rss
+            if p.pid == proc.pid or "multiprocessing" in " ".join(p.cmdline()):
+                ours.add(p.pid)
         except psutil.Error:
             continue
         hwm[p.pid] = max(hwm.get(p.pid, 0), _hwm(p.pid))
-    return total
+    return rss
 
 
 # The converter, run as the crossmodal-rosbag console script runs it (data_tools.rosbag:main), then its own peak
@@ -214,11 +217,11 @@ def convert_once(bag: dict, out: Path, workers: int) -> dict:
         child = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
                                  env={**os.environ, "RECORDINGS_BENCH_HWM": str(hwm_file)})
         ps = psutil.Process(child.pid)
-        peak_tree, t_out, hwm = 0, None, {}
+        samples, t_out, hwm, ours = [], None, {}, {child.pid}
         while True:
             if child.poll() is not None:
                 break
-            peak_tree = max(peak_tree, _tree_sample(ps, hwm))
+            samples.append(_tree_sample(ps, hwm, ours))
             if t_out is None and out.exists():
                 t_out = time.perf_counter() - t0
             time.sleep(POLL_S)
@@ -232,7 +235,12 @@ def convert_once(bag: dict, out: Path, workers: int) -> dict:
         assert f["depth"].shape[0] == n and f["rgb"].shape[1:] == (*f["depth"].shape[1:3], 3)
     out.unlink()
     converter = int(hwm_file.read_text()) * 1024  # its VmHWM at the end of main(), exact
-    hwm[child.pid] = max(hwm.get(child.pid, 0), converter)
+    # only the converter and its multiprocessing children count: a moment's helper (importing h5py runs
+    # `uname -p`, forked from the converter with its memory shared) is not a worker, its copied high-water mark
+    # not memory of its own
+    hwm = {pid: hwm.get(pid, 0) for pid in ours}
+    hwm[child.pid] = max(hwm[child.pid], converter)
+    peak_tree = max((sum(b for pid, b in sample.items() if pid in ours) for sample in samples), default=0)
     return {"frames": n, "seconds_to_output": t_out, "seconds_to_exit": t_exit, "frames_per_s": n / t_out,
             "peak_tree_rss_mib": peak_tree / 2**20, "sum_process_peaks_mib": sum(hwm.values()) / 2**20,
             "converter_peak_mib": converter / 2**20, "processes": len(hwm)}

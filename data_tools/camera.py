@@ -143,3 +143,17 @@ def crop_intrinsics(intrinsics: tuple[float, float, float, float], top: int, lef
     """Intrinsics after cropping `top` rows and `left` columns off the image."""
     fx, fy, cx, cy = intrinsics
     return fx, fy, cx - left, cy - top
+
+
+# The RGB intrinsics to four decimals: what the embedded synthetic data are rendered with (and record in their files).
+RGB_INTRINSICS_4DP: tuple[float, float, float, float] = (round(RGB_INTRINSICS[0], 4), round(RGB_INTRINSICS[1], 4),
+                                                          round(RGB_INTRINSICS[2], 4), round(RGB_INTRINSICS[3], 4))
+
+
+def intrinsics_at_size(intrinsics: tuple[float, float, float, float], height: int, width: int,
+                       src_hw: tuple[int, int] = (NYU_HEIGHT, NYU_WIDTH)) -> tuple[float, float, float, float]:
+    """All four numbers multiplied by the size ratio src_hw -> (height, width) (c' = c s): how the synthetic renderer
+    sizes its camera. scale_intrinsics (c' = (c + 0.5) s - 0.5) is the one that matches a cv2.resize of an image."""
+    fx, fy, cx, cy = intrinsics
+    sx, sy = width / src_hw[1], height / src_hw[0]
+    return fx * sx, fy * sy, cx * sx, cy * sy

@@ -1,7 +1,12 @@
-"""Tests for eval.plots: every figure is a readable, non-blank PNG of the right size; colouring and input checks."""
+"""Tests for eval.plots: every figure is a readable, non-blank PNG of the right size; colouring and input checks;
+matplotlib stays out of the import and keeps no figure alive."""
 from __future__ import annotations
 
+import gc
 import math
+import subprocess
+import sys
+import weakref
 from pathlib import Path
 
 import cv2
@@ -10,6 +15,7 @@ import pytest
 
 from crossmodal.colours import class_palette, colorize_depth, colorize_label
 from eval.plots import (
+    _wrap_chars,
     bar_chart,
     grouped_bar_chart,
     image_sheet,
@@ -78,6 +84,61 @@ def test_line_plot_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.png"):
         line_plot(_loss_curves(), tmp_path / "x.jpg", title="t", xlabel="x", ylabel="y")
     assert not list(tmp_path.iterdir())
+
+
+def test_line_plot_error_bars_and_log_x(tmp_path: Path) -> None:
+    counts = [(50.0, 0.32), (150.0, 0.29), (0.0, 0.5)]  # x = 0 cannot sit on a log axis: skipped
+    kw = dict(title="mIoU against labels", xlabel="labeled frames", ylabel="mIoU", log_x=True)
+    plain = _read_rgb(line_plot({"none": counts}, tmp_path / "plain.png", **kw))
+    bars = _read_rgb(line_plot({"none": counts}, tmp_path / "bars.png", yerr={"none": [0.02, None, 0.1]}, **kw))
+
+    def first_point_height(img: np.ndarray) -> int:  # rows of curve colour near the leftmost point: marker (+ bar)
+        mask = (np.abs(img.astype(int) - (31, 119, 180)).max(-1) <= 8)
+        x0 = int(np.flatnonzero(mask.any(axis=0))[0])
+        return int(mask[:, x0:x0 + 6].any(axis=1).sum())
+
+    assert first_point_height(plain) < 15 < 60 < first_point_height(bars)
+
+
+def test_line_plot_keeps_no_figure_alive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.figure
+
+    made: list[weakref.ref] = []
+
+    class Tracked(matplotlib.figure.Figure):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(matplotlib.figure, "Figure", Tracked)
+    for i in range(5):
+        line_plot({"a": [(0.0, 1.0), (1.0, float(i))]}, tmp_path / "a.png", title="t", xlabel="x", ylabel="y")
+        bar_chart({"a": (1.0, 0.1)}, tmp_path / "b.png", title="t", ylabel="y")
+        grouped_bar_chart({"g": {"m": 1.0}}, tmp_path / "c.png", title="t", ylabel="y")
+    gc.collect()
+    assert len(made) == 15 and not [r for r in made if r() is not None]
+    assert "matplotlib.pyplot" not in sys.modules or not sys.modules["matplotlib.pyplot"].get_fignums()
+
+
+def test_importing_plots_does_not_import_matplotlib() -> None:
+    code = "import sys, eval.plots; sys.exit(1 if any(m.startswith('matplotlib') for m in sys.modules) else 0)"
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
+
+
+def test_figure_size_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="too small"):
+        line_plot(_loss_curves(), tmp_path / "x.png", title="t", xlabel="x", ylabel="y", size=(100, 100))
+    with pytest.raises(ValueError, match="width, height"):
+        bar_chart({"a": (1.0, None)}, tmp_path / "x.png", title="t", ylabel="y", size=(900,))
+    img = _read_rgb(grouped_bar_chart({"g": {"m": 1.0}}, tmp_path / "odd.png", title="t", ylabel="y", size=(641, 401)))
+    assert img.shape == (401, 641, 3)
+
+
+def test_wrap_chars() -> None:
+    assert _wrap_chars("method with a long name", 12) == "method with\na long name"
+    assert _wrap_chars("crd_dense+kd", 6) == "crd_\ndense+\nkd"
+    assert _wrap_chars("a b c d e", 1) is None  # more than three lines
 
 
 def test_bar_chart(tmp_path: Path) -> None:

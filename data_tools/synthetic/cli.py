@@ -1,0 +1,95 @@
+"""Command line: python -m data_tools.synthetic (and crossmodal-synthetic) writes the five split files."""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from data_tools.common import int_at_least, parse_size
+from data_tools.synthetic.generate import SPLITS, generate_split, worker_pool
+from data_tools.synthetic.raycast import intrinsics
+from data_tools.synthetic.scene import CLASS_NAMES, NYU40_IDS
+
+
+def _size(text: str) -> tuple[int, int]:
+    """HEIGHTxWIDTH with both sides >= 16 (the rooms need some pixels)."""
+    return parse_size(text, minimum=16, example="120x160")
+
+
+_positive = int_at_least(1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m data_tools.synthetic",
+        description="Render procedural indoor RGB-D rooms with NYU-40 labels into five paired HDF5 files "
+                    "(unlabeled.h5: rgb+depth pairs; teacher.h5, train.h5, val.h5, test.h5: rgb, depth, label; "
+                    "every split from its own random stream, so no frame is in two).",
+        epilog="example: python -m data_tools.synthetic --out data/synthetic --num 2000 --size 120x160 --seed 0 "
+               "--workers 2")
+    p.add_argument("--out", required=True, help="output folder (created), e.g. data/synthetic")
+    p.add_argument("--num", type=_positive, default=2000, help="unlabeled paired frames (default 2000), e.g. 2000")
+    p.add_argument("--size", type=_size, default=(120, 160), help="HEIGHTxWIDTH (default 120x160), e.g. 96x128")
+    p.add_argument("--seed", type=int_at_least(0), default=0,
+                   help="random seed (default 0); same seed = identical files")
+    p.add_argument("--num-teacher", type=_positive, default=2400,
+                   help="labeled frames for the RGB teacher (default 2400)")
+    p.add_argument("--num-train", type=_positive, default=150, help="small labeled fine-tuning split (default 150)")
+    p.add_argument("--num-test", type=_positive, default=300, help="labeled test frames (default 300)")
+    p.add_argument("--num-val", type=_positive, default=150,
+                   help="labeled validation frames, where every choice of a study is made (default 150)")
+    p.add_argument("--workers", type=_positive, default=2,
+                   help="processes (default 2; 1 = inline); the output does not depend on it")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the five synthetic split files; returns the exit code (2 for bad arguments)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): report, don't exit the caller
+        return exc.code if isinstance(exc.code, int) else 2
+    out = Path(args.out)
+    height, width = args.size
+    paths = {split: out / f"{split}.h5" for split in SPLITS}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not args.overwrite:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: output already exists: {', '.join(existing)} (pass --overwrite to replace)",
+              file=sys.stderr)
+        return 2
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: cannot write to --out {str(out)!r}: {err}", file=sys.stderr)
+        return 2
+    from crossmodal.data.h5format import write_paired
+
+    counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test,
+              "val": args.num_val}
+    fx, fy, cx, cy = intrinsics(height, width)
+    pool = worker_pool(args.workers) if args.workers > 1 else None
+    try:
+        for split, num in counts.items():
+            data = generate_split(num, height, width, args.seed, SPLITS[split], args.workers, desc=split, pool=pool)
+            if split == "unlabeled":
+                data = {"rgb": data["rgb"], "depth": data["depth"]}
+            write_paired(paths[split], data, class_names=CLASS_NAMES,
+                         source=f"data_tools.synthetic seed={args.seed} size={height}x{width} split={split}",
+                         attrs={"intrinsics": np.array([fx, fy, cx, cy]), "nyu40_ids": np.array(NYU40_IDS, np.int64),
+                                "seed": int(args.seed), "split": split},
+                         overwrite=args.overwrite)
+            print(f"wrote {paths[split]} ({num} frames, {height}x{width})", file=sys.stderr)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return 0
+
