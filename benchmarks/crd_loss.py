@@ -23,6 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from crossmodal.runtime import cpu_name
 from crossmodal.distill import CRDLoss
+from markdown_section import replace_section  # this folder's shared section writer
 
 EPS = 1e-7
 SECTION = "## CRD loss"
@@ -195,15 +196,10 @@ def _report(cfg: dict, res: dict, repeats: int) -> str:
 
 def _write(doc: Path, section: str) -> None:
     """Insert or replace the '## CRD loss' section of the benchmarks doc (creating the file with its intro)."""
-    text = doc.read_text() if doc.exists() else f"# Benchmarks\n\n{INTRO}\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text.rstrip("\n") + "\n")
+    if not doc.exists():
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text(f"# Benchmarks\n\n{INTRO}\n")
+    replace_section(doc, section, SECTION)
 
 
 def main() -> None:

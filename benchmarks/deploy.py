@@ -51,7 +51,6 @@ every raw number (each call's time included) as JSON.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -64,6 +63,9 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
+
+from markdown_section import replace_section  # noqa: E402
 
 SECTION = "## Deploy (benchmarks/deploy.py)"
 LARGE = (480, 640)
@@ -81,17 +83,6 @@ def cpu_busy_s() -> tuple[float, float] | None:
     busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal (guest is inside user)
     t = os.times()
     return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system
-
-
-def replace_section(doc: Path, text: str) -> None:
-    """benchmarks/data_tools.py's replace_section (loaded from its file: benchmarks/ is no package)."""
-    name = "_benchmarks_data_tools"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "data_tools.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    sys.modules[name].replace_section(doc, text, header=SECTION)
 
 
 # ---------------------------------------------------------------------------------------------- the model
@@ -454,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     if args.write:
-        replace_section(Path(args.write), text)
+        replace_section(Path(args.write), text, SECTION)
     return 0
 
 

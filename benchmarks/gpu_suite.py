@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import importlib.util
 import json
 import os
 import platform
@@ -50,23 +49,20 @@ from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # data_pipeline, markdown_section (appended: shadow no package)
 
-# torch, the project and benchmarks/data_tools.py are imported inside the functions that use them, so that --help
+# torch, the project and benchmarks/data_pipeline.py are imported inside the functions that use them, so that --help
 # (and an unusable --device) answer at once
 if TYPE_CHECKING:
     import torch
 
 
-def data_tools_bench():
-    """benchmarks/data_tools.py (its loader benchmark, frame generator and section writer), loaded from its file:
-    benchmarks/ is no package, and an installed package named `benchmarks` would shadow it."""
-    name = "_benchmarks_data_tools"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "data_tools.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def data_pipeline_bench():
+    """benchmarks/data_pipeline.py (its loader benchmark and frame generator), imported on first use (it imports
+    torch)."""
+    import data_pipeline
+
+    return data_pipeline
 
 
 SECTION = "## GPU suite (benchmarks/gpu_suite.py)"
@@ -232,7 +228,7 @@ def write_pairs(path: Path, num: int, h: int, w: int, distinct: int = 16) -> Pat
     generated frames so a large file is written quickly (uncompressed: reading cost does not depend on content)."""
     import numpy as np
 
-    _smooth = data_tools_bench()._smooth
+    _smooth = data_pipeline_bench()._smooth
     from crossmodal.data import PairedWriter
 
     rng = np.random.default_rng(0)
@@ -249,8 +245,8 @@ def write_pairs(path: Path, num: int, h: int, w: int, distinct: int = 16) -> Pat
 
 
 def bench_loader_at(tmp: Path, h: int, w: int, batch: int, samples: int, epochs: int, workers: int) -> dict:
-    """make_loader's samples/s and batches/s over a generated file at h x w (benchmarks/data_tools.bench_loader)."""
-    bench_loader = data_tools_bench().bench_loader
+    """make_loader's samples/s and batches/s over a generated file at h x w (benchmarks/data_pipeline.bench_loader)."""
+    bench_loader = data_pipeline_bench().bench_loader
     from crossmodal.data import read_info
 
     t0 = time.perf_counter()
@@ -425,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import torch
 
-    replace_section = data_tools_bench().replace_section
+    from markdown_section import replace_section
     from crossmodal.config import Config
     from crossmodal.runtime import cpu_name
 
@@ -500,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     if args.write:
-        replace_section(Path(args.write), text, header=SECTION)
+        replace_section(Path(args.write), text, SECTION)
     pl = res.get("pipeline")
     if pl and "methods" not in pl:
         print(f"pipeline failed; last lines of its log:\n{pl.get('log_tail', '')}", file=sys.stderr)

@@ -35,6 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
+
+from markdown_section import replace_section  # noqa: E402
 
 SECTION = "## Recordings (benchmarks/recordings.py)"
 RGB, DEPTH, INFO = "/camera/color/image_raw", "/camera/depth/image_rect_raw", "/camera/color/camera_info"
@@ -246,19 +249,6 @@ def convert_once(bag: dict, out: Path, workers: int) -> dict:
             "converter_peak_mib": converter / 2**20, "processes": len(hwm)}
 
 
-def replace_section(doc: Path, text: str, header: str = SECTION) -> None:
-    """Replace (or append) one '## ' section of a markdown file, leaving the others untouched."""
-    lines = doc.read_text().splitlines() if doc.exists() else ["# Benchmarks", ""]
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == header), None)
-    if start is None:
-        body = lines + ([""] if lines and lines[-1].strip() else []) + text.rstrip("\n").splitlines()
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = lines[end:]
-        body = lines[:start] + text.rstrip("\n").splitlines() + ([""] + tail if tail else [])
-    doc.write_text("\n".join(body) + "\n")
-
-
 def _version(name: str) -> str:
     try:
         return version(name)
@@ -370,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     if args.write:
-        replace_section(Path(args.write), text)
+        replace_section(Path(args.write), text, SECTION)
     return 0
 
 

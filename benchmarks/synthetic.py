@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-# the repository root first: this folder's data_tools.py benchmark would otherwise shadow the data_tools package
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages, installed or not
 
 from crossmodal.runtime import cpu_name  # noqa: E402
 from data_tools.common import parse_size  # noqa: E402
 from data_tools.synthetic import generate_split, worker_pool  # noqa: E402
+from markdown_section import replace_section  # noqa: E402
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     p.add_argument("--num", type=int, default=2000)
     p.add_argument("--size", type=parse_size, default=(120, 160))
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--write", default="", help="append the result to this markdown file")
+    p.add_argument("--write", default="", help="replace (or append) the '## Synthetic data generation' section of this markdown file")
     args = p.parse_args()
     h, w = args.size
     t0 = time.perf_counter()
@@ -40,8 +40,7 @@ def main() -> None:
             f"at 120x160 in under 60 s.\n")
     print(text)
     if args.write:
-        with open(args.write, "a") as f:
-            f.write("\n" + text)
+        replace_section(args.write, text, "## Synthetic data generation")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from crossmodal.config import load_config
 from crossmodal.distill import DISTILLERS
 from crossmodal.models import Segmenter, build_backbone
 from crossmodal.runtime import cpu_name
+from markdown_section import replace_section  # this folder's shared section writer
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Transfer step overhead"
@@ -139,19 +140,6 @@ def median_time(fn, repeats: int) -> float:
         fn()
         out.append(time.perf_counter() - t0)
     return statistics.median(out)
-
-
-def replace_section(path: str, text: str) -> None:
-    """Replace the section starting with SECTION (up to the next '## ' heading) by `text`, or append it."""
-    p = Path(path)
-    lines = p.read_text().splitlines(keepends=True) if p.exists() else []
-    start = next((i for i, line in enumerate(lines) if line.startswith(SECTION)), None)
-    if start is None:
-        p.write_text("".join(lines).rstrip("\n") + "\n\n" + text)
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    tail = "".join(lines[end:])
-    p.write_text("".join(lines[:start]) + text + ("\n" + tail if tail else ""))
 
 
 def main() -> None:
@@ -357,7 +345,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        replace_section(args.write, text)
+        replace_section(args.write, text, SECTION)
 
 
 if __name__ == "__main__":

@@ -58,5 +58,5 @@ def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(t
         import recordings
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    recordings.replace_section(other, SECTION + "\n\nnew\n")
+    recordings.replace_section(other, SECTION + "\n\nnew\n", SECTION)
     assert other.read_text() == "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nnew\n"

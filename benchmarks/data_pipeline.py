@@ -6,7 +6,7 @@
    generated paired files at 240x320 and at configs/default.yaml's own size, full epochs (worker start-up included),
    each against one transfer step of that config's models at batch 32 on inputs of the same size (teacher forward +
    student forward/backward + AdamW, no loss, and with the crd_dense loss), all in the same process.
-    python benchmarks/data_tools.py [--frames 60] [--write docs/benchmarks.md]
+    python benchmarks/data_pipeline.py [--frames 60] [--write docs/benchmarks.md]
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
 from crossmodal.runtime import cpu_name  # noqa: E402
 from crossmodal.config import load_config  # noqa: E402
@@ -34,6 +35,9 @@ from crossmodal.distill import DISTILLERS  # noqa: E402
 from crossmodal.modalities import InputSpec  # noqa: E402
 from crossmodal.models import Segmenter, build_backbone  # noqa: E402
 from data_tools import nyu_labeled, nyu_raw, nyu_tables  # noqa: E402
+from markdown_section import replace_section  # noqa: E402
+
+SECTION = "## Data tools"
 
 
 def _smooth(rng: np.random.Generator, shape: tuple[int, int], channels: int, cells: int = 12) -> np.ndarray:
@@ -121,7 +125,7 @@ def write_paired_file(path: Path, num: int, h: int, w: int, seed: int = 0) -> Pa
     """A generated rgb + depth paired file (smooth content, 10 % holes)."""
     rng = np.random.default_rng(seed)
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
-    with PairedWriter(path, num, specs, class_names=None, source="benchmarks/data_tools.py",
+    with PairedWriter(path, num, specs, class_names=None, source="benchmarks/data_pipeline.py",
                       overwrite=True) as wr:
         for i in range(num):
             d = (0.5 + 9 * _smooth(rng, (h, w), 1)[..., 0]).astype(np.float32)
@@ -187,19 +191,6 @@ def bench_step(h: int, w: int, batch: int, repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def replace_section(doc: Path, text: str, header: str = "## Data tools") -> None:
-    """Replace (or append) one '## ' section of a markdown file, leaving the others untouched."""
-    lines = doc.read_text().splitlines() if doc.exists() else ["# Benchmarks", ""]
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == header), None)
-    if start is None:
-        body = lines + ([""] if lines and lines[-1].strip() else []) + text.rstrip("\n").splitlines()
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = lines[end:]
-        body = lines[:start] + text.rstrip("\n").splitlines() + ([""] + tail if tail else [])
-    doc.write_text("\n".join(body) + "\n")
-
-
 def main() -> None:
     """Run the three measurements and print (and optionally write) the markdown section."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -209,7 +200,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3, help="timed loader epochs (after one warm-up epoch)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--repeats", type=int, default=7, help="timed transfer steps per variant")
-    p.add_argument("--write", default="", help="replace the '## Data tools' section of this markdown file")
+    p.add_argument("--write", default="", help=f"replace (or append) the '{SECTION}' section of this markdown file")
     args = p.parse_args()
     torch.set_num_threads(2)
     batch = 32
@@ -231,8 +222,8 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     print(f"steps: {steps}", flush=True)
 
-    lines = ["## Data tools", "",
-             f"`python benchmarks/data_tools.py`: machine {cpu_name()}, {os.cpu_count()} logical CPUs, "
+    lines = [SECTION, "",
+             f"`python benchmarks/data_pipeline.py`: machine {cpu_name()}, {os.cpu_count()} logical CPUs, "
              f"torch.set_num_threads(2), torch {torch.__version__}, h5py {h5py.__version__} (HDF5 "
              f"{h5py.version.hdf5_version}); everything below measured in one run; 1-minute load average "
              f"{load_before:.1f} before, {load_after:.1f} after (2.0 means both cores busy with this script or others).",
@@ -280,7 +271,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        replace_section(Path(args.write), text)
+        replace_section(Path(args.write), text, SECTION)
 
 
 if __name__ == "__main__":
