@@ -14,6 +14,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.atomic import write_text_atomic
+from crossmodal.seeds import seed_for
 
 def make_accelerator(cfg: Config) -> Accelerator:
     """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""
@@ -21,13 +22,14 @@ def make_accelerator(cfg: Config) -> Accelerator:
     cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     acc = Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.transfer.grad_accum,
                       # split_batches: batch_size is the global batch, so 1 or N processes follow the same schedule
-                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed,
+                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True,
+                                                                data_seed=seed_for(cfg.seed, "global"),
                                                                 split_batches=True),
                       log_with=cfg.trackers or None, project_dir=str(Path(cfg.output_dir) / cfg.name))
     # `accelerate launch` sets OMP_NUM_THREADS=1 unless told otherwise, which halves CPU speed on a 2-core machine
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // local_processes))
-    set_seed(cfg.seed)
+    set_seed(seed_for(cfg.seed, "global"))
     return acc  # its trackers start in start_run, once the run folder is ready for them
 
 

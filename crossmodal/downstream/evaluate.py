@@ -18,6 +18,7 @@ from crossmodal.downstream.results import example_indices
 from crossmodal.metrics import segmentation_metrics
 from crossmodal.models import Segmenter, build_backbone
 from crossmodal.modalities import InputSpec, PairTransform
+from crossmodal.seeds import seed_for
 from crossmodal.stages.supervised import evaluate_segmenter
 
 
@@ -39,7 +40,7 @@ def evaluate_model(cfg: Config, model: nn.Module, test: PairedInfo, class_names:
     """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames
     (finetune.num_examples of them unless `num_examples` says otherwise)."""
     loader = make_loader(test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                         num_workers=cfg.data.num_workers, seed=cfg.seed, label="label")
+                         num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label="label")
     confusion = evaluate_segmenter(accelerator, model, loader, key, len(class_names), desc).numpy()
     metrics = segmentation_metrics(confusion, class_names)
     k = cfg.finetune.num_examples if num_examples is None else num_examples

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 
@@ -14,6 +13,7 @@ from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult
 from crossmodal.models import Segmenter
 from crossmodal.models.features import FeatureNet
+from crossmodal.seeds import label_subset_order, seed_for
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.supervised import train_segmenter
@@ -22,7 +22,7 @@ from crossmodal.stages.supervised import train_segmenter
 def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
     """The first `count` frames of one permutation of data.train fixed by the run's `seed`: nested (a smaller
     subset is inside every larger one) and the same for every method and student seed."""
-    order = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7919])).permutation(data.train.num_samples)
+    order = label_subset_order(cfg.seed, data.train.num_samples)
     return sorted(order[:count].tolist())
 
 
@@ -34,16 +34,18 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
     (a setting being tried), once on the test split, so every method is measured by the same protocol. With
     `label_count`, on that many frames of data.train (label_subset) for as many optimiser steps as the full split
     gets. The schedule is fixed: the last epoch is what is measured, nothing is chosen by a score."""
-    torch.manual_seed(cfg.seed + 2)
+    torch.manual_seed(seed_for(cfg.seed, "finetune"))
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
     key, spec, ft = cfg.data.target, input_spec(cfg, "target"), cfg.finetune
     full = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
-                       seed=cfg.seed + 2, label="label", hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+                       seed=seed_for(cfg.seed, "finetune"), label="label", hflip=cfg.data.hflip,
+                       scale_jitter=cfg.data.scale_jitter)
     loader, epochs, desc = full, ft.epochs, f"finetune[{method}]"
     if label_count is not None:
         loader = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size,
-                             num_workers=cfg.data.num_workers, seed=cfg.seed + 2, label="label", hflip=cfg.data.hflip,
-                             scale_jitter=cfg.data.scale_jitter, indices=label_subset(cfg, data, label_count))
+                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "finetune"), label="label",
+                             hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
+                             indices=label_subset(cfg, data, label_count))
         epochs = max(1, round(ft.epochs * len(full) / len(loader)))  # the full split's optimiser steps
         desc = f"finetune[{method}, {label_count} labels]"
     model, curve = train_segmenter(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
@@ -51,8 +53,9 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
                                    backbone_lr_scale=ft.backbone_lr_scale)
     steps = epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(cfg.student.bn_recalibrate, model, steps, data.train, key, spec,
-                            batch_size=ft.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
-                            accelerator=accelerator, log=log, desc=f"finetune[{method}]")
+                            batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
+                            seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log,
+                            desc=f"finetune[{method}]")
     val_miou = None
     if data.val is not None:
         val, _, _ = evaluate_model(cfg, model, data.val, data.class_names, key, spec, accelerator, f"val[{method}]",

@@ -27,6 +27,7 @@ from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import ConfigError
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 from crossmodal.models.features import FeatureNet
+from crossmodal.seeds import seed_for
 
 IGNORE_INDEX = 255
 
@@ -45,7 +46,7 @@ def frozen_features(cfg: Config, backbone: FeatureNet, info: PairedInfo, key: st
     """Per requested stage, `transform` of the frozen backbone's float32 maps for every frame of a split (on the
     CPU, in file order), and the split's `label` tensor: the one feature path of every probe."""
     loader = make_loader(info, {key: input_spec(cfg, side)}, train=False, batch_size=cfg.probe.batch_size,
-                         num_workers=cfg.data.num_workers, seed=cfg.seed, label=label)
+                         num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label=label)
     was_training = backbone.training
     backbone.eval().to(device)
     feats: list[list[torch.Tensor]] = [[] for _ in stages]
@@ -108,7 +109,7 @@ def probe_segmentation(cfg: Config, backbone: FeatureNet, data: DataFiles, accel
     def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(upsampled(logits), target, ignore_index=IGNORE_INDEX)
 
-    probe = fit_head(x_train, y_train, data.num_classes, p, cfg.seed + 3, device, loss)
+    probe = fit_head(x_train, y_train, data.num_classes, p, seed_for(cfg.seed, "probe"), device, loss)
     cm = ConfusionMatrix(data.num_classes, ignore_index=IGNORE_INDEX, device=device)
     with torch.no_grad():
         for idx in torch.arange(len(x_test)).split(p.batch_size):
@@ -155,7 +156,8 @@ def linear_probes(cfg: Config, backbone: FeatureNet, data: DataFiles, accelerato
     per_stage = []
     for stage, (xtr, xte) in enumerate(zip(x_train, x_test)):
         mean, std = xtr[y_train >= 0].mean(0), xtr[y_train >= 0].std(0).clamp_min(1e-6)
-        layer = train_linear((xtr - mean) / std, y_train, data.num_classes, cfg, cfg.seed + 3 + stage, device)
+        layer = train_linear((xtr - mean) / std, y_train, data.num_classes, cfg, seed_for(cfg.seed, "probe", stage),
+                             device)
         keep = y_test >= 0
         with torch.no_grad():
             pred = layer(((xte[keep] - mean) / std).to(device)).argmax(1).cpu()

@@ -20,6 +20,7 @@ from crossmodal.config import Config, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.downstream import MethodResult, evaluate_model, finetune_and_evaluate, linear_probes, probe_segmentation
+from crossmodal.seeds import seed_for
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import evaluate_classifier
 from crossmodal.stages.transfer import build_student, run_transfer
@@ -135,7 +136,7 @@ def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accel
     key, spec = cfg.data.source, input_spec(cfg, "source")
     if cfg.task == "classification":
         loader = make_loader(data.test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                             num_workers=cfg.data.num_workers, seed=cfg.seed, label="class_id")
+                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label="class_id")
         return MethodResult(evaluate_classifier(accelerator, teacher, loader, key, "test[teacher]"), None,
                             {"teacher": curve})
     metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, key, spec, accelerator,

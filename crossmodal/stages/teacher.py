@@ -21,6 +21,7 @@ from crossmodal.models import build_teacher as build_teacher_net
 from crossmodal.models.networks import code_fingerprint
 from crossmodal.models.weights import load_strict, read_state_dict
 from crossmodal.modalities import encoding_channels
+from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import train_segmenter
@@ -93,11 +94,12 @@ def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: l
                   cache: Path) -> tuple[nn.Module, list]:
     """A teacher trained on data.teacher with teacher.* (step checkpoints in runs/<name>/state/teacher), BatchNorm
     statistics recalibrated as teacher.net.bn_recalibrate says, written to `cache`; returns it and its loss curve."""
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed_for(cfg.seed, "teacher"))
     model = build_teacher(cfg, data)
     loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True,
-                         batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
-                         hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter, label=label_key(cfg))
+                         batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers,
+                         seed=seed_for(cfg.seed, "teacher"), hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
+                         label=label_key(cfg))
     t = cfg.teacher
     ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
     model, curve = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
@@ -106,7 +108,7 @@ def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: l
     steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
                             input_spec(cfg, "source"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
-                            seed=cfg.seed, accelerator=accelerator, log=log, desc="teacher")
+                            seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log, desc="teacher")
     if accelerator.is_main_process:  # atomic (temp file, then rename): a reader never sees half a teacher
         save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg), "curve": curve,
                          "class_names": list(data.class_names)}, cache)
@@ -179,10 +181,11 @@ def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: 
     import dataclasses
 
     net = dataclasses.replace(cfg.teacher.net, pretrained="")
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed_for(cfg.seed, "teacher"))
     model = build_teacher(dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, net=net)), data)
     recalibrate_after_stage("always", model, 0, data.teacher, cfg.data.source, input_spec(cfg, "source"),
-                            batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
-                            accelerator=accelerator, log=log, desc="random teacher")
+                            batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers,
+                            seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log,
+                            desc="random teacher")
     log.info("control: a random teacher (untrained %s, BatchNorm statistics from %s)", net.arch, data.teacher.path)
     return freeze(model.to(accelerator.device))

@@ -14,6 +14,7 @@ from crossmodal.distill import DISTILLERS, Distiller, config_key
 from crossmodal.distributed import install_gradient_averaging
 from crossmodal.models import FeatureNet, build_backbone
 from crossmodal.modalities import encoding_channels
+from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosine
@@ -23,7 +24,7 @@ from crossmodal.stages.loop import LossGuard, drop_gradients, fit
 def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
     """The target-sensor backbone, initialised from the seed alone (and student.pretrained) so every method starts
     from the same weights."""
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed_for(cfg.seed, "student_init"))
     channels = encoding_channels(cfg.data.target_encoding, data.train.shapes[cfg.data.target])
     s = cfg.student
     return build_backbone(s.arch, channels, features=s.features, pretrained=s.pretrained,
@@ -35,14 +36,16 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, 
     """Train a fresh student with distiller `method` (resumable via `ckpt`); returns the unwrapped student, the
     distiller (its heads and memory) and the loss curve."""
     student = sync_batchnorm(build_student(cfg, data), accelerator)
-    torch.manual_seed(cfg.seed + 1)
+    torch.manual_seed(seed_for(cfg.seed, "distiller_init"))
     distiller = DISTILLERS[method](student.out_channels, teacher.out_channels,
-                                   data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)), seed=cfg.seed)
+                                   data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)),
+                                   seed=seed_for(cfg.seed, "distiller_sampling"))
     distiller.to(accelerator.device)
     install_gradient_averaging(distiller)  # not wrapped by Accelerate: its gradients are averaged by hooks
     t = cfg.transfer
     loader = make_loader(data.unlabeled, {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")},
-                         train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
+                         train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers,
+                         seed=seed_for(cfg.seed, "transfer_data"),
                          hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
     steps = t.epochs * max(1, len(loader) // t.grad_accum)  # batches are split across processes
@@ -80,5 +83,6 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, 
     accelerator.free_memory()
     recalibrate_after_stage(cfg.student.bn_recalibrate, student, t.epochs * len(loader), data.unlabeled, cfg.data.target,
                             input_spec(cfg, "target"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
-                            seed=cfg.seed, accelerator=accelerator, log=log, desc=f"transfer[{method}]")
+                            seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log,
+                            desc=f"transfer[{method}]")
     return student, distiller, curve
