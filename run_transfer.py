@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if accelerator.is_main_process:
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,
                                  resumed=args.resume is not None, controls=controls, tuning=tuning)
-        headline = "mIoU" if cfg.task == "segmentation" else "linear-probe top-1"
+        headline = cfg.task_spec.headline
         log.info("%s: %s", headline, table)
         print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"
               f"{headline} {yaml.safe_dump(table, default_flow_style=True).strip()}")

@@ -13,6 +13,7 @@ import yaml
 
 from crossmodal.distill.options import OPTIONS, config_key, needs_teacher_logits
 from crossmodal.errors import ConfigError, UserError, check as _check
+from crossmodal.tasks import TASKS, Task, get_task
 
 
 @dataclass
@@ -194,6 +195,11 @@ class Config:
         """The seeds the methods are run with: `seeds`, or just `seed`."""
         return list(self.seeds) or [self.seed]
 
+    @property
+    def task_spec(self) -> Task:
+        """What `task` means for the run: label key, head, downstream protocol, headline metric (crossmodal.tasks)."""
+        return get_task(self.task)
+
 
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
@@ -349,7 +355,6 @@ def _available(module: str):
     return lambda: importlib.util.find_spec(module) is not None
 
 
-TASKS = ("segmentation", "classification")
 BN_RECALIBRATE = ("auto", "always", "never")
 TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
             "aim": _available("aim"), "comet_ml": _available("comet_ml")}
@@ -372,12 +377,13 @@ def validate(cfg: Config) -> None:
            "controls.random_teacher", f"distinct methods of 'methods' other than none ({', '.join(cfg.methods)})",
            control)
     _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
+    task = cfg.task_spec
     _validate_tune(cfg)
-    if cfg.task == "classification":
+    if not task.per_pixel:
         for m in cfg.methods:
             if needs_teacher_logits(m):
                 raise ConfigError(f"config key 'methods' has '{m}', which distils a segmentation teacher's per-pixel "
-                                  f"logits; it is not available when task is classification")
+                                  f"logits; it is not available when task is {cfg.task}")
     for key, net in (("teacher.net", cfg.teacher.net), ("student", cfg.student)):
         parse_arch(net.arch, f"{key}.arch")
         _check(net.head_channels > 0, f"{key}.head_channels", "> 0", net.head_channels)
@@ -430,8 +436,8 @@ def validate(cfg: Config) -> None:
            "distinct frame counts >= 1", counts)
     _check(all(m in cfg.methods for m in cfg.finetune.label_methods), "finetune.label_methods",
            f"methods of 'methods' ({', '.join(cfg.methods)})", cfg.finetune.label_methods)
-    _check(not counts or cfg.task == "segmentation", "finetune.label_counts", "empty when task is classification "
-           "(its downstream protocol is linear probes)", counts)
+    _check(not counts or task.fine_tunes, "finetune.label_counts", f"empty when task is {cfg.task} (its downstream "
+           f"protocol is {task.protocol.replace('_', ' ')})", counts)
     _check(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
     _check(all(s >= 0 for s in cfg.seeds) and len(set(cfg.seeds)) == len(cfg.seeds), "seeds",
            "a list of distinct seeds >= 0", cfg.seeds)
@@ -486,8 +492,8 @@ def _validate_tune(cfg: Config) -> None:
     tune = cfg.tune
     _check(bool(tune.seeds) and all(s >= 0 for s in tune.seeds) and len(set(tune.seeds)) == len(tune.seeds),
            "tune.seeds", "a non-empty list of distinct seeds >= 0", tune.seeds)
-    _check(not tune.trials or cfg.task == "segmentation", "tune.trials",
-           "empty when task is classification (its linear probes have no validation protocol yet)", tune.trials)
+    _check(not tune.trials or cfg.task_spec.fine_tunes, "tune.trials", f"empty when task is {cfg.task} (its "
+           f"{cfg.task_spec.protocol.replace('_', ' ')} have no validation protocol yet)", tune.trials)
     for method, settings in tune.trials.items():
         _check(method in cfg.methods and method != "none", "tune.trials",
                f"methods of 'methods' other than none ({', '.join(cfg.methods)}) as keys", method)

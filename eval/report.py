@@ -19,6 +19,7 @@ from crossmodal.errors import UserError
 from crossmodal.outputs import check_output_dir
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, flatten, versions
+from crossmodal.tasks import SEGMENTATION
 from eval.tuning import tuning_section
 from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
 from eval.verdict import controls_table, paired_verdict, plus_minus as _pm, verdict, verdict_lines
@@ -307,10 +308,10 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
     metric} (mIoU for segmentation, last-stage probe top-1 for classification)."""
     names = list(data.class_names)
     seeds = cfg.run_seeds
-    classification = cfg.task == "classification"
+    task = cfg.task_spec
     downstream = ([f"linear probes: every stage of the frozen student average-pooled to {cfg.probe.grid}x"
                    f"{cfg.probe.grid}, standardised, a linear layer trained {cfg.probe.epochs} epochs on the "
-                   f"{data.train.num_samples} labeled frames of data.train"] if classification else [
+                   f"{data.train.num_samples} labeled frames of data.train"] if not task.fine_tunes else [
         f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} "
         f"epochs, same head initialisation and data order for every method of a seed",
         *([f"frozen probe: a 1x1 convolution on stage {cfg.probe.layer} of the frozen student (before "
@@ -331,7 +332,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
             f"batch {cfg.transfer.batch_size}",
             *downstream,
             *([f"val: {data.val.num_samples} labeled frames, disjoint from train and test; every choice "
-               f"(tune.trials) is made on it"] if data.val is not None and not classification else []),
+               f"(tune.trials) is made on it"] if data.val is not None and task.fine_tunes else []),
             f"test: {data.test.num_samples} frames, read once per cell after the choices; metrics from the last "
             f"epoch of a fixed schedule (no selection, tuning or early stopping on the test split)",
             f"seeds {', '.join(map(str, seeds))} change the student's initialisation, data order, augmentation and "
@@ -340,7 +341,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "methods": {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names) for m, per_seed in results.items()},
         "versions": versions(), "config": to_dict(cfg),
     }
-    metric = "top1" if classification else "miou"
+    metric = task.metric
     control_entries = {c: {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names)
                            for m, per_seed in per_method.items()} for c, per_method in (controls or {}).items()}
     if control_entries:
@@ -356,7 +357,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         summary["label_efficiency_std"] = {m: {n: v["std"] for n, v in c.items()} for m, c in curves.items()}
     write_metrics(run_dir, summary)
     first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
-    if classification:
+    if not task.per_pixel:  # image-level labels: per-stage probe tables, no per-pixel figures
         figures = write_classification_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()})
         write_text_atomic(run_dir / "report.md", render_classification_report(summary, figures, control_entries))
         return {m: round(v["top1"], 4) for m, v in summary["methods"].items()}
@@ -407,7 +408,7 @@ def compare_runs(runs: list[Path], out: Path, allow_mixed: bool = False) -> dict
             raise FileNotFoundError(f"{path} does not exist: is {run} a finished run_transfer.py run folder?")
         loaded.append(json.loads(path.read_text()))
     for run, m in zip(runs, loaded):
-        if m.get("task", "segmentation") != "segmentation":
+        if m.get("task", SEGMENTATION.name) != SEGMENTATION.name:
             raise UserError(f"{run} is a {m['task']} run; comparing runs covers segmentation runs (several seeds of "
                              f"one classification experiment are compared in its own report: set seeds: [...])")
     names = loaded[0]["class_names"]

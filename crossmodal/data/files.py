@@ -100,7 +100,8 @@ def open_data(cfg: Config) -> DataFiles:
                    "-m data_tools.synthetic --out DIR (embedded data), or the data_tools converter for your sensor")
             raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: python {how}")
         infos[split] = read_info(path)
-    src, tgt, label = cfg.data.source, cfg.data.target, label_key(cfg)
+    task = cfg.task_spec
+    src, tgt, label = cfg.data.source, cfg.data.target, task.label_key
     need = {"unlabeled": [src, tgt], "teacher": [src, label], "train": [tgt, label], "test": [src, tgt, label],
             "val": [tgt, label]}
     for split, mods in need.items():
@@ -118,8 +119,7 @@ def open_data(cfg: Config) -> DataFiles:
                 check_encoding(getattr(d, f"{side}_encoding"), name, info.shapes[name], str(info.path),
                                tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
     check_stored_alike(infos, [src, tgt])
-    names_of = (lambda i: i.class_names) if cfg.task == "segmentation" else (lambda i: i.image_class_names)
-    names_attr = "class_names" if cfg.task == "segmentation" else "image_class_names"
+    names_of, names_attr = task.class_names, task.class_names_attr
     names = names_of(infos["test"])
     if not names:
         raise ConfigError(f"{infos['test'].path} names no classes ({names_attr} attribute) for task {cfg.task}")
@@ -144,11 +144,6 @@ def open_data(cfg: Config) -> DataFiles:
     for split, info in infos.items():  # last: the one check that reads whole datasets (once per file version)
         check_label_ids(info, split, info.num_classes)
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
-
-
-def label_key(cfg: Config) -> str:
-    """What the labeled splits are labeled with: per-pixel `label`, or image-level `class_id`."""
-    return "label" if cfg.task == "segmentation" else "class_id"
 
 
 def resolve_config(cfg: Config, data: DataFiles) -> None:

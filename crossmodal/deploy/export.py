@@ -173,7 +173,7 @@ def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
     if not cfg_path.is_file():
         raise ExportError(f"{run_dir} is not a run folder: it has no config.yaml (run_transfer.py writes runs/<name>/)")
     cfg = load_config(cfg_path)
-    if cfg.task != "segmentation":
+    if not cfg.task_spec.per_pixel:
         raise ExportError(f"run {run_dir} has task '{cfg.task}'; only segmentation students can be exported")
     path, seed = find_checkpoint(run_dir, method, seed, cfg.run_seeds)
     spec = input_spec(cfg, "target")

@@ -18,6 +18,7 @@ from crossmodal.models.classifier import Classifier
 from crossmodal.models.features import FeatureNet
 from crossmodal.models.own_head import OwnHeadNet
 from crossmodal.models.segmenter import Segmenter
+from crossmodal.tasks import get_task
 
 ADAPTERS = {"builtin": "builtin", "timm": "timm_nets", "torchvision": "torchvision_nets", "python": "python_nets"}
 
@@ -47,7 +48,7 @@ def build_teacher(arch: str, in_channels: int, num_classes: int, *, task: str = 
         model, taps = own
         return OwnHeadNet(model, taps, in_channels, num_classes, task, f"{key}.arch={spec}")
     backbone = adapter.backbone(spec.name, in_channels, list(features), pretrained, num_classes, key)
-    if task == "classification":
+    if not get_task(task).per_pixel:
         return Classifier(backbone, num_classes)
     return Segmenter(backbone, num_classes, head_channels)
 

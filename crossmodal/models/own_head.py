@@ -10,6 +10,7 @@ from torch import nn
 
 from crossmodal.errors import NetworkError
 from crossmodal.models.features import PROBE_SIZE, Taps, measure
+from crossmodal.tasks import get_task
 
 
 def _logits(out: object) -> torch.Tensor:
@@ -43,7 +44,7 @@ class OwnHeadNet(nn.Module):
         with torch.no_grad():
             logits = self(torch.randn(1, self.in_channels, *PROBE_SIZE))
         self.model.train(was_training)
-        want = 4 if task == "segmentation" else 2
+        want = get_task(task).logits_dims
         if logits.dim() != want or logits.shape[1] != num_classes:
             shape = "(B, C, H, W) per-pixel logits" if want == 4 else "(B, C) image-level logits"
             raise NetworkError(f"{what} gives logits of shape {tuple(logits.shape)} for a {PROBE_SIZE} input; the "

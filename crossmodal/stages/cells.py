@@ -67,7 +67,7 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
         if accelerator.is_main_process and not trial:
             save_checkpoint({**transferred, "method": method, "seed": seed, "config": to_dict(cell_cfg)},
                             run_dir / "checkpoints" / f"{name}_transfer.pt")
-    if cfg.task == "classification":  # the paper's L -> ab protocol: linear probes on the frozen student
+    if not cfg.task_spec.fine_tunes:  # the paper's L -> ab protocol: linear probes on the frozen student
         result = MethodResult(linear_probes(cell_cfg, student, data, accelerator), None, curves)
         log.info("%s seed %d: linear-probe top-1 per stage %s", method, seed,
                  [round(v, 4) for v in result.metrics["top1_per_stage"]])
@@ -134,9 +134,9 @@ def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accel
                    curve: list) -> MethodResult:
     """The frozen teacher on its own sensor and the test split: the reference the students are measured against."""
     key, spec = cfg.data.source, input_spec(cfg, "source")
-    if cfg.task == "classification":
+    if not cfg.task_spec.per_pixel:  # image-level labels: the teacher is a classifier
         loader = make_loader(data.test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label="class_id")
+                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label=cfg.task_spec.label_key)
         return MethodResult(evaluate_classifier(accelerator, teacher, loader, key, "test[teacher]"), None,
                             {"teacher": curve})
     metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, key, spec, accelerator,

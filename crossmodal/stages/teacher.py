@@ -15,7 +15,7 @@ from torch import nn
 
 from crossmodal.atomic import save_checkpoint
 from crossmodal.config import Config, to_dict
-from crossmodal.data.files import DataFiles, label_key
+from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.models import build_teacher as build_teacher_net
 from crossmodal.models.networks import code_fingerprint
@@ -25,6 +25,7 @@ from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.supervised import train_segmenter
+from crossmodal.tasks import SEGMENTATION
 
 
 def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:
@@ -67,7 +68,7 @@ def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
            "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
            "input": [cfg.data.source, cfg.data.source_encoding, cfg.data.source_mean, cfg.data.source_std],
            "seed": cfg.seed, "hflip": cfg.data.hflip, "scale_jitter": cfg.data.scale_jitter}
-    if cfg.task != "segmentation":  # (kept out for segmentation so existing caches stay valid)
+    if cfg.task != SEGMENTATION.name:  # (kept out for segmentation so existing caches stay valid)
         key["task"] = cfg.task
     code = code_fingerprint(cfg.teacher.net.arch)
     if code:  # networks from a library or your own module (built-in ones are covered by the config)
@@ -99,12 +100,12 @@ def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: l
     loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True,
                          batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers,
                          seed=seed_for(cfg.seed, "teacher"), hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
-                         label=label_key(cfg))
+                         label=cfg.task_spec.label_key)
     t = cfg.teacher
     ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
     model, curve = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
                                    weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
-                                   target_key=label_key(cfg))
+                                   target_key=cfg.task_spec.label_key)
     steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
                             input_spec(cfg, "source"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
