@@ -18,9 +18,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from data_tools.common import tool_main
 from crossmodal.atomic import temp_path_beside
 from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
 from crossmodal.hha import depth_to_hha
+
+PROG = "python -m data_tools.add_hha"
 
 HHA_ATTRS = {"units": "hha-uint8",
              "channels": "R = horizontal disparity 31000/z[cm], G = height above the lowest point [cm], "
@@ -88,7 +91,7 @@ def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | Non
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m data_tools.add_hha",
+        prog=PROG,
         description="Add an HHA encoding of a paired file's depth (Gupta et al., ECCV 2014; docs/hha.md).",
         epilog="example: python -m data_tools.add_hha data/nyu/test.h5 --in-place")
     p.add_argument("file", type=Path, help="paired HDF5 file with float32 depth and a root 'intrinsics' attribute")
@@ -106,22 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Add HHA to a paired file; returns the exit code (2 for bad input, nothing written)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Add HHA to a paired file; bad input raises (tool_main reports it in one line, exit 2)."""
     out = args.file if args.in_place else args.out
-    try:
-        add_hha(args.file, out, depth=args.depth, raw_depth=args.raw_depth, name=args.name, overwrite=args.overwrite,
-                pixel_origin=args.pixel_origin)
-    except (ValueError, FileExistsError, FileNotFoundError, FormatError, OSError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    add_hha(args.file, out, depth=args.depth, raw_depth=args.raw_depth, name=args.name, overwrite=args.overwrite,
+            pixel_origin=args.pixel_origin)
     print(f"wrote {out} (+ '{args.name}' from '{args.depth}')", file=sys.stderr)
     return 0
+
+
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -46,6 +47,20 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def positive_number(what: str, example: str) -> Callable[[str], float]:
+    """An argparse type accepting finite numbers > 0 (`what`, e.g. 'distance in metres', names them in errors)."""
+    def parse(text: str) -> float:
+        """Parse one positive number."""
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (np.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"expected a positive {what}, e.g. {example}; got {text!r}")
         return value
     return parse
 
@@ -251,3 +266,23 @@ def run_tool(body: Callable[[], int], prog: str) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
         return 130
+
+
+def tool_main(prog: str, parser: Callable[[], argparse.ArgumentParser],
+              run: Callable[[argparse.Namespace, list[str]], int]) -> Callable[[list[str] | None], int]:
+    """A data tool's main(argv=None) -> exit code: parse argv (default sys.argv[1:]; --help gives 0 and a usage
+    error 2 instead of exiting the caller), then run(args, argv) under run_tool (bad input: one line, exit 2)."""
+    def main(argv: list[str] | None = None) -> int:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = parse_args(parser(), argv)
+        if isinstance(args, int):
+            return args
+        return run_tool(lambda: run(args, argv), prog)
+
+    main.__doc__ = f"{prog} [options]: the exit code (0 done, 2 bad input with nothing written, 130 interrupted)."
+    return main
+
+
+def command_line(tool: str, argv: Sequence[str]) -> str:
+    """How data_tools.<tool> was called (shell-quoted), as the output file's provenance records it."""
+    return f"data_tools.{tool} " + " ".join(shlex.quote(a) for a in argv)

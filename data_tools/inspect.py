@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedInfo, read_info
-from data_tools.common import int_at_least, parse_args, run_tool
+from data_tools.common import int_at_least, tool_main
 
 PROG = "python -m data_tools.inspect"
 MAX_LISTED_CLASSES = 60
@@ -253,21 +253,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: print the report (and write the preview); exit code 2 for a missing or corrupt file."""
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Print the report (and write the preview); bad input raises (tool_main reports it in one line, exit 2)."""
+    print(describe(args.file, args.max_frames))
+    if args.preview is not None:
+        png = write_preview(args.file, args.preview, args.num)
+        print(f"\n  preview: {png}")
+    return 0
 
-    def body() -> int:
-        """Run the tool; errors propagate to run_tool."""
-        print(describe(args.file, args.max_frames))
-        if args.preview is not None:
-            png = write_preview(args.file, args.preview, args.num)
-            print(f"\n  preview: {png}")
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import pickle
 import re
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +23,11 @@ import cv2
 import h5py
 import numpy as np
 
-from data_tools.common import commit, int_at_least, parse_args, parse_size, staging_path
-from crossmodal.data.h5format import FormatError, PairedWriter
+from data_tools.common import command_line, commit, int_at_least, parse_size, staging_path, tool_main
+from crossmodal.data.h5format import PairedWriter
 from crossmodal.data.sensor_files import imread
+
+PROG = "python -m data_tools.lab"
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 LAB_ATTRS = {
@@ -247,7 +248,7 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m data_tools.lab",
+        prog=PROG,
         description="Convert images to CIE Lab pairs (L: lightness, ab: colour) in one paired HDF5 file.",
         epilog="examples: python -m data_tools.lab --images photos/ --size 96x96 --out data/lab/photos.h5\n"
                "          python -m data_tools.lab --images stl10_binary --split unlabeled --out data/lab/unl.h5",
@@ -262,25 +263,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Convert images to an L/ab paired file; returns the exit code (2 for bad input)."""
-    parser = _parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(parser, argv)
-    if isinstance(args, int):
-        return args
-    command = "data_tools.lab " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        source = open_source(args.images, args.split)
-        convert(source, args.out, size=args.size, overwrite=args.overwrite, command=command, limit=args.limit)
-    except (ValueError, FileExistsError, FileNotFoundError, FormatError, OSError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert images to an L/ab paired file; bad input raises (tool_main reports it in one line, exit 2)."""
+    source = open_source(args.images, args.split)
+    convert(source, args.out, size=args.size, overwrite=args.overwrite, command=command_line("lab", argv),
+            limit=args.limit)
     n = len(source) if args.limit is None else min(args.limit, len(source))
     print(f"wrote {args.out} ({n} images from {source.kind} {args.images}"
           f"{', ' + str(len(source.class_names)) + ' classes' if source.class_ids is not None else ''})",
           file=sys.stderr)
     return 0
+
+
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
 from data_tools import camera, nyu_tables
-from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs,
-                               check_val_fraction, parse_args, progress, run_tool, warn)
+from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs, check_val_fraction,
+                               progress, tool_main, warn)
 
 PROG = "python -m data_tools.nyu_labeled"
 NUM_NYU_CLASSES = 894
@@ -334,22 +334,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: convert the labeled .mat; returns the exit code (2 for bad input, nothing written)."""
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert the labeled .mat; bad input raises (tool_main reports it in one line, exit 2)."""
+    paths = convert(args.mat, None if args.all else args.splits, args.out, classes=args.classes, crop=args.crop,
+                    overwrite=args.overwrite, show_progress=not args.quiet, val_fraction=args.val_fraction,
+                    val_seed=args.val_seed)
+    for p in paths:
+        print(f"wrote {p}", file=sys.stderr)
+    return 0
 
-    def body() -> int:
-        """Run the tool; errors propagate to run_tool."""
-        paths = convert(args.mat, None if args.all else args.splits, args.out, classes=args.classes, crop=args.crop,
-                        overwrite=args.overwrite, show_progress=not args.quiet, val_fraction=args.val_fraction,
-                        val_seed=args.val_seed)
-        for p in paths:
-            print(f"wrote {p}", file=sys.stderr)
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

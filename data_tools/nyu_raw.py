@@ -24,17 +24,7 @@ import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedWriter
 from data_tools import camera
-from data_tools.common import (
-    check_outputs,
-    commit,
-    int_at_least,
-    parse_args,
-    parse_size,
-    progress,
-    run_tool,
-    staging_path,
-    warn,
-)
+from data_tools.common import check_outputs, commit, int_at_least, parse_size, progress, staging_path, tool_main, warn
 
 PROG = "python -m data_tools.nyu_raw"
 # d-<unix time>-<frame counter>.pgm (depth), r-....ppm (RGB), a-....dump (accelerometer), as the recorder names them.
@@ -421,30 +411,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: convert raw NYU dumps; returns the exit code (2 for bad input, nothing written)."""
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert raw NYU dumps; bad input raises (tool_main reports it in one line, exit 2)."""
+    rep = convert(args.scenes, args.out, every=args.every, size=args.size, overwrite=args.overwrite,
+                  skip_bad=args.skip_bad, show_progress=not args.quiet)
+    if rep.empty_scenes:
+        warn(PROG, f"{len(rep.empty_scenes)} scene(s) have no depth/RGB pairs and were left out: "
+                   f"{', '.join(rep.empty_scenes)}")
+    if rep.swapped:
+        warn(PROG, f"{len(rep.swapped)} depth file(s) held big-endian values and were byte-swapped "
+                   f"(NYU writes little-endian), first: {rep.swapped[0]}")
+    if rep.skipped:
+        warn(PROG, f"skipped {len(rep.skipped)} corrupt frame(s):")
+        for line in rep.skipped:
+            print(f"  {line}", file=sys.stderr)
+    print(f"wrote {rep.path} ({rep.num_samples} pairs)", file=sys.stderr)
+    return 0
 
-    def body() -> int:
-        """Run the tool; errors propagate to run_tool."""
-        rep = convert(args.scenes, args.out, every=args.every, size=args.size, overwrite=args.overwrite,
-                      skip_bad=args.skip_bad, show_progress=not args.quiet)
-        if rep.empty_scenes:
-            warn(PROG, f"{len(rep.empty_scenes)} scene(s) have no depth/RGB pairs and were left out: "
-                       f"{', '.join(rep.empty_scenes)}")
-        if rep.swapped:
-            warn(PROG, f"{len(rep.swapped)} depth file(s) held big-endian values and were byte-swapped "
-                       f"(NYU writes little-endian), first: {rep.swapped[0]}")
-        if rep.skipped:
-            warn(PROG, f"skipped {len(rep.skipped)} corrupt frame(s):")
-            for line in rep.skipped:
-                print(f"  {line}", file=sys.stderr)
-        print(f"wrote {rep.path} ({rep.num_samples} pairs)", file=sys.stderr)
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ file: a folder whose files differ in dtype / bit depth, and integer depth with n
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,13 @@ import cv2
 import h5py
 import numpy as np
 
-from data_tools.common import (add_val_arguments, carve_by_group, check_val_fraction, commit, parse_args,
-                               staging_path, val_path_beside)
+from data_tools.common import (add_val_arguments, carve_by_group, check_val_fraction, command_line, commit,
+                               staging_path, tool_main, val_path_beside)
 from crossmodal.data.sensor_files import DEPTH_FACTORS, IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
 from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
                                       PairedWriter)
+
+PROG = "python -m data_tools.pairs"
 
 MAX_LISTED = 20  # unmatched files printed per folder
 
@@ -332,7 +333,7 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m data_tools.pairs",
+        prog=PROG,
         description="Pair frames of several sensors by file name and write one paired HDF5 split "
                     "(docs/data_format.md, docs/new_modality.md).",
         epilog="example: python -m data_tools.pairs --source rgb=rec/rgb --target thermal=rec/thermal "
@@ -428,28 +429,21 @@ def _folders(args: argparse.Namespace) -> list[Folder]:
     return folders
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build one paired split from folders; returns the exit code (2 for bad input, nothing written)."""
-    parser = _parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(parser, argv)
-    if isinstance(args, int):
-        return args
-    try:
-        folders = _folders(args)
-        opts, attrs = _options(args, folders)
-        frames = None
-        if args.frames is not None:
-            if not args.frames.is_file():
-                raise ValueError(f"--frames {args.frames}: no such file")
-            frames = [line.strip() for line in args.frames.read_text().splitlines() if line.strip()]
-        build(folders, args.out, opts, class_names_file=args.class_names, attrs=attrs, overwrite=args.overwrite,
-              frames=frames, command="data_tools.pairs " + " ".join(shlex.quote(a) for a in argv),
-              val_fraction=args.val_fraction, val_seed=args.val_seed)
-    except (ValueError, FileExistsError, FileNotFoundError, FormatError, OSError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Build one paired split from folders; bad input raises (tool_main reports it in one line, exit 2)."""
+    folders = _folders(args)
+    opts, attrs = _options(args, folders)
+    frames = None
+    if args.frames is not None:
+        if not args.frames.is_file():
+            raise ValueError(f"--frames {args.frames}: no such file")
+        frames = [line.strip() for line in args.frames.read_text().splitlines() if line.strip()]
+    build(folders, args.out, opts, class_names_file=args.class_names, attrs=attrs, overwrite=args.overwrite,
+          frames=frames, command=command_line("pairs", argv), val_fraction=args.val_fraction, val_seed=args.val_seed)
     return 0
+
+
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ data_tools.ros_messages.
 from __future__ import annotations
 
 import argparse
-import shlex
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ import numpy as np
 from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, PairedWriter
 from data_tools.associate import associate
 from data_tools.camera import scale_intrinsics
-from data_tools.common import (check_outputs, commit, int_at_least, ordered_map, parse_args, progress, run_tool,
-                               staging_path)
+from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, progress, staging_path,
+                               tool_main)
 from data_tools.pairs import _fmt, _is_depth, _pair, _resized
 from data_tools.ros_messages import (CAMERA_INFO, COMPRESSED, ENCODINGS, IMAGE, IMAGE_TYPES, BagError, Role,
                                      decode, peek)
@@ -508,22 +507,16 @@ def _roles(args: argparse.Namespace) -> list[Role]:
     return roles
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Convert bags to one paired split; returns the exit code (2 for bad input, nothing written)."""
-    parser = _parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(parser, argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert bags to one paired split; bad input raises (tool_main reports it in one line, exit 2)."""
+    convert(args.bag, _roles(args), args.out, camera_info=args.camera_info, max_dt=args.max_dt,
+            every=args.every, start=args.start, end=args.end, resize=args.resize, workers=args.workers,
+            overwrite=args.overwrite, command=command_line("rosbag", argv),
+            show_progress=not args.no_progress)
+    return 0
 
-    def body() -> int:
-        convert(args.bag, _roles(args), args.out, camera_info=args.camera_info, max_dt=args.max_dt,
-                every=args.every, start=args.start, end=args.end, resize=args.resize, workers=args.workers,
-                overwrite=args.overwrite, command="data_tools.rosbag " + " ".join(shlex.quote(a) for a in argv),
-                show_progress=not args.no_progress)
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

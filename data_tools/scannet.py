@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shlex
 import struct
 import sys
 import textwrap
@@ -44,19 +43,8 @@ import numpy as np
 from crossmodal.data.h5format import FormatError, PairedWriter
 from crossmodal.data.sensor_files import imdecode, imread
 from data_tools import camera
-from data_tools.common import (
-    check_input_file,
-    check_outputs,
-    commit,
-    int_at_least,
-    ordered_map,
-    parse_args,
-    parse_size,
-    progress,
-    run_tool,
-    staging_path,
-    warn,
-)
+from data_tools.common import (check_input_file, check_outputs, command_line, commit, int_at_least, ordered_map,
+                               parse_size, progress, staging_path, tool_main, warn)
 from data_tools.nyu_tables import NAMES_40
 
 PROG = "python -m data_tools.scannet"
@@ -490,25 +478,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: convert a .sens file; returns the exit code (2 for bad input, nothing written)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert a .sens file; bad input raises (tool_main reports it in one line, exit 2)."""
+    rep = convert(args.sens, args.out, every=args.every, size=args.size, labels=args.labels,
+                  label_map=args.label_map, workers=args.workers, overwrite=args.overwrite,
+                  show_progress=not args.quiet,
+                  command=command_line("scannet", argv))
+    for note in rep.notes:
+        warn(PROG, note)
+    print(f"wrote {rep.path} ({rep.num_samples} of {rep.num_frames} frames)", file=sys.stderr)
+    return 0
 
-    def body() -> int:
-        """Run the tool; errors propagate to run_tool."""
-        rep = convert(args.sens, args.out, every=args.every, size=args.size, labels=args.labels,
-                      label_map=args.label_map, workers=args.workers, overwrite=args.overwrite,
-                      show_progress=not args.quiet,
-                      command="data_tools.scannet " + " ".join(shlex.quote(a) for a in argv))
-        for note in rep.notes:
-            warn(PROG, note)
-        print(f"wrote {rep.path} ({rep.num_samples} of {rep.num_frames} frames)", file=sys.stderr)
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import textwrap
 from collections import Counter
@@ -48,23 +47,9 @@ from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
                                      seg_mat, split_entry)
-from data_tools.common import (
-    add_val_arguments,
-    carve_by_group,
-    check_input_file,
-    check_outputs,
-    check_val_fraction,
-    commit,
-    int_at_least,
-    ordered_map,
-    parse_args,
-    parse_size,
-    progress,
-    run_tool,
-    staging_path,
-    val_path_beside,
-    warn,
-)
+from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs, check_val_fraction,
+                               command_line, commit, int_at_least, ordered_map, parse_size, positive_number, progress,
+                               staging_path, tool_main, val_path_beside, warn)
 
 PROG = "python -m data_tools.sunrgbd"
 SENSORS = ("kv1", "kv2", "realsense", "xtion")
@@ -476,17 +461,6 @@ DESCRIPTION = (
 )
 
 
-def _metres(text: str) -> float:
-    """A positive distance in metres."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive distance in metres, e.g. 8; got {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
     p = argparse.ArgumentParser(
@@ -521,7 +495,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--meta", type=Path, metavar="FILE",
                    help="SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat, whose sequenceName entries say which scene each "
                         "--seg-mat label belongs to (read with scipy); needs --seg-mat")
-    p.add_argument("--max-depth", type=_metres, default=None, metavar="METRES",
+    p.add_argument("--max-depth", type=positive_number("distance in metres", "8"), default=None, metavar="METRES",
                    help="store readings beyond METRES as 0 (no reading); the toolbox clips at 8 m, and values beyond "
                         "8.19 m come from low bits that rotate into the top bits, e.g. --max-depth 8")
     p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
@@ -535,36 +509,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: convert SUN RGB-D scenes; returns the exit code (2 for bad input, nothing written)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert SUN RGB-D scenes; bad input raises (tool_main reports it in one line, exit 2)."""
+    rep = convert(args.root, args.out, split_file=args.split_file, size=args.size, depth=args.depth,
+                  labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
+                  overwrite=args.overwrite, show_progress=not args.quiet,
+                  command=command_line("sunrgbd", argv),
+                  val_fraction=args.val_fraction, val_seed=args.val_seed)
+    sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))
+    sizes = ", ".join(f"{k} ({n})" for k, n in sorted(rep.sizes.items()))
+    print(f"wrote {rep.path} ({rep.num_samples} frames; sensors: {sensors}; native sizes: {sizes}; intrinsics "
+          f"{'shared by all frames' if rep.common_intrinsics else 'per frame in the dataset intrinsics'})",
+          file=sys.stderr)
+    if rep.val_path is not None:
+        print(f"wrote {rep.val_path} ({rep.val_samples} frames = {rep.val_samples} scene folders carved from "
+              f"the {rep.num_samples + rep.val_samples} selected; --val-fraction {args.val_fraction:g} "
+              f"--val-seed {args.val_seed})", file=sys.stderr)
+    if rep.far_pixels and args.max_depth is None:
+        warn(PROG, f"{rep.far_pixels} depth pixels ({100 * rep.far_pixels / rep.total_pixels:.3f} %) decode to "
+                   f"more than {TOOLBOX_CLIP_M:g} m (the toolbox clips them to 8 m); pass --max-depth 8 to store "
+                   f"them as no reading")
+    return 0
 
-    def body() -> int:
-        """Run the tool; errors propagate to run_tool."""
-        rep = convert(args.root, args.out, split_file=args.split_file, size=args.size, depth=args.depth,
-                      labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
-                      overwrite=args.overwrite, show_progress=not args.quiet,
-                      command="data_tools.sunrgbd " + " ".join(shlex.quote(a) for a in argv),
-                      val_fraction=args.val_fraction, val_seed=args.val_seed)
-        sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))
-        sizes = ", ".join(f"{k} ({n})" for k, n in sorted(rep.sizes.items()))
-        print(f"wrote {rep.path} ({rep.num_samples} frames; sensors: {sensors}; native sizes: {sizes}; intrinsics "
-              f"{'shared by all frames' if rep.common_intrinsics else 'per frame in the dataset intrinsics'})",
-              file=sys.stderr)
-        if rep.val_path is not None:
-            print(f"wrote {rep.val_path} ({rep.val_samples} frames = {rep.val_samples} scene folders carved from "
-                  f"the {rep.num_samples + rep.val_samples} selected; --val-fraction {args.val_fraction:g} "
-                  f"--val-seed {args.val_seed})", file=sys.stderr)
-        if rep.far_pixels and args.max_depth is None:
-            warn(PROG, f"{rep.far_pixels} depth pixels ({100 * rep.far_pixels / rep.total_pixels:.3f} %) decode to "
-                       f"more than {TOOLBOX_CLIP_M:g} m (the toolbox clips them to 8 m); pass --max-depth 8 to store "
-                       f"them as no reading")
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":

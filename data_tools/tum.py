@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shlex
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -28,18 +27,8 @@ from crossmodal.data.h5format import FormatError, PairedWriter
 from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.associate import associate
-from data_tools.common import (
-    check_outputs,
-    commit,
-    int_at_least,
-    ordered_map,
-    parse_args,
-    parse_size,
-    progress,
-    run_tool,
-    staging_path,
-    warn,
-)
+from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, parse_size,
+                               positive_number, progress, staging_path, tool_main, warn)
 
 PROG = "python -m data_tools.tum"
 DEPTH_COUNTS_PER_METRE = 5000.0
@@ -307,17 +296,6 @@ def _size(text: str) -> tuple[int, int] | None:
     return None if text.strip().lower() == "none" else parse_size(text)
 
 
-def _seconds(text: str) -> float:
-    """A positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, e.g. 0.02; got {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
     p = argparse.ArgumentParser(
@@ -329,7 +307,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="a TUM RGB-D sequence folder holding rgb.txt and depth.txt, "
                         "e.g. downloads/rgbd_dataset_freiburg1_xyz")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/tum/fr1_xyz.h5")
-    p.add_argument("--max-dt", type=_seconds, default=DEFAULT_MAX_DT,
+    p.add_argument("--max-dt", type=positive_number("number of seconds", "0.02"), default=DEFAULT_MAX_DT,
                    help=f"largest stamp difference of a pair in seconds (exclusive, as TUM's associate.py), "
                         f"default {DEFAULT_MAX_DT}")
     p.add_argument("--every", type=int_at_least(1), default=1,
@@ -348,29 +326,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: convert one TUM sequence; returns the exit code (2 for bad input, nothing written)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Convert one TUM sequence; bad input raises (tool_main reports it in one line, exit 2)."""
+    rep = convert(args.sequence, args.out, max_dt=args.max_dt, every=args.every, size=args.size,
+                  intrinsics=args.intrinsics, workers=args.workers, overwrite=args.overwrite, show_progress=not args.quiet,
+                  command=command_line("tum", argv))
+    for note in rep.notes:
+        warn(PROG, note)
+    print(f"paired {rep.num_rgb - rep.unpaired_rgb} of {rep.num_rgb} rgb and "
+          f"{rep.num_depth - rep.unpaired_depth} of {rep.num_depth} depth frames within {args.max_dt:g} s; "
+          f"unpaired: {rep.unpaired_rgb} rgb, {rep.unpaired_depth} depth"
+          + (f"; {rep.skipped_every} pairs skipped by --every {args.every}" if rep.skipped_every else ""),
+          file=sys.stderr)
+    print(f"wrote {rep.path} ({rep.num_samples} pairs)", file=sys.stderr)
+    return 0
 
-    def body() -> int:
-        """Run the tool; errors propagate to run_tool."""
-        rep = convert(args.sequence, args.out, max_dt=args.max_dt, every=args.every, size=args.size,
-                      intrinsics=args.intrinsics, workers=args.workers, overwrite=args.overwrite, show_progress=not args.quiet,
-                      command="data_tools.tum " + " ".join(shlex.quote(a) for a in argv))
-        for note in rep.notes:
-            warn(PROG, note)
-        print(f"paired {rep.num_rgb - rep.unpaired_rgb} of {rep.num_rgb} rgb and "
-              f"{rep.num_depth - rep.unpaired_depth} of {rep.num_depth} depth frames within {args.max_dt:g} s; "
-              f"unpaired: {rep.unpaired_rgb} rgb, {rep.unpaired_depth} depth"
-              + (f"; {rep.skipped_every} pairs skipped by --every {args.every}" if rep.skipped_every else ""),
-              file=sys.stderr)
-        print(f"wrote {rep.path} ({rep.num_samples} pairs)", file=sys.stderr)
-        return 0
 
-    return run_tool(body, PROG)
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
 
 if __name__ == "__main__":
