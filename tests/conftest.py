@@ -17,6 +17,13 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="crossmodal-test-cache-")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the session's pipeline run (smoke_run, about a minute) is slow, marked or not."""
+    for item in items:
+        if "smoke_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """Run configs/smoke.yaml end to end (data generated on the fly); returns (run folder, metrics, overrides)."""

@@ -60,6 +60,7 @@ def _overrides(files, out):
             "checkpoint.every_steps=0"]
 
 
+@pytest.mark.slow
 def test_lab_config_runs_end_to_end(lab_files, tmp_path):
     assert run_transfer.main(["--config", str(REPO / "configs" / "lab_l2ab_crd.yaml"),
                               *_overrides(lab_files, tmp_path)]) == 0

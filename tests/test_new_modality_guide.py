@@ -64,6 +64,7 @@ TINY = ["methods=[none,crd_dense,crd]", "teacher.net.arch=resnet_tiny", "teacher
         "finetune.epochs=2", "finetune.batch_size=8", "finetune.num_examples=2"]
 
 
+@pytest.mark.slow
 def test_guide_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.chdir(tmp_path)
     _fake_recording(tmp_path / "recordings")

@@ -72,6 +72,7 @@ def smoke_data(smoke_run):
     return Path(data_dir), [o for o in overrides if not o.startswith("output_dir=")]
 
 
+@pytest.mark.slow
 def test_torchvision_lraspp_teacher_scores_what_its_weights_score(smoke_data, tmp_path):
     data_dir, same = smoke_data
     model = torchvision.models.segmentation.lraspp_mobilenet_v3_large(num_classes=12, weights=None,
@@ -92,6 +93,7 @@ def test_torchvision_lraspp_teacher_scores_what_its_weights_score(smoke_data, tm
     assert "transfer[kd]: BatchNorm statistics re-estimated" in log and "finetune[kd]: BatchNorm statistics" in log
 
 
+@pytest.mark.slow
 def test_own_module_teacher_and_timm_student_through_the_pipeline(smoke_data, tmp_path, monkeypatch):
     data_dir, same = smoke_data
     mod = user_nets.install(tmp_path, monkeypatch)
@@ -125,6 +127,7 @@ def test_own_module_teacher_and_timm_student_through_the_pipeline(smoke_data, tm
         assert again[method]["miou"] == pytest.approx(metrics["methods"][method]["miou"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_bad_networks_are_refused_before_training(smoke_data, tmp_path, monkeypatch):
     data_dir, same = smoke_data
     mod = user_nets.install(tmp_path, monkeypatch)
@@ -154,6 +157,7 @@ def test_bad_networks_are_refused_before_training(smoke_data, tmp_path, monkeypa
     assert r.returncode not in (0, 2) and "Traceback" in r.stderr and "a shape bug in the user's own code" in r.stderr
 
 
+@pytest.mark.slow
 def test_timm_student_resumes_after_sigkill_with_the_same_metrics(smoke_data, tmp_path):
     _, same = smoke_data
     setting = [*same, "student.arch=timm:mobilenetv3_small_050", "methods=[crd_dense]", "transfer.epochs=4",
@@ -173,6 +177,7 @@ def test_timm_student_resumes_after_sigkill_with_the_same_metrics(smoke_data, tm
                 assert abs(whole["methods"][method][key] - resumed["methods"][method][key]) <= 1e-6, (method, key)
 
 
+@pytest.mark.slow
 def test_timm_student_with_two_processes_under_bf16(smoke_data, tmp_path):
     _, same = smoke_data
     cmd = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu", "--num_processes", "2",
@@ -189,6 +194,7 @@ def test_timm_student_with_two_processes_under_bf16(smoke_data, tmp_path):
     assert (tmp_path / "smoke" / "checkpoints" / "crd_dense_finetuned.pt").is_file()
 
 
+@pytest.mark.slow
 def test_own_module_as_student_is_rebuilt_by_eval_segmentation(smoke_data, tmp_path, monkeypatch):
     data_dir, same = smoke_data
     mod = user_nets.install(tmp_path, monkeypatch)

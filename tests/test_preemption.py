@@ -204,6 +204,7 @@ def test_max_over_ranks_is_the_value_itself_in_one_process():
     assert max_over_ranks(15) == 15 and max_over_ranks(0) == 0
 
 
+@pytest.mark.slow
 def test_a_run_skips_a_nonfinite_transfer_step_names_its_terms_and_reports_it(smoke_run, tmp_path, monkeypatch):
     """The real transfer stage of crd+kd with its KD term NaN in step 2 and transfer.skip_nonfinite: 1."""
     from conftest import rerun_smoke
@@ -249,6 +250,7 @@ with StopRequests() as requests:
 """
 
 
+@pytest.mark.slow
 def test_loader_workers_outlive_a_sigterm_to_the_process_group():
     """Without ignore_stop_signals the workers die of the signal and the main process fails at once."""
     import subprocess
@@ -261,6 +263,7 @@ def test_loader_workers_outlive_a_sigterm_to_the_process_group():
     assert r.returncode == 0 and r.stdout.split() == ["20", str(int(signal.SIGTERM))], r.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_of_two_processes_stops_both_at_the_same_step_and_resumes(smoke_run, tmp_path):
     """`accelerate launch --num_processes 2` on the CPU (gloo), SIGTERM to rank 1 alone in the middle of the transfer
     stage: rank 0, which the signal does not reach, must stop after the same step, write the stop's snapshot (the

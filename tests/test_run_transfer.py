@@ -117,6 +117,7 @@ def test_same_seed_same_numbers(smoke_run, tmp_path):
         assert second["methods"][method]["per_class_iou"] == m["per_class_iou"], method
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` on the CPU (gloo) runs the whole pipeline; batches are split
     across processes, so it follows the one-process schedule. BatchNorm statistics are per process on the CPU
@@ -135,6 +136,7 @@ def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
         assert abs(multi["methods"][method]["miou"] - m["miou"]) < 0.1, method
 
 
+@pytest.mark.slow
 def test_bf16_mixed_precision_runs_end_to_end(smoke_run, tmp_path):
     """`accelerate launch --mixed_precision bf16` on the CPU: every stage under bf16 autocast (CRD scores in float32)."""
     _, single, overrides = smoke_run

@@ -15,6 +15,7 @@ SCRIPT = REPO / "benchmarks" / "deploy.py"
 SECTION = "## Deploy (benchmarks/deploy.py)"
 
 
+@pytest.mark.slow
 def test_tiny_run_times_both_backends_and_writes_only_its_section(tmp_path):
     doc = tmp_path / "benchmarks.md"
     original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"

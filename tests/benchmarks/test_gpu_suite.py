@@ -21,6 +21,7 @@ def load_suite():
     return module
 
 
+@pytest.mark.slow
 def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
     doc = tmp_path / "benchmarks.md"
     original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"

@@ -4,12 +4,15 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, without_section
 
 SCRIPT = REPO / "benchmarks" / "recordings.py"
 SECTION = "## Recordings (benchmarks/recordings.py)"
 
 
+@pytest.mark.slow
 def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(tmp_path):
     doc = tmp_path / "benchmarks.md"
     original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"

@@ -267,6 +267,7 @@ def _bad_cases(tmp: Path, mat: Path, data: tuple[np.ndarray, ...]) -> dict[str, 
     return cases
 
 
+@pytest.mark.slow
 def test_every_bad_input_exits_2_naming_the_file_and_writes_nothing(small, tmp_path: Path, capsys) -> None:
     mat, _, data = small
     for name, (argv, words) in _bad_cases(tmp_path, mat, data).items():

@@ -25,7 +25,8 @@ from crossmodal.models import Segmenter, build_backbone
 METHOD = "crd_dense"
 NAMES = ["floor", "wall", "chair", "table"]
 FORMATS = ("onnx", "torchscript")
-pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning"),
+              pytest.mark.slow]  # the cases export fabricated runs in both formats first (about a minute)
 
 MODULE = "export_variant_nets"  # the user's own networks (python:<module>:<callable>), written to a temp folder
 SOURCE = '''

@@ -28,6 +28,7 @@ def cross_entropy_form(s: torch.Tensor, t: torch.Tensor, tau: float) -> torch.Te
     return F.cross_entropy(scores, target) + F.cross_entropy(scores.T, target)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tau", [0.01, 0.07, 1.0])  # 0.01 takes the per-row/column shift, the others one shift
 def test_symmetric_infonce_matches_two_cross_entropies_with_gradients(tau):
     torch.manual_seed(0)

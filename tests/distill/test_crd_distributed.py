@@ -14,6 +14,8 @@ import torch.multiprocessing as mp
 from crossmodal.distill import CRDLoss
 from crossmodal.distributed import all_gather_cat, broadcast_
 
+pytestmark = pytest.mark.slow  # two gloo processes per case
+
 WORLD = 2
 LOCAL_B = 3
 M, K, FEAT = 40, 8, 4

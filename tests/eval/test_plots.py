@@ -100,6 +100,7 @@ def test_line_plot_error_bars_and_log_x(tmp_path: Path) -> None:
     assert first_point_height(plain) < 15 < 60 < first_point_height(bars)
 
 
+@pytest.mark.slow
 def test_line_plot_keeps_no_figure_alive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib.figure
 

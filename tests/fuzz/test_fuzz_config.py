@@ -75,6 +75,7 @@ def load(path: Path | None, args: list[str]) -> None:
             check_error(err, (UserError,), *names, one_line=False)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(args=overrides, base=st.sampled_from([None, *SHIPPED]))
 def test_overrides(args: list[str], base: Path | None) -> None:

@@ -1,4 +1,5 @@
 """BatchNorm statistics after short stages: the staleness rule and the re-estimation."""
+import pytest
 import torch
 import torchvision
 from torch import nn
@@ -27,6 +28,7 @@ def test_recalibration_gives_the_plain_average_over_the_frames():
     assert bn.momentum == 0.01 and model.training  # settings restored
 
 
+@pytest.mark.slow
 def test_short_mobilenet_training_predicts_like_train_mode_only_after_recalibration():
     torch.manual_seed(0)
     net = torchvision.models.mobilenet_v3_small(num_classes=3)

@@ -10,7 +10,8 @@ from crossmodal.models import FeatureNet, OwnHeadNet, Segmenter, build_backbone,
 from crossmodal.models.weights import adapt_input_conv, load_strict, read_state_dict
 
 STUDENTS = ["resnet_narrow", "timm:mobilenetv3_small_050", "timm:resnet18", "torchvision:resnet18",
-            "torchvision:mobilenet_v3_small", "torchvision:efficientnet_b0", "torchvision:regnet_x_400mf"]
+            "torchvision:mobilenet_v3_small", "torchvision:efficientnet_b0",
+            pytest.param("torchvision:regnet_x_400mf", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("arch", STUDENTS)
@@ -41,9 +42,11 @@ def test_torchvision_classifier_fc_is_not_run_nor_trained():
 
 
 @pytest.mark.parametrize("arch, own_head", [("resnet_narrow", False), ("timm:mobilenetv3_small_050", False),
-                                            ("torchvision:resnet18", False),
-                                            ("torchvision:lraspp_mobilenet_v3_large", True),
-                                            ("torchvision:deeplabv3_mobilenet_v3_large", True)])
+                                            pytest.param("torchvision:resnet18", False, marks=pytest.mark.slow),
+                                            pytest.param("torchvision:lraspp_mobilenet_v3_large", True,
+                                                         marks=pytest.mark.slow),
+                                            pytest.param("torchvision:deeplabv3_mobilenet_v3_large", True,
+                                                         marks=pytest.mark.slow)])
 def test_every_family_as_teacher(arch, own_head):
     teacher = build_teacher(arch, 3, 5, head_channels=16).eval()
     assert isinstance(teacher, OwnHeadNet if own_head else Segmenter)
@@ -66,6 +69,7 @@ def test_python_teacher_logits_are_upsampled_and_class_count_checked(tmp_path, m
         build_teacher(f"python:{mod}:tiny_seg", 3, 4)
 
 
+@pytest.mark.slow
 def test_torchvision_segmentation_model_with_aux_head_is_built_to_fit_the_checkpoint():
     keys = set(torchvision.models.get_model("deeplabv3_mobilenet_v3_large", weights=None, weights_backbone=None, num_classes=3,
                                             aux_loss=True).state_dict())
