@@ -23,7 +23,8 @@ def main() -> None:
     p.add_argument("--num", type=int, default=2000)
     p.add_argument("--size", type=parse_size, default=(120, 160))
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--write", default="", help="replace (or append) the '## Synthetic data generation' section of this markdown file")
+    p.add_argument("--write", default="",
+                   help="replace (or append) the '## Synthetic data generation' section of this markdown file")
     args = p.parse_args()
     h, w = args.size
     t0 = time.perf_counter()

@@ -512,9 +512,9 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Convert SUN RGB-D scenes; bad input raises (tool_main reports it in one line, exit 2)."""
     rep = convert(args.root, args.out, split_file=args.split_file, size=args.size, depth=args.depth,
-                  labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor, max_depth=args.max_depth, workers=args.workers,
-                  overwrite=args.overwrite, show_progress=not args.quiet,
-                  command=command_line("sunrgbd", argv),
+                  labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor,
+                  max_depth=args.max_depth, workers=args.workers, overwrite=args.overwrite,
+                  show_progress=not args.quiet, command=command_line("sunrgbd", argv),
                   val_fraction=args.val_fraction, val_seed=args.val_seed)
     sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))
     sizes = ", ".join(f"{k} ({n})" for k, n in sorted(rep.sizes.items()))

@@ -329,8 +329,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Convert one TUM sequence; bad input raises (tool_main reports it in one line, exit 2)."""
     rep = convert(args.sequence, args.out, max_dt=args.max_dt, every=args.every, size=args.size,
-                  intrinsics=args.intrinsics, workers=args.workers, overwrite=args.overwrite, show_progress=not args.quiet,
-                  command=command_line("tum", argv))
+                  intrinsics=args.intrinsics, workers=args.workers, overwrite=args.overwrite,
+                  show_progress=not args.quiet, command=command_line("tum", argv))
     for note in rep.notes:
         warn(PROG, note)
     print(f"paired {rep.num_rgb - rep.unpaired_rgb} of {rep.num_rgb} rgb and "

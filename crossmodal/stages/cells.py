@@ -136,7 +136,8 @@ def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accel
     key, spec = cfg.data.source, input_spec(cfg, "source")
     if not cfg.task_spec.per_pixel:  # image-level labels: the teacher is a classifier
         loader = make_loader(data.test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label=cfg.task_spec.label_key)
+                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"),
+                             label=cfg.task_spec.label_key)
         return MethodResult(evaluate_classifier(accelerator, teacher, loader, key, "test[teacher]"), None,
                             {"teacher": curve})
     metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, key, spec, accelerator,
