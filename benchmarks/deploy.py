@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from crossmodal.deploy.export import check_frame_size
     from crossmodal.errors import UserError
-    from crossmodal.runtime import cpu_name
+    from crossmodal.machine import cpu_name
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit(f"error: --device cuda asked for, but no CUDA GPU is visible (torch {torch.__version__}, built with "

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
+from crossmodal.machine import cpu_name  # noqa: E402 (torch-free, unlike crossmodal.runtime)
 from markdown_section import replace_section  # noqa: E402
 
 SECTION = "## Recordings (benchmarks/recordings.py)"
@@ -48,17 +49,6 @@ POLL_S = 0.02
 ROWS = {"ros1-raw": "ROS 1 .bag, Image rgb8 + 16UC1",
         "ros1-compressed": "ROS 1 .bag, CompressedImage jpeg + compressedDepth png",
         "mcap-raw": "ROS 2 .mcap, Image rgb8 + 16UC1"}
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (without importing crossmodal.runtime, which pulls in torch)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def smooth(rng: np.random.Generator, shape: tuple[int, int], channels: int, cells: int = 12) -> np.ndarray:

@@ -14,6 +14,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.atomic import write_text_atomic
+from crossmodal.machine import cpu_name
 from crossmodal.seeds import seed_for
 
 def make_accelerator(cfg: Config) -> Accelerator:
@@ -90,17 +91,6 @@ def save_config(cfg: Config, run_dir: Path, accelerator: Accelerator) -> None:
     """The resolved config (defaults, file, overrides and values taken from the data) as runs/<name>/config.yaml."""
     if accelerator.is_main_process:
         write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-
-
-def cpu_name() -> str:
-    """The CPU model (from /proc/cpuinfo on Linux), for reports and benchmarks."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_name(accelerator: Accelerator) -> str:

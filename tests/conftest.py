@@ -70,3 +70,16 @@ def without_section(text: str, section: str) -> str:
     start = lines.index(section)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     return "\n".join(lines[:start] + lines[end:]).rstrip("\n")
+def run_benchmark(script: Path, tmp_path: Path, section: str, args: list[str], timeout: int) -> tuple:
+    """A benchmark script with `args` (its tiny mode) writing --out JSON and its section into a doc that already
+    holds that section between two others: (the finished process, its results, the doc's text before, the doc)."""
+    doc = tmp_path / "benchmarks.md"
+    original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + section + "\n\nold figures\n\n## After\n\nalso kept\n"
+    doc.write_text(original)
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(out), "--write", str(doc)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, json.loads(out.read_text()), original, doc
+
+

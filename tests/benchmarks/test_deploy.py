@@ -1,12 +1,10 @@
 """benchmarks/deploy.py keeps working: its --tiny run times both backends, the exported model agrees with PyTorch
 eager, and --write replaces only its own section of a markdown file."""
-import json
-import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO, without_section
+from conftest import REPO, run_benchmark, without_section
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -17,14 +15,7 @@ SECTION = "## Deploy (benchmarks/deploy.py)"
 
 @pytest.mark.slow
 def test_tiny_run_times_both_backends_and_writes_only_its_section(tmp_path):
-    doc = tmp_path / "benchmarks.md"
-    original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"
-    doc.write_text(original)
-    out = tmp_path / "deploy.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--out", str(out), "--write", str(doc)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    res = json.loads(out.read_text())
+    proc, res, original, doc = run_benchmark(SCRIPT, tmp_path, SECTION, ["--tiny"], timeout=120)
     assert res["tiny"] and res["settings"]["device"] == "cpu"
     assert res["machine"]["cpu"] and res["machine"]["logical_cpus"] >= 1 and res["machine"]["torch_threads"] >= 1
     assert res["software"]["torch"] and res["software"]["onnxruntime"]

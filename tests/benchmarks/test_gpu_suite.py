@@ -1,14 +1,13 @@
 """benchmarks/gpu_suite.py keeps working: its CPU check (--device cpu --tiny), --help, the bf16 autocast code path,
 the refusal of --device cuda without a GPU, and that --write replaces only its own section of a markdown file."""
 import importlib.util
-import json
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from conftest import REPO, without_section
+from conftest import REPO, run_benchmark, without_section
 
 SCRIPT = REPO / "benchmarks" / "gpu_suite.py"
 SECTION = "## GPU suite (benchmarks/gpu_suite.py)"
@@ -23,15 +22,7 @@ def load_suite():
 
 @pytest.mark.slow
 def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
-    doc = tmp_path / "benchmarks.md"
-    original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"
-    doc.write_text(original)
-    out = tmp_path / "gpu.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny", "--skip-pipeline",
-                           "--out", str(out), "--write", str(doc)],
-                          cwd=REPO, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    res = json.loads(out.read_text())
+    proc, res, original, doc = run_benchmark(SCRIPT, tmp_path, SECTION, ["--device", "cpu", "--tiny", "--skip-pipeline"], timeout=180)
     assert res["device"]["type"] == "cpu" and res["device"]["name"]
     assert res["settings"]["tiny"] and res["settings"]["channels_last"]
     cases = {(c["student"], c["loss"]): c for c in res["cases"]}

@@ -1,12 +1,10 @@
 """benchmarks/recordings.py keeps working: its --tiny run converts real generated bags with one and two workers,
 reports positive frames/s and memory, and --write replaces (or appends) only its own section of a markdown file."""
-import json
-import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO, without_section
+from conftest import REPO, run_benchmark, without_section
 
 SCRIPT = REPO / "benchmarks" / "recordings.py"
 SECTION = "## Recordings (benchmarks/recordings.py)"
@@ -14,14 +12,7 @@ SECTION = "## Recordings (benchmarks/recordings.py)"
 
 @pytest.mark.slow
 def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(tmp_path):
-    doc = tmp_path / "benchmarks.md"
-    original = "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nold figures\n\n## After\n\nalso kept\n"
-    doc.write_text(original)
-    out = tmp_path / "recordings.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--out", str(out), "--write", str(doc)],
-                          cwd=REPO, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    res = json.loads(out.read_text())
+    proc, res, original, doc = run_benchmark(SCRIPT, tmp_path, SECTION, ["--tiny"], timeout=180)
     assert res["tiny"] and res["settings"]["rows"] == ["ros1-raw", "ros1-compressed"]
     assert res["machine"]["cpu"] and res["machine"]["logical_cpus"] >= 1
     assert all(res["software"][k] not in ("", "?") for k in ("rosbags", "h5py", "opencv"))
