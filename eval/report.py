@@ -357,7 +357,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         summary["label_efficiency_std"] = {m: {n: v["std"] for n, v in c.items()} for m, c in curves.items()}
     write_metrics(run_dir, summary)
     first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
-    if not task.per_pixel:  # image-level labels: per-stage probe tables, no per-pixel figures
+    if not task.fine_tunes:  # linear probes: per-stage probe tables, no fine-tuned per-pixel figures
         figures = write_classification_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()})
         write_text_atomic(run_dir / "report.md", render_classification_report(summary, figures, control_entries))
         return {m: round(v["top1"], 4) for m, v in summary["methods"].items()}
