@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from data_tools.common import int_at_least, parse_size
+from data_tools.common import check_outputs, int_at_least, parse_size, tool_main
 from data_tools.synthetic.generate import SPLITS, generate_split, worker_pool
 from data_tools.synthetic.raycast import intrinsics
 from data_tools.synthetic.scene import CLASS_NAMES, NYU40_IDS
+
+PROG = "python -m data_tools.synthetic"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -24,7 +25,7 @@ _positive = int_at_least(1)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m data_tools.synthetic",
+        prog=PROG,
         description="Render procedural indoor RGB-D rooms with NYU-40 labels into five paired HDF5 files "
                     "(unlabeled.h5: rgb+depth pairs; teacher.h5, train.h5, val.h5, test.h5: rgb, depth, label; "
                     "every split from its own random stream, so no frame is in two).",
@@ -47,30 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Generate the five synthetic split files; returns the exit code (2 for bad arguments)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2): report, don't exit the caller
-        return exc.code if isinstance(exc.code, int) else 2
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Generate the five synthetic split files; bad input raises (tool_main reports it in one line, exit 2)."""
     out = Path(args.out)
     height, width = args.size
     paths = {split: out / f"{split}.h5" for split in SPLITS}
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not args.overwrite:
-        parser.print_usage(sys.stderr)
-        print(f"{parser.prog}: error: output already exists: {', '.join(existing)} (pass --overwrite to replace)",
-              file=sys.stderr)
-        return 2
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        parser.print_usage(sys.stderr)
-        print(f"{parser.prog}: error: cannot write to --out {str(out)!r}: {err}", file=sys.stderr)
-        return 2
+    check_outputs(paths.values(), args.overwrite)  # none exists unless --overwrite; the folder is writable
     from crossmodal.data.h5format import write_paired
 
     counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test,
@@ -92,4 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if pool is not None:
             pool.terminate()
     return 0
+
+
+main = tool_main(PROG, _parser, _run)  # main(argv=None) -> exit code; the console script
 
