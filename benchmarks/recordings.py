@@ -168,7 +168,7 @@ def _tree_sample(proc, hwm: dict[int, int], ours: set[int]) -> dict[int, int]:
     for p in family:
         try:
             rss[p.pid] = p.memory_info().rss
-            if p.pid == proc.pid or "multiprocessing" in " ".join(p.cmdline()):
+            if p.pid not in ours and (p.pid == proc.pid or "multiprocessing" in " ".join(p.cmdline())):
                 ours.add(p.pid)
         except psutil.Error:
             continue
