@@ -118,9 +118,9 @@ class FinetuneConfig:
     weight_decay: float = 0.0001
     num_examples: int = 4
     # label efficiency: also fine-tune (and test) each method (those of label_methods when given; never a control)
-    # on nested subsets of this many data.train frames (the first n of one permutation fixed by `seed`, the same for
-    # every method and seed), each with the optimiser steps of the full fine-tuning; the full split is always the
-    # last point (metrics.json "label_efficiency")
+    # on nested subsets of this many data.train frames (the first n of one permutation fixed by the cell's seed: the
+    # same for every method, a new draw per seed), each with the optimiser steps of the full fine-tuning; the full
+    # split is always the last point (metrics.json "label_efficiency")
     label_counts: list[int] = field(default_factory=list)
     label_methods: list[str] = field(default_factory=list)  # the methods the curve is measured for; [] = every one
 
@@ -158,9 +158,10 @@ class ControlsConfig:
 @dataclass
 class TuneConfig:
     """Choices made on the validation split, before the methods run: for each method in `trials`, every listed
-    setting (a mapping of `transfer.*` keys to values; {} = as configured) is run with the seeds `seeds` and scored
-    by its val mIoU (mean over those seeds); the best (ties: the first listed) is what the method then runs with,
-    for every seed, tested once. The test split is never read while choosing (metrics.json "tuning")."""
+    setting (a mapping of `transfer.*` or `finetune.*` keys to values; {} = as configured; `none` may try fine-tuning
+    settings only) is run with the seeds `seeds` and scored by its val mIoU (mean over those seeds); the best (ties:
+    the first listed) is what the method then runs with, for every seed, tested once. The test split is never read
+    while choosing (metrics.json "tuning")."""
 
     seeds: list[int] = field(default_factory=lambda: [0])
     trials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -453,17 +454,25 @@ def validate(cfg: Config) -> None:
 
 
 STAGE_KEYS = ("epochs", "lr", "weight_decay", "warmup_steps", "batch_size", "grad_accum")  # transfer.* a trial may set
+FINETUNE_KEYS = ("epochs", "lr", "backbone_lr_scale", "weight_decay", "batch_size")  # finetune.* a trial may set
 
 
 def with_setting(cfg: Config, method: str, setting: Mapping[str, Any], key: str = "setting") -> Config:
-    """`cfg` with one tried setting of `method` applied (keys transfer.<method's section>.* or transfer.<stage
-    key>), validated; ConfigError names `key` and the offending key."""
+    """`cfg` with one tried setting of `method` applied (keys transfer.<method's section>.*, transfer.<stage key>
+    or finetune.<fine-tuning key>; `none` has no transfer, so only the last), validated; ConfigError names `key`
+    and the offending key."""
     own = f"transfer.{config_key(method)}."
+    finetune = f"finetune.{{{','.join(FINETUNE_KEYS)}}}"
     for dotted in setting:
-        stage_key = dotted.startswith("transfer.") and dotted[len("transfer."):] in STAGE_KEYS
-        if not (dotted.startswith(own) or stage_key):
-            raise ConfigError(f"config key '{key}' sets '{dotted}'; a setting of {method} may set only {own}* or "
-                              f"transfer.{{{','.join(STAGE_KEYS)}}}")
+        head, _, rest = dotted.partition(".")
+        if head == "finetune" and rest in FINETUNE_KEYS:
+            continue
+        if method == "none":
+            raise ConfigError(f"config key '{key}' sets '{dotted}'; a setting of none (no transfer) may set only "
+                              f"{finetune}")
+        if not (dotted.startswith(own) or (head == "transfer" and rest in STAGE_KEYS)):
+            raise ConfigError(f"config key '{key}' sets '{dotted}'; a setting of {method} may set only {own}*, "
+                              f"transfer.{{{','.join(STAGE_KEYS)}}} or {finetune}")
     tree = to_dict(cfg)
     for dotted, value in setting.items():
         parts = dotted.split(".")
@@ -488,15 +497,15 @@ def with_setting(cfg: Config, method: str, setting: Mapping[str, Any], key: str 
 
 
 def _validate_tune(cfg: Config) -> None:
-    """tune.trials: methods of `methods` (not none), each a non-empty list of settings that apply cleanly."""
+    """tune.trials: methods of `methods`, each a non-empty list of settings that apply cleanly."""
     tune = cfg.tune
     _check(bool(tune.seeds) and all(s >= 0 for s in tune.seeds) and len(set(tune.seeds)) == len(tune.seeds),
            "tune.seeds", "a non-empty list of distinct seeds >= 0", tune.seeds)
     _check(not tune.trials or cfg.task_spec.fine_tunes, "tune.trials", f"empty when task is {cfg.task} (its "
            f"{cfg.task_spec.protocol.replace('_', ' ')} have no validation protocol yet)", tune.trials)
     for method, settings in tune.trials.items():
-        _check(method in cfg.methods and method != "none", "tune.trials",
-               f"methods of 'methods' other than none ({', '.join(cfg.methods)}) as keys", method)
+        _check(method in cfg.methods, "tune.trials", f"methods of 'methods' ({', '.join(cfg.methods)}) as keys",
+               method)
         _check(len(settings) >= 1, f"tune.trials.{method}", "a non-empty list of settings", settings)
         seen = []
         for i, setting in enumerate(settings):

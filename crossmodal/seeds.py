@@ -21,7 +21,7 @@ STREAMS: dict[str, int] = {
     "bn_recalibrate": 0,      # batch order of BatchNorm recalibration after a stage
     "evaluation": 0,          # evaluation loaders (no shuffling or augmentation: the seed changes nothing)
 }
-LABEL_SUBSET_KEY = 7919  # with the run's seed: the permutation behind downstream.label_counts' nested subsets
+LABEL_SUBSET_KEY = 7919  # with a cell's seed: the permutation behind downstream.label_counts' nested subsets
 
 
 def seed_for(seed: int, stream: str, index: int = 0) -> int:

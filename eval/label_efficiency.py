@@ -47,7 +47,7 @@ def matches_sentence(curves: Mapping[str, Mapping[str, Mapping[str, Any]]], meth
     if fewer:  # the baseline itself is no worse with fewer labels: the count then says nothing about saving labels
         k = min(fewer)
         said += (f" But `{baseline}` itself scores {100 * fewer[k]:.1f} with {k} labels, no less than with {full}: "
-                 f"the curve does not rise with labels here (one fixed subset per count, shared by every seed), so "
+                 f"the curve does not rise with labels here (each seed draws its own subsets, so this is not one unlucky draw), so "
                  f"this is not a measured saving of labels; compare the methods at equal counts instead.")
     return said
 

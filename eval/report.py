@@ -168,7 +168,7 @@ def _label_efficiency_section(summary: Mapping[str, Any]) -> list[str]:
     counts = sorted({int(n) for c in le.values() for n in c})
     lines = ["## How many labels does the transfer save? (label efficiency)", "",
              "Each method's student fine-tuned on nested subsets of data.train (the first n frames of one permutation "
-             "fixed by the run's seed, the same for every method and seed), each for the optimiser steps of the full "
+             "fixed by the cell's seed: the same for every method, a new draw for each seed), each for the optimiser steps of the full "
              "fine-tuning, then tested on the test split.", "",
              "| method | " + " | ".join(f"{n} labels" for n in counts) + " |", "|---|" + "---|" * len(counts)]
     for m, c in le.items():

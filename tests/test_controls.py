@@ -1,6 +1,8 @@
 """The random-teacher control (controls.random_teacher) and the paired verdict in metrics.json and report.md, on
 the smoke pipeline with two seeds (data and trained teacher reused from the session's smoke run)."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -73,5 +75,7 @@ def test_label_efficiency_curve(smoke_run, tmp_path):
     data = open_data(cfg)
     small, large = label_subset(cfg, data, 8), label_subset(cfg, data, 16)
     assert set(small) < set(large) and len(set(large)) == 16  # nested
+    other_seed = dataclasses.replace(cfg, seed=cfg.seed + 1)  # each seed draws its own subsets (a cell's seed)
+    assert label_subset(other_seed, data, 8) != small and label_subset(cfg, data, 8) == small
     with pytest.raises(ConfigError, match="finetune.label_counts"):
         open_data(load(run / "config.yaml", ["finetune.label_counts=[32]"]))

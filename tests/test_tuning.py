@@ -16,7 +16,9 @@ SMOKE = REPO / "configs" / "smoke.yaml"
     ("tune.trials={kd: [{transfer.kd.temp: 2}]}", "did you mean transfer.kd.temperature"),
     ("tune.trials={kd: [{transfer.kd.temperature: -2}]}", "transfer.kd.temperature' must be > 0"),
     ("tune.trials={nst: [{}]}", "tune.trials"),
-    ("tune.trials={none: [{}]}", "tune.trials"),
+    ("tune.trials={none: [{transfer.lr: 0.1}]}", r"a setting of none \(no transfer\) may set only finetune"),
+    ("tune.trials={kd: [{finetune.label_counts: [8]}]}", "may set only transfer.kd"),
+    ("tune.trials={kd: [{finetune.epochs: 0}]}", "finetune.epochs"),
     ("tune.trials={kd: []}", "tune.trials.kd"),
     ("tune.trials={kd: [{}, {}]}", r"tune.trials.kd\[1\]"),
     ("tune.trials=[1]", "must be a mapping"),
@@ -104,3 +106,26 @@ def test_choices_are_made_on_val_and_test_is_read_once_after(smoke_run, tmp_path
     assert "## Choices made on the validation split" in report and "val mIoU" in report
     assert "read once per cell after the choices" in report
     assert not list((run / "checkpoints").glob("*@trial*"))  # trials leave no checkpoints behind
+
+
+def test_fine_tuning_settings_are_tried_for_none_too_and_share_one_transfer(smoke_run, tmp_path, monkeypatch):
+    """Settings that differ only in finetune.* keys reuse one transfer per seed (trials and the reported cell), and
+    `none` may try them as well; each method runs with its own chosen schedule."""
+    import crossmodal.stages.cells as cells
+
+    transfers = []
+    real_transfer = cells.run_transfer
+    monkeypatch.setattr(cells, "run_transfer", lambda cfg, method, *a: transfers.append((method, cfg.seed)) or
+                        real_transfer(cfg, method, *a))
+    run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0]", "probe.enabled=false",
+                         "transfer.epochs=1", "finetune.epochs=2",
+                         "tune.trials={none: [{}, {finetune.epochs: 3}], crd_dense: [{}, {finetune.epochs: 3}]}")
+    assert transfers == [("crd_dense", 0)]  # one transfer: both trials and the reported cell share it
+    for method in ("none", "crd_dense"):
+        tried = m["tuning"][method]
+        vals = [t["val_miou"] for t in tried["trials"]]
+        best = max(range(2), key=lambda k: (vals[k], -k))
+        assert tried["chosen"] == best
+        cell = torch.load(run / "cells" / f"{method}-seed0.pt", map_location="cpu", weights_only=False)
+        assert cell["config"]["finetune"]["epochs"] == [2, 3][best]
+        assert m["methods"][method]["val_miou"] == pytest.approx(vals[best], abs=1e-9)

@@ -173,6 +173,28 @@ class CRDKDConfig(DistillerConfig):
         self.crd.check_data(f"{key}.crd", num_pairs)
 
 
+@distiller("crd_dense_logits", "crd_dense_logits:DenseCRDLogits", needs_teacher_logits=True)
+@dataclass
+class DenseCRDLogitsConfig(DistillerConfig):
+    """transfer.crd_dense_logits: embedding width, locations per frame, temperature, and the student head that is
+    contrasted with the teacher's logits (classes, width, skip stage)."""
+
+    feat_dim: int = 128
+    num_locations: int = 16
+    temperature: float = 0.07
+    num_classes: int = 0  # 0 = not known yet: the pipeline fills it from the data before building the distiller
+    hidden: int = 64
+    skip_stage: int = 1
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
+        check(self.num_locations >= 2, f"{key}.num_locations", ">= 2", self.num_locations)
+        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
+        check(self.num_classes >= 0, f"{key}.num_classes", ">= 0 (0 = from the data)", self.num_classes)
+        check(self.hidden >= 1, f"{key}.hidden", ">= 1", self.hidden)
+
+
 @distiller("crd_dense+kd", "crd_dense_kd:DenseCRDKD", needs_teacher_logits=True)
 @dataclass
 class DenseCRDKDConfig(DistillerConfig):
@@ -265,8 +287,9 @@ class VIDConfig(DistillerConfig):
 
 
 def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> None:
-    """Set num_classes of every KDConfig inside a config section (e.g. cfg.transfer) that left it at 0."""
-    if isinstance(section, KDConfig):
+    """Set num_classes of every distiller option that reads the teacher's logits (KDConfig, DenseCRDLogitsConfig)
+    inside a config section (e.g. cfg.transfer) that left it at 0."""
+    if isinstance(section, (KDConfig, DenseCRDLogitsConfig)):
         check(section.num_classes in (0, num_classes), f"{key}.num_classes",
               f"0 or the data's class count ({num_classes})", section.num_classes)
         section.num_classes = num_classes

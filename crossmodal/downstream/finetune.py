@@ -20,8 +20,9 @@ from crossmodal.stages.supervised import train_segmenter
 
 
 def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
-    """The first `count` frames of one permutation of data.train fixed by the run's `seed`: nested (a smaller
-    subset is inside every larger one) and the same for every method and student seed."""
+    """The first `count` frames of one permutation of data.train fixed by the cell's `seed`: nested (a smaller
+    subset is inside every larger one), the same for every method of a seed, and a new draw for each seed (so the
+    mean over seeds averages over subsets, not over one lucky or unlucky draw)."""
     order = label_subset_order(cfg.seed, data.train.num_samples)
     return sorted(order[:count].tolist())
 

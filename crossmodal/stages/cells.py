@@ -53,8 +53,9 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
     if method == "none":
         student, curves = build_student(cell_cfg, data), {}
     else:
-        tried = None if control else _tried_transfer(run_dir, method, seed, cfg)
-        if tried is not None:  # the chosen setting's trial with this seed: the same transfer, done already
+        # a trial (whose files are tagged trial<i>) or a reported cell reuses the same transfer of an earlier trial
+        tried = None if control and not trial else _tried_transfer(run_dir, method, seed, cfg)
+        if tried is not None:  # a finished trial with this seed and the same transfer settings: done already
             student = build_student(cell_cfg, data)
             student.load_state_dict(tried["student"])
             transferred = {"student": tried["student"], "distiller": tried["distiller"], "curve": tried["curve"]}
@@ -119,13 +120,19 @@ def _copy(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v for k, v in state.items()}
 
 
+def _transfer_part(config: dict) -> dict:
+    """What a cell's transfer depends on: its config without the sections read only after it (fine-tuning, probe)."""
+    return {k: v for k, v in config.items() if k not in ("finetune", "probe")}
+
+
 def _tried_transfer(run_dir: Path, method: str, seed: int, cfg: Config) -> dict | None:
     """The transferred student (and distiller, curve) of a finished trial cell of `method` and `seed` whose config
-    is `cfg`, or None."""
-    want = to_dict(cfg)
+    equals `cfg` up to fine-tuning and probe options (so settings that differ only there share one transfer), or
+    None."""
+    want = _transfer_part(to_dict(cfg))
     for path in sorted((run_dir / "cells").glob(f"{method}@trial*-seed{seed}.pt")):
         blob = torch.load(path, map_location="cpu", weights_only=False)
-        if blob["config"] == want and "student" in blob:
+        if _transfer_part(blob["config"]) == want and "student" in blob:
             return {**blob, "path": path}
     return None
 

@@ -282,9 +282,9 @@ def test_construction_errors_name_the_key():
 
 def test_registry_holds_every_method():
     assert set(DISTILLERS) == {"kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd", "crd_dense",
-                               "crd+kd", "crd_dense+kd"}
+                               "crd+kd", "crd_dense+kd", "crd_dense_logits"}
     assert "none" not in DISTILLERS
-    assert {n for n, c in DISTILLERS.items() if c.needs_teacher_logits} == {"kd", "crd+kd", "crd_dense+kd"}
+    assert {n for n, c in DISTILLERS.items() if c.needs_teacher_logits} == {"kd", "crd+kd", "crd_dense+kd", "crd_dense_logits"}
 
 
 TEACHERS = {"same": ([16, 32, 64], [(16, 16), (8, 8), (4, 4)]),

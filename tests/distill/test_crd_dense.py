@@ -94,3 +94,49 @@ def test_dense_crd_state_restores_the_sampler():
     b.load_state_dict(state)
     assert torch.allclose(b([s], [t], torch.arange(2)), expected)
     assert F.mse_loss(a.embed_student.weight, b.embed_student.weight) == 0
+
+
+def _logits_distiller(num_classes: int = 5, **kw):
+    from crossmodal.distill.options import DenseCRDLogitsConfig
+    cfg = DenseCRDLogitsConfig(num_classes=num_classes, feat_dim=8, num_locations=6, hidden=8, **kw)
+    return DISTILLERS["crd_dense_logits"]([4, 6], [4, 6], num_samples=10, cfg=cfg)
+
+
+def test_dense_crd_logits_matches_the_loss_written_out():
+    torch.manual_seed(0)
+    d = _logits_distiller(temperature=0.2)
+    feats = [torch.randn(3, 4, 8, 8), torch.randn(3, 6, 4, 4)]
+    logits = torch.randn(3, 5, 16, 16)
+    gen_state = d.generator.get_state()
+    loss = d(feats, [f.clone() for f in feats], torch.arange(3), logits)
+    # by hand: the head at the skip stage's grid (stage 1: 4x4), the logits averaged 4x4 -> that grid, the same points
+    d.generator.set_state(gen_state)
+    pts = torch.rand(3, 6, 1, 2, generator=d.generator) * 2 - 1
+    s_map = d.embed_student(feats, (4, 4))
+    t_map = F.avg_pool2d(logits, 4)
+    pick = lambda m: F.grid_sample(m, pts, align_corners=False).squeeze(-1).transpose(1, 2).reshape(-1, m.shape[1])
+    expected = cross_entropy_form(pick(s_map), d.embed_teacher(pick(t_map)), 0.2)
+    assert torch.allclose(loss, expected, atol=1e-5)
+
+
+def test_dense_crd_logits_learns_to_find_the_teachers_places_and_needs_logits():
+    torch.manual_seed(0)
+    d = _logits_distiller(num_classes=3)
+    # the teacher's logits are one-hot classes of a 2x2 block pattern the student sees as its two input channels
+    classes = torch.randint(0, 3, (4, 1, 8, 8))
+    logits = 5 * F.one_hot(classes[:, 0], 3).permute(0, 3, 1, 2).float()
+    logits = F.interpolate(logits, scale_factor=2, mode="nearest")
+    student = torch.nn.Conv2d(3, 4, 1)
+    opt = torch.optim.Adam([*student.parameters(), *d.parameters()], lr=0.01)
+    x = F.one_hot(classes[:, 0], 3).permute(0, 3, 1, 2).float()
+    losses = []
+    for _ in range(40):
+        s0 = student(x)
+        loss = d([s0, F.avg_pool2d(torch.cat([s0, s0[:, :2]], 1), 2)], [], torch.arange(4), logits)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+    with pytest.raises(ValueError, match=r"crd_dense_logits: expected teacher_logits of shape \(B, 3, H, W\)"):
+        d([s0, s0[:, :2]], [], torch.arange(4), None)
