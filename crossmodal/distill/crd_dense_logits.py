@@ -11,8 +11,7 @@ from torch import nn
 
 from crossmodal.distill.base import Distiller
 from crossmodal.distill.crd_dense import sample_points, symmetric_infonce
-from crossmodal.errors import ConfigError, check
-from crossmodal.models.segmenter import SegHead
+from crossmodal.distill.kd import student_head
 
 
 def _at_points(feat: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
@@ -29,13 +28,7 @@ class DenseCRDLogits(Distiller):
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0, key: str = "transfer.crd_dense_logits") -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        if cfg.num_classes < 1:
-            raise ConfigError(f"config key '{key}.num_classes' must be the teacher's class count (>= 1) when the "
-                              f"distiller is built, got {cfg.num_classes} (fill it from the data)")
-        n = len(student_channels)
-        check(-n <= cfg.skip_stage < n, f"{key}.skip_stage", f"a stage index valid for {n} student stages",
-              cfg.skip_stage)
-        self.embed_student = SegHead(student_channels, cfg.feat_dim, cfg.hidden, cfg.skip_stage % n)
+        self.embed_student = student_head(student_channels, cfg, cfg.feat_dim, key)
         self.embed_teacher = nn.Linear(cfg.num_classes, cfg.feat_dim)
         self.generator = torch.Generator().manual_seed(seed)
 

@@ -17,6 +17,18 @@ def pixel_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempera
     return F.kl_div(log_s, log_t, reduction="sum", log_target=True) / pixels * temperature ** 2
 
 
+def student_head(student_channels: list[int], cfg, out_channels: int, key: str) -> SegHead:
+    """The distiller's own SegHead over the student's stages (cfg: num_classes filled from the data, hidden,
+    skip_stage), for the distillers that read the teacher's logits."""
+    if cfg.num_classes < 1:
+        raise ConfigError(f"config key '{key}.num_classes' must be the teacher's class count (>= 1) when the "
+                          f"distiller is built, got {cfg.num_classes} (fill it from the data)")
+    n = len(student_channels)
+    check(-n <= cfg.skip_stage < n, f"{key}.skip_stage", f"a stage index valid for {n} student stages",
+          cfg.skip_stage)
+    return SegHead(student_channels, out_channels, cfg.hidden, cfg.skip_stage % n)
+
+
 class KD(Distiller):
     """A SegHead over the student's stages predicts per-pixel classes at the teacher logits' resolution; the
     loss is Hinton's KD at temperature T against the teacher's logits (the head is trained with the student)."""
@@ -25,13 +37,7 @@ class KD(Distiller):
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0, key: str = "transfer.kd") -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        if cfg.num_classes < 1:
-            raise ConfigError(f"config key '{key}.num_classes' must be the teacher's class count (>= 1) when the "
-                              f"distiller is built, got {cfg.num_classes} (fill it from the data)")
-        n = len(student_channels)
-        check(-n <= cfg.skip_stage < n, f"{key}.skip_stage", f"a stage index valid for {n} student stages",
-              cfg.skip_stage)
-        self.head = SegHead(student_channels, cfg.num_classes, cfg.hidden, cfg.skip_stage % n)
+        self.head = student_head(student_channels, cfg, cfg.num_classes, key)
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
         if teacher_logits is None or teacher_logits.dim() != 4 or teacher_logits.shape[1] != self.cfg.num_classes:

@@ -59,6 +59,19 @@ def distiller(name: str, impl: str, *, needs_teacher_logits: bool = False) -> Ca
     return register
 
 
+def _check_dense_contrast(opts: Any, key: str) -> None:
+    """The options of a dense contrast (feat_dim, num_locations, temperature): crd_dense and crd_dense_logits."""
+    check(opts.feat_dim >= 1, f"{key}.feat_dim", ">= 1", opts.feat_dim)
+    check(opts.num_locations >= 2, f"{key}.num_locations", ">= 2", opts.num_locations)
+    check(opts.temperature > 0, f"{key}.temperature", "> 0", opts.temperature)
+
+
+def _check_student_head(opts: Any, key: str) -> None:
+    """The options of a distiller's own segmentation head (num_classes, hidden): kd and crd_dense_logits."""
+    check(opts.num_classes >= 0, f"{key}.num_classes", ">= 0 (0 = from the data)", opts.num_classes)
+    check(opts.hidden >= 1, f"{key}.hidden", ">= 1", opts.hidden)
+
+
 @distiller("at", "at:AT")
 @dataclass
 class ATConfig(DistillerConfig):
@@ -105,9 +118,7 @@ class DenseCRDConfig(DistillerConfig):
 
     def check(self, key: str) -> None:
         super().check(key)
-        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
-        check(self.num_locations >= 2, f"{key}.num_locations", ">= 2", self.num_locations)
-        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
+        _check_dense_contrast(self, key)
 
 
 @distiller("crd", "crd:PooledCRD")
@@ -152,8 +163,7 @@ class KDConfig(DistillerConfig):
     def check(self, key: str) -> None:
         super().check(key)
         check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
-        check(self.num_classes >= 0, f"{key}.num_classes", ">= 0 (0 = from the data)", self.num_classes)
-        check(self.hidden >= 1, f"{key}.hidden", ">= 1", self.hidden)
+        _check_student_head(self, key)
 
 
 @distiller("crd+kd", "crd_kd:CRDKD", needs_teacher_logits=True)
@@ -188,11 +198,8 @@ class DenseCRDLogitsConfig(DistillerConfig):
 
     def check(self, key: str) -> None:
         super().check(key)
-        check(self.feat_dim >= 1, f"{key}.feat_dim", ">= 1", self.feat_dim)
-        check(self.num_locations >= 2, f"{key}.num_locations", ">= 2", self.num_locations)
-        check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
-        check(self.num_classes >= 0, f"{key}.num_classes", ">= 0 (0 = from the data)", self.num_classes)
-        check(self.hidden >= 1, f"{key}.hidden", ">= 1", self.hidden)
+        _check_dense_contrast(self, key)
+        _check_student_head(self, key)
 
 
 @distiller("crd_dense+kd", "crd_dense_kd:DenseCRDKD", needs_teacher_logits=True)
