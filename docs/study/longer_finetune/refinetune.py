@@ -1,5 +1,5 @@
 """Fine-tune the transferred students of a finished run again with other fine-tuning settings; prints and saves
-each cell's val and test mIoU (%). The record behind docs/study.md, "The fine-tuning schedule is too short":
+each cell's val and test mIoU (%). The record behind docs/study.md, "How the fine-tuning schedule was found":
 
     python docs/study/longer_finetune/refinetune.py runs/base3 finetune.epochs=80 --out ft80.json
     python docs/study/longer_finetune/refinetune.py runs/base3 finetune.epochs=80 --labels 50 --only none,crd_dense
