@@ -30,6 +30,7 @@ class SyntheticConfig:
     size: str = "96x128"
     seed: int = 0
     workers: int = 2
+    rare_objects: bool = False  # six more classes, each in a few percent of rooms (data_tools/synthetic/rare.py)
 
 
 @dataclass

@@ -34,7 +34,8 @@ def synthetic_command(cfg: Config) -> list[str]:
     s = cfg.data.synthetic
     return [sys.executable, "-m", "data_tools.synthetic", "--out", s.out, "--num", str(s.num), "--size", s.size,
             "--seed", str(s.seed), "--num-teacher", str(s.num_teacher), "--num-train", str(s.num_train),
-            "--num-test", str(s.num_test), "--num-val", str(s.num_val), "--workers", str(s.workers)]
+            "--num-test", str(s.num_test), "--num-val", str(s.num_val), "--workers", str(s.workers),
+            *(["--rare-objects"] if s.rare_objects else [])]
 
 
 def split_path(cfg: Config, split: str) -> Path:
@@ -57,7 +58,7 @@ def val_path(cfg: Config) -> Path | None:
 
 
 def _synthetic_matches(cfg: Config) -> bool:
-    """True when the synthetic files exist and were made with the configured seed, size and counts."""
+    """True when the synthetic files exist and were made with the configured seed, size, counts and objects."""
     s = cfg.data.synthetic
     want = {"unlabeled": s.num, "teacher": s.num_teacher, "train": s.num_train, "test": s.num_test,
             "val": s.num_val}
@@ -70,6 +71,8 @@ def _synthetic_matches(cfg: Config) -> bool:
             return False
         info = read_info(path)
         if info.num_samples != num or (info.height, info.width) != (h, w) or info.attrs.get("seed") != s.seed:
+            return False
+        if bool(info.attrs.get("rare_objects", 0)) != s.rare_objects:
             return False
     return True
 

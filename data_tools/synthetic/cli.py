@@ -10,7 +10,7 @@ import numpy as np
 from data_tools.common import check_outputs, int_at_least, parse_size, tool_main
 from data_tools.synthetic.generate import SPLITS, generate_split, worker_pool
 from data_tools.synthetic.raycast import intrinsics
-from data_tools.synthetic.scene import CLASS_NAMES, NYU40_IDS
+from data_tools.synthetic.scene import class_table
 
 PROG = "python -m data_tools.synthetic"
 
@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--num-test", type=_positive, default=300, help="labeled test frames (default 300)")
     p.add_argument("--num-val", type=_positive, default=150,
                    help="labeled validation frames, where every choice of a study is made (default 150)")
+    p.add_argument("--rare-objects", action="store_true",
+                   help="add six rare object classes (desk, refrigerator, television, toilet, lamp, bathtub), each "
+                        "in a few percent of rooms: a long tail that a small labeled split barely covers")
     p.add_argument("--workers", type=_positive, default=2,
                    help="processes (default 2; 1 = inline); the output does not depend on it")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -59,16 +62,19 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test,
               "val": args.num_val}
     fx, fy, cx, cy = intrinsics(height, width)
+    class_names, nyu40_ids = class_table(args.rare_objects)
+    tag = " rare_objects" if args.rare_objects else ""
     pool = worker_pool(args.workers) if args.workers > 1 else None
     try:
         for split, num in counts.items():
-            data = generate_split(num, height, width, args.seed, SPLITS[split], args.workers, desc=split, pool=pool)
+            data = generate_split(num, height, width, args.seed, SPLITS[split], args.workers, desc=split, pool=pool,
+                                  rare_objects=args.rare_objects)
             if split == "unlabeled":
                 data = {"rgb": data["rgb"], "depth": data["depth"]}
-            write_paired(paths[split], data, class_names=CLASS_NAMES,
-                         source=f"data_tools.synthetic seed={args.seed} size={height}x{width} split={split}",
-                         attrs={"intrinsics": np.array([fx, fy, cx, cy]), "nyu40_ids": np.array(NYU40_IDS, np.int64),
-                                "seed": int(args.seed), "split": split},
+            write_paired(paths[split], data, class_names=class_names,
+                         source=f"data_tools.synthetic seed={args.seed} size={height}x{width} split={split}{tag}",
+                         attrs={"intrinsics": np.array([fx, fy, cx, cy]), "nyu40_ids": np.array(nyu40_ids, np.int64),
+                                "seed": int(args.seed), "split": split, "rare_objects": int(args.rare_objects)},
                          overwrite=args.overwrite)
             print(f"wrote {paths[split]} ({num} frames, {height}x{width})", file=sys.stderr)
     finally:

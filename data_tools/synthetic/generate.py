@@ -18,9 +18,10 @@ from data_tools.synthetic.shading import shade
 SPLITS: dict[str, int] = {"unlabeled": 0, "teacher": 1, "train": 2, "test": 3, "val": 4}
 
 
-def generate_frame(rng: np.random.Generator, height: int, width: int) -> dict[str, np.ndarray]:
+def generate_frame(rng: np.random.Generator, height: int, width: int,
+                   rare_objects: bool = False) -> dict[str, np.ndarray]:
     """One random room rendered as {'rgb': uint8 HxWx3, 'depth': float32 HxW metres, 'label': uint8 HxW}."""
-    scene = build_scene(rng)
+    scene = build_scene(rng, rare_objects)
     k = intrinsics(height, width)
     dirs = camera_rays(height, width) @ scene.cam_rot.T
     hits, glass = cast(scene, dirs, k)
@@ -30,9 +31,9 @@ def generate_frame(rng: np.random.Generator, height: int, width: int) -> dict[st
     return {"rgb": rgb, "depth": depth, "label": classes[hits.mat]}
 
 
-def _frame_task(args: tuple[int, int, int, int, int]) -> dict[str, np.ndarray]:
-    height, width, seed, split_id, k = args
-    return generate_frame(np.random.default_rng([seed, split_id, k]), height, width)
+def _frame_task(args: tuple[int, int, int, int, int, bool]) -> dict[str, np.ndarray]:
+    height, width, seed, split_id, k, rare_objects = args
+    return generate_frame(np.random.default_rng([seed, split_id, k]), height, width, rare_objects)
 
 
 def _init_worker() -> None:
@@ -46,8 +47,9 @@ def worker_pool(workers: int) -> Any:
 
 
 def generate_split(num: int, height: int, width: int, seed: int, split_id: int, workers: int,
-                   *, desc: str | None = None, pool: Any = None) -> dict[str, np.ndarray]:
-    """Frames 0..num-1 of a split (frame k from default_rng([seed, split_id, k])), stacked per modality.
+                   *, desc: str | None = None, pool: Any = None, rare_objects: bool = False) -> dict[str, np.ndarray]:
+    """Frames 0..num-1 of a split (frame k from default_rng([seed, split_id, k])), stacked per modality; with
+    rare_objects the rooms may hold the six rare object classes too.
 
     `pool` (from worker_pool) is reused when given; otherwise one is made for this call when workers > 1.
     """
@@ -57,7 +59,7 @@ def generate_split(num: int, height: int, width: int, seed: int, split_id: int, 
                          f"split_id={split_id}")
     out = {"rgb": np.empty((num, height, width, 3), np.uint8), "depth": np.empty((num, height, width), np.float32),
            "label": np.empty((num, height, width), np.uint8)}
-    tasks = [(height, width, seed, split_id, k) for k in range(num)]
+    tasks = [(height, width, seed, split_id, k, rare_objects) for k in range(num)]
     bar = None
     if desc is not None:
         from tqdm import tqdm

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from data_tools.synthetic.furniture import FURNITURE
+from data_tools.synthetic.rare import RARE_FURNITURE
 from data_tools.synthetic.scene import (CEILING, DOOR, FLOOR, PICTURE, WALL, WINDOW, WOODS, Builder, Obj, Opening,
                                         Scene, box, jitter)
 
@@ -125,7 +126,7 @@ class _Layout:
 
     def furniture(self, name: str) -> Obj | None:
         """Try to place one piece of furniture against a wall or free-standing; None when it does not fit."""
-        build, _, p_wall = FURNITURE[name]
+        build, _, p_wall = FURNITURE[name] if name in FURNITURE else RARE_FURNITURE[name]
         r = self.rng
         n_mats = len(self.b.materials)
         parts = build(self.b)
@@ -218,8 +219,9 @@ def _floor_material(b: Builder) -> int:
                                                (0.35, 0.35, 0.35), (0.6, 0.25, 0.2))[r.integers(5)], 0.06))
 
 
-def build_scene(rng: np.random.Generator) -> Scene:
-    """A random room with furniture, doors, windows and pictures, plus light and camera pose."""
+def build_scene(rng: np.random.Generator, rare_objects: bool = False) -> Scene:
+    """A random room with furniture, doors, windows and pictures, plus light and camera pose; with rare_objects,
+    each rare object (data_tools.synthetic.rare) is placed first with its own small probability."""
     b = Builder(rng)
     size = np.array([rng.uniform(3, 7.5), rng.uniform(3, 7.5), rng.uniform(2.4, 3.2)])
     wall = b.paint(WALL, "paint")
@@ -230,6 +232,10 @@ def build_scene(rng: np.random.Generator) -> Scene:
         lay.wall_item("door")
     for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
         lay.wall_item("window")
+    if rare_objects:
+        for name, (_, p_room, _) in RARE_FURNITURE.items():
+            if rng.random() < p_room:
+                lay.furniture(name)
     names = list(FURNITURE)
     weights = np.array([FURNITURE[n][1] for n in names])
     for _ in range(int(rng.integers(3, 10))):

@@ -16,6 +16,18 @@ CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in CLASSES)
 NYU40_IDS: tuple[int, ...] = tuple(nyu for _, nyu in CLASSES)
 (WALL, FLOOR, CABINET, BED, CHAIR, SOFA, TABLE, DOOR, WINDOW, BOOKSHELF, PICTURE, CEILING) = range(len(CLASSES))
 
+# The rare objects (--rare-objects): six more classes, each in a few percent of frames, after the twelve above.
+RARE_CLASSES: tuple[tuple[str, int], ...] = (
+    ("desk", 14), ("refrigerator", 24), ("television", 25), ("toilet", 33), ("lamp", 35), ("bathtub", 36),
+)
+(DESK, FRIDGE, TV, TOILET, LAMP, BATHTUB) = range(len(CLASSES), len(CLASSES) + len(RARE_CLASSES))
+
+
+def class_table(rare_objects: bool) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Class names and NYU-40 ids of the data set with or without the rare objects."""
+    classes = CLASSES + RARE_CLASSES if rare_objects else CLASSES
+    return tuple(name for name, _ in classes), tuple(nyu for _, nyu in classes)
+
 
 @dataclass
 class Material:

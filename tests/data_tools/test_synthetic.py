@@ -136,3 +136,25 @@ def test_main_refuses_existing_output_and_bad_args(tmp_path: Path, capsys: pytes
     assert "cannot write" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "example:" in capsys.readouterr().out
+
+
+def test_rare_objects_add_six_classes_in_few_frames(tmp_path: Path) -> None:
+    """--rare-objects: the files name 18 classes (the 12, then the rare six with their NYU-40 ids); the rare
+    classes appear, each in a small share of frames; without the flag the frames are unchanged."""
+    from data_tools.synthetic.scene import RARE_CLASSES, class_table
+
+    names, ids = class_table(True)
+    assert names[:12] == CLASS_NAMES and names[12:] == tuple(n for n, _ in RARE_CLASSES)
+    assert ids[12:] == (14, 24, 25, 33, 35, 36)
+    data = generate_split(60, 60, 80, seed=0, split_id=SPLITS["teacher"], workers=2, rare_objects=True)
+    present = np.array([[np.count_nonzero(lab == c) > 5 for c in range(len(names))] for lab in data["label"]])
+    share = present[:, 12:].mean(axis=0)
+    assert share.sum() > 0 and share.max() < 0.3, dict(zip(names[12:], share))
+    assert int(present[:, 12:].any(axis=1).sum()) >= 4
+    plain = generate_split(3, H, W, seed=5, split_id=SPLITS["train"], workers=1)
+    np.testing.assert_array_equal(plain["label"][2], generate_frame(np.random.default_rng([5, 2, 2]), H, W)["label"])
+    out = tmp_path / "rare"
+    assert main(_args(out, "--rare-objects")) == 0
+    info = read_info(out / "train.h5")
+    assert info.class_names == names and info.attrs["nyu40_ids"] == list(ids)
+    assert info.attrs["rare_objects"] == 1 and info.attrs["source"].endswith("split=train rare_objects")
