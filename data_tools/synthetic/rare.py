@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
-
 from data_tools.synthetic.scene import BATHTUB, DESK, FRIDGE, LAMP, TOILET, TV, Builder, box, jitter
 
 CERAMIC = ((0.93, 0.93, 0.91), (0.88, 0.9, 0.92), (0.95, 0.94, 0.9))
