@@ -83,6 +83,7 @@ class TeacherConfig:
     batch_size: int = 32
     lr: float = 0.003
     weight_decay: float = 0.0001
+    class_weighting: str = "none"  # or median_frequency / logarithmic: per-class CE weights from the teacher split
 
 
 @dataclass
@@ -358,6 +359,7 @@ def _available(module: str):
 
 
 BN_RECALIBRATE = ("auto", "always", "never")
+CLASS_WEIGHTINGS = ("none", "median_frequency", "logarithmic")  # crossmodal/stages/class_weights.py
 TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
             "aim": _available("aim"), "comet_ml": _available("comet_ml")}
 
@@ -379,6 +381,8 @@ def validate(cfg: Config) -> None:
            "controls.random_teacher", f"distinct methods of 'methods' other than none ({', '.join(cfg.methods)})",
            control)
     _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
+    _check(cfg.teacher.class_weighting in CLASS_WEIGHTINGS, "teacher.class_weighting", " or ".join(CLASS_WEIGHTINGS),
+           cfg.teacher.class_weighting)
     task = cfg.task_spec
     _validate_tune(cfg)
     if not task.per_pixel:

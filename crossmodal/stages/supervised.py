@@ -20,11 +20,14 @@ IGNORE_INDEX = 255
 
 def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, *, epochs: int,
                     lr: float, weight_decay: float, desc: str, log: logging.Logger, ckpt: StageCheckpoints,
-                    target_key: str = "label", backbone_lr_scale: float = 1.0) -> tuple[nn.Module, list]:
+                    target_key: str = "label", backbone_lr_scale: float = 1.0,
+                    class_weight: torch.Tensor | None = None) -> tuple[nn.Module, list]:
     """Train `model` with cross-entropy against `target_key` (per-pixel `label`, ignored where 255; or image-level
-    `class_id`, ignored where -1), resumable via `ckpt`; returns the unwrapped model and its loss curve. The
-    backbone's rate is `lr` x `backbone_lr_scale` (the head's is `lr`)."""
+    `class_id`, ignored where -1), weighted per class by `class_weight` when given, resumable via `ckpt`; returns
+    the unwrapped model and its loss curve. The backbone's rate is `lr` x `backbone_lr_scale` (the head's is
+    `lr`)."""
     ignore = IGNORE_INDEX if target_key == "label" else -1
+    weight = None if class_weight is None else class_weight.to(accelerator.device)
     model = sync_batchnorm(model, accelerator)
     slow = None if backbone_lr_scale == 1.0 else (model.backbone.parameters(), backbone_lr_scale)
     optimizer = make_optimizer(model.parameters(), lr, weight_decay, slow=slow)
@@ -34,7 +37,9 @@ def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoad
     guard = LossGuard(accelerator, "cross-entropy loss")
 
     def train_step(batch: dict) -> torch.Tensor:
-        loss = F.cross_entropy(model(batch[input_key]), batch[target_key], ignore_index=ignore)
+        logits = model(batch[input_key])
+        loss = F.cross_entropy(logits, batch[target_key], ignore_index=ignore,
+                               weight=None if weight is None else weight.to(logits.dtype))
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         if guard.ok(loss):  # a non-finite loss stops the stage before the weights change

@@ -24,6 +24,7 @@ from crossmodal.modalities import encoding_channels
 from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
+from crossmodal.stages.class_weights import class_weights, describe, label_frequencies
 from crossmodal.stages.supervised import train_segmenter
 from crossmodal.tasks import SEGMENTATION
 
@@ -58,11 +59,13 @@ def _file_fingerprint(path: Path) -> str:
 
 
 NEW_TEACHER_KEYS = {"features": [], "bn_recalibrate": "auto"}  # left out of the key at these values (old caches stay valid)
+NEW_TEACHER_STAGE_KEYS = {"class_weighting": "none"}  # the same for teacher.* keys
 
 
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
     """Everything the trained teacher depends on: its config, the data it sees, the classes, the seed."""
-    teacher = {k: v for k, v in to_dict(cfg.teacher).items() if k not in ("cache_dir", "checkpoint")}
+    teacher = {k: v for k, v in to_dict(cfg.teacher).items()
+               if k not in ("cache_dir", "checkpoint") and NEW_TEACHER_STAGE_KEYS.get(k, object()) != v}
     teacher["net"] = {k: v for k, v in teacher["net"].items() if NEW_TEACHER_KEYS.get(k, object()) != v}
     key = {"teacher": teacher,
            "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
@@ -102,10 +105,15 @@ def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: l
                          seed=seed_for(cfg.seed, "teacher"), hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
                          label=cfg.task_spec.label_key)
     t = cfg.teacher
+    weight = None
+    if t.class_weighting != "none":
+        weight = class_weights(*label_frequencies(data.teacher.path, cfg.task_spec.label_key, data.num_classes),
+                               t.class_weighting)
+        log.info("teacher: %s class weights: %s", t.class_weighting, describe(weight, data.class_names))
     ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
     model, curve = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
                                    weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
-                                   target_key=cfg.task_spec.label_key)
+                                   target_key=cfg.task_spec.label_key, class_weight=weight)
     steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
                             input_spec(cfg, "source"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
