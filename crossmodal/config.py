@@ -118,6 +118,9 @@ class FinetuneConfig:
     # transfer put in the backbone; 1 = one rate for all
     backbone_lr_scale: float = 1.0
     weight_decay: float = 0.0001
+    # none / median_frequency / logarithmic: per-class CE weights counted from the frames fine-tuned on (the same
+    # rule for every method)
+    class_weighting: str = "none"
     num_examples: int = 4
     # label efficiency: also fine-tune (and test) each method (those of label_methods when given; never a control)
     # on nested subsets of this many data.train frames (the first n of one permutation fixed by the cell's seed: the
@@ -381,8 +384,8 @@ def validate(cfg: Config) -> None:
            "controls.random_teacher", f"distinct methods of 'methods' other than none ({', '.join(cfg.methods)})",
            control)
     _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
-    _check(cfg.teacher.class_weighting in CLASS_WEIGHTINGS, "teacher.class_weighting", " or ".join(CLASS_WEIGHTINGS),
-           cfg.teacher.class_weighting)
+    for key, value in (("teacher", cfg.teacher.class_weighting), ("finetune", cfg.finetune.class_weighting)):
+        _check(value in CLASS_WEIGHTINGS, f"{key}.class_weighting", " or ".join(CLASS_WEIGHTINGS), value)
     task = cfg.task_spec
     _validate_tune(cfg)
     if not task.per_pixel:

@@ -16,6 +16,7 @@ from crossmodal.models.features import FeatureNet
 from crossmodal.seeds import label_subset_order, seed_for
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.bn import recalibrate_after_stage
+from crossmodal.stages.class_weights import class_weights, describe, label_frequencies
 from crossmodal.stages.supervised import train_segmenter
 
 
@@ -49,9 +50,15 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
                              indices=label_subset(cfg, data, label_count))
         epochs = max(1, round(ft.epochs * len(full) / len(loader)))  # the full split's optimiser steps
         desc = f"finetune[{method}, {label_count} labels]"
+    weight = None
+    if ft.class_weighting != "none":
+        rows = None if label_count is None else label_subset(cfg, data, label_count)
+        weight = class_weights(*label_frequencies(data.train.path, "label", data.num_classes, rows),
+                               ft.class_weighting)
+        log.info("%s: %s class weights: %s", desc, ft.class_weighting, describe(weight, data.class_names))
     model, curve = train_segmenter(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
                                    weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt,
-                                   backbone_lr_scale=ft.backbone_lr_scale)
+                                   backbone_lr_scale=ft.backbone_lr_scale, class_weight=weight)
     steps = epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(cfg.student.bn_recalibrate, model, steps, data.train, key, spec,
                             batch_size=ft.batch_size, num_workers=cfg.data.num_workers,

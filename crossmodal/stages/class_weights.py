@@ -1,4 +1,5 @@
-"""Per-class cross-entropy weights from a labeled split's class frequencies (teacher.class_weighting), so a network
+"""Per-class cross-entropy weights from a labeled split's class frequencies (teacher.class_weighting,
+finetune.class_weighting), so a network
 trained on a long-tailed split does not ignore its rare classes. The two schemes are the ones used for RGB-D
 segmentation (ESANet's --class_weighting): median frequency balancing (Eigen and Fergus, 2015) and ENet's
 logarithmic weighting (Paszke et al., 2016)."""
@@ -17,31 +18,34 @@ BLOCK_BYTES = 64 << 20  # label rows read at a time
 ENET_C = 1.02  # ENet's constant: weights lie in (1, 1/ln(1.02) = 50.5]
 
 
-def label_frequencies(path: Path, key: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def label_frequencies(path: Path, key: str, num_classes: int,
+                      indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per class: the labeled pixels (or frames, for image-level `class_id`) of that class, and the labeled pixels
-    of the frames in which the class appears. Ignored pixels (255, or class -1) count in neither."""
+    of the frames in which the class appears, over the rows `indices` (all when None). Ignored pixels (255, or
+    class -1) count in neither."""
     counts = np.zeros(num_classes, np.int64)
     present_in = np.zeros(num_classes, np.int64)
     try:
         with h5py.File(path, "r") as f:
             ds = f[key]
+            rows = np.arange(ds.shape[0]) if indices is None else np.unique(np.asarray(indices, np.int64))
             if key == "class_id":
-                ids = np.asarray(ds[:], np.int64)
+                ids = np.asarray(ds[:], np.int64)[rows]
                 ids = ids[(ids >= 0) & (ids < num_classes)]
                 counts = np.bincount(ids, minlength=num_classes)[:num_classes]
                 return counts, np.full(num_classes, ids.size, np.int64)
             row_bytes = max(1, int(np.prod(ds.shape[1:])) * 8)
             step = max(1, BLOCK_BYTES // row_bytes)
-            for start in range(0, ds.shape[0], step):
-                block = np.asarray(ds[start:start + step], np.int64).reshape(-1, int(np.prod(ds.shape[1:])))
-                rows = np.broadcast_to(np.arange(block.shape[0])[:, None], block.shape)
+            for start in range(0, rows.size, step):
+                block = np.asarray(ds[rows[start:start + step]], np.int64).reshape(-1, int(np.prod(ds.shape[1:])))
+                row_of = np.broadcast_to(np.arange(block.shape[0])[:, None], block.shape)
                 keep = block < num_classes  # drops the ignore value (and ids the file checks refused)
-                per_row = np.bincount(rows[keep] * num_classes + block[keep],
+                per_row = np.bincount(row_of[keep] * num_classes + block[keep],
                                       minlength=block.shape[0] * num_classes).reshape(-1, num_classes)
                 counts += per_row.sum(0)
                 present_in += ((per_row > 0) * per_row.sum(1, keepdims=True)).sum(0)
     except (OSError, KeyError, RuntimeError) as err:
-        raise FormatError(f"{path}: dataset '{key}' cannot be read to count classes for teacher.class_weighting "
+        raise FormatError(f"{path}: dataset '{key}' cannot be read to count classes for class_weighting "
                           f"({err})") from err
     return counts, present_in
 

@@ -1,5 +1,5 @@
-"""teacher.class_weighting: per-class cross-entropy weights counted from the teacher split (ignored pixels left
-out), the config check, the cache key, and the weights reaching the loss."""
+"""teacher.class_weighting and finetune.class_weighting: per-class cross-entropy weights counted from a split
+(ignored pixels left out), the config check, the cache key, and the weights reaching the loss."""
 from __future__ import annotations
 
 import logging
@@ -42,6 +42,13 @@ def test_counts_leave_out_ignored_pixels_and_count_the_frames_a_class_appears_in
     assert present_in.tolist() == [7 + 6 + 8, 7, 6, 0]  # labeled pixels of the frames holding the class
 
 
+def test_counts_over_a_subset_of_frames(tmp_path) -> None:
+    path = _write(tmp_path, _labels())
+    counts, present_in = label_frequencies(path, "label", 4, indices=[2, 0])
+    assert counts.tolist() == [14, 1, 0, 0]
+    assert present_in.tolist() == [15, 7, 0, 0]
+
+
 def test_median_frequency_and_logarithmic_weights_by_hand() -> None:
     counts, present_in = np.array([18, 1, 2, 0]), np.array([21, 7, 6, 0])
     freq = np.array([18 / 21, 1 / 7, 2 / 6])
@@ -56,15 +63,16 @@ def test_median_frequency_and_logarithmic_weights_by_hand() -> None:
 def test_a_missing_label_dataset_is_named(tmp_path) -> None:
     path = write_paired(tmp_path / "x.h5", {"rgb": np.zeros((2, 4, 4, 3), np.uint8)}, class_names=None,
                         source="test")
-    with pytest.raises(FormatError, match="x.h5.*'label'.*teacher.class_weighting"):
+    with pytest.raises(FormatError, match="x.h5.*'label'.*class_weighting"):
         label_frequencies(path, "label", 4)
 
 
-def test_the_config_names_the_key_and_the_choices() -> None:
-    assert load_config(None, ["teacher.class_weighting=median_frequency"]).teacher.class_weighting == \
-        "median_frequency"
-    with pytest.raises(ConfigError, match="teacher.class_weighting.*median_frequency or logarithmic"):
-        load_config(None, ["teacher.class_weighting=balanced"])
+@pytest.mark.parametrize("stage", ["teacher", "finetune"])
+def test_the_config_names_the_key_and_the_choices(stage: str) -> None:
+    cfg = load_config(None, [f"{stage}.class_weighting=median_frequency"])
+    assert getattr(cfg, stage).class_weighting == "median_frequency"
+    with pytest.raises(ConfigError, match=f"{stage}.class_weighting.*median_frequency or logarithmic"):
+        load_config(None, [f"{stage}.class_weighting=balanced"])
 
 
 def test_the_cache_key_changes_with_the_weighting_and_not_for_none(tmp_path) -> None:
