@@ -16,7 +16,7 @@ from crossmodal.models.features import FeatureNet
 from crossmodal.seeds import label_subset_order, seed_for
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.bn import recalibrate_after_stage
-from crossmodal.stages.class_weights import class_weights, describe, label_frequencies
+from crossmodal.stages.class_weights import split_class_weights
 from crossmodal.stages.supervised import train_segmenter
 
 
@@ -42,20 +42,15 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
     full = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
                        seed=seed_for(cfg.seed, "finetune"), label="label", hflip=cfg.data.hflip,
                        scale_jitter=cfg.data.scale_jitter)
-    loader, epochs, desc = full, ft.epochs, f"finetune[{method}]"
+    loader, epochs, desc, rows = full, ft.epochs, f"finetune[{method}]", None
     if label_count is not None:
+        rows = label_subset(cfg, data, label_count)
         loader = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size,
                              num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "finetune"), label="label",
-                             hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
-                             indices=label_subset(cfg, data, label_count))
+                             hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter, indices=rows)
         epochs = max(1, round(ft.epochs * len(full) / len(loader)))  # the full split's optimiser steps
         desc = f"finetune[{method}, {label_count} labels]"
-    weight = None
-    if ft.class_weighting != "none":
-        rows = None if label_count is None else label_subset(cfg, data, label_count)
-        weight = class_weights(*label_frequencies(data.train.path, "label", data.num_classes, rows),
-                               ft.class_weighting)
-        log.info("%s: %s class weights: %s", desc, ft.class_weighting, describe(weight, data.class_names))
+    weight = split_class_weights(ft.class_weighting, data.train.path, "label", data.class_names, log, desc, rows)
     model, curve = train_segmenter(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
                                    weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt,
                                    backbone_lr_scale=ft.backbone_lr_scale, class_weight=weight)

@@ -1,10 +1,10 @@
 """Per-class cross-entropy weights from a labeled split's class frequencies (teacher.class_weighting,
-finetune.class_weighting), so a network
-trained on a long-tailed split does not ignore its rare classes. The two schemes are the ones used for RGB-D
+finetune.class_weighting), so a network trained on a long-tailed split does not ignore its rare classes. The two schemes are the ones used for RGB-D
 segmentation (ESANet's --class_weighting): median frequency balancing (Eigen and Fergus, 2015) and ENet's
 logarithmic weighting (Paszke et al., 2016)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import h5py
@@ -75,3 +75,14 @@ def class_weights(counts: np.ndarray, present_in: np.ndarray, scheme: str) -> to
 def describe(weights: torch.Tensor, class_names: tuple[str, ...] | list[str]) -> str:
     """One log line: each class's weight, e.g. 'wall 0.31, floor 0.52, ...'."""
     return ", ".join(f"{name} {w:.2f}" for name, w in zip(class_names, weights.tolist()))
+
+
+def split_class_weights(scheme: str, path: Path, key: str, class_names: tuple[str, ...] | list[str],
+                        log: logging.Logger, desc: str, indices: list[int] | None = None) -> torch.Tensor | None:
+    """The weights of `scheme` counted from the rows `indices` of split `path` (all when None), logged under
+    `desc`; None for 'none' (the file is not read)."""
+    if scheme == "none":
+        return None
+    weights = class_weights(*label_frequencies(path, key, len(class_names), indices), scheme)
+    log.info("%s: %s class weights: %s", desc, scheme, describe(weights, class_names))
+    return weights

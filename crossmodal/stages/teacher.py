@@ -24,7 +24,7 @@ from crossmodal.modalities import encoding_channels
 from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
-from crossmodal.stages.class_weights import class_weights, describe, label_frequencies
+from crossmodal.stages.class_weights import split_class_weights
 from crossmodal.stages.supervised import train_segmenter
 from crossmodal.tasks import SEGMENTATION
 
@@ -105,11 +105,8 @@ def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: l
                          seed=seed_for(cfg.seed, "teacher"), hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
                          label=cfg.task_spec.label_key)
     t = cfg.teacher
-    weight = None
-    if t.class_weighting != "none":
-        weight = class_weights(*label_frequencies(data.teacher.path, cfg.task_spec.label_key, data.num_classes),
-                               t.class_weighting)
-        log.info("teacher: %s class weights: %s", t.class_weighting, describe(weight, data.class_names))
+    weight = split_class_weights(t.class_weighting, data.teacher.path, cfg.task_spec.label_key, data.class_names,
+                                 log, "teacher")
     ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
     model, curve = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
                                    weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
