@@ -29,10 +29,20 @@ def student_head(student_channels: list[int], cfg, out_channels: int, key: str) 
     return SegHead(student_channels, out_channels, cfg.hidden, cfg.skip_stage % n)
 
 
-class KD(Distiller):
-    """A SegHead over the student's stages predicts per-pixel classes at the teacher logits' resolution; the
-    loss is Hinton's KD at temperature T against the teacher's logits (the head is trained with the student)."""
+def kd_grid(teacher_logits: torch.Tensor, stride: int) -> torch.Tensor:
+    """The teacher's logits on the grid KD is taken on: average-pooled to 1/stride of their size (at least one
+    cell), which undoes the bilinear upsampling of a head that predicts at that stride; stride 1 keeps them."""
+    if stride == 1:
+        return teacher_logits
+    h, w = teacher_logits.shape[-2:]
+    return F.adaptive_avg_pool2d(teacher_logits, (max(1, h // stride), max(1, w // stride)))
 
+
+class KD(Distiller):
+    """A SegHead over the student's stages predicts per-pixel classes on the KD grid (the teacher logits'
+    resolution, or 1/kd.stride of it); the loss is Hinton's KD at temperature T against the teacher's logits on
+    that grid (the head is trained with the student). A stride of 4 matches a head at stride 4 and costs far less
+    than the full frame."""
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0, key: str = "transfer.kd") -> None:
@@ -44,5 +54,6 @@ class KD(Distiller):
             got = None if teacher_logits is None else tuple(teacher_logits.shape)
             raise ValueError(f"kd: expected teacher_logits of shape (B, {self.cfg.num_classes}, H, W), got {got}")
         with torch.autocast(device_type=teacher_logits.device.type, enabled=False):
-            logits = self.head([f.float() for f in student_feats], teacher_logits.shape[-2:])
-            return self.weight * pixel_kd(logits, teacher_logits.float(), self.cfg.temperature)
+            target = kd_grid(teacher_logits.float(), self.cfg.stride)
+            logits = self.head([f.float() for f in student_feats], target.shape[-2:])
+            return self.weight * pixel_kd(logits, target, self.cfg.temperature)

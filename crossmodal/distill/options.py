@@ -152,17 +152,21 @@ class CRDConfig(DistillerConfig):
 @distiller("kd", "kd:KD", needs_teacher_logits=True)
 @dataclass
 class KDConfig(DistillerConfig):
-    """transfer.kd: weight, temperature, and the student's segmentation head (classes, width, skip stage)."""
+    """transfer.kd: weight, temperature, the student's segmentation head (classes, width, skip stage), and the
+    stride of the grid the KL is taken on (1 = every pixel of the frame)."""
 
     weight: float = 1.0
     temperature: float = 4.0
     num_classes: int = 0  # 0 = not known yet: the pipeline fills it from the data before building the distiller
     hidden: int = 64
     skip_stage: int = 1
+    stride: int = 1
 
     def check(self, key: str) -> None:
         super().check(key)
         check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
+        check(isinstance(self.stride, int) and self.stride >= 1, f"{key}.stride",
+              "an integer >= 1 (1 = the full frame)", self.stride)
         _check_student_head(self, key)
 
 

@@ -247,8 +247,24 @@ def test_state_dict_round_trip(name):
     assert torch.equal(a(s, t, torch.arange(3), logits), b(s, t, torch.arange(3), logits))
 
 
+def test_kd_on_the_stride_grid_pools_the_teacher_logits_and_predicts_at_that_size():
+    d = build("kd", [4, 6], [5, 7], KDConfig(num_classes=3, hidden=8, skip_stage=0, stride=4))
+    s = [rand(2, 4, 4, 4, seed=1), rand(2, 6, 2, 2, seed=2)]
+    logits = rand(2, 3, 8, 12, seed=3)
+    pooled = torch.from_numpy(np_pool(logits.numpy(), 2, 3))
+    close(d(s, [rand(2, 5, 4, 4), rand(2, 7, 2, 2)], torch.arange(2), logits),
+          pixel_kd(d.head(s, (2, 3)), pooled, 4.0).item())
+    # logits that are a stride-4 map upsampled by block repetition are recovered exactly by the pooling
+    from crossmodal.distill.kd import kd_grid
+    coarse = rand(2, 3, 2, 3, seed=4)
+    assert torch.allclose(kd_grid(coarse.repeat_interleave(4, 2).repeat_interleave(4, 3), 4), coarse, atol=1e-6)
+    assert kd_grid(logits, 1) is logits
+    assert kd_grid(rand(1, 3, 3, 2), 4).shape[-2:] == (1, 1)  # never an empty grid
+
+
 @pytest.mark.parametrize("cfg,section,field", [
-    (KDConfig(temperature=0), "transfer.kd", "temperature"), (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
+    (KDConfig(temperature=0), "transfer.kd", "temperature"), (KDConfig(stride=0), "transfer.kd", "stride"),
+    (CRDKDConfig(kd=KDConfig(stride=2.5)), "transfer.crd_kd", "kd.stride"), (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
     (FitNetConfig(weight=0), "transfer.fitnet", "weight"), (ATConfig(p=0), "transfer.at", "p"),
     (CCConfig(kernel="rbf"), "transfer.cc", "kernel"), (CCConfig(feat_dim=0), "transfer.cc", "feat_dim"),
     (VIDConfig(init_pred_var=0), "transfer.vid", "init_pred_var"), (VIDConfig(eps=0), "transfer.vid", "eps"),
