@@ -264,7 +264,7 @@ def test_kd_on_the_stride_grid_pools_the_teacher_logits_and_predicts_at_that_siz
 
 @pytest.mark.parametrize("cfg,section,field", [
     (KDConfig(temperature=0), "transfer.kd", "temperature"), (KDConfig(stride=0), "transfer.kd", "stride"),
-    (CRDKDConfig(kd=KDConfig(stride=2.5)), "transfer.crd_kd", "kd.stride"), (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
+    (CRDKDConfig(kd=KDConfig(stride=2.5)), "transfer.crd_kd", "kd.stride"), (KDConfig(stride=True), "transfer.kd", "stride"), (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
     (FitNetConfig(weight=0), "transfer.fitnet", "weight"), (ATConfig(p=0), "transfer.at", "p"),
     (CCConfig(kernel="rbf"), "transfer.cc", "kernel"), (CCConfig(feat_dim=0), "transfer.cc", "feat_dim"),
     (VIDConfig(init_pred_var=0), "transfer.vid", "init_pred_var"), (VIDConfig(eps=0), "transfer.vid", "eps"),
