@@ -165,8 +165,7 @@ class KDConfig(DistillerConfig):
     def check(self, key: str) -> None:
         super().check(key)
         check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
-        check(isinstance(self.stride, int) and not isinstance(self.stride, bool) and self.stride >= 1, f"{key}.stride",
-              "an integer >= 1 (1 = the full frame)", self.stride)
+        check(self.stride >= 1, f"{key}.stride", ">= 1 (1 = the full frame)", self.stride)
         _check_student_head(self, key)
 
 

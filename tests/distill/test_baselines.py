@@ -264,7 +264,8 @@ def test_kd_on_the_stride_grid_pools_the_teacher_logits_and_predicts_at_that_siz
 
 @pytest.mark.parametrize("cfg,section,field", [
     (KDConfig(temperature=0), "transfer.kd", "temperature"), (KDConfig(stride=0), "transfer.kd", "stride"),
-    (CRDKDConfig(kd=KDConfig(stride=2.5)), "transfer.crd_kd", "kd.stride"), (KDConfig(stride=True), "transfer.kd", "stride"), (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
+    (CRDKDConfig(kd=KDConfig(stride=0)), "transfer.crd_kd", "kd.stride"),
+    (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
     (FitNetConfig(weight=0), "transfer.fitnet", "weight"), (ATConfig(p=0), "transfer.at", "p"),
     (CCConfig(kernel="rbf"), "transfer.cc", "kernel"), (CCConfig(feat_dim=0), "transfer.cc", "feat_dim"),
     (VIDConfig(init_pred_var=0), "transfer.vid", "init_pred_var"), (VIDConfig(eps=0), "transfer.vid", "eps"),
@@ -276,6 +277,14 @@ def test_kd_on_the_stride_grid_pools_the_teacher_logits_and_predicts_at_that_siz
 def test_check_names_the_key(cfg, section, field):
     with pytest.raises(ConfigError, match=f"'{section}.{field}'"):
         cfg.check(section)
+
+
+@pytest.mark.parametrize("value", ["2.5", "true"])
+def test_kd_stride_must_be_an_integer_in_a_config(value):
+    """The config loader's type check (one for every int key) rejects a float or a bool stride, naming the key."""
+    from crossmodal.config import load_config
+    with pytest.raises(ConfigError, match="'transfer.crd_dense_kd.kd.stride' must be an integer"):
+        load_config(None, [f"transfer.crd_dense_kd.kd.stride={value}"])
 
 
 def test_construction_errors_name_the_key():
