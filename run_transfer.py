@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from crossmodal.cli import check_outputs, parse_args, run_config
+from crossmodal.cli import check_outputs, check_reuse, parse_args, run_config
 from crossmodal.errors import UserError
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = run_config(args)  # a config file plus overrides, or the saved config of the run in --resume
     check_outputs(cfg)  # the run folder and the teacher cache can be written, with room on their disk
+    reuse = check_reuse(args, cfg)  # --reuse-cells: an earlier run whose unchanged cells this one takes over
     # data already in place are checked against the config here too, before torch is loaded
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # choices: every setting listed in tune.trials is tried with the tune seeds and scored on the validation split
     # (test is not read); each tuned method then runs with its best setting
-    chosen, tuning = tune_methods(cfg, data, teacher, accelerator, log, run_dir)
+    chosen, tuning = tune_methods(cfg, data, teacher, accelerator, log, run_dir, reuse)
     cell_cfg = {m: chosen.get(m, cfg) for m in cfg.methods}
 
     # each (method, seed) cell: transfer on unlabeled pairs (none = random init), then the downstream protocol,
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {m: {} for m in cfg.methods}
     for seed in cfg.run_seeds:
         for method in cfg.methods:
-            results[method][seed] = run_cell(cell_cfg[method], method, seed, data, teacher, accelerator, log, run_dir)
+            results[method][seed] = run_cell(cell_cfg[method], method, seed, data, teacher, accelerator, log, run_dir,
+                                              reuse=reuse)
 
     # controls: the listed methods again against a frozen teacher with untrained weights (what the teacher knows
     # is then the difference)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             for method in cfg.controls.random_teacher:
                 controls["random_teacher"][method][seed] = run_cell(cell_cfg[method], method, seed, data,
                                                                     control_teacher, accelerator, log, run_dir,
-                                                                    "random_teacher")
+                                                                    "random_teacher", reuse=reuse)
 
     # the teacher on its own sensor: the reference the student is measured against
     results[f"teacher_{cfg.data.source}"] = {cfg.seed: teacher_result(cfg, teacher, data, accelerator,

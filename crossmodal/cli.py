@@ -21,6 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="continue the run in RUN_DIR (e.g. runs/default) from its last checkpoints, with the config "
                         "saved there; finished (method, seed) cells are reused")
+    p.add_argument("--reuse-cells", type=Path, default=None, metavar="RUN_DIR",
+                   help="a new run that reuses every finished (method, seed) cell of the earlier run in RUN_DIR whose "
+                        "own settings are unchanged (e.g. after changing one method's options, only that method's "
+                        "cells run again); the cells and their checkpoints are copied into the new run folder")
     p.add_argument("overrides", nargs="*", help="config overrides as key.sub=value, e.g. finetune.epochs=10")
     return p.parse_args(argv)
 
@@ -41,6 +45,25 @@ def run_config(args: argparse.Namespace) -> Config:
         raise ConfigError(f"--resume {args.resume}: its config.yaml writes to {Path(cfg.output_dir) / cfg.name}; "
                           f"run from the folder the run was started in")
     return cfg
+
+
+def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
+    """The run folder --reuse-cells names, checked: written by run_transfer.py (it has cells/), not this run's own
+    folder (a new run moves that aside), not with --resume (which reuses its own cells). ConfigError otherwise."""
+    reuse = args.reuse_cells
+    if reuse is None:
+        return None
+    if args.resume is not None:
+        raise ConfigError("--reuse-cells starts a new run from another run's cells; --resume already reuses the "
+                          "finished cells of its own run: give one of the two")
+    if not (reuse / "cells").is_dir():
+        raise ConfigError(f"--reuse-cells {reuse}: no {reuse / 'cells'} folder there; name a run folder written by "
+                          f"run_transfer.py (e.g. runs/study_synthetic)")
+    if reuse.resolve() == (Path(cfg.output_dir) / cfg.name).resolve():
+        raise ConfigError(f"--reuse-cells {reuse} is the folder this run writes (output_dir/name), which a new run "
+                          f"moves aside first; give the new run another name (e.g. name={cfg.name}_2) or resume "
+                          f"it with --resume")
+    return reuse
 
 
 def check_outputs(cfg: Config) -> None:

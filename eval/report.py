@@ -205,6 +205,10 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
              f"{summary['num_processes']} process(es), mixed precision {summary['mixed_precision']}, wall time "
              f"{summary['wall_time_s'] / 60:.1f} min{' (this invocation; the run was resumed)' if summary.get('resumed') else ''}.",
              "", "## Protocol", ""]
+    if summary.get("reused_cells"):
+        lines[-3] += (f" {len(summary['reused_cells'])} cell(s) were taken over from "
+                      f"{', '.join(sorted(set(summary['reused_cells'].values())))} (--reuse-cells: their settings "
+                      f"unchanged; metrics.json `reused_cells` names them).")
     lines += [f"- {line}" for line in summary["protocol"]]
     spread = "mean ± sample std over seeds" if len(seeds) > 1 else "one seed"
     header = ["method", "mIoU", "per seed", "pixel acc", "mean acc", "fw IoU", *(["val mIoU"] if val else []),
@@ -341,6 +345,12 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "methods": {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names) for m, per_seed in results.items()},
         "versions": versions(), "config": to_dict(cfg),
     }
+    reused = {f"{m}-seed{s}": r.metrics["reused_from"] for m, per_seed in results.items()
+              for s, r in per_seed.items() if r.metrics.get("reused_from")}
+    reused |= {f"{m}@{c}-seed{s}": r.metrics["reused_from"] for c, per_method in (controls or {}).items()
+               for m, per_seed in per_method.items() for s, r in per_seed.items() if r.metrics.get("reused_from")}
+    if reused:  # cells taken over from an earlier run (--reuse-cells): their numbers and times are from that run
+        summary["reused_cells"] = reused
     metric = task.metric
     control_entries = {c: {m: aggregate({s: r.metrics for s, r in per_seed.items()}, names)
                            for m, per_seed in per_method.items()} for c, per_method in (controls or {}).items()}

@@ -95,8 +95,8 @@ def test_choices_are_made_on_val_and_test_is_read_once_after(smoke_run, tmp_path
     assert cell["config"]["transfer"]["crd_dense"]["temperature"] == temperature
     saved = torch.load(run / "checkpoints" / "crd_dense-seed0_finetuned.pt", map_location="cpu", weights_only=True)
     assert saved["config"]["transfer"]["crd_dense"]["temperature"] == temperature
-    # the chosen trial's seed-0 transfer is reused by the reported seed-0 cell (two trials + seed 1 transfer), and
-    # fine-tuning it again gives the trial's val mIoU exactly
+    # the chosen trial's seed-0 transfer and fine-tuned student are reused by the reported seed-0 cell (two trials +
+    # seed 1 transfer), so its val mIoU is the trial's exactly
     assert transfers == [("crd_dense", 0), ("crd_dense", 0), ("crd_dense", 1)]
     assert m["methods"]["crd_dense"]["per_seed"]["0"]["val_miou"] == pytest.approx(vals[best], abs=1e-9)
     assert (run / "checkpoints" / "crd_dense-seed0_transfer.pt").is_file()

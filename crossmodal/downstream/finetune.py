@@ -59,6 +59,14 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
                             batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
                             seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log,
                             desc=f"finetune[{method}]")
+    return evaluate_finetuned(cfg, method, model, data, accelerator, log, curve, test=test), model
+
+
+def evaluate_finetuned(cfg: Config, method: str, model: Segmenter, data: DataFiles, accelerator: Accelerator,
+                       log: logging.Logger, curve: list, test: bool = True) -> MethodResult:
+    """A fine-tuned student measured on the validation split (`val_miou`, when the run has one) and, unless `test` is
+    False, once on the test split; `curve` is its fine-tuning loss curve."""
+    key, spec = cfg.data.target, input_spec(cfg, "target")
     val_miou = None
     if data.val is not None:
         val, _, _ = evaluate_model(cfg, model, data.val, data.class_names, key, spec, accelerator, f"val[{method}]",
@@ -74,4 +82,4 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
                  metrics["mean_acc"])
     if val_miou is not None:
         metrics["val_miou"] = val_miou
-    return MethodResult(metrics, confusion, {"finetune": curve}, examples), model
+    return MethodResult(metrics, confusion, {"finetune": curve}, examples)

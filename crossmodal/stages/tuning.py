@@ -16,9 +16,10 @@ from crossmodal.stages.cells import run_cell
 
 
 def tune_methods(cfg: Config, data: DataFiles, teacher: nn.Module, accelerator: Accelerator, log: logging.Logger,
-                 run_dir: Path) -> tuple[dict[str, Config], dict[str, dict[str, Any]]]:
+                 run_dir: Path, reuse: Path | None = None) -> tuple[dict[str, Config], dict[str, dict[str, Any]]]:
     """For every method of tune.trials: the config of its chosen setting, and what was tried (metrics.json
-    "tuning": each setting with its val mIoU per tune seed and mean, the chosen one and the rule)."""
+    "tuning": each setting with its val mIoU per tune seed and mean, the chosen one and the rule). Trial cells
+    finished in the run folder `reuse` with the same settings are taken over from it."""
     chosen: dict[str, Config] = {}
     record: dict[str, dict[str, Any]] = {}
     for method, settings in cfg.tune.trials.items():
@@ -26,7 +27,8 @@ def tune_methods(cfg: Config, data: DataFiles, teacher: nn.Module, accelerator: 
         for i, setting in enumerate(settings):
             trial_cfg = with_setting(cfg, method, setting, f"tune.trials.{method}[{i}]")
             per_seed = {str(seed): run_cell(trial_cfg, method, seed, data, teacher, accelerator, log, run_dir,
-                                            f"trial{i}", trial=True).metrics["val_miou"] for seed in cfg.tune.seeds}
+                                            f"trial{i}", trial=True, reuse=reuse).metrics["val_miou"]
+                        for seed in cfg.tune.seeds}
             trials.append({"setting": dict(setting), "val_miou": float(np.mean(list(per_seed.values()))),
                            "val_miou_per_seed": per_seed})
             log.info("tune %s [%d] %s: val mIoU %.4f", method, i, setting or "as configured", trials[-1]["val_miou"])
