@@ -6,6 +6,6 @@ from crossmodal.downstream.probes import (dense_features, fit_head, frozen_featu
                                           probe_segmentation, train_linear)
 from crossmodal.downstream.results import MethodResult, example_indices
 
-__all__ = ["MethodResult", "dense_features", "evaluate_finetuned", "evaluate_model", "example_indices", "finetune_and_evaluate", "fit_head",
-           "frozen_features", "linear_probes", "load_finetuned", "pooled_features", "predict", "probe_segmentation",
-           "train_linear"]
+__all__ = ["MethodResult", "dense_features", "evaluate_finetuned", "evaluate_model", "example_indices",
+           "finetune_and_evaluate", "fit_head", "frozen_features", "linear_probes", "load_finetuned",
+           "pooled_features", "predict", "probe_segmentation", "train_linear"]
