@@ -296,9 +296,10 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def _merge(base: dict, update: Mapping) -> dict:
+    """`update` over `base`, section by section; an empty mapping (`tune.trials={}`) clears what it replaces."""
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if isinstance(value, Mapping) and value and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
         else:
             out[key] = value

@@ -25,6 +25,16 @@ def test_overrides_are_typed_and_nested():
     assert parse_overrides(["a.b=2", "a.c=x"]) == {"a": {"b": 2, "c": "x"}}
 
 
+def test_an_empty_mapping_override_clears_the_files_mapping():
+    """`tune.trials={}` must drop the study's trials (merged key by key, {} would keep them all)."""
+    base = load_config("configs/study_synthetic.yaml")
+    assert base.tune.trials
+    cfg = load_config("configs/study_synthetic.yaml", ["tune.trials={}", "methods=[none]",
+                                                       "controls.random_teacher=[]", "finetune.label_methods=[]"])
+    assert cfg.tune.trials == {} and cfg.methods == ["none"]
+    assert cfg.finetune.lr == base.finetune.lr  # a non-empty section still merges key by key
+
+
 def test_int_is_accepted_for_float_but_not_the_reverse():
     assert load_config(None, ["transfer.lr=1"]).transfer.lr == 1.0
     with pytest.raises(ConfigError, match="'transfer.epochs' must be an integer"):
