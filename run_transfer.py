@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     # data already in place are checked against the config here too, before torch is loaded
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
+    from crossmodal.downstream import check_head_init
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell, teacher_result
     from crossmodal.stages.teacher import get_teacher, random_teacher
@@ -45,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)
 
-    # networks: the student is built once now, so a wrong name, tap or weights file fails before any training
-    build_student(cfg, data)
+    # networks: the student is built once now, so a wrong name, tap or weights file (or a distiller head that
+    # cannot start the fine-tuning, finetune.head_init) fails before any training
+    check_head_init(cfg, build_student(cfg, data), data.num_classes)
 
     # teacher: frozen, loaded (strictly) or trained once and cached
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)

@@ -121,6 +121,10 @@ class FinetuneConfig:
     # none / median_frequency / logarithmic: per-class CE weights counted from the frames fine-tuned on (the same
     # rule for every method)
     class_weighting: str = "none"
+    # fresh: every method's student gets the same freshly initialised head; distiller: a method whose distiller
+    # trained a head predicting the teacher's classes (kd and the CRD+KD combinations) starts from that head, so
+    # fine-tuning refines a segmenter that already knows the teacher's classes (the others keep the fresh head)
+    head_init: str = "fresh"
     num_examples: int = 4
     # label efficiency: also fine-tune (and test) each method (those of label_methods when given; never a control)
     # on nested subsets of this many data.train frames (the first n of one permutation fixed by the cell's seed: the
@@ -364,6 +368,7 @@ def _available(module: str):
 
 BN_RECALIBRATE = ("auto", "always", "never")
 CLASS_WEIGHTINGS = ("none", "median_frequency", "logarithmic")  # crossmodal/stages/class_weights.py
+HEAD_INITS = ("fresh", "distiller")  # finetune.head_init
 TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
             "aim": _available("aim"), "comet_ml": _available("comet_ml")}
 
@@ -387,6 +392,7 @@ def validate(cfg: Config) -> None:
     _check(cfg.task in TASKS, "task", " or ".join(TASKS), cfg.task)
     for key, value in (("teacher", cfg.teacher.class_weighting), ("finetune", cfg.finetune.class_weighting)):
         _check(value in CLASS_WEIGHTINGS, f"{key}.class_weighting", " or ".join(CLASS_WEIGHTINGS), value)
+    _check(cfg.finetune.head_init in HEAD_INITS, "finetune.head_init", " or ".join(HEAD_INITS), cfg.finetune.head_init)
     task = cfg.task_spec
     _validate_tune(cfg)
     if not task.per_pixel:
@@ -463,7 +469,7 @@ def validate(cfg: Config) -> None:
 
 
 STAGE_KEYS = ("epochs", "lr", "weight_decay", "warmup_steps", "batch_size", "grad_accum")  # transfer.* a trial may set
-FINETUNE_KEYS = ("epochs", "lr", "backbone_lr_scale", "weight_decay", "batch_size")  # finetune.* a trial may set
+FINETUNE_KEYS = ("epochs", "lr", "backbone_lr_scale", "weight_decay", "batch_size", "head_init")  # a trial may set
 
 
 def with_setting(cfg: Config, method: str, setting: Mapping[str, Any], key: str = "setting") -> Config:

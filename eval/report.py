@@ -317,7 +317,9 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
                    f"{cfg.probe.grid}, standardised, a linear layer trained {cfg.probe.epochs} epochs on the "
                    f"{data.train.num_samples} labeled frames of data.train"] if not task.fine_tunes else [
         f"fine-tune: student + fresh head on {data.train.num_samples} labeled frames, {cfg.finetune.epochs} "
-        f"epochs, same head initialisation and data order for every method of a seed",
+        f"epochs, same head initialisation and data order for every method of a seed"
+        + (" (finetune.head_init: distiller: a method whose distiller trained a head for the teacher's classes "
+           "starts from that head instead)" if cfg.finetune.head_init == "distiller" else ""),
         *([f"frozen probe: a 1x1 convolution on stage {cfg.probe.layer} of the frozen student (before "
            f"fine-tuning), {cfg.probe.epochs} epochs on the same labeled frames"] if cfg.probe.enabled else [])])
     def net(n) -> str:

@@ -9,12 +9,30 @@ from crossmodal.errors import ConfigError, check
 from crossmodal.models.segmenter import SegHead
 
 
-def pixel_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(softmax(t/T) || softmax(s/T)) summed over classes, averaged over samples and pixels, times T^2."""
+def pixel_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+             class_balance: float = 0.0) -> torch.Tensor:
+    """KL(softmax(t/T) || softmax(s/T)) summed over classes, averaged over samples and pixels, times T^2; with
+    `class_balance` p > 0 each pixel's KL is weighted by teacher_class_weights(teacher_logits, p)."""
     log_s = F.log_softmax(student_logits / temperature, dim=1)
     log_t = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
+    if class_balance > 0:
+        kl = (log_t.exp() * (log_t - log_s)).sum(1)  # (B, H, W)
+        return (kl * teacher_class_weights(teacher_logits, class_balance)).mean() * temperature ** 2
     pixels = student_logits.numel() // student_logits.shape[1]
     return F.kl_div(log_s, log_t, reduction="sum", log_target=True) / pixels * temperature ** 2
+
+
+def teacher_class_weights(teacher_logits: torch.Tensor, power: float) -> torch.Tensor:
+    """(B, H, W) pixel weights 1 / n_c ** power, n_c = the pixels of the frame the teacher labels (argmax) with the
+    pixel's class, scaled to mean 1 per frame: with power 1 every class the teacher sees in a frame weighs the same
+    in it, so its small and rare objects, where what it knows beyond the new sensor's labels lives, are not drowned
+    by wall and floor."""
+    b, c = teacher_logits.shape[:2]
+    classes = teacher_logits.detach().argmax(1).flatten(1)  # (B, HW)
+    counts = torch.zeros(b, c, device=classes.device)
+    counts.scatter_add_(1, classes, torch.ones_like(classes, dtype=counts.dtype))
+    weights = counts.gather(1, classes).pow(-power)
+    return (weights / weights.mean(1, keepdim=True)).view(b, *teacher_logits.shape[2:])
 
 
 def student_head(student_channels: list[int], cfg, out_channels: int, key: str) -> SegHead:
@@ -41,8 +59,9 @@ def kd_grid(teacher_logits: torch.Tensor, stride: int) -> torch.Tensor:
 class KD(Distiller):
     """A SegHead over the student's stages predicts per-pixel classes on the KD grid (the teacher logits'
     resolution, or 1/kd.stride of it); the loss is Hinton's KD at temperature T against the teacher's logits on
-    that grid (the head is trained with the student). A stride of 4 matches a head at stride 4 and costs far less
-    than the full frame."""
+    that grid (the head is trained with the student), its pixels weighted by class when kd.class_balance > 0. A
+    stride of 4 matches a head at stride 4 and costs far less than the full frame. The head predicts the teacher's
+    classes: `finetune.head_init: distiller` starts the fine-tuning from it."""
 
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0, key: str = "transfer.kd") -> None:
@@ -56,4 +75,4 @@ class KD(Distiller):
         with torch.autocast(device_type=teacher_logits.device.type, enabled=False):
             target = kd_grid(teacher_logits.float(), self.cfg.stride)
             logits = self.head([f.float() for f in student_feats], target.shape[-2:])
-            return self.weight * pixel_kd(logits, target, self.cfg.temperature)
+            return self.weight * pixel_kd(logits, target, self.cfg.temperature, self.cfg.class_balance)

@@ -152,8 +152,9 @@ class CRDConfig(DistillerConfig):
 @distiller("kd", "kd:KD", needs_teacher_logits=True)
 @dataclass
 class KDConfig(DistillerConfig):
-    """transfer.kd: weight, temperature, the student's segmentation head (classes, width, skip stage), and the
-    stride of the grid the KL is taken on (1 = every pixel of the frame)."""
+    """transfer.kd: weight, temperature, the student's segmentation head (classes, width, skip stage), the
+    stride of the grid the KL is taken on (1 = every pixel of the frame), and the class balance of its pixels
+    (0 = every pixel alike; p > 0 = weighted by 1 / (pixels of the teacher's class in the frame) ** p)."""
 
     weight: float = 1.0
     temperature: float = 4.0
@@ -161,11 +162,14 @@ class KDConfig(DistillerConfig):
     hidden: int = 64
     skip_stage: int = 1
     stride: int = 1
+    class_balance: float = 0.0
 
     def check(self, key: str) -> None:
         super().check(key)
         check(self.temperature > 0, f"{key}.temperature", "> 0", self.temperature)
         check(self.stride >= 1, f"{key}.stride", ">= 1 (1 = the full frame)", self.stride)
+        check(self.class_balance >= 0, f"{key}.class_balance", ">= 0 (0 = every pixel alike, 1 = every class of "
+              "a frame alike)", self.class_balance)
         _check_student_head(self, key)
 
 
@@ -306,6 +310,17 @@ def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> N
     elif dataclasses.is_dataclass(section):
         for f in dataclasses.fields(section):
             fill_num_classes(getattr(section, f.name), num_classes, f"{key}.{f.name}")
+
+
+def class_head(section: Any) -> tuple[str, KDConfig] | None:
+    """Where a distiller with options `section` keeps its segmentation head over the student that predicts the
+    teacher's classes (what `finetune.head_init: distiller` starts the fine-tuning from): the head's state-dict
+    prefix and its options, ("head.", kd) for kd and ("kd.head.", its kd part) for a CRD+KD combination; None for
+    a distiller without one."""
+    if isinstance(section, KDConfig):
+        return "head.", section
+    part = getattr(section, "kd", None)
+    return ("kd.head.", part) if isinstance(part, KDConfig) else None
 
 
 OPTIONS: dict[str, type[DistillerConfig]] = {name: entry.options for name, entry in REGISTRY.items()}

@@ -6,9 +6,11 @@ import logging
 import torch
 from accelerate import Accelerator
 
-from crossmodal.config import Config
+from crossmodal.config import Config, with_setting
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
+from crossmodal.distill.options import OPTIONS, class_head, config_key
+from crossmodal.errors import ConfigError
 from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult
 from crossmodal.models import Segmenter
@@ -28,16 +30,55 @@ def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
     return sorted(order[:count].tolist())
 
 
+def distiller_head(cfg: Config, method: str, distiller_state: dict | None) -> dict | None:
+    """The state dict of the head `method`'s distiller trained to predict the teacher's classes (from the
+    distiller's state dict), when `finetune.head_init` is distiller and the method has one; else None."""
+    found = class_head(getattr(cfg.transfer, config_key(method))) if method in OPTIONS else None
+    if cfg.finetune.head_init != "distiller" or found is None or distiller_state is None:
+        return None
+    prefix = found[0]
+    return {k[len(prefix):]: v for k, v in distiller_state.items() if k.startswith(prefix)}
+
+
+def check_head_init(cfg: Config, student: FeatureNet, num_classes: int) -> None:
+    """Where `finetune.head_init: distiller` applies (the config, or a setting of tune.trials), the distiller head
+    must have the fine-tuning head's shape (width student.head_channels, skip from the same stage): checked before
+    any training."""
+    skip = Segmenter(student, num_classes, cfg.student.head_channels).head.skip_stage
+    n = len(student.out_channels)
+    cases = [(cfg, method, "") for method in cfg.methods]
+    cases += [(with_setting(cfg, method, setting), method, f" (tune.trials.{method}[{i}])")
+              for method, settings in cfg.tune.trials.items() for i, setting in enumerate(settings)]
+    for c, method, where in cases:
+        found = class_head(getattr(c.transfer, config_key(method))) if method in OPTIONS else None
+        if c.finetune.head_init != "distiller" or found is None:
+            continue
+        key = f"transfer.{config_key(method)}" + ("" if found[0] == "head." else ".kd")
+        if found[1].hidden != c.student.head_channels:
+            raise ConfigError(f"config key '{key}.hidden' is {found[1].hidden}{where}, but finetune.head_init: "
+                              f"distiller starts the fine-tuning head from that head, whose width is "
+                              f"student.head_channels ({c.student.head_channels}); make them equal")
+        if found[1].skip_stage % n != skip:
+            raise ConfigError(f"config key '{key}.skip_stage' is {found[1].skip_stage}{where}, but "
+                              f"finetune.head_init: distiller starts the fine-tuning head from that head, which skips "
+                              f"from stage {skip} of the student (the first at stride >= 4); set it to {skip}")
+
+
 def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: DataFiles,
                           accelerator: Accelerator, log: logging.Logger, ckpt: StageCheckpoints,
-                          label_count: int | None = None, test: bool = True) -> tuple[MethodResult, Segmenter]:
+                          label_count: int | None = None, test: bool = True,
+                          head_state: dict | None = None) -> tuple[MethodResult, Segmenter]:
     """Fine-tune backbone + a fresh head (same initial head and data order for every method; resumable via
-    `ckpt`), then measure it on the validation split (`val_miou`, when the run has one) and, unless `test` is False
-    (a setting being tried), once on the test split, so every method is measured by the same protocol. With
-    `label_count`, on that many frames of data.train (label_subset) for as many optimiser steps as the full split
-    gets. The schedule is fixed: the last epoch is what is measured, nothing is chosen by a score."""
+    `ckpt`), or + the distiller's head `head_state` (finetune.head_init: distiller), then measure it on the
+    validation split (`val_miou`, when the run has one) and, unless `test` is False (a setting being tried), once on
+    the test split, so every method is measured by the same protocol. With `label_count`, on that many frames of
+    data.train (label_subset) for as many optimiser steps as the full split gets. The schedule is fixed: the last
+    epoch is what is measured, nothing is chosen by a score."""
     torch.manual_seed(seed_for(cfg.seed, "finetune"))
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
+    if head_state is not None:
+        model.head.load_state_dict(head_state)
+        log.info("finetune[%s]: the head starts from the distiller's head (finetune.head_init: distiller)", method)
     key, spec, ft = cfg.data.target, input_spec(cfg, "target"), cfg.finetune
     full = make_loader(data.train, {key: spec}, train=True, batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
                        seed=seed_for(cfg.seed, "finetune"), label="label", hflip=cfg.data.hflip,

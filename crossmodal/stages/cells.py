@@ -22,8 +22,8 @@ from crossmodal.config import Config, TransferStage, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.distill.options import config_key
-from crossmodal.downstream import (MethodResult, evaluate_finetuned, evaluate_model, finetune_and_evaluate,
-                                   linear_probes, probe_segmentation)
+from crossmodal.downstream import (MethodResult, distiller_head, evaluate_finetuned, evaluate_model,
+                                   finetune_and_evaluate, linear_probes, probe_segmentation)
 from crossmodal.models import Segmenter
 from crossmodal.seeds import seed_for
 from crossmodal.stages.checkpoints import stage_checkpoints
@@ -82,13 +82,15 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
         if accelerator.is_main_process and not trial:
             save_checkpoint({**transferred, "method": method, "seed": seed, "config": to_dict(cell_cfg)},
                             run_dir / "checkpoints" / f"{name}_transfer.pt")
+    head = distiller_head(cfg, method, transferred and transferred["distiller"])  # finetune.head_init: distiller
     finetuned = None  # the fine-tuned weights a trial keeps, so the reported cell of its setting need not redo them
     if not cfg.task_spec.fine_tunes:  # the paper's L -> ab protocol: linear probes on the frozen student
         result = MethodResult(linear_probes(cell_cfg, student, data, accelerator), None, curves)
         log.info("%s seed %d: linear-probe top-1 per stage %s", method, seed,
                  [round(v, 4) for v in result.metrics["top1_per_stage"]])
     elif trial:
-        result, model = finetune_and_evaluate(cell_cfg, tag, student, data, accelerator, log, stages[1], test=False)
+        result, model = finetune_and_evaluate(cell_cfg, tag, student, data, accelerator, log, stages[1], test=False,
+                                              head_state=head)
         result.curves.update(curves)
         finetuned = _copy(model.state_dict())
     else:
@@ -101,7 +103,8 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
             stage = stage_checkpoints(cell_cfg, run_dir, f"finetune{n}-{tag}-seed{seed}", accelerator, log)
             twin = build_student(cell_cfg, data)  # a fresh copy (deepcopy would share forward hooks of tapped nets)
             twin.load_state_dict(student.state_dict())
-            few, _ = finetune_and_evaluate(cell_cfg, method, twin, data, accelerator, log, stage, label_count=n)
+            few, _ = finetune_and_evaluate(cell_cfg, method, twin, data, accelerator, log, stage, label_count=n,
+                                           head_state=head)
             curve_points[str(n)] = few.metrics["miou"]
             stage.clear()
         if tried is not None and "finetuned" in tried and _same_finetuning(tried["config"], cfg, method):
@@ -111,7 +114,8 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
             result = evaluate_finetuned(cell_cfg, method, model, data, accelerator, log,
                                         tried["result"]["curves"]["finetune"])
         else:
-            result, model = finetune_and_evaluate(cell_cfg, method, student, data, accelerator, log, stages[1])
+            result, model = finetune_and_evaluate(cell_cfg, method, student, data, accelerator, log, stages[1],
+                                                  head_state=head)
         if curve_points:
             result.metrics["label_efficiency"] = {**curve_points, str(data.train.num_samples): result.metrics["miou"]}
         result.curves.update(curves)

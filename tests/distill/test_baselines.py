@@ -53,6 +53,40 @@ def test_kd_by_hand():
     close(pixel_kd(s, t, temp), total / 4 * temp ** 2)
 
 
+def test_kd_class_balance_by_hand():
+    """Each pixel's KL weighted by 1 / n_c^p (n_c: pixels of its frame the teacher labels with its class), scaled to
+    mean 1 per frame; p = 0 and a frame of one class are the plain average."""
+    s, t, temp = rand(2, 3, 2, 3, seed=1), rand(2, 3, 2, 3, seed=2), 2.0
+    kl = np.zeros((2, 2, 3))
+    for b in range(2):
+        for y in range(2):
+            for x in range(3):
+                ps = np.exp(s[b, :, y, x].numpy() / temp); ps /= ps.sum()
+                pt = np.exp(t[b, :, y, x].numpy() / temp); pt /= pt.sum()
+                kl[b, y, x] = np.sum(pt * (np.log(pt) - np.log(ps)))
+    for power in (1.0, 0.5):
+        total = 0.0
+        for b in range(2):
+            cls = t[b].numpy().argmax(0)
+            w = np.array([[np.sum(cls == cls[y, x]) ** -power for x in range(3)] for y in range(2)])
+            total += np.sum(kl[b] * w / w.mean())
+        close(pixel_kd(s, t, temp, class_balance=power), total / 12 * temp ** 2)
+    close(pixel_kd(s, t, temp, class_balance=0.0), kl.mean() * temp ** 2)
+    one = t.clone()
+    one[:, 0] += 100.0  # the teacher says class 0 everywhere: every weight is 1
+    close(pixel_kd(s, one, temp, class_balance=1.0), pixel_kd(s, one, temp).item())
+
+
+def test_kd_class_balance_lifts_the_small_class_of_a_frame():
+    from crossmodal.distill.kd import teacher_class_weights
+    logits = torch.zeros(1, 3, 4, 4)
+    logits[0, 0] = 1.0
+    logits[0, 2, 0, 0] = 5.0  # one pixel of class 2, fifteen of class 0
+    w = teacher_class_weights(logits, 1.0)
+    assert torch.allclose(w.mean(), torch.tensor(1.0)) and w[0, 0, 0] == pytest.approx(15 * w[0, 1, 1].item())
+    assert float((w[0, 0, 0] * 1 + w[0, 1, 1] * 15) / 16) == pytest.approx(1.0)  # each class half of the frame
+
+
 def test_kd_distiller_trains_its_head_against_the_teacher_logits():
     d = build("kd", [4, 6], [5, 7], KDConfig(num_classes=3, hidden=8, skip_stage=0))
     s = [rand(2, 4, 4, 4, seed=1), rand(2, 6, 2, 2, seed=2)]
@@ -266,6 +300,7 @@ def test_kd_on_the_stride_grid_pools_the_teacher_logits_and_predicts_at_that_siz
     (KDConfig(temperature=0), "transfer.kd", "temperature"), (KDConfig(stride=0), "transfer.kd", "stride"),
     (CRDKDConfig(kd=KDConfig(stride=0)), "transfer.crd_kd", "kd.stride"),
     (KDConfig(num_classes=-1), "transfer.kd", "num_classes"),
+    (KDConfig(class_balance=-0.5), "transfer.kd", "class_balance"),
     (FitNetConfig(weight=0), "transfer.fitnet", "weight"), (ATConfig(p=0), "transfer.at", "p"),
     (CCConfig(kernel="rbf"), "transfer.cc", "kernel"), (CCConfig(feat_dim=0), "transfer.cc", "feat_dim"),
     (VIDConfig(init_pred_var=0), "transfer.vid", "init_pred_var"), (VIDConfig(eps=0), "transfer.vid", "eps"),
