@@ -9,7 +9,7 @@ from accelerate import Accelerator
 from crossmodal.config import Config, with_setting
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.distill.options import OPTIONS, class_head, config_key
+from crossmodal.distill.options import OPTIONS, KDConfig, class_head, config_key
 from crossmodal.errors import ConfigError
 from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult
@@ -30,36 +30,44 @@ def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
     return sorted(order[:count].tolist())
 
 
+def _class_head(cfg: Config, method: str) -> tuple[str, KDConfig] | None:
+    """(state-dict prefix, kd options) of `method`'s distiller head for the teacher's classes, when
+    `finetune.head_init` is distiller and the method's distiller has such a head; else None."""
+    if cfg.finetune.head_init != "distiller" or method not in OPTIONS:
+        return None
+    return class_head(getattr(cfg.transfer, config_key(method)))
+
+
 def distiller_head(cfg: Config, method: str, distiller_state: dict | None) -> dict | None:
     """The state dict of the head `method`'s distiller trained to predict the teacher's classes (from the
     distiller's state dict), when `finetune.head_init` is distiller and the method has one; else None."""
-    found = class_head(getattr(cfg.transfer, config_key(method))) if method in OPTIONS else None
-    if cfg.finetune.head_init != "distiller" or found is None or distiller_state is None:
+    found = _class_head(cfg, method)
+    if found is None or distiller_state is None:
         return None
-    prefix = found[0]
-    return {k[len(prefix):]: v for k, v in distiller_state.items() if k.startswith(prefix)}
+    return {k[len(found[0]):]: v for k, v in distiller_state.items() if k.startswith(found[0])}
 
 
 def check_head_init(cfg: Config, student: FeatureNet, num_classes: int) -> None:
     """Where `finetune.head_init: distiller` applies (the config, or a setting of tune.trials), the distiller head
     must have the fine-tuning head's shape (width student.head_channels, skip from the same stage): checked before
     any training."""
-    skip = Segmenter(student, num_classes, cfg.student.head_channels).head.skip_stage
-    n = len(student.out_channels)
     cases = [(cfg, method, "") for method in cfg.methods]
     cases += [(with_setting(cfg, method, setting), method, f" (tune.trials.{method}[{i}])")
               for method, settings in cfg.tune.trials.items() for i, setting in enumerate(settings)]
-    for c, method, where in cases:
-        found = class_head(getattr(c.transfer, config_key(method))) if method in OPTIONS else None
-        if c.finetune.head_init != "distiller" or found is None:
-            continue
-        key = f"transfer.{config_key(method)}" + ("" if found[0] == "head." else ".kd")
-        if found[1].hidden != c.student.head_channels:
-            raise ConfigError(f"config key '{key}.hidden' is {found[1].hidden}{where}, but finetune.head_init: "
+    heads = [(c, method, where, _class_head(c, method)) for c, method, where in cases]
+    heads = [h for h in heads if h[3] is not None]
+    if not heads:
+        return
+    skip = Segmenter(student, num_classes, cfg.student.head_channels).head.skip_stage
+    n = len(student.out_channels)
+    for c, method, where, (prefix, kd) in heads:
+        key = f"transfer.{config_key(method)}" + ("" if prefix == "head." else ".kd")
+        if kd.hidden != c.student.head_channels:
+            raise ConfigError(f"config key '{key}.hidden' is {kd.hidden}{where}, but finetune.head_init: "
                               f"distiller starts the fine-tuning head from that head, whose width is "
                               f"student.head_channels ({c.student.head_channels}); make them equal")
-        if found[1].skip_stage % n != skip:
-            raise ConfigError(f"config key '{key}.skip_stage' is {found[1].skip_stage}{where}, but "
+        if kd.skip_stage % n != skip:
+            raise ConfigError(f"config key '{key}.skip_stage' is {kd.skip_stage}{where}, but "
                               f"finetune.head_init: distiller starts the fine-tuning head from that head, which skips "
                               f"from stage {skip} of the student (the first at stride >= 4); set it to {skip}")
 
