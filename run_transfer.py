@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # networks: the student is built once now, so a wrong name, tap or weights file (or a distiller head that
     # cannot start the fine-tuning, finetune.head_init) fails before any training
-    check_head_init(cfg, build_student(cfg, data), data.num_classes)
+    check_head_init(cfg, build_student(cfg, data))
 
     # teacher: frozen, loaded (strictly) or trained once and cached
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)

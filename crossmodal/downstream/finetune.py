@@ -13,7 +13,7 @@ from crossmodal.distill.options import OPTIONS, KDConfig, class_head, config_key
 from crossmodal.errors import ConfigError
 from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult
-from crossmodal.models import Segmenter
+from crossmodal.models import Segmenter, seg_skip_stage
 from crossmodal.models.features import FeatureNet
 from crossmodal.seeds import label_subset_order, seed_for
 from crossmodal.stages.checkpoints import StageCheckpoints
@@ -47,7 +47,7 @@ def distiller_head(cfg: Config, method: str, distiller_state: dict | None) -> di
     return {k[len(found[0]):]: v for k, v in distiller_state.items() if k.startswith(found[0])}
 
 
-def check_head_init(cfg: Config, student: FeatureNet, num_classes: int) -> None:
+def check_head_init(cfg: Config, student: FeatureNet) -> None:
     """Where `finetune.head_init: distiller` applies (the config, or a setting of tune.trials), the distiller head
     must have the fine-tuning head's shape (width student.head_channels, skip from the same stage): checked before
     any training."""
@@ -55,12 +55,8 @@ def check_head_init(cfg: Config, student: FeatureNet, num_classes: int) -> None:
     cases += [(with_setting(cfg, method, setting), method, f" (tune.trials.{method}[{i}])")
               for method, settings in cfg.tune.trials.items() for i, setting in enumerate(settings)]
     heads = [(c, method, where, _class_head(c, method)) for c, method, where in cases]
-    heads = [h for h in heads if h[3] is not None]
-    if not heads:
-        return
-    skip = Segmenter(student, num_classes, cfg.student.head_channels).head.skip_stage
-    n = len(student.out_channels)
-    for c, method, where, (prefix, kd) in heads:
+    skip, n = seg_skip_stage(student.strides), len(student.out_channels)
+    for c, method, where, (prefix, kd) in (h for h in heads if h[3] is not None):
         key = f"transfer.{config_key(method)}" + ("" if prefix == "head." else ".kd")
         if kd.hidden != c.student.head_channels:
             raise ConfigError(f"config key '{key}.hidden' is {kd.hidden}{where}, but finetune.head_init: "

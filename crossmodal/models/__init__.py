@@ -4,7 +4,7 @@ from crossmodal.models.classifier import Classifier
 from crossmodal.models.features import FeatureNet, HookedFeatures
 from crossmodal.models.networks import build_backbone, build_teacher
 from crossmodal.models.own_head import OwnHeadNet
-from crossmodal.models.segmenter import SegHead, Segmenter
+from crossmodal.models.segmenter import SegHead, Segmenter, seg_skip_stage
 
 __all__ = ["ARCHS", "Classifier", "FeatureNet", "HookedFeatures", "OwnHeadNet", "ResNetBackbone", "SegHead",
-           "Segmenter", "build_backbone", "build_teacher"]
+           "Segmenter", "build_backbone", "build_teacher", "seg_skip_stage"]

@@ -56,15 +56,19 @@ class HeadedNet(nn.Module):
         return self
 
 
+def seg_skip_stage(strides: list[int]) -> int:
+    """The stage a Segmenter's head skips from: the first at stride >= 4 (finer stages cost much more than they add
+    on small frames)."""
+    return next((i for i, s in enumerate(strides) if s >= 4), 0)
+
+
 class Segmenter(HeadedNet):
     """Backbone + SegHead: (B, C, H, W) -> (B, num_classes, H, W) logits."""
 
     def __init__(self, backbone: FeatureNet, num_classes: int, hidden: int = 64) -> None:
         super().__init__()
         self.backbone = backbone
-        # skip from the first stage at stride >= 4: finer stages cost much more than they add on small frames
-        skip = next((i for i, s in enumerate(backbone.strides) if s >= 4), 0)
-        self.head = SegHead(backbone.out_channels, num_classes, hidden, skip)
+        self.head = SegHead(backbone.out_channels, num_classes, hidden, seg_skip_stage(backbone.strides))
 
     def logits(self, feats: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
         return self.head(feats, size)

@@ -63,19 +63,19 @@ def test_methods_without_a_class_head_and_the_fresh_default_get_none():
 
 
 def test_a_head_of_another_shape_fails_before_any_training():
-    check_head_init(_cfg(), _student(), 5)  # widths and skip stages agree
+    check_head_init(_cfg(), _student())  # widths and skip stages agree
     with pytest.raises(ConfigError, match="'transfer.kd.hidden' is 64.*student.head_channels \\(16\\)"):
-        check_head_init(_cfg("transfer.kd.hidden=64"), _student(), 5)
+        check_head_init(_cfg("transfer.kd.hidden=64"), _student())
     with pytest.raises(ConfigError, match="'transfer.crd_dense_kd.kd.skip_stage' is 0.*set it to 1"):
-        check_head_init(_cfg("transfer.crd_dense_kd.kd.skip_stage=0"), _student(), 5)
+        check_head_init(_cfg("transfer.crd_dense_kd.kd.skip_stage=0"), _student())
     # the fresh default, or a method list without a kd head, checks nothing
-    check_head_init(_cfg("transfer.kd.hidden=64", "finetune.head_init=fresh"), _student(), 5)
-    check_head_init(_cfg("transfer.kd.hidden=64", "methods=[none,crd_dense]"), _student(), 5)
+    check_head_init(_cfg("transfer.kd.hidden=64", "finetune.head_init=fresh"), _student())
+    check_head_init(_cfg("transfer.kd.hidden=64", "methods=[none,crd_dense]"), _student())
     # a setting tried on val that turns it on is checked too
     tried = _cfg("transfer.kd.hidden=64", "finetune.head_init=fresh",
                  "tune.trials={kd: [{}, {finetune.head_init: distiller}]}")
     with pytest.raises(ConfigError, match=r"'transfer.kd.hidden' is 64 \(tune.trials.kd\[1\]\)"):
-        check_head_init(tried, _student(), 5)
+        check_head_init(tried, _student())
 
 
 def test_every_fine_tuning_of_a_kd_cell_starts_from_its_transferred_head(smoke_run, tmp_path, monkeypatch):
