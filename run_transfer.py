@@ -25,9 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
     from crossmodal.downstream import check_head_init
+    from crossmodal.models.summary import log_networks
     from crossmodal.runtime import make_accelerator, save_config, start_run
-    from crossmodal.stages.cells import run_cell, teacher_result
-    from crossmodal.stages.teacher import get_teacher, random_teacher
+    from crossmodal.stages.cells import run_cell
+    from crossmodal.stages.dry_run import dry_run, network_rows
+    from crossmodal.stages.teacher import get_teacher, random_teacher, resolve_teacher_input, teacher_network
+    from crossmodal.stages.teacher_reference import teacher_references
     from crossmodal.stages.transfer import build_student
     from crossmodal.stages.tuning import tune_methods
     from eval.report import write_run_report
@@ -43,15 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     if data is None:
         data = open_data(cfg)
     resolve_config(cfg, data)
-    run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
-    save_config(cfg, run_dir, accelerator)
+    teacher_input = resolve_teacher_input(cfg, data)  # its size, and its own pretrained normalisation if it has one
 
     # networks: the student is built once now, so a wrong name, tap or weights file (or a distiller head that
     # cannot start the fine-tuning, finetune.head_init) fails before any training
-    check_head_init(cfg, build_student(cfg, data))
+    student = build_student(cfg, data)
+    check_head_init(cfg, student)
+    if args.dry_run:  # both networks (the teacher untrained if it would be trained) and every distiller, one forward
+        print(f"{teacher_input}\n\n{dry_run(cfg, data, teacher_network(cfg, data), student)}")
+        return 0
+    run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
+    save_config(cfg, run_dir, accelerator)
+    log.info(teacher_input)
 
-    # teacher: frozen, loaded (strictly) or trained once and cached
+    # teacher: frozen, loaded (strictly), trained once and cached, or a head-less feature backbone
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)
+    networks = network_rows(cfg, teacher, student)  # each tapped module, its channels and stride; parameters
+    log_networks(log, networks)
 
     # choices: every setting listed in tune.trials is tried with the tune seeds and scored on the validation split
     # (test is not read); each tuned method then runs with its best setting
@@ -78,13 +89,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                     control_teacher, accelerator, log, run_dir,
                                                                     "random_teacher", reuse=reuse)
 
-    # the teacher on its own sensor: the reference the student is measured against
-    results[f"teacher_{cfg.data.source}"] = {cfg.seed: teacher_result(cfg, teacher, data, accelerator,
-                                                                      teacher_info["curve"])}
+    # the teacher on its own sensor: the reference the student is measured against (its head on the data's classes,
+    # and a frozen probe of its features, which a head-less teacher or one of another vocabulary also gets)
+    results.update(teacher_references(cfg, teacher, data, accelerator, teacher_info["curve"], log))
 
     if accelerator.is_main_process:
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,
-                                 resumed=args.resume is not None, controls=controls, tuning=tuning)
+                                 resumed=args.resume is not None, controls=controls, tuning=tuning,
+                                 networks=networks, teacher_input=teacher_input, log=log)
         headline = cfg.task_spec.headline
         log.info("%s: %s", headline, table)
         print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from crossmodal.config import Config, ConfigError, load_config
+from crossmodal.config import Config, ConfigError, load_config, teacher_head
 from crossmodal.outputs import check_output_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a new run that reuses every finished (method, seed) cell of the earlier run in RUN_DIR whose "
                         "own settings are unchanged (e.g. after changing one method's options, only that method's "
                         "cells run again); the cells and their checkpoints are copied into the new run folder")
+    p.add_argument("--dry-run", action="store_true",
+                   help="build the data checks, both networks and the distillers, print the networks' table (each "
+                        "tapped module, its channels and stride, parameter counts), and exit 0 without training")
     p.add_argument("overrides", nargs="*", help="config overrides as key.sub=value, e.g. finetune.epochs=10")
     return p.parse_args(argv)
 
@@ -70,5 +73,5 @@ def check_outputs(cfg: Config) -> None:
     """The folders a run writes (the run folder; the teacher cache when the teacher is trained) are folders this
     user can write on a disk with room, checked before any data or training (UserError otherwise)."""
     check_output_dir(Path(cfg.output_dir) / cfg.name, "run folder (output_dir/name)")
-    if not cfg.teacher.checkpoint:
+    if teacher_head(cfg) == "train":
         check_output_dir(cfg.teacher.cache_dir, "teacher cache folder (teacher.cache_dir)")

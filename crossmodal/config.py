@@ -65,7 +65,13 @@ class NetConfig:
 
     arch: str = "resnet_narrow"  # built-in name, timm:<model>, torchvision:<model> or python:<module>:<callable>
     features: list[str] = field(default_factory=list)  # module names of the stages to tap, shallow to deep
-    pretrained: str = ""  # local weights file for the backbone, or empty for random init
+    # local weights file for the backbone (~ and $VARS expanded), "cache" (the file in the Hugging Face hub cache or
+    # TORCH_HOME, found without network), or empty for random init
+    pretrained: str = field(default="", metadata={"expects": "a weights file path, 'cache' (the standard caches), or "
+                                                             "empty for random init; to let timm / torchvision fetch "
+                                                             "the weights, also set allow_download: true"})
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra factory arguments (timm / torchvision / python:)
+    allow_download: bool = False  # let timm / torchvision fetch missing pretrained weights (off: nothing downloads)
     head_channels: int = 64
     # re-estimate BatchNorm statistics on the stage's frames before evaluating what a training stage produced:
     # auto = when the stage was too short for the layers' momentum to forget their initial statistics
@@ -77,7 +83,13 @@ class TeacherConfig:
     """The frozen source-modality network: loaded from `checkpoint`, or trained once and cached."""
 
     net: NetConfig = field(default_factory=NetConfig)
+    # auto: `checkpoint` when teacher.checkpoint is set, else `train`; train: trained once on data.teacher and
+    # cached; checkpoint: loaded from teacher.checkpoint; none: a frozen feature backbone (no logits, never trained)
+    head: str = "auto"
     checkpoint: str = ""
+    num_classes: int = 0  # the teacher's own vocabulary (0 = the data's classes)
+    class_names: list[str] | str = field(default_factory=list)  # its class names: a list, or a text file (one a line)
+    input_size: list[int] = field(default_factory=list)  # [H, W] the teacher sees (default: the frame size)
     cache_dir: str = "runs/_teacher_cache"
     epochs: int = 20
     batch_size: int = 32
@@ -263,14 +275,21 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     """Make dataclass `cls` from `values`, rejecting unknown keys with the nearest valid names."""
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = list(fields)
     kwargs = {}
     for key, value in values.items():
         if key not in hints:
             near = difflib.get_close_matches(str(key), names, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(prefix + n for n in near)}?" if near else ""
             raise ConfigError(f"unknown config key '{prefix}{key}'{hint} (valid keys here: {', '.join(names)})")
-        kwargs[key] = _coerce(value, hints[key], prefix + key)
+        try:
+            kwargs[key] = _coerce(value, hints[key], prefix + key)
+        except ConfigError:
+            expects = fields[key].metadata.get("expects")
+            if not expects:
+                raise
+            raise ConfigError(f"config key '{prefix}{key}' must be {expects}, got {value!r}") from None
     return cls(**kwargs)
 
 
@@ -328,6 +347,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     overrides = list(overrides or [])
     try:
         cfg = _build(Config, _merge(tree, parse_overrides(overrides)))
+        expand_paths(cfg)
         validate(cfg)
     except ConfigError as err:
         raise ConfigError(_blame(err, path, tree, overrides)) from None
@@ -338,7 +358,9 @@ def _blame(err: ConfigError, path: Path | None, tree: dict, overrides: list[str]
     """`err` said as coming from the config file, or from the first command-line override that brings it in."""
     def fails(t: dict) -> bool:
         try:
-            validate(_build(Config, t))
+            built = _build(Config, t)
+            expand_paths(built)
+            validate(built)
         except UserError as again:
             return str(again) == str(err)
         return False
@@ -369,6 +391,7 @@ def _available(module: str):
 BN_RECALIBRATE = ("auto", "always", "never")
 CLASS_WEIGHTINGS = ("none", "median_frequency", "logarithmic")  # crossmodal/stages/class_weights.py
 HEAD_INITS = ("fresh", "distiller")  # finetune.head_init
+TEACHER_HEADS = ("auto", "train", "checkpoint", "none")  # teacher.head
 TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb"), "mlflow": _available("mlflow"),
             "aim": _available("aim"), "comet_ml": _available("comet_ml")}
 
@@ -394,6 +417,7 @@ def validate(cfg: Config) -> None:
         _check(value in CLASS_WEIGHTINGS, f"{key}.class_weighting", " or ".join(CLASS_WEIGHTINGS), value)
     _check(cfg.finetune.head_init in HEAD_INITS, "finetune.head_init", " or ".join(HEAD_INITS), cfg.finetune.head_init)
     task = cfg.task_spec
+    _validate_teacher(cfg)
     _validate_tune(cfg)
     if not task.per_pixel:
         for m in cfg.methods:
@@ -466,6 +490,82 @@ def validate(cfg: Config) -> None:
     _check(cfg.checkpoint.every_steps >= 0, "checkpoint.every_steps", ">= 0 (0 = at stage ends only)",
            cfg.checkpoint.every_steps)
     _check(cfg.checkpoint.keep >= 1, "checkpoint.keep", ">= 1", cfg.checkpoint.keep)
+
+
+def teacher_head(cfg: Config) -> str:
+    """What teacher.head resolves to: `auto` is `checkpoint` with teacher.checkpoint set, else `train`."""
+    if cfg.teacher.head != "auto":
+        return cfg.teacher.head
+    return "checkpoint" if cfg.teacher.checkpoint else "train"
+
+
+def _validate_teacher(cfg: Config) -> None:
+    """teacher.head, its own vocabulary (num_classes, class_names) and input_size, and what a head-less teacher
+    cannot give (logits: the distillers and finetune.head_init that read them)."""
+    t = cfg.teacher
+    _check(t.head in TEACHER_HEADS, "teacher.head", " or ".join(TEACHER_HEADS), t.head)
+    head = teacher_head(cfg)
+    if head == "checkpoint" and not t.checkpoint:
+        raise ConfigError("config key 'teacher.head' is checkpoint, but teacher.checkpoint is empty: name the "
+                          "teacher's weights file there")
+    if head in ("train", "none") and t.checkpoint:
+        raise ConfigError(f"config key 'teacher.checkpoint' is set, but teacher.head is {head}: a checkpoint is "
+                          f"loaded with teacher.head checkpoint" + (" (a head-less teacher's weights are "
+                          "teacher.net.pretrained)" if head == "none" else ""))
+    _check(t.num_classes >= 0, "teacher.num_classes", ">= 0 (0 = the data's classes)", t.num_classes)
+    if t.num_classes and head != "checkpoint":
+        raise ConfigError(f"config key 'teacher.num_classes' is {t.num_classes}, but teacher.head is {head}: a "
+                          f"vocabulary of its own is a loaded teacher's (teacher.head checkpoint"
+                          + (", teacher.checkpoint FILE)" if head == "train" else "); a head-less teacher has none)"))
+    if t.class_names:
+        _check(bool(t.num_classes), "teacher.class_names", "empty unless teacher.num_classes is set",
+               t.class_names)
+        if isinstance(t.class_names, list):
+            _check(len(t.class_names) == t.num_classes, "teacher.class_names",
+                   f"{t.num_classes} names (teacher.num_classes), or a text file with one a line", t.class_names)
+    _check(not t.input_size or (len(t.input_size) == 2 and min(t.input_size) >= 16), "teacher.input_size",
+           "[H, W] with both >= 16, or [] for the frame size", t.input_size)
+    if t.input_size and head == "train":
+        raise ConfigError("config key 'teacher.input_size' is set, but teacher.head is train: a teacher trained here "
+                          "learns at the frame size; input_size is for a loaded or head-less teacher")
+    if head != "none":
+        return
+    _check(cfg.task_spec.per_pixel, "teacher.head", f"train or checkpoint when task is {cfg.task} (a head-less "
+           f"teacher is for dense transfer)", t.head)
+    for method in cfg.methods:
+        if needs_teacher_logits(method):
+            raise ConfigError(f"config key 'methods' has '{method}', which distils the teacher's logits, but "
+                              f"teacher.head is none (a feature backbone without a head): use a feature distiller "
+                              f"(crd_dense, crd, fitnet, at, sp, cc, vid, rkd, pkt, nst)")
+    if cfg.finetune.head_init == "distiller":
+        raise ConfigError("config key 'finetune.head_init' is distiller, but teacher.head is none: no distiller "
+                          "trains a head on a head-less teacher's classes; use fresh")
+
+
+PATH_KEYS = ("output_dir", "data.unlabeled", "data.teacher", "data.train", "data.val", "data.test",
+             "data.synthetic.out", "teacher.checkpoint", "teacher.cache_dir", "teacher.class_names",
+             "teacher.net.pretrained", "student.pretrained")  # ~ and $VARS expanded when the config is loaded
+
+
+def expand_paths(cfg: Config) -> None:
+    """Expand ~ and $VARS in every path key (in place); an unset variable is refused, naming the key."""
+    import os
+    import re
+
+    for dotted in PATH_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = cfg
+        for part in parents:
+            node = getattr(node, part)
+        value = getattr(node, leaf)
+        if not isinstance(value, str) or not value or value == "cache":
+            continue
+        expanded = os.path.expandvars(os.path.expanduser(value))
+        unset = re.search(r"\$(\w+|\{\w+\})", expanded)
+        if unset:
+            raise ConfigError(f"config key '{dotted}' is '{value}', but the environment variable "
+                              f"{unset.group(0)} is not set")
+        setattr(node, leaf, expanded)
 
 
 STAGE_KEYS = ("epochs", "lr", "weight_decay", "warmup_steps", "batch_size", "grad_accum")  # transfer.* a trial may set

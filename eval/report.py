@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +22,8 @@ from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, flatten, versions
 from crossmodal.tasks import SEGMENTATION
 from eval.tuning import tuning_section
+from eval.networks_section import networks_section
+from eval.teacher_warnings import reference_warnings
 from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
 from eval.verdict import controls_table, paired_verdict, plus_minus as _pm, verdict, verdict_lines
 from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
@@ -210,6 +213,7 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
                       f"{', '.join(sorted(set(summary['reused_cells'].values())))} (--reuse-cells: their settings "
                       f"unchanged; metrics.json `reused_cells` names them).")
     lines += [f"- {line}" for line in summary["protocol"]]
+    lines += networks_section(summary.get("networks"))
     spread = "mean ± sample std over seeds" if len(seeds) > 1 else "one seed"
     header = ["method", "mIoU", "per seed", "pixel acc", "mean acc", "fw IoU", *(["val mIoU"] if val else []),
               *(["frozen probe mIoU"] if probe else []), "mIoU vs none"]
@@ -225,9 +229,11 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
             cells.append(_pm(v, "probe_miou"))
         lines.append("| " + " | ".join(cells + [delta]) + " |")
     lines += ["", f"Numbers are percentages. `none` is the same student trained from {start} with the "
-              "same fine-tuning; `teacher_<source>` is the frozen teacher on the source modality, a reference, not a "
-              "competitor. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
-              "ranking.", ""] + _skipped_lines(methods)
+              "same fine-tuning; `teacher_<source>` is the frozen teacher's head on the source modality, and "
+              "`teacher_probe` a 1x1 convolution trained on its frozen features (the students' frozen probe, on the "
+              "source frames of the same labeled split): references, not competitors. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
+              "ranking.", ""] + [f"**Warning:** {w}" for w in summary.get("teacher_warnings", [])] \
+        + ([""] if summary.get("teacher_warnings") else []) + _skipped_lines(methods)
     said = verdict(methods, start=start) + verdict_lines(summary.get("verdict", {}))
     if said:
         lines += ["## Verdict", ""] + said + [""]
@@ -267,6 +273,7 @@ def render_classification_report(summary: dict[str, Any], figures: Mapping[str, 
              f"{summary['device']} x {summary['num_processes']} process(es), mixed precision "
              f"{summary['mixed_precision']}, wall time {summary['wall_time_s'] / 60:.1f} min.", "", "## Protocol", ""]
     lines += [f"- {line}" for line in summary["protocol"]]
+    lines += networks_section(summary.get("networks"))
     spread = "mean ± sample std over seeds" if len(seeds) > 1 else "one seed"
     lines += ["", f"## Linear-probe top-1 accuracy on the test split ({spread})", "",
               "| method | top-1 (last stage) | per seed | " + " | ".join(f"stage {i + 1}" for i in range(stages))
@@ -306,7 +313,8 @@ def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
 def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Mapping[int, Any]],
                      teacher_source: str, accelerator: Accelerator, wall_time_s: float,
                      resumed: bool = False, controls: Mapping[str, Mapping[str, Mapping[int, Any]]] | None = None,
-                     tuning: Mapping[str, Any] | None = None) -> dict[str, float]:
+                     tuning: Mapping[str, Any] | None = None, networks: list[dict] | None = None,
+                     teacher_input: str = "", log: logging.Logger | None = None) -> dict[str, float]:
     """metrics.json, figures/ and report.md of a finished run from {method: {seed: MethodResult}} (and the control
     cells, {control: {method: {seed: MethodResult}}}, and what tune.trials tried); returns {method: mean headline
     metric} (mIoU for segmentation, last-stage probe top-1 for classification)."""
@@ -334,6 +342,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "data": {s: str(split_path(cfg, s)) for s in SPLITS} | ({"val": str(data.val.path)} if data.val else {}),
         "protocol": [
             f"networks: teacher {net(cfg.teacher.net)} ({teacher_source}); student {net(cfg.student)}",
+            *([teacher_input] if teacher_input else []),
             f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
             f"batch {cfg.transfer.batch_size}",
             *downstream,
@@ -362,6 +371,12 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
                                             for m, e in per.items()} for c, per in control_entries.items()}
     if tuning:
         summary["tuning"] = dict(tuning)
+    if networks:  # describe_network rows of teacher and student (crossmodal.models.summary)
+        summary["networks"] = list(networks)
+    if task.per_pixel:  # a teacher's reference below the best student, or a head that predicts few classes
+        summary["teacher_warnings"] = reference_warnings(summary["methods"], len(names))
+        for line in summary["teacher_warnings"] if log is not None else []:
+            log.warning("teacher: %s", line)
     summary["verdict"] = paired_verdict(summary["methods"], control_entries, metric)
     curves = label_efficiency(summary["methods"])
     if curves:
@@ -374,7 +389,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         write_text_atomic(run_dir / "report.md", render_classification_report(summary, figures, control_entries))
         return {m: round(v["top1"], 4) for m, v in summary["methods"].items()}
     figures = write_figures(run_dir, summary["methods"], {m: r.curves for m, r in first.items()},
-                            {m: r.examples for m, r in first.items()}, data.test.path,
+                            {m: r.examples for m, r in first.items() if r.examples is not None}, data.test.path,
                             example_indices(data.test.num_samples, cfg.finetune.num_examples),
                             names, cfg.data.source, cfg.data.target)
     if curves:

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossmodal.config import Config, ConfigError
+from crossmodal.config import Config, ConfigError, teacher_head
 from crossmodal.data.checks import check_label_ids, check_same_names, check_stored_alike
 from crossmodal.data.h5format import PairedInfo, read_info
 from crossmodal.distill.options import OPTIONS, config_key, fill_num_classes
@@ -21,12 +21,24 @@ class DataFiles:
     """The split files a run reads, validated against each other and the config (val: None when there is none)."""
 
     unlabeled: PairedInfo
-    teacher: PairedInfo
+    teacher: PairedInfo | None  # None when the teacher is loaded or head-less and data.teacher is not named
     train: PairedInfo
     test: PairedInfo
     num_classes: int
     class_names: tuple[str, ...]
     val: PairedInfo | None = None
+    # the classes the teacher predicts: the data's, or its own vocabulary (teacher.num_classes); () when head-less
+    teacher_classes: tuple[str, ...] | None = None
+
+    @property
+    def teacher_class_names(self) -> tuple[str, ...]:
+        """The teacher's class names (the data's unless it has a vocabulary of its own)."""
+        return self.class_names if self.teacher_classes is None else self.teacher_classes
+
+    @property
+    def source_info(self) -> PairedInfo:
+        """A split holding the source modality for the teacher's input shape: data.teacher, else the unlabeled pairs."""
+        return self.teacher if self.teacher is not None else self.unlabeled
 
 
 def synthetic_command(cfg: Config) -> list[str]:
@@ -91,11 +103,39 @@ def ensure_synthetic(cfg: Config, is_main: bool) -> None:
     subprocess.run(cmd, check=True)
 
 
+def needs_teacher_split(cfg: Config) -> bool:
+    """data.teacher is read when the teacher is trained on it, or when it is named (a loaded or head-less teacher
+    needs no labeled source frames)."""
+    return teacher_head(cfg) == "train" or bool(cfg.data.teacher)
+
+
+def teacher_vocabulary(cfg: Config) -> tuple[str, ...] | None:
+    """The teacher's own class names (teacher.num_classes, names from teacher.class_names: a list or a text file
+    with one a line; class_<i> when not given), () for a head-less teacher, None when it predicts the data's."""
+    t = cfg.teacher
+    if teacher_head(cfg) == "none":
+        return ()
+    if not t.num_classes:
+        return None
+    names = t.class_names
+    if isinstance(names, str):
+        path = Path(names)
+        if not path.is_file():
+            raise FileNotFoundError(f"config key 'teacher.class_names': class name file not found: {path} (a text "
+                                    f"file with one name a line, {t.num_classes} lines)")
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if len(names) != t.num_classes:
+            raise ConfigError(f"config key 'teacher.class_names': {path} has {len(names)} names, but "
+                              f"teacher.num_classes is {t.num_classes}")
+    return tuple(names) if names else tuple(f"class_{i}" for i in range(t.num_classes))
+
+
 def open_data(cfg: Config) -> DataFiles:
     """Read and cross-check the split files: present, holding the modalities and classes the config needs, stored
     alike and naming the same classes, every label id within the class list (crossmodal.data.checks)."""
     infos = {}
-    splits = [*SPLITS, "val"] if val_path(cfg) is not None else list(SPLITS)
+    splits = [s for s in SPLITS if s != "teacher" or needs_teacher_split(cfg)]
+    splits += ["val"] if val_path(cfg) is not None else []
     for split in splits:
         path = split_path(cfg, split)
         if not path.is_file():
@@ -105,8 +145,9 @@ def open_data(cfg: Config) -> DataFiles:
         infos[split] = read_info(path)
     task = cfg.task_spec
     src, tgt, label = cfg.data.source, cfg.data.target, task.label_key
-    need = {"unlabeled": [src, tgt], "teacher": [src, label], "train": [tgt, label], "test": [src, tgt, label],
-            "val": [tgt, label]}
+    trains_teacher = teacher_head(cfg) == "train"
+    need = {"unlabeled": [src, tgt], "teacher": [src, label] if trains_teacher else [src], "train": [tgt, label],
+            "test": [src, tgt, label], "val": [tgt, label]}
     for split, mods in need.items():
         if split not in infos:
             continue
@@ -126,7 +167,8 @@ def open_data(cfg: Config) -> DataFiles:
     names = names_of(infos["test"])
     if not names:
         raise ConfigError(f"{infos['test'].path} names no classes ({names_attr} attribute) for task {cfg.task}")
-    named = {s: i for s, i in infos.items() if s != "unlabeled" or (i.holds(label) and names_of(i))}
+    named = {s: i for s, i in infos.items() if (s != "unlabeled" or (i.holds(label) and names_of(i)))
+             and (s != "teacher" or trains_teacher)}
     check_same_names(named, "test", names_attr, names_of)
     if cfg.data.num_classes and cfg.data.num_classes != len(names):
         raise ConfigError(f"config key 'data.num_classes' is {cfg.data.num_classes} but {infos['test'].path} "
@@ -144,12 +186,16 @@ def open_data(cfg: Config) -> DataFiles:
         raise ConfigError("config key 'tune.trials' needs a validation split to choose on, and this run has none: "
                           "name one in data.val (e.g. --val-fraction of the data_tools converters) or use the "
                           "embedded data")
+    vocabulary = teacher_vocabulary(cfg)
     for split, info in infos.items():  # last: the one check that reads whole datasets (once per file version)
         check_label_ids(info, split, info.num_classes)
-    return DataFiles(**infos, num_classes=len(names), class_names=tuple(names))
+    infos.setdefault("teacher", None)
+    return DataFiles(**infos, num_classes=len(names), class_names=tuple(names), teacher_classes=vocabulary)
 
 
 def resolve_config(cfg: Config, data: DataFiles) -> None:
-    """Fill the values that come from the data (class counts), so the saved config states them."""
+    """Fill the values that come from the data (class counts; the teacher's, which the logit distillers' heads
+    predict), so the saved config states them."""
     cfg.data.num_classes = data.num_classes
-    fill_num_classes(cfg.transfer, data.num_classes)
+    if data.teacher_class_names:
+        fill_num_classes(cfg.transfer, len(data.teacher_class_names))

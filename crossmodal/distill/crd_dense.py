@@ -7,6 +7,7 @@ from torch import nn
 
 from crossmodal.distill.at import stage_index
 from crossmodal.distill.base import Distiller
+from crossmodal.errors import check
 
 
 def sample_points(batch: int, num: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -53,6 +54,19 @@ class _SymmetricInfoNCE(torch.autograd.Function):
         return d_scores @ t, d_scores.T @ s, None
 
 
+def dense_stages(layer: int, teacher_layer: int | None, num_student: int, num_teacher: int,
+                 key: str = "transfer.crd_dense") -> tuple[int, int]:
+    """Validated (student stage, teacher stage): `layer` on both when `teacher_layer` is None, else one each."""
+    if teacher_layer is None:
+        index = stage_index(layer, num_student, num_teacher, f"{key}.layer")
+        return index, index
+    check(-num_student <= layer < num_student, f"{key}.layer",
+          f"a stage index valid for {num_student} student stages", layer)
+    check(-num_teacher <= teacher_layer < num_teacher, f"{key}.teacher_layer",
+          f"a stage index valid for {num_teacher} teacher stages (or null: the same as layer)", teacher_layer)
+    return layer, teacher_layer
+
+
 def symmetric_infonce(s: torch.Tensor, t: torch.Tensor, temperature: float) -> torch.Tensor:
     """InfoNCE in both directions over N pairs of vectors, scored by cosine similarity / temperature: pair i is the
     positive, the other N-1 the negatives. Equals cross_entropy(S, arange) + cross_entropy(S.T, arange) with
@@ -71,9 +85,10 @@ class DenseCRD(Distiller):
     def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
                  seed: int = 0) -> None:
         super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.crd_dense.layer")
+        self.layer, self.teacher_layer = dense_stages(cfg.layer, getattr(cfg, "teacher_layer", None),
+                                                      len(student_channels), len(teacher_channels))
         self.embed_student = nn.Linear(student_channels[self.layer], cfg.feat_dim)
-        self.embed_teacher = nn.Linear(teacher_channels[self.layer], cfg.feat_dim)
+        self.embed_teacher = nn.Linear(teacher_channels[self.teacher_layer], cfg.feat_dim)
         self.generator = torch.Generator().manual_seed(seed)
 
     def get_extra_state(self) -> dict:
@@ -88,7 +103,7 @@ class DenseCRD(Distiller):
         return head(rows)
 
     def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
-        s_map, t_map = student_feats[self.layer], teacher_feats[self.layer]
+        s_map, t_map = student_feats[self.layer], teacher_feats[self.teacher_layer]
         with torch.autocast(device_type=s_map.device.type, enabled=False):
             pts = sample_points(s_map.shape[0], self.cfg.num_locations, self.generator, s_map.device)
             s = self._embed(self.embed_student, s_map, pts)

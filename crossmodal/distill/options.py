@@ -109,12 +109,13 @@ class CCConfig(DistillerConfig):
 @distiller("crd_dense", "crd_dense:DenseCRD")
 @dataclass
 class DenseCRDConfig(DistillerConfig):
-    """transfer.crd_dense: embedding width, locations per frame, temperature, and the stage it reads."""
+    """transfer.crd_dense: embedding width, locations, temperature, stages read (teacher_layer None = layer)."""
 
     feat_dim: int = 128
     num_locations: int = 16
     temperature: float = 0.07
-    layer: int = -1
+    layer: int = -1  # the student's stage (and the teacher's, unless teacher_layer is set)
+    teacher_layer: int | None = None  # the teacher's stage; None = the same index as layer
 
     def check(self, key: str) -> None:
         super().check(key)
@@ -305,7 +306,7 @@ def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> N
     inside a config section (e.g. cfg.transfer) that left it at 0."""
     if isinstance(section, (KDConfig, DenseCRDLogitsConfig)):
         check(section.num_classes in (0, num_classes), f"{key}.num_classes",
-              f"0 or the data's class count ({num_classes})", section.num_classes)
+              f"0 or the teacher's class count ({num_classes})", section.num_classes)
         section.num_classes = num_classes
     elif dataclasses.is_dataclass(section):
         for f in dataclasses.fields(section):

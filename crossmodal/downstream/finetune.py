@@ -58,6 +58,10 @@ def check_head_init(cfg: Config, student: FeatureNet) -> None:
     skip, n = seg_skip_stage(student.strides), len(student.out_channels)
     for c, method, where, (prefix, kd) in (h for h in heads if h[3] is not None):
         key = f"transfer.{config_key(method)}" + ("" if prefix == "head." else ".kd")
+        if kd.num_classes and c.data.num_classes and kd.num_classes != c.data.num_classes:
+            raise ConfigError(f"config key 'finetune.head_init' is distiller{where}, but {key} trains a head for the "
+                              f"teacher's {kd.num_classes} classes (teacher.num_classes) and the data have "
+                              f"{c.data.num_classes}: the fine-tuning head cannot start from it; use fresh")
         if kd.hidden != c.student.head_channels:
             raise ConfigError(f"config key '{key}.hidden' is {kd.hidden}{where}, but finetune.head_init: "
                               f"distiller starts the fine-tuning head from that head, whose width is "

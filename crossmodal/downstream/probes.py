@@ -87,21 +87,25 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, num_classes: int, probe: ProbeCon
 
 
 def dense_features(cfg: Config, backbone: FeatureNet, info: PairedInfo, layer: int,
-                   device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features of stage `layer` for every frame of a labeled split, (N, C, h, w) float32, and labels (N, H, W)."""
-    feats, labels = frozen_features(cfg, backbone, info, cfg.data.target, "target", "label", [layer], device=device)
+                   device: torch.device | str, side: str = "target") -> tuple[torch.Tensor, torch.Tensor]:
+    """Features of stage `layer` for every frame of a labeled split (fed data.<side>), (N, C, h, w) float32, and
+    labels (N, H, W)."""
+    key = getattr(cfg.data, side)
+    feats, labels = frozen_features(cfg, backbone, info, key, side, "label", [layer], device=device)
     return feats[0], labels
 
 
-def probe_segmentation(cfg: Config, backbone: FeatureNet, data: DataFiles, accelerator: Accelerator) -> dict[str, Any]:
-    """Train a 1x1-conv probe on frozen features of data.train, return its segmentation metrics on data.test."""
+def probe_segmentation(cfg: Config, backbone: FeatureNet, data: DataFiles, accelerator: Accelerator,
+                       side: str = "target", what: str = "the student") -> dict[str, Any]:
+    """Train a 1x1-conv probe on frozen features of data.train (its data.<side> frames: the student's sensor, or
+    the source for the teacher's reference), return its segmentation metrics on data.test."""
     p = cfg.probe
     n = len(backbone.out_channels)
     if not -n <= p.layer < n:
-        raise ConfigError(f"config key 'probe.layer' is {p.layer}, but the student has {n} stages (use -{n}..{n - 1})")
+        raise ConfigError(f"config key 'probe.layer' is {p.layer}, but {what} has {n} stages (use -{n}..{n - 1})")
     device = accelerator.device
-    x_train, y_train = dense_features(cfg, backbone, data.train, p.layer, device)
-    x_test, y_test = dense_features(cfg, backbone, data.test, p.layer, device)
+    x_train, y_train = dense_features(cfg, backbone, data.train, p.layer, device, side)
+    x_test, y_test = dense_features(cfg, backbone, data.test, p.layer, device, side)
 
     def upsampled(logits: torch.Tensor) -> torch.Tensor:
         return F.interpolate(logits, size=y_train.shape[-2:], mode="bilinear", align_corners=False)

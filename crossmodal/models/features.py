@@ -30,6 +30,28 @@ class FeatureNet(nn.Module):
 PROBE_SIZE = (64, 64)  # the dry run's input: divisible by 32, small enough to be quick on a CPU
 
 
+class ProbeError(NetworkError):
+    """The dry forward failed at its input size: the network cannot run on frames of that size."""
+
+    def __init__(self, size: tuple[int, int], cause: str, accepts: str) -> None:
+        self.size, self.cause, self.accepts = tuple(size), cause, accepts
+        super().__init__(f"the network cannot run on {size[0]}x{size[1]} inputs ({cause}); {accepts}")
+
+
+def accepted_sizes(model: nn.Module) -> str:
+    """What input sizes `model` takes, as far as its modules say (timm's patch embeddings do), for error messages."""
+    for module in model.modules():
+        img, patch = getattr(module, "img_size", None), getattr(module, "patch_size", None)
+        if img is None or patch is None or not hasattr(module, "strict_img_size"):
+            continue
+        if module.strict_img_size:
+            return (f"it accepts {img[0]}x{img[1]} inputs only (a timm ViT: leave kwargs dynamic_img_size unset, or "
+                    f"set it true, to let it take any size)")
+        if not getattr(module, "dynamic_img_pad", False):
+            return f"it accepts sides that are multiples of its patch size {patch[0]} only"
+    return "give it frames of a size its code accepts, or change the network"
+
+
 class _Stop(Exception):
     """Raised by the deepest tap's hook: nothing after it is needed, so the rest of the forward is skipped."""
 
@@ -127,7 +149,11 @@ def measure(forward: Callable[[torch.Tensor], list[torch.Tensor]], params: nn.Mo
             if with_grad:
                 for p in params.parameters():
                     p.requires_grad_(True)
-            feats = forward(torch.randn(1, in_channels, *size))
+            try:
+                feats = forward(torch.randn(1, in_channels, *size))
+            except (RuntimeError, AssertionError) as err:  # shape errors; ValueError & co. are bugs: keep traceback
+                cause = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+                raise ProbeError(size, cause, accepted_sizes(params)) from err
             bad = [i for i, f in enumerate(feats) if not isinstance(f, torch.Tensor) or f.dim() != 4]
             if bad:
                 raise NetworkError(f"feature tap(s) {bad} do not give 4-D (B, C, H, W) maps; name modules whose "
@@ -142,8 +168,17 @@ def measure(forward: Callable[[torch.Tensor], list[torch.Tensor]], params: nn.Mo
             p.requires_grad_(flags[name])
         params.train(was_training)
     channels = [int(f.shape[1]) for f in feats]
-    strides = [max(1, round(size[0] / f.shape[-2])) for f in feats]
+    strides = [map_stride(size[0], int(f.shape[-2])) for f in feats]
     return channels, strides, used
+
+
+def map_stride(size: int, n: int) -> int:
+    """The stride that turns `size` input pixels into `n` map pixels: the power of two that does it rounding either
+    way (CNN stages pad, so 100 px give 4 at stride 32), else the nearest integer (ViTs report their patch size)."""
+    for stride in (2 ** k for k in range(11)):
+        if n in (size // stride, -(-size // stride)):
+            return stride
+    return max(1, round(size / n))
 
 
 def check_feature_names(model: nn.Module, names: Sequence[str], key: str, arch: str) -> None:

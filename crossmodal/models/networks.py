@@ -8,14 +8,16 @@ head (torchvision segmentation models, your own code).
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from torch import nn
 
 from crossmodal.archs import parse_arch
+from crossmodal.errors import NetworkError
 from crossmodal.models.classifier import Classifier
-from crossmodal.models.features import FeatureNet
+from crossmodal.models.features import FeatureNet, ProbeError
 from crossmodal.models.own_head import OwnHeadNet
 from crossmodal.models.segmenter import Segmenter
 from crossmodal.tasks import get_task
@@ -27,30 +29,72 @@ def _adapter(family: str) -> ModuleType:
     return importlib.import_module(f"crossmodal.models.families.{ADAPTERS[family]}")
 
 
+def _extra(family: str, kwargs: Mapping[str, Any], probe_size: tuple[int, int] | None, key: str) -> dict[str, Any]:
+    """The adapter's kwargs= (factory arguments) and probe_size= (the frame size, where its dry forward runs);
+    built-in networks take neither (they run at any size)."""
+    if family == "builtin":
+        if kwargs:
+            raise NetworkError(f"config key '{key}.kwargs' is {dict(kwargs)}, but built-in networks take no factory "
+                               f"arguments (kwargs are for timm:, torchvision: and python: networks)")
+        return {}
+    return {"kwargs": dict(kwargs), "probe_size": (int(probe_size[0]), int(probe_size[1])) if probe_size else None}
+
+
+@contextmanager
+def _refuse_size(arch: str, key: str, probe_size: tuple[int, int] | None) -> Iterator[None]:
+    """A failed dry forward (ProbeError) as one line naming the config key, the frame size and what it accepts."""
+    try:
+        yield
+    except ProbeError as err:
+        size = f"{err.size[0]}x{err.size[1]}"
+        where = f"{size} frames" if probe_size else f"the {size} dry-run input (pass the frame size as probe_size)"
+        raise NetworkError(f"config key '{key}.arch': {arch} cannot run on {where} ({err.cause}); "
+                           f"{err.accepts}") from err
+
+
 def build_backbone(arch: str, in_channels: int, *, features: Sequence[str] = (), pretrained: str = "",
-                   num_classes: int = 0, key: str = "student") -> FeatureNet:
-    """A feature backbone for `arch` with `in_channels` inputs (weights random, or from the local `pretrained`)."""
+                   num_classes: int = 0, key: str = "student", allow_download: bool = False,
+                   kwargs: Mapping[str, Any] = {}, probe_size: tuple[int, int] | None = None) -> FeatureNet:
+    """A feature backbone for `arch` with `in_channels` inputs (weights random, or `pretrained`: a local file, or
+    `cache`: the published weights found in the standard caches, fetched only with `allow_download`). `kwargs`
+    go to the family's factory; `probe_size` is the (H, W) it will see, refused here when it cannot run on it."""
     spec = parse_arch(arch, f"{key}.arch")
-    return _adapter(spec.family).backbone(spec.name, in_channels, list(features), pretrained, num_classes, key)
+    extra = _extra(spec.family, kwargs, probe_size, key)
+    with _refuse_size(arch, key, probe_size):
+        return _adapter(spec.family).backbone(spec.name, in_channels, list(features), pretrained, num_classes, key,
+                                              allow_download=allow_download, **extra)
 
 
 def build_teacher(arch: str, in_channels: int, num_classes: int, *, task: str = "segmentation",
                   features: Sequence[str] = (), pretrained: str = "", head_channels: int = 64,
-                  key: str = "teacher.net", state_keys: frozenset[str] | set[str] = frozenset()) -> nn.Module:
+                  key: str = "teacher.net", state_keys: frozenset[str] | set[str] = frozenset(),
+                  allow_download: bool = False, kwargs: Mapping[str, Any] = {},
+                  probe_size: tuple[int, int] | None = None) -> nn.Module:
     """A teacher network: features_and_logits(x, need_logits), forward(x) -> logits, out_channels, strides, and
     checkpoint_module() (whose state dict teacher.checkpoint holds). `state_keys` are the checkpoint's keys, for
-    families whose layout depends on how the network was trained (an auxiliary head)."""
+    families whose layout depends on how the network was trained (an auxiliary head). `kwargs` and `probe_size`
+    as for build_backbone."""
     spec = parse_arch(arch, f"{key}.arch")
     adapter = _adapter(spec.family)
-    own = adapter.segmentation_model(spec.name, in_channels, num_classes, list(features), pretrained, key,
-                                     set(state_keys))
-    if own is not None:
-        model, taps = own
-        return OwnHeadNet(model, taps, in_channels, num_classes, task, f"{key}.arch={spec}")
-    backbone = adapter.backbone(spec.name, in_channels, list(features), pretrained, num_classes, key)
+    extra = _extra(spec.family, kwargs, probe_size, key)
+    with _refuse_size(arch, key, probe_size):
+        own = adapter.segmentation_model(spec.name, in_channels, num_classes, list(features), pretrained, key,
+                                         set(state_keys), allow_download=allow_download, **extra)
+        if own is not None:
+            model, taps = own
+            return OwnHeadNet(model, taps, in_channels, num_classes, task, f"{key}.arch={spec}")
+        backbone = adapter.backbone(spec.name, in_channels, list(features), pretrained, num_classes, key,
+                                    allow_download=allow_download, **extra)
     if not get_task(task).per_pixel:
         return Classifier(backbone, num_classes)
     return Segmenter(backbone, num_classes, head_channels)
+
+
+def pretrained_normalisation(arch: str) -> tuple[list[float], list[float]] | None:
+    """The (mean, std) the published weights of `arch` expect inputs normalised with: timm's pretrained_cfg for
+    timm:<model>[.tag]; None for other families (or when timm does not say)."""
+    spec = parse_arch(arch)
+    return _adapter("timm").pretrained_normalisation(spec.name) if spec.family == "timm" else None
 
 
 def code_fingerprint(arch: str) -> str:

@@ -155,12 +155,13 @@ def cell_identity(config: dict, method: str, control: str = "", trial: bool = Fa
     data = {k: v for k, v in tree["data"].items() if k != "num_workers"}
     data["synthetic"] = {k: v for k, v in data["synthetic"].items() if k != "workers"}
     tree["data"] = data
-    tree["teacher"] = {k: v for k, v in tree["teacher"].items() if k != "cache_dir"}
+    tree["teacher"] = _without_new_defaults({k: v for k, v in tree["teacher"].items() if k != "cache_dir"})
+    tree["student"] = _without_new_defaults(tree["student"])
     if method == "none":  # no transfer and no teacher (the run's `seed` is the teacher's; the cell has its own)
         for key in ("transfer", "teacher", "seed"):
             tree.pop(key)
     else:
-        tree["transfer"] = {k: v for k, v in tree["transfer"].items()
+        tree["transfer"] = {k: _without_new_defaults(v) for k, v in tree["transfer"].items()
                             if k in _STAGE_FIELDS or k == config_key(method)}
     ft = {k: v for k, v in tree["finetune"].items() if k not in ("label_counts", "label_methods")}
     ft["label_counts"] = _label_counts(config, method, control, trial)
@@ -168,6 +169,21 @@ def cell_identity(config: dict, method: str, control: str = "", trial: bool = Fa
     if control or trial:
         tree.pop("probe")
     return tree
+
+
+# options added later, left out of a cell's identity at their default so earlier runs' cells stay reusable:
+# crd_dense's teacher_layer (also inside crd_dense_kd), the teacher's head, vocabulary and input size, and every
+# network's factory kwargs and allow_download
+_NEW_TRANSFER_DEFAULTS = {"teacher_layer": None, "head": "auto", "num_classes": 0, "class_names": [],
+                          "input_size": [], "kwargs": {}, "allow_download": False}
+
+
+def _without_new_defaults(section: object) -> object:
+    """A config section (nested ones too) without the options of _NEW_TRANSFER_DEFAULTS at their default."""
+    if not isinstance(section, dict):
+        return section
+    return {k: _without_new_defaults(v) for k, v in section.items()
+            if not (k in _NEW_TRANSFER_DEFAULTS and v == _NEW_TRANSFER_DEFAULTS[k])}
 
 
 def _label_counts(cfg: Config | dict, method: str, control: str, trial: bool) -> list[int]:
@@ -270,18 +286,3 @@ def _tried(run_dir: Path, method: str, seed: int, cfg: Config) -> dict | None:
     # the trial that also fine-tuned as `cfg` does comes first: its fine-tuned student is reused too
     found.sort(key=lambda b: not ("finetuned" in b and _same_finetuning(b["config"], cfg, method)))
     return found[0] if found else None
-
-
-def teacher_result(cfg: Config, teacher: torch.nn.Module, data: DataFiles, accelerator: Accelerator,
-                   curve: list) -> MethodResult:
-    """The frozen teacher on its own sensor and the test split: the reference the students are measured against."""
-    key, spec = cfg.data.source, input_spec(cfg, "source")
-    if not cfg.task_spec.per_pixel:  # image-level labels: the teacher is a classifier
-        loader = make_loader(data.test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
-                             num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"),
-                             label=cfg.task_spec.label_key)
-        return MethodResult(evaluate_classifier(accelerator, teacher, loader, key, "test[teacher]"), None,
-                            {"teacher": curve})
-    metrics, confusion, examples = evaluate_model(cfg, teacher, data.test, data.class_names, key, spec, accelerator,
-                                                  "test[teacher]")
-    return MethodResult(metrics, confusion, {"teacher": curve}, examples)

@@ -8,17 +8,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from filelock import FileLock, Timeout
 from torch import nn
 
 from crossmodal.atomic import save_checkpoint
-from crossmodal.config import Config, to_dict
+from crossmodal.config import Config, teacher_head, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.models import build_teacher as build_teacher_net
+from crossmodal.models import build_backbone, build_teacher as build_teacher_net
 from crossmodal.models.networks import code_fingerprint
+from crossmodal.models.teacher_views import HeadlessTeacher, ResizedTeacher
 from crossmodal.models.weights import load_strict, read_state_dict
 from crossmodal.modalities import encoding_channels
 from crossmodal.seeds import seed_for
@@ -31,13 +33,31 @@ from crossmodal.tasks import SEGMENTATION
 
 def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:
     """The teacher network for the source modality (weights random, or the backbone from teacher.net.pretrained):
-    the project's head on a backbone (a segmenter, or a classifier for image-level tasks), or a network with its
-    own head (crossmodal.models.networks)."""
+    the project's head on a backbone (a segmenter, or a classifier for image-level tasks), a network with its own
+    head (crossmodal.models.networks) for the teacher's classes, or a head-less feature backbone (teacher.head:
+    none)."""
     net = cfg.teacher.net
-    channels = encoding_channels(cfg.data.source_encoding, data.teacher.shapes[cfg.data.source])
-    return build_teacher_net(net.arch, channels, data.num_classes, task=cfg.task, features=net.features,
-                             pretrained=net.pretrained, head_channels=net.head_channels, key="teacher.net",
-                             state_keys=state_keys)
+    channels = encoding_channels(cfg.data.source_encoding, data.source_info.shapes[cfg.data.source])
+    size = teacher_input_size(cfg, data)
+    common = dict(features=net.features, pretrained=net.pretrained, key="teacher.net", kwargs=net.kwargs,
+                  probe_size=size, allow_download=net.allow_download)
+    if teacher_head(cfg) == "none":
+        return HeadlessTeacher(build_backbone(net.arch, channels, **common))
+    return build_teacher_net(net.arch, channels, len(data.teacher_class_names), task=cfg.task,
+                             head_channels=net.head_channels, state_keys=state_keys, **common)
+
+
+def teacher_input_size(cfg: Config, data: DataFiles) -> tuple[int, int]:
+    """The size of the frames the teacher sees: teacher.input_size, or the frame size of the unlabeled pairs."""
+    if cfg.teacher.input_size:
+        return int(cfg.teacher.input_size[0]), int(cfg.teacher.input_size[1])
+    return data.unlabeled.height, data.unlabeled.width
+
+
+def with_input_size(cfg: Config, data: DataFiles, model: nn.Module) -> nn.Module:
+    """`model` fed frames resized to teacher.input_size when that differs from the frame size."""
+    size, frame = teacher_input_size(cfg, data), (data.unlabeled.height, data.unlabeled.width)
+    return ResizedTeacher(model, size, frame) if size != frame else model
 
 
 def freeze(model: torch.nn.Module) -> torch.nn.Module:
@@ -60,13 +80,18 @@ def _file_fingerprint(path: Path) -> str:
 
 NEW_TEACHER_KEYS = {"features": [], "bn_recalibrate": "auto"}  # left out of the key at these values (old caches stay valid)
 NEW_TEACHER_STAGE_KEYS = {"class_weighting": "none"}  # the same for teacher.* keys
+NEW_TEACHER_NET_KEYS = {"kwargs": {}, "allow_download": False}  # teacher.net.* keys, the same
+# what a trained teacher never depends on: how it is obtained (head, checkpoint), where the cache is, and how it is
+# used afterwards (its input size; a vocabulary of its own is a loaded teacher's only)
+NOT_IN_CACHE_KEY = ("cache_dir", "checkpoint", "head", "num_classes", "class_names", "input_size")
 
 
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
     """Everything the trained teacher depends on: its config, the data it sees, the classes, the seed."""
     teacher = {k: v for k, v in to_dict(cfg.teacher).items()
-               if k not in ("cache_dir", "checkpoint") and NEW_TEACHER_STAGE_KEYS.get(k, object()) != v}
-    teacher["net"] = {k: v for k, v in teacher["net"].items() if NEW_TEACHER_KEYS.get(k, object()) != v}
+               if k not in NOT_IN_CACHE_KEY and NEW_TEACHER_STAGE_KEYS.get(k, object()) != v}
+    defaults = {**NEW_TEACHER_KEYS, **NEW_TEACHER_NET_KEYS}
+    teacher["net"] = {k: v for k, v in teacher["net"].items() if defaults.get(k, object()) != v}
     key = {"teacher": teacher,
            "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
            "input": [cfg.data.source, cfg.data.source_encoding, cfg.data.source_mean, cfg.data.source_std],
@@ -85,12 +110,14 @@ def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles, key: str =
     strictly with weights_only=True."""
     arch = cfg.teacher.net.arch
     state = read_state_dict(path, key, hint=(
-        f"Expected a state dict of teacher.net.arch='{arch}' for {data.num_classes} classes (your own training's "
+        f"Expected a state dict of teacher.net.arch='{arch}' for {len(data.teacher_class_names)} classes (your own "
+        f"training's "
         f"torch.save(model.state_dict(), path), or runs/<name>/checkpoints/teacher.pt); leave the key empty to "
         f"train a teacher"))
     model = build_teacher(cfg, data, frozenset(state))
     load_strict(model.checkpoint_module(), state, path, key,
-                f"teacher.net.arch='{arch}' with {data.num_classes} classes")
+                f"teacher.net.arch='{arch}' with {len(data.teacher_class_names)} classes"
+                + ("" if cfg.teacher.num_classes else " (a teacher of another vocabulary: set teacher.num_classes)"))
     return model
 
 
@@ -158,9 +185,19 @@ def cache_lock(cache: Path, accelerator: Accelerator, log: logging.Logger) -> It
 
 def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger,
                 run_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The frozen teacher on the accelerator's device, and how it was obtained (with its loss curve if trained)."""
+    """The frozen teacher on the accelerator's device (fed teacher.input_size), and how it was obtained (with its
+    loss curve if trained)."""
     info: dict[str, Any] = {"curve": []}
-    if cfg.teacher.checkpoint:
+    head = teacher_head(cfg)
+    if head == "none":
+        model = build_teacher(cfg, data)
+        pretrained = cfg.teacher.net.pretrained
+        info["source"] = (f"head-less feature backbone, weights {pretrained}" if pretrained else
+                          "head-less feature backbone with RANDOM weights (teacher.net.pretrained is empty)")
+        if not pretrained and not cfg.teacher.net.allow_download:
+            log.warning("teacher: teacher.head is none and teacher.net.pretrained is empty: the teacher is an "
+                        "untrained network and has nothing to teach")
+    elif head == "checkpoint":
         model = load_teacher_checkpoint(cfg, Path(cfg.teacher.checkpoint), data)
         info["source"] = f"checkpoint {cfg.teacher.checkpoint}"
     else:
@@ -176,22 +213,62 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
                 info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
     if accelerator.is_main_process:
         save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg),
-                         "class_names": list(data.class_names)}, run_dir / "checkpoints" / "teacher.pt")
-    return freeze(model.to(accelerator.device)), info
+                         "class_names": list(data.teacher_class_names)}, run_dir / "checkpoints" / "teacher.pt")
+    return freeze(with_input_size(cfg, data, model).to(accelerator.device)), info
+
+
+def teacher_network(cfg: Config, data: DataFiles) -> nn.Module:
+    """The teacher network as the run will use it, frozen, without training anything (for --dry-run): loaded from
+    teacher.checkpoint, a head-less backbone, or, when it would be trained, built untrained."""
+    if teacher_head(cfg) == "checkpoint":
+        model = load_teacher_checkpoint(cfg, Path(cfg.teacher.checkpoint), data)
+    else:
+        torch.manual_seed(seed_for(cfg.seed, "teacher"))
+        model = build_teacher(cfg, data)
+    return freeze(with_input_size(cfg, data, model))
 
 
 def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger) -> nn.Module:
     """The control teacher: teacher.net's architecture with untrained weights (seed `seed`; teacher.net.pretrained
-    is not loaded), its BatchNorm statistics measured on the teacher's frames so its features are as well scaled as
-    a trained one's, frozen."""
+    is not loaded), its BatchNorm statistics measured on the teacher's frames (the unlabeled pairs' source frames
+    when there is no data.teacher) so its features are as well scaled as a trained one's, frozen."""
     import dataclasses
 
-    net = dataclasses.replace(cfg.teacher.net, pretrained="")
+    net = dataclasses.replace(cfg.teacher.net, pretrained="", allow_download=False)
     torch.manual_seed(seed_for(cfg.seed, "teacher"))
     model = build_teacher(dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, net=net)), data)
-    recalibrate_after_stage("always", model, 0, data.teacher, cfg.data.source, input_spec(cfg, "source"),
+    model = with_input_size(cfg, data, model)  # statistics of the frames at the size the teacher sees them
+    frames = data.source_info
+    recalibrate_after_stage("always", model, 0, frames, cfg.data.source, input_spec(cfg, "source"),
                             batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers,
                             seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log,
                             desc="random teacher")
-    log.info("control: a random teacher (untrained %s, BatchNorm statistics from %s)", net.arch, data.teacher.path)
+    log.info("control: a random teacher (untrained %s, BatchNorm statistics from %s)", net.arch, frames.path)
     return freeze(model.to(accelerator.device))
+
+
+def resolve_teacher_input(cfg: Config, data: DataFiles) -> str:
+    """Fill data.source_mean/std from the teacher's own pretrained normalisation (timm's pretrained_cfg) when they
+    are empty, the teacher comes with weights and its mean/std differ from the rgb encoding's ImageNet ones (so the
+    saved config states them); returns a line saying what the teacher sees (size, normalisation) for log and
+    report."""
+    from crossmodal.encodings import IMAGENET_MEAN, IMAGENET_STD
+    from crossmodal.models.networks import pretrained_normalisation
+
+    d, net = cfg.data, cfg.teacher.net
+    h, w = teacher_input_size(cfg, data)
+    size = ("teacher.input_size; its maps are resampled to the student's grid" if cfg.teacher.input_size
+            else "the frame size")
+    weighted = bool(net.pretrained or net.allow_download or cfg.teacher.checkpoint)
+    own = pretrained_normalisation(net.arch) if weighted and d.source_encoding == "rgb" else None
+    if d.source_mean or d.source_std:
+        norm = f"data.source_mean {list(d.source_mean)}, data.source_std {list(d.source_std)} (set in the config)"
+    elif own is None or (np.allclose(own[0], IMAGENET_MEAN) and np.allclose(own[1], IMAGENET_STD)):
+        norm = f"the {d.source_encoding} encoding's own" + (" (ImageNet mean/std)" if d.source_encoding == "rgb" else "")
+    else:  # after the encoding's ImageNet standardisation: x' = (x * s_in + m_in - m) / s
+        mean, std = np.asarray(own[0], np.float64), np.asarray(own[1], np.float64)
+        d.source_mean = [round(float(v), 6) for v in (mean - IMAGENET_MEAN) / IMAGENET_STD]
+        d.source_std = [round(float(v), 6) for v in std / IMAGENET_STD]
+        norm = (f"mean {[round(float(v), 4) for v in mean]}, std {[round(float(v), 4) for v in std]} from "
+                f"{net.arch}'s pretrained config (data.source_mean/std set to match)")
+    return f"teacher input: {h}x{w} ({size}); normalisation: {norm}"

@@ -28,7 +28,8 @@ def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
     channels = encoding_channels(cfg.data.target_encoding, data.train.shapes[cfg.data.target])
     s = cfg.student
     return build_backbone(s.arch, channels, features=s.features, pretrained=s.pretrained,
-                          num_classes=data.num_classes, key="student")
+                          num_classes=data.num_classes, key="student", allow_download=s.allow_download,
+                          kwargs=s.kwargs, probe_size=(data.train.height, data.train.width))
 
 
 def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, accelerator: Accelerator,

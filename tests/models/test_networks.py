@@ -137,10 +137,13 @@ def test_state_dict_files_are_unwrapped_stripped_and_loaded_strictly(tmp_path, m
     ("torchvision:resnet18", ("layer2", "layer5"), "'layer5', which is not a submodule of torchvision:resnet18"),
     ("python:no_such_module_here:f", (), "module 'no_such_module_here' cannot be imported: put its folder on PYTHONPATH"),
     ("timm:hf-hub:timm/resnet18.a1_in1k", (), "would load from the Hugging Face hub"),
-    ("timm:resnet18.a1_in1k", (), "names pretrained weights (tag 'a1_in1k'), which are never downloaded here. "
-                                  "Download model.safetensors from https://huggingface.co/timm/resnet18.a1_in1k"),
+    ("timm:resnet18.a1_in1k", (), "names pretrained weights (tag 'a1_in1k'), which are not in the caches"),
+    ("timm:resnet18.a1_in1k", (), "download the weights of timm:resnet18.a1_in1k: model.safetensors from "
+                                  "https://huggingface.co/timm/resnet18.a1_in1k"),
 ])
-def test_network_errors_are_clear(arch, features, message):
+def test_network_errors_are_clear(arch, features, message, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # empty caches: nothing found, nothing downloaded
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(NetworkError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_backbone(arch, 2, features=features)
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, submodule_names
+from crossmodal.models.features import PROBE_SIZE, FeatureNet, HookedFeatures, check_feature_names, submodule_names
+from crossmodal.models.weight_sources import resolve_pretrained
 from crossmodal.models.weights import load_strict, read_state_dict
 
 
-def build(name: str, in_channels: int, num_classes: int, key: str) -> nn.Module:
-    """Import and call the factory, checking each step so a wrong name or signature is one clear line."""
+def build(name: str, in_channels: int, num_classes: int, key: str,
+          kwargs: Mapping[str, Any] | None = None) -> nn.Module:
+    """Import and call the factory (with the config's `kwargs` too), checking each step so a wrong name or signature
+    is one clear line."""
+    kwargs = dict(kwargs or {})
     module_name, _, attr = name.partition(":")
     spec = f"python:{name}"
     try:
@@ -33,18 +37,31 @@ def build(name: str, in_channels: int, num_classes: int, key: str) -> nn.Module:
     if not callable(factory):
         raise NetworkError(f"config key '{key}.arch' is {spec}, but '{attr}' is a {type(factory).__name__}, not a "
                            f"callable")
-    try:
-        inspect.signature(factory).bind(num_classes=num_classes, in_channels=in_channels)
-    except TypeError as err:
-        raise NetworkError(f"config key '{key}.arch' is {spec}, which must accept the keyword arguments "
-                           f"num_classes= and in_channels= ({err})") from None
-    except ValueError:  # no signature to inspect (a builtin): just call it
-        pass
-    model = factory(num_classes=num_classes, in_channels=in_channels)
+    _check_signature(factory, spec, key, num_classes, in_channels, kwargs)
+    model = factory(num_classes=num_classes, in_channels=in_channels, **kwargs)
     if not isinstance(model, nn.Module):
         raise NetworkError(f"config key '{key}.arch' is {spec}, which returned a {type(model).__name__}; it must "
                            f"return a torch.nn.Module")
     return model
+
+
+def _check_signature(factory, spec: str, key: str, num_classes: int, in_channels: int,
+                     kwargs: Mapping[str, Any]) -> None:
+    """The factory must take num_classes= and in_channels=, and the config's kwargs: one clear line if not."""
+    try:
+        signature = inspect.signature(factory)
+    except ValueError:  # no signature to inspect (a builtin): just call it
+        return
+    try:
+        signature.bind(num_classes=num_classes, in_channels=in_channels)
+    except TypeError as err:
+        raise NetworkError(f"config key '{key}.arch' is {spec}, which must accept the keyword arguments "
+                           f"num_classes= and in_channels= ({err})") from None
+    try:
+        signature.bind(num_classes=num_classes, in_channels=in_channels, **kwargs)
+    except TypeError as err:
+        raise NetworkError(f"config key '{key}.kwargs' is {dict(kwargs)}, which {spec} does not take: it is called "
+                           f"as callable(num_classes=, in_channels=, **kwargs) ({err})") from None
 
 
 def _features(model: nn.Module, features: Sequence[str], key: str, name: str) -> list[str]:
@@ -59,21 +76,25 @@ def _features(model: nn.Module, features: Sequence[str], key: str, name: str) ->
 
 def _pretrained(model: nn.Module, pretrained: str, key: str, name: str) -> None:
     if pretrained:
+        pretrained = resolve_pretrained("python", name, pretrained, False, key)  # refuses `cache`: none for your code
         state = read_state_dict(pretrained, f"{key}.pretrained")
         load_strict(model, state, pretrained, f"{key}.pretrained", f"python:{name}")
 
 
 def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: str, num_classes: int,
-             key: str) -> FeatureNet:
-    model = build(name, in_channels, num_classes, key)
+             key: str, allow_download: bool = False, *, kwargs: Mapping[str, Any] | None = None,
+             probe_size: tuple[int, int] | None = None) -> FeatureNet:
+    model = build(name, in_channels, num_classes, key, kwargs)
     names = _features(model, features, key, name)
     _pretrained(model, pretrained, key, name)
-    return HookedFeatures(model, names, in_channels)
+    return HookedFeatures(model, names, in_channels, tuple(probe_size) if probe_size else PROBE_SIZE)
 
 
 def segmentation_model(name: str, in_channels: int, num_classes: int, features: Sequence[str], pretrained: str,
-                       key: str, state_keys: set[str]) -> tuple[nn.Module, list[str]] | None:
-    model = build(name, in_channels, num_classes, key)
+                       key: str, state_keys: set[str],
+                       allow_download: bool = False, *, kwargs: Mapping[str, Any] | None = None,
+                       probe_size: tuple[int, int] | None = None) -> tuple[nn.Module, list[str]] | None:
+    model = build(name, in_channels, num_classes, key, kwargs)
     names = _features(model, features, key, name)
     _pretrained(model, pretrained, key, name)
     return model, names

@@ -1,15 +1,17 @@
 """torchvision networks: classification backbones (either side) and segmentation models with their own heads
-(teachers). Always built with weights=None: weights come only from local files named in the config."""
+(teachers). Always built with weights=None: weights come from a local file named in the config or found in TORCH_HOME
+(`pretrained: cache`), downloaded there only with allow_download."""
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import torchvision
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, last_per_stride
+from crossmodal.models.features import PROBE_SIZE, FeatureNet, HookedFeatures, check_feature_names, last_per_stride
+from crossmodal.models.weight_sources import local_weights
 from crossmodal.models.weights import adapt_input_conv, describe, first_conv, mismatch, read_state_dict, set_input_channels
 
 SEGMENTATION = frozenset(torchvision.models.list_models(module=torchvision.models.segmentation))
@@ -51,22 +53,36 @@ def default_taps(model: nn.Module, in_channels: int, prefix: str = "") -> list[s
                        f"(its top-level modules: {', '.join(n for n, _ in root.named_children())})")
 
 
+def _get_model(name: str, key: str, kwargs: Mapping[str, Any] | None, **fixed) -> nn.Module:
+    """torchvision.models.get_model(name, **fixed, **kwargs); the config's kwargs it refuses are one NetworkError."""
+    kwargs = dict(kwargs or {})
+    try:
+        return torchvision.models.get_model(name, **fixed, **kwargs)
+    except TypeError as err:
+        if "keyword argument" not in str(err) or not kwargs:
+            raise
+        raise NetworkError(f"config key '{key}.kwargs' is {kwargs}, which torchvision:{name} does not take "
+                           f"({str(err).splitlines()[0][:200]}; {', '.join(fixed)} are set by the project)") from None
+
+
 def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: str, num_classes: int,
-             key: str) -> FeatureNet:
+             key: str, allow_download: bool = False, *, kwargs: Mapping[str, Any] | None = None,
+             probe_size: tuple[int, int] | None = None) -> FeatureNet:
     _check_name(name, key)
     if name in SEGMENTATION:
         raise NetworkError(f"config key '{key}.arch': torchvision:{name} is a segmentation model with its own head, "
                            f"usable as a teacher only; a student is a backbone (e.g. torchvision:"
                            f"{'mobilenet_v3_large' if 'mobilenet' in name else 'resnet50'}) that gets the project's "
                            f"heads")
-    model = torchvision.models.get_model(name, weights=None)
+    model = _get_model(name, key, kwargs, weights=None)
+    pretrained = local_weights("torchvision", name, pretrained, allow_download, key)  # a path, `cache`, a download
     state = read_state_dict(pretrained, f"{key}.pretrained", hint=download_hint(name)) if pretrained else None
     stem = first_conv(model)
     set_input_channels(model, in_channels)
     if features:
         check_feature_names(model, features, f"{key}.features", f"torchvision:{name}")
     names = list(features) or default_taps(model, in_channels)
-    net = HookedFeatures(model, names, in_channels)
+    net = HookedFeatures(model, names, in_channels, tuple(probe_size) if probe_size else PROBE_SIZE)
     if state is not None:
         _load_used(model, state, stem[0] if stem else "", in_channels, pretrained, key, f"torchvision:{name}")
     return net
@@ -88,13 +104,17 @@ def _load_used(model: nn.Module, state: dict, stem: str, in_channels: int, path:
 
 
 def segmentation_model(name: str, in_channels: int, num_classes: int, features: Sequence[str], pretrained: str,
-                       key: str, state_keys: set[str]) -> tuple[nn.Module, list[str]] | None:
+                       key: str, state_keys: set[str],
+                       allow_download: bool = False, *, kwargs: Mapping[str, Any] | None = None,
+                       probe_size: tuple[int, int] | None = None) -> tuple[nn.Module, list[str]] | None:
     if name not in SEGMENTATION:
         return None  # a classification backbone gets the project's segmentation head (backbone() checks the name)
     aux = any(k.startswith("aux_classifier.") for k in state_keys)  # trained with aux_loss=True
-    model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=num_classes,
-                                         aux_loss=aux)
-    if pretrained:  # backbone weights of the classification model (fc / classifier dropped)
+    model = _get_model(name, key, kwargs, weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux)
+    # backbone weights of the classification model (fc / classifier dropped): a path, `cache`, a download
+    pretrained = local_weights("torchvision", name.split("_", 1)[1] if "_" in name else name, pretrained,
+                               allow_download, key)
+    if pretrained:
         state = read_state_dict(pretrained, f"{key}.pretrained", hint=download_hint(
             name.split("_", 1)[1] if "_" in name else name))
         state = {k.removeprefix("features."): v for k, v in state.items()}
