@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, to_dict
 from crossmodal.data.dataset import PairedDataset
-from crossmodal.data.files import SPLITS, DataFiles, split_path
+from crossmodal.data.files import SPLITS, DataFiles
 from crossmodal.errors import UserError
 from crossmodal.outputs import check_output_dir
 from crossmodal.downstream import example_indices
@@ -339,7 +339,7 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
         "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
         "wall_time_s": round(wall_time_s, 1), "resumed": resumed, "task": cfg.task, "source": cfg.data.source,
         "target": cfg.data.target, "class_names": names, "teacher": teacher_source,
-        "data": {s: str(split_path(cfg, s)) for s in SPLITS} | ({"val": str(data.val.path)} if data.val else {}),
+        "data": {s: str(getattr(data, s).path) for s in (*SPLITS, "val") if getattr(data, s) is not None},
         "protocol": [
             f"networks: teacher {net(cfg.teacher.net)} ({teacher_source}); student {net(cfg.student)}",
             *([teacher_input] if teacher_input else []),

@@ -53,7 +53,8 @@ def load_finetuned(path: Path, cfg: Config, channels: int) -> tuple[Segmenter, l
     blob = torch.load(path, map_location="cpu", weights_only=True)
     names = list(blob["class_names"])
     s = cfg.student  # rebuilt from the run's config alone: the weights come from the checkpoint, not `pretrained`
-    backbone = build_backbone(s.arch, channels, features=s.features, num_classes=len(names), key="student")
+    backbone = build_backbone(s.arch, channels, features=s.features, num_classes=len(names), key="student",
+                              kwargs=s.kwargs)
     model = Segmenter(backbone, len(names), s.head_channels)
     model.load_state_dict(blob["model"])
     return model, names

@@ -107,7 +107,8 @@ class Taps:
             self.stop_after = None
         missing = [n for n in self.names if n not in self.outputs]
         if missing:
-            raise RuntimeError(f"feature taps {missing} were not reached by the forward pass")
+            raise NetworkError(f"feature taps {missing} were not reached by the forward pass; name modules its "
+                               f"forward runs")
         feats = [self.outputs[n] for n in self.names]
         self.outputs = {}
         return feats, out

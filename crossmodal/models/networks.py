@@ -47,7 +47,7 @@ def _refuse_size(arch: str, key: str, probe_size: tuple[int, int] | None) -> Ite
         yield
     except ProbeError as err:
         size = f"{err.size[0]}x{err.size[1]}"
-        where = f"{size} frames" if probe_size else f"the {size} dry-run input (pass the frame size as probe_size)"
+        where = f"{size} frames" if probe_size else f"the {size} dry-run input"
         raise NetworkError(f"config key '{key}.arch': {arch} cannot run on {where} ({err.cause}); "
                            f"{err.accepts}") from err
 
@@ -82,7 +82,7 @@ def build_teacher(arch: str, in_channels: int, num_classes: int, *, task: str = 
                                          set(state_keys), allow_download=allow_download, **extra)
         if own is not None:
             model, taps = own
-            return OwnHeadNet(model, taps, in_channels, num_classes, task, f"{key}.arch={spec}")
+            return OwnHeadNet(model, taps, in_channels, num_classes, task, f"{key}.arch={spec}", probe_size)
         backbone = adapter.backbone(spec.name, in_channels, list(features), pretrained, num_classes, key,
                                     allow_download=allow_download, **extra)
     if not get_task(task).per_pixel:

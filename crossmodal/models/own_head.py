@@ -28,26 +28,27 @@ class OwnHeadNet(nn.Module):
     classes), features_and_logits(x, need_logits), and out_channels / strides of the tapped stages."""
 
     def __init__(self, model: nn.Module, names: Sequence[str], in_channels: int, num_classes: int, task: str,
-                 what: str) -> None:
+                 what: str, probe_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.model = model
         self.in_channels = in_channels
         self.feature_names = list(names)
         self.taps = Taps(model, names)
+        self.probe_size = tuple(probe_size or PROBE_SIZE)  # the frame size when known: the dry run's input
         self.out_channels, self.strides, _ = measure(lambda x: self.features_and_logits(x, False)[0], model,
-                                                     in_channels)
+                                                     in_channels, self.probe_size)
         self._check_logits(num_classes, task, what)
 
     def _check_logits(self, num_classes: int, task: str, what: str) -> None:
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
-            logits = self(torch.randn(1, self.in_channels, *PROBE_SIZE))
+            logits = self(torch.randn(1, self.in_channels, *self.probe_size))
         self.model.train(was_training)
         want = get_task(task).logits_dims
         if logits.dim() != want or logits.shape[1] != num_classes:
             shape = "(B, C, H, W) per-pixel logits" if want == 4 else "(B, C) image-level logits"
-            raise NetworkError(f"{what} gives logits of shape {tuple(logits.shape)} for a {PROBE_SIZE} input; the "
+            raise NetworkError(f"{what} gives logits of shape {tuple(logits.shape)} for a {self.probe_size} input; the "
                                f"task needs {shape} with C = {num_classes} classes, as the data have")
 
     def _resize(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

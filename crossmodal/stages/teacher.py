@@ -18,6 +18,7 @@ from crossmodal.atomic import save_checkpoint
 from crossmodal.config import Config, teacher_head, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
+from crossmodal.errors import NetworkError
 from crossmodal.models import build_backbone, build_teacher as build_teacher_net
 from crossmodal.models.networks import code_fingerprint
 from crossmodal.models.teacher_views import HeadlessTeacher, ResizedTeacher
@@ -115,9 +116,14 @@ def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles, key: str =
         f"torch.save(model.state_dict(), path), or runs/<name>/checkpoints/teacher.pt); leave the key empty to "
         f"train a teacher"))
     model = build_teacher(cfg, data, frozenset(state))
-    load_strict(model.checkpoint_module(), state, path, key,
-                f"teacher.net.arch='{arch}' with {len(data.teacher_class_names)} classes"
-                + ("" if cfg.teacher.num_classes else " (a teacher of another vocabulary: set teacher.num_classes)"))
+    try:
+        load_strict(model.checkpoint_module(), state, path, key,
+                    f"teacher.net.arch='{arch}' with {len(data.teacher_class_names)} classes")
+    except NetworkError as err:
+        if cfg.teacher.num_classes:
+            raise
+        raise NetworkError(f"{err}. If it was trained for other classes than the data's, give its class count in "
+                           f"teacher.num_classes") from None
     return model
 
 
