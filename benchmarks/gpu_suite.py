@@ -22,6 +22,10 @@ Made to run on one CUDA GPU in under 6 minutes (bf16 autocast, channels_last mod
    InputSpec('logdepth_valid'), train=True augmentation, the step's batch size) with num_workers = every core this
    process may use; whole epochs after a warm-up epoch (workers restart each epoch, as in training) and the rate
    after each epoch's first batch. Compared with each step's images/s: a ratio >= 1 means the loader keeps up.
+1b. Head-less ViT teacher: a `timm:vit_base_patch14_dinov2` teacher (head-less, random weights) -> resnet18 student
+   with `crd_dense` at the step's size and batch (bf16 autocast on CUDA, channels_last), timed with
+   benchmarks/vit_teacher.py's step (teacher forward alone and whole step interleaved, medians): step time, images/s,
+   teacher share, peak memory. --tiny: a 2-block, 48-wide ViT of the same patching; --skip-vit leaves it out.
 3. Pipeline: `accelerate launch --mixed_precision bf16 run_transfer.py --config configs/smoke.yaml` (output, data and
    teacher cache in a temporary folder) as a subprocess: wall time and the per-method mIoU of its metrics.json.
 
@@ -63,6 +67,13 @@ def data_pipeline_bench():
     import data_pipeline
 
     return data_pipeline
+
+
+def vit_teacher_bench():
+    """benchmarks/vit_teacher.py (its step and the ViT row of this suite), imported on first use (it imports torch)."""
+    import vit_teacher
+
+    return vit_teacher
 
 
 SECTION = "## GPU suite (benchmarks/gpu_suite.py)"
@@ -315,6 +326,7 @@ def section(res: dict, note: str) -> str:
              "What it measures (details in the script's docstring): the transfer step of a "
              f"{FULL['teacher']} teacher with {' and '.join(FULL['students'])} students at {FULL['size']}, batch "
              f"{FULL['batch']}, without a loss and with `crd` and `crd_dense` (images/s, what the loss adds, peak GPU "
+             "memory); a head-less ViT-B/14 teacher -> resnet18 student with `crd_dense` (images/s, teacher share, peak "
              "memory); `make_loader` with every core against that step; and the smoke pipeline end to end under "
              "`accelerate launch --mixed_precision bf16`. bf16 autocast and channels_last models and inputs.", "",
              "On a GPU machine (the checkout installed with `pip install -e \".[dev]\"` and timm; meant to finish in "
@@ -347,6 +359,10 @@ def section(res: dict, note: str) -> str:
         lines.append(f"| {c['student']} | {c['loss']} | {1e3 * c['step_s_median']:.1f}, {1e3 * c['step_s_min']:.1f} | "
                      f"{c['images_per_s']:.1f} | {added} | {fmt(c['peak_mem_mib'], '.0f')} | "
                      f"{fmt(c['step_mem_mib'], '.0f')} |")
+    if res.get("vit"):
+        lines += [""] + vit_teacher_bench().gpu_suite_lines(res["vit"], cuda)
+    elif not cuda:
+        lines += ["", "Head-less ViT teacher row: skipped (--skip-vit); it has not been run on a GPU yet."]
     ld = res.get("loader")
     if ld:
         lines += ["", "#### Loader against the step", "",
@@ -407,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loader-samples", type=int, default=0, help="samples of the loader file (default 2048; 32 tiny)")
     p.add_argument("--loader-epochs", type=int, default=0, help="timed loader epochs (default 2; 1 tiny)")
     p.add_argument("--workers", type=int, default=0, help="loader workers (default: every usable core)")
+    p.add_argument("--skip-vit", action="store_true", help="leave out the head-less ViT-B/14 teacher row")
     p.add_argument("--skip-loader", action="store_true", help="leave out the loader measurement")
     p.add_argument("--skip-pipeline", action="store_true", help="leave out the smoke pipeline run")
     p.add_argument("--pipeline-config", default="configs/smoke.yaml",
@@ -467,6 +484,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1. transfer step ({preset['teacher']} teacher, {repeats} repeats)", flush=True)
     res["cases"] = bench_steps(device, h, w, batch, preset["teacher"], preset["students"], args.num_samples,
                                repeats, warmup, amp, log=lambda m: print(m, flush=True))
+    if not args.skip_vit:
+        print("1b. head-less ViT teacher", flush=True)
+        res["vit"] = vit_teacher_bench().gpu_suite_row(device, (h, w), batch, repeats, warmup, amp, args.tiny,
+                                                       log=lambda m: print(m, flush=True))
     if device.type == "cuda":
         torch.cuda.empty_cache()  # the networks are gone; leave the GPU to the pipeline's own process
     with tempfile.TemporaryDirectory(prefix="gpu_suite_", dir=args.tmp_dir) as tmpdir:

@@ -141,3 +141,24 @@ def test_another_vocabulary_refuses_the_distiller_head_for_fine_tuning(smoke_run
     args = [a for a in args if not a.startswith(("teacher.num_classes", "finetune.head_init"))]
     with pytest.raises(Exception, match="teacher.num_classes"):
         run_transfer.main(args)
+
+
+def test_the_foundation_example_dry_runs_with_a_vit_saved_as_downloaded(data_without_teacher_split, tmp_path,
+                                                                        capsys):
+    """configs/foundation_example.yaml as shipped (a head-less DINOv2 ViT-S/14 read from a .safetensors file), with a
+    narrow random ViT of the same layout in the file: --dry-run prints the taps and trains nothing."""
+    import timm
+    from safetensors.torch import save_file
+
+    narrow = {"embed_dim": 48, "num_heads": 2}
+    vit = timm.create_model("vit_small_patch14_dinov2", pretrained=False, **narrow)
+    save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(tmp_path / "dinov2.safetensors"))
+    args = ["--config", str(REPO / "configs" / "foundation_example.yaml"), *data_without_teacher_split,
+            f"output_dir={tmp_path / 'runs'}", f"teacher.net.pretrained={tmp_path / 'dinov2.safetensors'}",
+            "teacher.net.kwargs={embed_dim: 48, num_heads: 2}", "--dry-run"]
+    assert run_transfer.main(args) == 0
+    out = capsys.readouterr().out
+    assert "teacher input: 224x294 (teacher.input_size" in out
+    assert "| teacher | 1 (-1) | `blocks.11` | 48 | 3 |" in out  # stride 14 at 224 rows: 3 against 48-row frames
+    assert "crd_dense: distiller `crd_dense` reads teacher stage 1 (`blocks.11`" in out
+    assert not (tmp_path / "runs").exists()  # nothing written, nothing trained
