@@ -20,7 +20,8 @@ median (a) / median (b); images/s = batch / median (b); ViT / default = median o
 the default teacher's step of the same repeat (same frame size and autocast): the figure this script is for, since
 shared machines are noisy and only ratios measured side by side hold.
 Peak memory: on a CPU each case runs again in a fresh Python process (--memory-probe): the resident set (VmRSS)
-once the networks and inputs exist, then the kernel's high-water mark (VmHWM, reset through /proc/self/clear_refs
+once the networks and inputs exist (after gc and glibc's malloc_trim(0), so that heap freed by the build's dry
+forward cannot absorb later growth), then the kernel's high-water mark (VmHWM, reset through /proc/self/clear_refs
 so the build's own peak does not count) after 2 teacher forwards and after 2 steps: the growth over that RSS is
 what the teacher forward and the step take (activations, gradients, AdamW state, allocator caches). On CUDA:
 torch.cuda.max_memory_allocated() over the timed calls (peak stats reset before each call).
@@ -39,6 +40,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import gc
 import json
 import os
 import platform
@@ -221,10 +224,10 @@ def gpu_suite_row(device: torch.device, size: tuple[int, int], batch: int, repea
 
 def gpu_suite_lines(row: dict, cuda: bool) -> list[str]:
     """The ViT teacher part of benchmarks/gpu_suite.py's markdown section."""
+    tiny = f", --tiny: kwargs {row['teacher_kwargs']}" if row["teacher_kwargs"] else ""
     lines = ["#### Head-less ViT teacher", "",
-             f"`{row['teacher']}` (head-less, random weights" + (f", --tiny: kwargs {TINY_VIT}" if row["teacher_kwargs"]
-                                                                 else "") + f") -> `{row['student']}` student with "
-             f"`{METHOD}`, {row['size']}, batch {row['batch']}, {'bf16 autocast' if row['amp'] else 'float32'}, "
+             f"`{row['teacher']}` (head-less, random weights{tiny}) -> `{row['student']}` student with `{METHOD}`, "
+             f"{row['size']}, batch {row['batch']}, {'bf16 autocast' if row['amp'] else 'float32'}, "
              "channels_last; the step of benchmarks/vit_teacher.py (teacher forward alone and whole step "
              "interleaved, medians; teacher share = teacher forward / step; peak memory = "
              "torch.cuda.max_memory_allocated() over the calls, resident networks and AdamW state included).", ""]
@@ -246,9 +249,20 @@ def proc_status() -> dict[str, int]:
     return {k: int(re.search(k + r":\s+(\d+)", text).group(1)) for k in ("VmRSS", "VmHWM")}
 
 
+def malloc_trim() -> bool:
+    """glibc's malloc_trim(0): free heap pages returned to the system; False where there is no glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 def memory_probe(spec: dict) -> dict:
     """In a fresh process: RSS once built, then the high-water mark after 2 teacher forwards and after 2 steps."""
     case = make_case(spec, torch.device("cpu"))
+    gc.collect()
+    trimmed = malloc_trim()  # freed heap (the build's dry forward) back to the system: later growth is not hidden in it
     try:
         Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS: the build's peak does not count
         reset = True
@@ -261,7 +275,7 @@ def memory_probe(spec: dict) -> dict:
     for _ in range(2):
         case.step()
     after_step = proc_status()
-    return {"hwm_reset": reset, "rss_before_mib": before["VmRSS"] / 1024,
+    return {"hwm_reset": reset, "malloc_trim": trimmed, "rss_before_mib": before["VmRSS"] / 1024,
             "teacher_growth_mib": (after_teacher["VmHWM"] - before["VmRSS"]) / 1024,
             "step_growth_mib": (after_step["VmHWM"] - before["VmRSS"]) / 1024,
             "peak_rss_mib": after_step["VmHWM"] / 1024,
@@ -305,6 +319,7 @@ def run_size(size: tuple[int, int], batch: int, amps: list[bool], args, device: 
         if row["teacher"] == VIT:
             ratios = [a / b for a, b in zip(row["raw"]["step_s"], other["raw"]["step_s"])]
             row["vit_over_default"], other["vit_over_default"] = statistics.median(ratios), None
+            row["vit_over_default_min"] = min(row["raw"]["step_s"]) / min(other["raw"]["step_s"])
     if device.type == "cpu" and not args.no_memory and not (args.tiny and size != args.first_size):
         # memory does not depend on timing: the probes run side by side, as many at a time as there are CPUs
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -330,7 +345,8 @@ def mem_cells(row: dict) -> str:
     """The memory cells of a table row (CPU: RSS from the probe; CUDA: peak allocated)."""
     m = row.get("memory")
     if m:
-        return f"{m['rss_before_mib']:.0f} | +{m['teacher_growth_mib']:.0f} | +{m['step_growth_mib']:.0f}"
+        return (f"{m['rss_before_mib']:.0f} | +{m['teacher_growth_mib']:.0f} | +{m['step_growth_mib']:.0f} "
+                f"({m['peak_rss_mib']:.0f})")
     if row.get("step_peak_mib") is not None:
         return f"- | {row['teacher_peak_mib']:.0f} (allocated) | {row['step_peak_mib']:.0f} (allocated)"
     return "- | - | -"
@@ -351,20 +367,25 @@ def section_text(res: dict) -> str:
              f"AdamW (script docstring). Teachers head-less with random weights: `{VIT}`"
              + (f" (--tiny: kwargs {TINY_VIT})" if s["tiny"] else "") + f" and the default `{DEFAULT_TEACHER}`. "
              "Teacher share = teacher forward alone / whole step (in brackets: the teacher part timed inside the "
-             "step); ViT / default = the ViT step over the default teacher's step, median of per-repeat ratios. "
+             "step); ViT / default = the ViT step over the default teacher's step, median of per-repeat ratios (in "
+             "brackets: fastest ViT step over fastest default step, the estimate least moved by other work on the "
+             "machine). "
              + ("" if s["tiny"] else "Batch 32 at 96x128 is the transfer's default batch_size; at 240x320 (6.25x the "
                 "pixels) batch 8, so that a ViT step stays around a second on a 2-core CPU. ")
-             + "Memory (CPU): a fresh process per row; RSS once built, then the growth of the peak resident set over "
-             "it during 2 teacher forwards, and during 2 steps (AdamW state included)"
+             + "Memory (CPU): a fresh process per row; RSS once built (after gc and malloc_trim), then the growth of "
+             "the peak resident set over it during 2 teacher forwards, and during 2 steps (AdamW state included; in "
+             "brackets the peak resident set itself, imports included)"
              + (" (--tiny: at the first size only)." if s["tiny"] else "."), "",
              "| size | batch | autocast | teacher | teacher fwd ms | step ms (median, min) | teacher share | "
-             "images/s | ViT / default step | RSS built MiB | teacher fwd peak MiB | step peak MiB |",
+             "images/s | ViT / default step | RSS built MiB | teacher fwd peak MiB | step peak MiB (peak RSS) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         lines.append(f"| {r['size']} | {r['batch']} | {'bf16' if r['amp'] else 'off (fp32)'} | `{r['teacher']}` | "
                      f"{r['teacher_ms']:.1f} | {r['step_ms']:.1f}, {r['step_ms_min']:.1f} | "
                      f"{100 * r['teacher_share']:.1f}% ({100 * r['teacher_share_in_step']:.1f}%) | "
-                     f"{r['images_per_s']:.1f} | {ratio_text(r, '{:.2f}x', '1 (reference)')} | {mem_cells(r)} |")
+                     f"{r['images_per_s']:.1f} | {ratio_text(r, '{:.2f}x', '1 (reference)')}"
+                     + ("" if r.get("vit_over_default_min") is None else f" ({r['vit_over_default_min']:.2f}x)")
+                     + f" | {mem_cells(r)} |")
     if res.get("note"):
         lines += ["", res["note"].strip()]
     return "\n".join(lines) + "\n"
@@ -418,6 +439,7 @@ def machine(device: torch.device, threads: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time every case at every size (or, with --memory-probe, measure one case's memory), print and write."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.memory_probe:

@@ -19,6 +19,7 @@ from eval.teacher_warnings import reference_warnings
 
 CONFIG = REPO / "configs" / "smoke.yaml"
 SPLITS = ("unlabeled", "train", "val", "test")
+FEATURE_DISTILLERS = ("crd_dense", "crd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst")
 
 
 @pytest.mark.parametrize("overrides, words", [
@@ -155,10 +156,40 @@ def test_the_foundation_example_dry_runs_with_a_vit_saved_as_downloaded(data_wit
     save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(tmp_path / "dinov2.safetensors"))
     args = ["--config", str(REPO / "configs" / "foundation_example.yaml"), *data_without_teacher_split,
             f"output_dir={tmp_path / 'runs'}", f"teacher.net.pretrained={tmp_path / 'dinov2.safetensors'}",
-            "teacher.net.kwargs={embed_dim: 48, num_heads: 2}", "--dry-run"]
+            "teacher.net.kwargs={embed_dim: 48, num_heads: 2}", "transfer.crd.num_negatives=32",
+            f"methods=[none,{','.join(FEATURE_DISTILLERS)}]", "--dry-run"]
     assert run_transfer.main(args) == 0
     out = capsys.readouterr().out
     assert "teacher input: 224x294 (teacher.input_size" in out
     assert "| teacher | 1 (-1) | `blocks.11` | 48 | 3 |" in out  # stride 14 at 224 rows: 3 against 48-row frames
     assert "crd_dense: distiller `crd_dense` reads teacher stage 1 (`blocks.11`" in out
+    for method in FEATURE_DISTILLERS:  # every feature distiller is built and runs one step on the ViT's maps
+        assert f"- {method}: distiller `{method}`" in out
     assert not (tmp_path / "runs").exists()  # nothing written, nothing trained
+
+
+def test_the_teachers_own_normalisation_is_applied_after_the_rgb_encoding():
+    """SigLIP expects (x - 0.5) / 0.5 on [0, 1] pixels: after the rgb encoding's ImageNet standardisation the
+    source mean/std are set so the two compose to exactly that; DINOv2's ImageNet statistics change nothing."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from crossmodal.encodings import IMAGENET_MEAN, IMAGENET_STD
+    from crossmodal.stages.teacher import resolve_teacher_input
+
+    data = SimpleNamespace(unlabeled=SimpleNamespace(height=96, width=128))
+    cfg = load_config(CONFIG, ["teacher.head=none", "teacher.net.arch=timm:vit_base_patch16_siglip_224",
+                               "teacher.net.pretrained=w.safetensors", "teacher.input_size=[224,288]"])
+    line = resolve_teacher_input(cfg, data)
+    assert "teacher input: 224x288 (teacher.input_size" in line and "mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]" in line
+    pixels = np.random.default_rng(0).random(3)
+    encoded = (pixels - IMAGENET_MEAN) / IMAGENET_STD
+    seen = (encoded - np.array(cfg.data.source_mean)) / np.array(cfg.data.source_std)
+    assert np.allclose(seen, (pixels - 0.5) / 0.5, atol=1e-5)
+    dino = load_config(CONFIG, ["teacher.head=none", "teacher.net.arch=timm:vit_small_patch14_dinov2",
+                                "teacher.net.pretrained=w.safetensors"])
+    assert "ImageNet mean/std" in resolve_teacher_input(dino, data) and dino.data.source_mean == []
+    mine = load_config(CONFIG, ["teacher.head=none", "teacher.net.arch=timm:vit_base_patch16_siglip_224",
+                                "teacher.net.pretrained=w.safetensors", "data.source_mean=[0,0,0]",
+                                "data.source_std=[1,1,1]"])
+    assert "(set in the config)" in resolve_teacher_input(mine, data) and mine.data.source_mean == [0, 0, 0]
