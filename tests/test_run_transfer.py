@@ -23,13 +23,14 @@ def test_smoke_run_writes_every_output(smoke_run):
         img = cv2.imread(str(run_dir / "figures" / f"{fig}.png"))
         assert img is not None and img.std() > 0, fig
     report = (run_dir / "report.md").read_text()
-    for method in ("none", "crd_dense", "crd", "teacher_rgb"):
+    for method in ("none", "crd_dense", "crd", "teacher_rgb", "teacher_probe"):
         assert f"| {method} |" in report
+    assert "## Networks" in report and "| student | 2 (-1) | `layer3` | 64 | 8 |" in report
 
 
 def test_metrics_json_schema(smoke_run):
     _, metrics, _ = smoke_run
-    assert list(metrics["methods"]) == ["none", "crd_dense", "crd", "teacher_rgb"]
+    assert list(metrics["methods"]) == ["none", "crd_dense", "crd", "teacher_rgb", "teacher_probe"]
     assert metrics["seed"] == 0 and metrics["num_processes"] == 1 and metrics["wall_time_s"] > 0
     assert metrics["device"].startswith("cpu")
     names = metrics["class_names"]
