@@ -224,6 +224,22 @@ class Config:
         return get_task(self.task)
 
 
+# options added later, left out (at their default) where saved configs are compared, so the cells, step checkpoints
+# and runs written before them stay reusable and resumable:
+# crd_dense's teacher_layer (also inside crd_dense_kd), the teacher's head, vocabulary and input size, and every
+# network's factory kwargs and allow_download
+NEW_DEFAULTS = {"teacher_layer": None, "head": "auto", "num_classes": 0, "class_names": [], "input_size": [],
+                "kwargs": {}, "allow_download": False}
+
+
+def without_new_defaults(section: object) -> object:
+    """A saved config (or a section of one, nested ones too) without the options of NEW_DEFAULTS at their default."""
+    if not isinstance(section, dict):
+        return section
+    return {k: without_new_defaults(v) for k, v in section.items()
+            if not (k in NEW_DEFAULTS and v == NEW_DEFAULTS[k])}
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 

@@ -18,7 +18,7 @@ from torch import nn
 from accelerate import Accelerator
 
 from crossmodal.atomic import atomic_path, save_checkpoint
-from crossmodal.config import Config, TransferStage, to_dict
+from crossmodal.config import Config, TransferStage, to_dict, without_new_defaults
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.distill.options import config_key
@@ -155,13 +155,13 @@ def cell_identity(config: dict, method: str, control: str = "", trial: bool = Fa
     data = {k: v for k, v in tree["data"].items() if k != "num_workers"}
     data["synthetic"] = {k: v for k, v in data["synthetic"].items() if k != "workers"}
     tree["data"] = data
-    tree["teacher"] = _without_new_defaults({k: v for k, v in tree["teacher"].items() if k != "cache_dir"})
-    tree["student"] = _without_new_defaults(tree["student"])
+    tree["teacher"] = without_new_defaults({k: v for k, v in tree["teacher"].items() if k != "cache_dir"})
+    tree["student"] = without_new_defaults(tree["student"])
     if method == "none":  # no transfer and no teacher (the run's `seed` is the teacher's; the cell has its own)
         for key in ("transfer", "teacher", "seed"):
             tree.pop(key)
     else:
-        tree["transfer"] = {k: _without_new_defaults(v) for k, v in tree["transfer"].items()
+        tree["transfer"] = {k: without_new_defaults(v) for k, v in tree["transfer"].items()
                             if k in _STAGE_FIELDS or k == config_key(method)}
     ft = {k: v for k, v in tree["finetune"].items() if k not in ("label_counts", "label_methods")}
     ft["label_counts"] = _label_counts(config, method, control, trial)
@@ -169,21 +169,6 @@ def cell_identity(config: dict, method: str, control: str = "", trial: bool = Fa
     if control or trial:
         tree.pop("probe")
     return tree
-
-
-# options added later, left out of a cell's identity at their default so earlier runs' cells stay reusable:
-# crd_dense's teacher_layer (also inside crd_dense_kd), the teacher's head, vocabulary and input size, and every
-# network's factory kwargs and allow_download
-_NEW_TRANSFER_DEFAULTS = {"teacher_layer": None, "head": "auto", "num_classes": 0, "class_names": [],
-                          "input_size": [], "kwargs": {}, "allow_download": False}
-
-
-def _without_new_defaults(section: object) -> object:
-    """A config section (nested ones too) without the options of _NEW_TRANSFER_DEFAULTS at their default."""
-    if not isinstance(section, dict):
-        return section
-    return {k: _without_new_defaults(v) for k, v in section.items()
-            if not (k in _NEW_TRANSFER_DEFAULTS and v == _NEW_TRANSFER_DEFAULTS[k])}
 
 
 def _label_counts(cfg: Config | dict, method: str, control: str, trial: bool) -> list[int]:

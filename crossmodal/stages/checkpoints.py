@@ -19,6 +19,7 @@ import torch
 from accelerate import Accelerator
 
 from crossmodal.atomic import save_checkpoint
+from crossmodal.config import without_new_defaults
 from crossmodal.errors import UserError
 
 
@@ -74,7 +75,7 @@ class StageCheckpoints:
             except Exception as err:  # noqa: BLE001 - fall back to the previous snapshot
                 self.log.warning("checkpoint %s cannot be read (%s); trying an older one", path, err)
                 continue
-            if snap.get("config") != self.config:
+            if without_new_defaults(snap.get("config")) != without_new_defaults(self.config):
                 raise UserError(f"checkpoint {path} was written with another config than this run's "
                                  f"({self.folder.parent.parent / 'config.yaml'}); it cannot be resumed from")
             self.log.info("resuming from %s (step %d)", path, snap["step"])

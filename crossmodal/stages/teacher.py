@@ -15,7 +15,7 @@ from filelock import FileLock, Timeout
 from torch import nn
 
 from crossmodal.atomic import save_checkpoint
-from crossmodal.config import Config, teacher_head, to_dict
+from crossmodal.config import Config, NetConfig, teacher_head, to_dict
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import NetworkError
@@ -43,9 +43,23 @@ def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = fro
     common = dict(features=net.features, pretrained=net.pretrained, key="teacher.net", kwargs=net.kwargs,
                   probe_size=size, allow_download=net.allow_download)
     if teacher_head(cfg) == "none":
+        check_headless_arch(net.arch)
         return HeadlessTeacher(build_backbone(net.arch, channels, **common))
     return build_teacher_net(net.arch, channels, len(data.teacher_class_names), task=cfg.task,
                              head_channels=net.head_channels, state_keys=state_keys, **common)
+
+
+def check_headless_arch(arch: str) -> None:
+    """A head-less teacher is a backbone: a segmentation model with its own head is named as its backbone, or
+    loaded whole as a checkpoint of another vocabulary."""
+    from crossmodal.models.families.torchvision_nets import SEGMENTATION
+
+    family, _, name = arch.partition(":")
+    if family == "torchvision" and name in SEGMENTATION:
+        raise NetworkError(f"config key 'teacher.net.arch' is {arch}, a segmentation model with its own head, but "
+                           f"teacher.head is none: name its backbone (e.g. torchvision:"
+                           f"{'mobilenet_v3_large' if 'mobilenet' in name else 'resnet50'}), or load the whole model "
+                           f"with teacher.head checkpoint, teacher.checkpoint FILE and teacher.num_classes N")
 
 
 def teacher_input_size(cfg: Config, data: DataFiles) -> tuple[int, int]:
@@ -197,10 +211,11 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
     head = teacher_head(cfg)
     if head == "none":
         model = build_teacher(cfg, data)
-        pretrained = cfg.teacher.net.pretrained
-        info["source"] = (f"head-less feature backbone, weights {pretrained}" if pretrained else
-                          "head-less feature backbone with RANDOM weights (teacher.net.pretrained is empty)")
-        if not pretrained and not cfg.teacher.net.allow_download:
+        net = cfg.teacher.net
+        weighted = net.pretrained or net.allow_download or untrained(net).arch != net.arch  # (a tagged timm name)
+        info["source"] = (f"head-less feature backbone, weights {net.pretrained or 'published with ' + net.arch}"
+                          if weighted else "head-less feature backbone with RANDOM weights (no teacher.net.pretrained)")
+        if not weighted:
             log.warning("teacher: teacher.head is none and teacher.net.pretrained is empty: the teacher is an "
                         "untrained network and has nothing to teach")
     elif head == "checkpoint":
@@ -234,13 +249,22 @@ def teacher_network(cfg: Config, data: DataFiles) -> nn.Module:
     return freeze(with_input_size(cfg, data, model))
 
 
+def untrained(net: NetConfig) -> NetConfig:
+    """`net` without any weights to load: no pretrained file or cache, no download, and a tagged timm name
+    (timm:vit_small_patch14_dinov2.lvd142m, which means its published weights) as its bare architecture."""
+    import dataclasses
+
+    arch = net.arch.split(".", 1)[0] if net.arch.startswith("timm:") else net.arch
+    return dataclasses.replace(net, arch=arch, pretrained="", allow_download=False)
+
+
 def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger) -> nn.Module:
     """The control teacher: teacher.net's architecture with untrained weights (seed `seed`; teacher.net.pretrained
     is not loaded), its BatchNorm statistics measured on the teacher's frames (the unlabeled pairs' source frames
     when there is no data.teacher) so its features are as well scaled as a trained one's, frozen."""
     import dataclasses
 
-    net = dataclasses.replace(cfg.teacher.net, pretrained="", allow_download=False)
+    net = untrained(cfg.teacher.net)
     torch.manual_seed(seed_for(cfg.seed, "teacher"))
     model = build_teacher(dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, net=net)), data)
     model = with_input_size(cfg, data, model)  # statistics of the frames at the size the teacher sees them
@@ -265,12 +289,13 @@ def resolve_teacher_input(cfg: Config, data: DataFiles) -> str:
     h, w = teacher_input_size(cfg, data)
     size = ("teacher.input_size; its maps are resampled to the student's grid" if cfg.teacher.input_size
             else "the frame size")
-    weighted = bool(net.pretrained or net.allow_download or cfg.teacher.checkpoint)
+    weighted = bool(net.pretrained or net.allow_download or cfg.teacher.checkpoint or untrained(net).arch != net.arch)
     own = pretrained_normalisation(net.arch) if weighted and d.source_encoding == "rgb" else None
     if d.source_mean or d.source_std:
         norm = f"data.source_mean {list(d.source_mean)}, data.source_std {list(d.source_std)} (set in the config)"
     elif own is None or (np.allclose(own[0], IMAGENET_MEAN) and np.allclose(own[1], IMAGENET_STD)):
-        norm = f"the {d.source_encoding} encoding's own" + (" (ImageNet mean/std)" if d.source_encoding == "rgb" else "")
+        norm = f"the {d.source_encoding} encoding's own" + (" (ImageNet mean/std)" if d.source_encoding == "rgb"
+                                                             else "")
     else:  # after the encoding's ImageNet standardisation: x' = (x * s_in + m_in - m) / s
         mean, std = np.asarray(own[0], np.float64), np.asarray(own[1], np.float64)
         d.source_mean = [round(float(v), 6) for v in (mean - IMAGENET_MEAN) / IMAGENET_STD]

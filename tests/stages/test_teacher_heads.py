@@ -2,6 +2,7 @@
 (teacher.num_classes), the refusals that go with them, the teacher's input size, and the teacher's references
 (`teacher_rgb` when its head predicts the data's classes, `teacher_probe` always)."""
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -193,3 +194,46 @@ def test_the_teachers_own_normalisation_is_applied_after_the_rgb_encoding():
                                 "teacher.net.pretrained=w.safetensors", "data.source_mean=[0,0,0]",
                                 "data.source_std=[1,1,1]"])
     assert "(set in the config)" in resolve_teacher_input(mine, data) and mine.data.source_mean == [0, 0, 0]
+
+
+def test_the_random_teacher_loads_no_weights_even_for_a_tagged_timm_name():
+    from crossmodal.config import NetConfig
+    from crossmodal.stages.teacher import untrained
+
+    net = untrained(NetConfig(arch="timm:vit_small_patch14_dinov2.lvd142m", pretrained="cache", allow_download=True,
+                              kwargs={"depth": 2}))
+    assert (net.arch, net.pretrained, net.allow_download, net.kwargs) == ("timm:vit_small_patch14_dinov2", "", False,
+                                                                          {"depth": 2})
+    assert untrained(NetConfig(arch="python:my.nets:build", pretrained="w.pt")).arch == "python:my.nets:build"
+
+
+def test_step_checkpoints_written_before_the_new_options_still_resume(tmp_path):
+    """A step checkpoint whose saved config predates teacher.head & co. (keys absent) is resumed from, not refused;
+    one that differs in a real setting still is."""
+    from accelerate import Accelerator
+
+    from crossmodal.config import to_dict
+    from crossmodal.errors import UserError
+    from crossmodal.stages.checkpoints import StageCheckpoints
+
+    new = to_dict(load_config(CONFIG))
+    old = {**new, "teacher": {k: v for k, v in new["teacher"].items()
+                              if k not in ("head", "num_classes", "class_names", "input_size")}}
+    old["teacher"]["net"] = {k: v for k, v in new["teacher"]["net"].items() if k not in ("kwargs", "allow_download")}
+    accelerator = Accelerator(cpu=True)
+    log = logging.getLogger("test")
+    StageCheckpoints(tmp_path, 1, 2, accelerator, old, log).save({"step": 1, "epoch": 0})
+    assert StageCheckpoints(tmp_path, 1, 2, accelerator, new, log).latest()["step"] == 1
+    changed = {**new, "seed": 5}
+    with pytest.raises(UserError, match="another config"):
+        StageCheckpoints(tmp_path, 1, 2, accelerator, changed, log).latest()
+
+
+def test_a_segmentation_model_as_a_headless_teacher_is_named_by_its_backbone():
+    from crossmodal.errors import NetworkError
+    from crossmodal.stages.teacher import check_headless_arch
+
+    with pytest.raises(NetworkError, match="teacher.head is none: name its backbone .e.g. torchvision:resnet50"):
+        check_headless_arch("torchvision:deeplabv3_resnet50")
+    check_headless_arch("torchvision:resnet50")
+    check_headless_arch("timm:vit_small_patch14_dinov2")
