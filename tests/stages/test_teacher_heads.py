@@ -90,11 +90,17 @@ def _run(tmp_path, data_args, *overrides) -> tuple[Path, dict]:
 
 
 def test_headless_teacher_runs_feature_distillers_without_a_teacher_split(data_without_teacher_split, tmp_path):
+    """A tiny DINOv2-layout ViT saved as a downloaded .safetensors file, on 48x64 frames (not a multiple of its
+    patch 14: a padded 4x5 grid), as a frozen head-less teacher with its random-teacher control."""
+    from safetensors.torch import save_file
+
     torch.manual_seed(3)
-    backbone = build_backbone("resnet_narrow", 3)
-    weights = tmp_path / "backbone.pt"
-    torch.save(backbone.state_dict(), weights)
+    tiny = {"depth": 2, "embed_dim": 48, "num_heads": 2}
+    backbone = build_backbone("timm:vit_small_patch14_dinov2", 3, kwargs=tiny, probe_size=(48, 64))
+    weights = tmp_path / "dinov2.safetensors"
+    save_file({k: v.contiguous() for k, v in backbone.model.state_dict().items()}, str(weights))
     run, metrics = _run(tmp_path, data_without_teacher_split, "teacher.head=none",
+                        "teacher.net.arch=timm:vit_small_patch14_dinov2", f"teacher.net.kwargs={tiny}",
                         f"teacher.net.pretrained={weights}", "methods=[none,crd_dense,fitnet]",
                         "controls.random_teacher=[crd_dense]")
     rows = metrics["methods"]
