@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 # the start-up data checks cache their results under $XDG_CACHE_HOME: the suite (and the runs it starts) keeps them
 # in a folder of its own, not in the user's ~/.cache
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="crossmodal-test-cache-")

@@ -14,12 +14,12 @@ from crossmodal.hha import depth_to_hha
 from crossmodal.modalities import InputSpec
 from data_tools.add_hha import main as add_hha_main
 
-NYU = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "rgbd_samples" / "nyu_labeled_0001_depth_only"
+NYU = Path(__file__).resolve().parent / "data" / "rgbd_samples" / "nyu_labeled_0001_depth_only"  # tests/data/SOURCE.md
 NYU_K = (518.857901, 519.469611, 325.582449, 253.736166)
 
 
 def _nyu() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    assert (NYU / "hha_reference_matlab.png").is_file(), f"the shared NYU sample is missing: {NYU}"
+    assert (NYU / "hha_reference_matlab.png").is_file(), f"the NYU sample is missing: {NYU}"
     depth = cv2.imread(str(NYU / "depth_0p1mm.png"), cv2.IMREAD_UNCHANGED) / 10000.0
     raw = cv2.imread(str(NYU / "rawdepth_0p1mm.png"), cv2.IMREAD_UNCHANGED) / 10000.0
     ref = cv2.imread(str(NYU / "hha_reference_matlab.png"))[..., ::-1]  # BGR file -> R disparity, G height, B angle

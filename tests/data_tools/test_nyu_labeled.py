@@ -16,9 +16,9 @@ from crossmodal.data.h5format import read_info
 from data_tools import camera, nyu_tables
 from data_tools.nyu_labeled import main, read_splits
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-META = SHARED / "nyu_meta"
-FRAME_1407 = SHARED / "rgbd_samples" / "nyu_labeled_1407_cropped"
+DATA = Path(__file__).resolve().parents[1] / "data"  # real files copied into the repository (tests/data/SOURCE.md)
+META = DATA / "nyu_meta"
+FRAME_1407 = DATA / "rgbd_samples" / "nyu_labeled_1407_cropped"
 H, W, N = 48, 64, 6
 
 
