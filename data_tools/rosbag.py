@@ -196,7 +196,19 @@ def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
             raise BagError(f"{_names(bags)}: topic {s.role.topic} ({s.role.name}) has no messages")
     if camera_info and info is None:
         raise BagError(f"{_names(bags)}: topic {camera_info} (--camera-info) has no messages")
+    if info is not None:
+        check_camera_matrix(info, f"{_names(bags)}: topic {camera_info} (--camera-info)")
     return streams, info, conns
+
+
+def check_camera_matrix(info: Any, where: str) -> None:
+    """A CameraInfo's K must have positive focal lengths (a driver that never calibrated publishes zeros, which
+    would be stored as intrinsics and break everything that projects depth: HHA, point clouds)."""
+    k = [float(v) for v in (info.k if hasattr(info, "k") else info.K)]  # ROS 2 names it k, ROS 1 K
+    if len(k) != 9 or not (k[0] > 0 and k[4] > 0) or not all(np.isfinite(k)):
+        raise BagError(f"{where}: its first message has K = {k}, without positive focal lengths fx = K[0], "
+                       f"fy = K[4] (an uncalibrated camera?); calibrate it, name another camera-info topic, or leave "
+                       f"--camera-info out (no intrinsics are stored then)")
 
 
 @dataclass

@@ -428,3 +428,13 @@ def test_interrupted_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "twice" in _error(tmp_path, capsys, path, target="rgb=/x")
     assert "--end" in _error(tmp_path, capsys, path, "--start", "2", "--end", "1")
     assert "not a --target" in _error(tmp_path, capsys, path, "--scale", "thermal=2")
+
+
+def test_a_camera_matrix_without_focal_lengths_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A driver that never calibrated publishes K all zero: refused before anything is written, naming the topic."""
+    bag, _, _ = _recording("ros2")
+    bag.msgs = [m for m in bag.msgs if m[1] != INFO]
+    bag.info(INFO, T0, T0, [0.0] * 9)
+    msg = _error(tmp_path, capsys, bag.write(tmp_path / "uncalibrated"), "--camera-info", INFO)
+    assert INFO in msg and "positive focal lengths" in msg and "K = [0.0" in msg
+
