@@ -89,6 +89,12 @@ def _open(bags: list[Path]):
         if bag.is_file() and bag.suffix not in (".bag", ".db3", ".mcap"):
             raise BagError(f"--bag {bag}: unknown bag type {bag.suffix!r}; expected a .bag, .db3 or .mcap file "
                            f"or a ROS 2 bag folder")
+    seen: dict[Path, Path] = {}
+    for bag in bags:
+        if bag.resolve() in seen:
+            raise BagError(f"--bag {bag} is given twice (also as {seen[bag.resolve()]}): every frame would be "
+                           f"stored twice")
+        seen[bag.resolve()] = bag
     ros1 = [b.suffix == ".bag" for b in bags]
     if any(ros1) and not all(ros1):
         raise BagError("--bag: ROS 1 .bag files and ROS 2 bags cannot be read together; convert them separately")
@@ -194,11 +200,44 @@ def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
     for s in streams.values():
         if not s.stamps:
             raise BagError(f"{_names(bags)}: topic {s.role.topic} ({s.role.name}) has no messages")
+        check_stamps(s.stamps, f"{_names(bags)}: topic {s.role.topic} ({s.role.name})")
     if camera_info and info is None:
         raise BagError(f"{_names(bags)}: topic {camera_info} (--camera-info) has no messages")
     if info is not None:
         check_camera_matrix(info, f"{_names(bags)}: topic {camera_info} (--camera-info)")
     return streams, info, conns
+
+
+REORDER_FRAMES = 5  # messages may arrive out of stamp order by this many frame periods (transport jitter), no more
+
+
+def check_stamps(stamps: list[float], where: str) -> None:
+    """Header stamps a topic is paired by must be set, distinct and, in recording order, never far behind the latest
+    one: zero stamps (a driver that does not stamp), repeated ones and a clock going back (or bags that overlap in
+    time) would pair frames by accident. Arrival out of stamp order by up to REORDER_FRAMES frame periods is
+    transport jitter and allowed. BagError with the count and the first message."""
+    t = np.asarray(stamps, np.float64)
+    order = np.sort(t)
+    period = float(np.median(np.diff(order))) if len(t) > 1 else 0.0
+    behind = np.maximum.accumulate(t) - t  # how far each stamp is behind the latest one recorded before it
+    faults = [("are zero", t <= 0, "the driver does not stamp its messages: fix its timestamps and record again"),
+              ("repeat an earlier stamp", _repeats(t),
+               "the driver stamps several frames alike (or a bag is given twice): fix its timestamps"),
+              (f"go back in time by more than {REORDER_FRAMES} frame periods", behind > REORDER_FRAMES * period,
+               "a sensor clock that jumped back, or bags that overlap in time: convert the parts separately")]
+    for what, bad, fix in faults:
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise BagError(f"{where}: {int(bad.sum())} of {len(t)} header stamps {what} (first: message {first}, "
+                           f"stamp {t[first]:.9f}); frames would be paired by accident. {fix}")
+
+
+def _repeats(t: np.ndarray) -> np.ndarray:
+    """True for each stamp equal to one recorded before it."""
+    _, first = np.unique(t, return_index=True)
+    out = np.ones(len(t), bool)
+    out[first] = False
+    return out
 
 
 def check_camera_matrix(info: Any, where: str) -> None:

@@ -438,3 +438,33 @@ def test_a_camera_matrix_without_focal_lengths_is_refused(tmp_path: Path, capsys
     msg = _error(tmp_path, capsys, bag.write(tmp_path / "uncalibrated"), "--camera-info", INFO)
     assert INFO in msg and "positive focal lengths" in msg and "K = [0.0" in msg
 
+
+
+def _stamped(stamps: list[float]) -> Bag:
+    """A ROS 2 bag whose colour and depth header stamps are `stamps` (received in that order, 10 ms apart)."""
+    bag = Bag("mcap")
+    for i, s in enumerate(stamps):
+        recv = T0 + 0.01 * i
+        bag.image(RGB, recv, s, _rgb(i), "rgb8")
+        bag.image(DEPTH, recv + 0.001, s + 0.002 if s else 0.0, _mm(i), "16UC1")
+    return bag
+
+
+@pytest.mark.parametrize("stamps, words", [
+    ([0.0] * 8, ["8 of 8 header stamps are zero", "message 0", "does not stamp"]),
+    ([T0 + 0.1 * (i // 2) for i in range(8)], ["4 of 8 header stamps repeat an earlier stamp", "message 1"]),
+    ([T0 + 0.1 * i for i in range(5)] + [T0 - 0.6 + 0.1 * i for i in range(3)],
+     ["3 of 8 header stamps go back in time", "message 5", "clock that jumped back"]),
+])
+def test_bad_header_stamps_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture, stamps, words) -> None:
+    """A driver that does not stamp, stamps frames alike, or whose clock jumps back 1 s: refused before anything is
+    written (pairing by such stamps pairs frames by accident), naming the topic, the count and the first message."""
+    msg = _error(tmp_path, capsys, _stamped(stamps).write(tmp_path / "bad"))
+    assert RGB in msg and all(w in msg for w in words), msg
+
+
+def test_the_same_bag_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag, _, _ = _recording("ros1")
+    path = bag.write(tmp_path / "run.bag")
+    msg = _error(tmp_path, capsys, path, "--bag", str(tmp_path / "." / "run.bag"))
+    assert "given twice" in msg and "run.bag" in msg
