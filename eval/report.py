@@ -231,9 +231,10 @@ def render_report(summary: dict[str, Any], figures: Mapping[str, str],
     lines += ["", f"Numbers are percentages. `none` is the same student trained from {start} with the "
               "same fine-tuning; `teacher_<source>` is the frozen teacher's head on the source modality, and "
               "`teacher_probe` a 1x1 convolution trained on its frozen features (the students' frozen probe, on the "
-              "source frames of the same labeled split): references, not competitors. Cross-modal gains are often the size of the seed-to-seed spread: read the ± before the "
-              "ranking.", ""] + [f"**Warning:** {w}" for w in summary.get("teacher_warnings", [])] \
-        + ([""] if summary.get("teacher_warnings") else []) + _skipped_lines(methods)
+              "source frames of the same labeled split): references, not competitors. Cross-modal gains are often "
+              "the size of the seed-to-seed spread: read the ± before the ranking.", ""]
+    warnings = summary.get("teacher_warnings", [])  # a teacher's reference below the best student, and the like
+    lines += [f"**Warning:** {w}" for w in warnings] + ([""] if warnings else []) + _skipped_lines(methods)
     said = verdict(methods, start=start) + verdict_lines(summary.get("verdict", {}))
     if said:
         lines += ["## Verdict", ""] + said + [""]

@@ -123,13 +123,14 @@ class HookedFeatures(FeatureNet):
     """
 
     def __init__(self, model: nn.Module, names: Sequence[str], in_channels: int,
-                 probe_size: tuple[int, int] = PROBE_SIZE) -> None:
+                 probe_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.model = model
         self.in_channels = in_channels
         self.feature_names = list(names)
         self.taps = Taps(model, names)
-        self.out_channels, self.strides, used = measure(self, model, in_channels, probe_size, with_grad=True)
+        size = tuple(probe_size) if probe_size else PROBE_SIZE  # the frame size when known
+        self.out_channels, self.strides, used = measure(self, model, in_channels, size, with_grad=True)
         for name, p in model.named_parameters():
             if name not in used:
                 p.requires_grad_(False)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.features import PROBE_SIZE, HookedFeatures
+from crossmodal.models.features import HookedFeatures
 
 NUM_DEFAULT_TAPS = 4  # evenly spaced blocks, the last included (blocks 2, 5, 8, 11 of a 12-block ViT)
 
@@ -69,7 +69,7 @@ class ViTFeatures(HookedFeatures):
     """A timm ViT as a feature backbone: the named blocks' patch tokens as (B, C, H/p, W/p) maps, all at stride p."""
 
     def __init__(self, model: nn.Module, names: Sequence[str], in_channels: int,
-                 probe_size: tuple[int, int] = PROBE_SIZE) -> None:
+                 probe_size: tuple[int, int] | None = None) -> None:
         super().__init__(model, names, in_channels, probe_size)
         self.strides = [patch_stride(model)] * len(self.feature_names)
 

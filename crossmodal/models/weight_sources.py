@@ -116,8 +116,11 @@ def find_cached(family: str, name: str) -> Path | None:
     """The published weights of `family`:`name` if a cache already holds them (no network): the Hugging Face hub
     cache for timm, then TORCH_HOME/hub/checkpoints (torchvision, built-in resnets, timm's URL weights)."""
     src = published(family, name)
-    if src is None:
-        return None
+    return None if src is None else _in_caches(src)
+
+
+def _in_caches(src: Published) -> Path | None:
+    """find_cached for weights already looked up."""
     found = _in_hf_cache(src) if src.hf_repo else None
     if found is None and src.url_file and (torch_checkpoints() / src.url_file).is_file():
         found = torch_checkpoints() / src.url_file
@@ -168,18 +171,19 @@ def resolve_pretrained(family: str, name: str, pretrained: str, allow_download: 
     if family == "python" or (family == "builtin" and name not in RESNETS):
         raise NetworkError(f"config key '{key}.pretrained' is cache, but {_label(family, name)} has no published "
                            f"weights to find in a cache; name a weights file there instead")
-    found = find_cached(family, name)
+    src = published(family, name)
+    found = None if src is None else _in_caches(src)
     if found is not None:
         return str(found)
-    if allow_download and published(family, name) is not None:
+    if allow_download and src is not None:
         return DOWNLOAD
     what = (f"'{key}.arch': timm:{name} names pretrained weights (tag '{name.split('.', 1)[1]}'), which"
             if tagged else f"'{key}.pretrained' is cache, but the weights of {_label(family, name)}")
-    if published(family, name) is None:
+    if src is None:
         raise NetworkError(f"config key {what} are not published; name a weights file in {key}.pretrained"
                            + (_timm_tags(name) if family == "timm" else ""))
     bare = f", or name the bare architecture timm:{name.split('.')[0]} for random weights" if tagged else ""
-    raise NetworkError(f"config key {what} are not in the caches (looked for {_looked_in(published(family, name))}),"
+    raise NetworkError(f"config key {what} are not in the caches (looked for {_looked_in(src)}),"
                        f" and nothing is downloaded unless {key}.allow_download is true. "
                        f"{where_to_get(family, name)}{bare}")
 

@@ -212,7 +212,7 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
     if head == "none":
         model = build_teacher(cfg, data)
         net = cfg.teacher.net
-        weighted = net.pretrained or net.allow_download or untrained(net).arch != net.arch  # (a tagged timm name)
+        weighted = brings_weights(net)
         info["source"] = (f"head-less feature backbone, weights {net.pretrained or 'published with ' + net.arch}"
                           if weighted else "head-less feature backbone with RANDOM weights (no teacher.net.pretrained)")
         if not weighted:
@@ -258,6 +258,11 @@ def untrained(net: NetConfig) -> NetConfig:
     return dataclasses.replace(net, arch=arch, pretrained="", allow_download=False)
 
 
+def brings_weights(net: NetConfig) -> bool:
+    """Whether `net` starts from trained weights: a file, the caches, a download, or a tagged timm name."""
+    return bool(net.pretrained or net.allow_download) or untrained(net).arch != net.arch
+
+
 def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger) -> nn.Module:
     """The control teacher: teacher.net's architecture with untrained weights (seed `seed`; teacher.net.pretrained
     is not loaded), its BatchNorm statistics measured on the teacher's frames (the unlabeled pairs' source frames
@@ -289,7 +294,7 @@ def resolve_teacher_input(cfg: Config, data: DataFiles) -> str:
     h, w = teacher_input_size(cfg, data)
     size = ("teacher.input_size; its maps are resampled to the student's grid" if cfg.teacher.input_size
             else "the frame size")
-    weighted = bool(net.pretrained or net.allow_download or cfg.teacher.checkpoint or untrained(net).arch != net.arch)
+    weighted = brings_weights(net) or bool(cfg.teacher.checkpoint)
     own = pretrained_normalisation(net.arch) if weighted and d.source_encoding == "rgb" else None
     if d.source_mean or d.source_std:
         norm = f"data.source_mean {list(d.source_mean)}, data.source_std {list(d.source_std)} (set in the config)"

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.features import PROBE_SIZE, FeatureNet, HookedFeatures, check_feature_names, submodule_names
+from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, submodule_names
 from crossmodal.models.weight_sources import resolve_pretrained
 from crossmodal.models.weights import load_strict, read_state_dict
 
@@ -87,7 +87,7 @@ def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: s
     model = build(name, in_channels, num_classes, key, kwargs)
     names = _features(model, features, key, name)
     _pretrained(model, pretrained, key, name)
-    return HookedFeatures(model, names, in_channels, tuple(probe_size) if probe_size else PROBE_SIZE)
+    return HookedFeatures(model, names, in_channels, probe_size)
 
 
 def segmentation_model(name: str, in_channels: int, num_classes: int, features: Sequence[str], pretrained: str,

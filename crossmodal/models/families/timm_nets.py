@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.features import PROBE_SIZE, FeatureNet, HookedFeatures, check_feature_names, measure
+from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, measure
 from crossmodal.models.vit import ViTFeatures, default_taps, is_vit
 from crossmodal.models.weight_sources import DOWNLOAD, resolve_pretrained, where_to_get
 
@@ -129,7 +129,7 @@ def _whole(name: str, in_channels: int, pretrained: str, key: str, kwargs: Mappi
     return None, {}
 
 
-def _vit(model: nn.Module, features: Sequence[str], in_channels: int, size: tuple[int, int], name: str,
+def _vit(model: nn.Module, features: Sequence[str], in_channels: int, size: tuple[int, int] | None, name: str,
          key: str) -> FeatureNet:
     """A ViT's blocks (the named ones, else evenly spaced) as maps."""
     names = list(features) or default_taps(model)
@@ -145,17 +145,16 @@ def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: s
     forward runs at `probe_size` (the frame size), so a model that cannot take it is refused here."""
     pretrained = _check(name, pretrained, key, allow_download)
     kwargs = dict(kwargs or {})
-    size = tuple(probe_size) if probe_size else PROBE_SIZE
     model, ours = _whole(name, in_channels, pretrained, key, kwargs, probe_size)
     if model is not None and is_vit(model):
-        return _vit(model, features, in_channels, size, name, key)
+        return _vit(model, features, in_channels, probe_size, name, key)
     if not features:
         built = _create_with(name, in_channels, pretrained, key, kwargs, ours, features_only=True)
         return TimmFeatures(built, in_channels, probe_size)
     if model is None:
         model = _create_with(name, in_channels, pretrained, key, kwargs)
     check_feature_names(model, features, f"{key}.features", f"timm:{name}")
-    return HookedFeatures(model, features, in_channels, size)
+    return HookedFeatures(model, features, in_channels, probe_size)
 
 
 def pretrained_normalisation(name: str) -> tuple[list[float], list[float]] | None:

@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 
 from crossmodal.errors import NetworkError
-from crossmodal.models.features import PROBE_SIZE, FeatureNet, HookedFeatures, check_feature_names, last_per_stride
+from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, last_per_stride
 from crossmodal.models.weight_sources import local_weights
 from crossmodal.models.weights import adapt_input_conv, describe, first_conv, mismatch, read_state_dict, set_input_channels
 
@@ -82,7 +82,7 @@ def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: s
     if features:
         check_feature_names(model, features, f"{key}.features", f"torchvision:{name}")
     names = list(features) or default_taps(model, in_channels)
-    net = HookedFeatures(model, names, in_channels, tuple(probe_size) if probe_size else PROBE_SIZE)
+    net = HookedFeatures(model, names, in_channels, probe_size)
     if state is not None:
         _load_used(model, state, stem[0] if stem else "", in_channels, pretrained, key, f"torchvision:{name}")
     return net
@@ -112,11 +112,10 @@ def segmentation_model(name: str, in_channels: int, num_classes: int, features: 
     aux = any(k.startswith("aux_classifier.") for k in state_keys)  # trained with aux_loss=True
     model = _get_model(name, key, kwargs, weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux)
     # backbone weights of the classification model (fc / classifier dropped): a path, `cache`, a download
-    pretrained = local_weights("torchvision", name.split("_", 1)[1] if "_" in name else name, pretrained,
-                               allow_download, key)
+    trunk = name.split("_", 1)[1] if "_" in name else name  # deeplabv3_resnet50 -> resnet50
+    pretrained = local_weights("torchvision", trunk, pretrained, allow_download, key)
     if pretrained:
-        state = read_state_dict(pretrained, f"{key}.pretrained", hint=download_hint(
-            name.split("_", 1)[1] if "_" in name else name))
+        state = read_state_dict(pretrained, f"{key}.pretrained", hint=download_hint(trunk))
         state = {k.removeprefix("features."): v for k, v in state.items()}
         missing, _, shapes = mismatch(model.backbone, state)
         if missing or shapes:
