@@ -11,9 +11,11 @@ import time
 
 import yaml
 
-from crossmodal.cli import check_outputs, check_reuse, parse_args, run_config
+from crossmodal.cli import (check_outputs, check_resume_data, check_reuse, parse_args, run_config,
+                            save_data_record)
 from crossmodal.errors import UserError
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
+from crossmodal.data.plausibility import log_data_warnings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     # what a run needs (torch, Accelerate) loads here
     from crossmodal.downstream import check_head_init
     from crossmodal.models.summary import log_networks
+    from crossmodal.outputs import check_run_space
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell
     from crossmodal.stages.dry_run import dry_run, network_rows
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if data is None:
         data = open_data(cfg)
     resolve_config(cfg, data)
+    check_resume_data(args, data)  # --resume: the data the run started on (content fingerprints), before any work
     teacher_input = resolve_teacher_input(cfg, data)  # its size, and its own pretrained normalisation if it has one
 
     # networks: the student is built once now, so a wrong name, tap or weights file (or a distiller head that
@@ -55,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:  # both networks (the teacher untrained if it would be trained) and every distiller, one forward
         print(f"{teacher_input}\n\n{dry_run(cfg, data, teacher_network(cfg, data), student)}")
         return 0
+    check_run_space(cfg, student)  # room on the run folder's disk for the checkpoints this run will write
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)
+    save_data_record(run_dir, data, accelerator.is_main_process)  # what --resume compares
     log.info(teacher_input)
+    log_data_warnings(data, (cfg.data.source, cfg.data.target), log.warning)  # suspicious frames (cached check)
 
     # teacher: frozen, loaded (strictly), trained once and cached, or a head-less feature backbone
     teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)
@@ -111,7 +118,17 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:  # bad input
-        print(f"error: {err}", file=sys.stderr)
+        runtime = sys.modules.get("crossmodal.runtime")  # loaded once the run is under way: log.txt records it
+        print(runtime.log_failure(err) if runtime else f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except (OSError, RuntimeError) as err:  # a full disk met by a library's own write (a bug otherwise: re-raised)
+        from crossmodal.diskspace import as_disk_full
+
+        full = as_disk_full(err, getattr(err, "filename", None) or "a file of this run", removed=False)
+        if full is None:
+            raise
+        runtime = sys.modules.get("crossmodal.runtime")
+        print(runtime.log_failure(full) if runtime else f"error: {full}", file=sys.stderr)
         sys.exit(2)
     except Preempted as stop:  # SIGTERM/SIGUSR1: a step checkpoint is written; 128 + signal, as if killed by it
         print(str(stop), file=sys.stderr)

@@ -1,12 +1,16 @@
 """Atomic file writes: write beside the target, rename over it at the end; nothing half-written is ever left.
-Finished files get the mode a plain open() would give them (0666 less the umask), like every other output."""
+Finished files get the mode a plain open() would give them (0666 less the umask), like every other output. A full
+disk (quota, file-size limit) is reported as DiskFullError naming the target."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from crossmodal.diskspace import as_disk_full
 
 
 def current_umask() -> int:
@@ -39,16 +43,26 @@ def temp_path_beside(path: Path) -> Path:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path to write; on success it replaces `path` (output mode), on any exception it is deleted."""
+    """Yield a temp path to write; on success it replaces `path` (output mode), on any exception it is deleted (a
+    full disk, quota or file-size limit then raises DiskFullError naming `path`)."""
     path = Path(path)
-    tmp = temp_path_beside(path)
+    try:
+        tmp = temp_path_beside(path)
+    except OSError as err:  # no room even for an empty file (or its folder)
+        full = as_disk_full(err, path)
+        if full is None:
+            raise
+        raise full from err
     try:
         yield tmp
         os.chmod(tmp, output_mode())  # the writer may have replaced the temp file with a new one
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
-        raise
+        full = None if isinstance(err, (KeyboardInterrupt, SystemExit)) else as_disk_full(err, path)
+        if full is None:
+            raise
+        raise full from err
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -59,8 +73,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
     """torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint (torch is
-    imported here, so this module stays importable without it)."""
+    imported here, so this module stays importable without it). The bytes are made in memory and written with a
+    plain write, whose OSError says ENOSPC/EFBIG (torch's own writer only says "unexpected pos")."""
     import torch
 
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
+from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, ConfigError, load_config, teacher_head
 from crossmodal.outputs import check_output_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+# what a run folder records of its data: each split's file and content fingerprint (--resume compares them)
+DATA_RECORD = "data_fingerprint.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,3 +80,43 @@ def check_outputs(cfg: Config) -> None:
     check_output_dir(Path(cfg.output_dir) / cfg.name, "run folder (output_dir/name)")
     if teacher_head(cfg) == "train":
         check_output_dir(cfg.teacher.cache_dir, "teacher cache folder (teacher.cache_dir)")
+
+
+def data_record(data: Any) -> dict[str, dict[str, str]]:
+    """{split: {"path": file, "fingerprint": content fingerprint}} of a run's data (crossmodal.data.files.DataFiles)."""
+    return {split: {"path": str(getattr(data, split).path), "fingerprint": fp}
+            for split, fp in sorted(data.fingerprints.items())}
+
+
+def save_data_record(run_dir: Path, data: Any, is_main: bool) -> None:
+    """Write runs/<name>/data_fingerprint.json (main process), so that --resume can tell changed data."""
+    if is_main:
+        write_text_atomic(run_dir / DATA_RECORD, json.dumps(data_record(data), indent=1, sort_keys=True) + "\n")
+
+
+def check_resume_data(args: argparse.Namespace, data: Any) -> None:
+    """With --resume: the run's data must be the data it started on (the same content fingerprint per split, wherever
+    the files lie); ConfigError naming the changed file, before any work, otherwise."""
+    if args.resume is None:
+        return
+    record = args.resume / DATA_RECORD
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--resume {args.resume}: no {record} there: the run was started by an earlier version that "
+                          f"did not record its data's content, so unchanged data cannot be told from changed data; "
+                          f"start a new run instead (without --resume)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"--resume {args.resume}: {record} cannot be read ({err}); start a new run "
+                          f"instead") from None
+    if not isinstance(saved, dict) or not all(isinstance(v, dict) for v in saved.values()):
+        raise ConfigError(f"--resume {args.resume}: {record} is not a record of the run's data; start a new run "
+                          f"instead")
+    now = data_record(data)
+    for split in sorted(set(saved) | set(now)):
+        old, new = saved.get(split, {}), now.get(split, {})
+        if old.get("fingerprint") != new.get("fingerprint"):
+            raise ConfigError(f"--resume {args.resume}: data.{split} ({new.get('path') or old.get('path')}) is not the "
+                              f"data the run started on (content fingerprint {new.get('fingerprint')} now, "
+                              f"{old.get('fingerprint')} in {record}); resuming would mix results from both: start a "
+                              f"new run instead (without --resume)")

@@ -8,6 +8,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from crossmodal.data.labels import ignore_of
+
 __all__ = ["class_palette", "colorize_depth", "colorize_label", "overlay"]
 
 RGB = tuple[int, int, int]
@@ -66,13 +68,17 @@ def class_palette(num_classes: int) -> np.ndarray:
     return _glasbey(int(num_classes)).copy()
 
 
-def colorize_label(label: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    """Map an (H, W) class-id map to (H, W, 3) uint8 RGB with `class_palette`; ignored pixels become black."""
+def colorize_label(label: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Map an (H, W) class-id map to (H, W, 3) uint8 RGB with `class_palette`; ignored pixels become black. The
+    ignore value defaults to the map's own: 255 in uint8 maps, 65535 in uint16 and in-memory ones
+    (crossmodal.data.labels.ignore_of)."""
     label = np.asarray(label)
     if label.ndim != 2:
         raise ValueError(f"label must be 2-D (H, W), got shape {label.shape}")
     if not np.issubdtype(label.dtype, np.integer):
         raise ValueError(f"label must hold integer class ids, got dtype {label.dtype}")
+    if ignore_index is None:
+        ignore_index = ignore_of(label)
     ids = label.astype(np.int64)
     ignore = ids == ignore_index
     bad = ~ignore & ((ids < 0) | (ids >= num_classes))
@@ -112,8 +118,11 @@ def colorize_depth(depth: np.ndarray, max_depth: float | None = None) -> np.ndar
 
 
 def overlay(base: np.ndarray, label: np.ndarray, num_classes: int, alpha: float = 0.5,
-            ignore_index: int = 255) -> np.ndarray:
-    """`base` (H, W, 3) uint8 RGB blended with the class colours of `label`; ignored pixels keep the base image."""
+            ignore_index: int | None = None) -> np.ndarray:
+    """`base` (H, W, 3) uint8 RGB blended with the class colours of `label`; ignored pixels (by default the map's
+    own ignore value, as colorize_label) keep the base image."""
+    if ignore_index is None and np.issubdtype(np.asarray(label).dtype, np.integer):
+        ignore_index = ignore_of(label)
     colours = colorize_label(label, num_classes, ignore_index)
     if base.shape != colours.shape or base.dtype != np.uint8:
         raise ValueError(f"base must be uint8 (H, W, 3) of the label's size {colours.shape}, got {base.dtype} {base.shape}")

@@ -3,7 +3,8 @@
 Conventions (the usual mmseg / ESANet "nanmean" semantics):
 
 * rows of the confusion matrix are ground truth, columns are predictions;
-* pixels whose ground truth is ``ignore_index`` (or any id outside ``[0, C)``) are not counted;
+* pixels whose ground truth is ``ignore_index`` (by default the in-memory ignore index 65535 of
+  crossmodal.data.labels, never a class id) or any id outside ``[0, C)`` are not counted;
 * ``IoU_c = TP / (TP + FP + FN)``. A class absent from both ground truth and predictions
   (union 0) has IoU ``None`` (JSON ``null``) and is left out of the mean; a class absent
   from the ground truth but predicted somewhere has IoU 0 and *is* included, so false
@@ -18,13 +19,16 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from crossmodal.data.labels import IGNORE_INDEX
+
 __all__ = ["ConfusionMatrix", "segmentation_metrics"]
 
 
 class ConfusionMatrix:
     """Accumulates a (C, C) int64 confusion matrix (rows = ground truth, cols = prediction), ignoring `ignore_index`."""
 
-    def __init__(self, num_classes: int, ignore_index: int = 255, device: torch.device | str | None = None) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
+                 device: torch.device | str | None = None) -> None:
         """Start empty; with ``device=None`` the matrix follows the device of the tensors given to `update`."""
         if int(num_classes) < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")

@@ -14,8 +14,12 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.atomic import write_text_atomic
+from crossmodal.diskspace import DiskFullError
 from crossmodal.machine import cpu_name
 from crossmodal.seeds import seed_for
+
+_RUN_DIR: list[Path] = []  # the folder of the run started in this process (start_run): its log records a failure
+
 
 def make_accelerator(cfg: Config) -> Accelerator:
     """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""
@@ -80,11 +84,30 @@ def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tu
                  accelerator.device, accelerator.mixed_precision)
     else:
         log.addHandler(logging.NullHandler())
+    _RUN_DIR[:] = [run_dir]
     accelerator.wait_for_everyone()
     if cfg.trackers:
         flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in flatten(to_dict(cfg)).items()}
         accelerator.init_trackers("trackers", config=flat)
     return run_dir, log
+
+
+def log_failure(err: BaseException) -> str:
+    """The one line a run that stops on bad input prints (`error: ...`; on a full disk with how to resume), also
+    written to the run's log.txt once the run folder exists, so the log says why the run ended."""
+    line = f"error: {err}"
+    if not _RUN_DIR:  # stopped before the run folder was started: nothing to record it in
+        return line
+    if isinstance(err, DiskFullError):
+        line += (f"; the checkpoints written so far are kept: once there is room, continue with "
+                 f"`accelerate launch run_transfer.py --resume {_RUN_DIR[0]}`")
+    log = logging.getLogger("crossmodal")
+    quiet, logging.raiseExceptions = logging.raiseExceptions, False  # a log on a full disk: no second traceback
+    try:
+        log.error(line)
+    finally:
+        logging.raiseExceptions = quiet
+    return line
 
 
 def save_config(cfg: Config, run_dir: Path, accelerator: Accelerator) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from data_tools.common import tool_main
 from crossmodal.atomic import temp_path_beside
+from crossmodal.diskspace import check_free_space, writing_h5
 from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
 from crossmodal.hha import depth_to_hha
 
@@ -64,11 +65,13 @@ def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | Non
         raise FileExistsError(f"{path}: already has a modality '{name}' (pass --overwrite to recompute it)")
     if out.resolve() != path.resolve() and out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    h, w = info.shapes[depth]
+    check_free_space(out, path.stat().st_size + info.num_samples * h * w * 3, "output file",
+                     f"a copy of {path} plus {info.num_samples} uint8 HHA frames of {h}x{w}x3, uncompressed")
     tmp = temp_path_beside(out)
     try:
         shutil.copyfile(path, tmp)
-        h, w = info.shapes[depth]
-        with h5py.File(tmp, "r+") as f:
+        with writing_h5(tmp, "r+", shown=out) as f:  # a full disk: one line naming `out`, no HDF5 crash
             if name in f:
                 del f[name]
             ds = f.create_dataset(name, shape=(info.num_samples, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))

@@ -16,12 +16,14 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
+from crossmodal.diskspace import as_disk_full
 from crossmodal.outputs import check_output_dir
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Errors a data tool reports as one "error: ..." line with exit code 2 (bad input, not a bug).
+# Errors a data tool reports as one "error: ..." line with exit code 2 (bad input, not a bug); a full disk too
+# (crossmodal.diskspace.DiskFullError, or an OSError / h5py RuntimeError that says ENOSPC, EDQUOT or EFBIG).
 USER_ERRORS: tuple[type[BaseException], ...] = (FormatError, ValueError, FileNotFoundError, FileExistsError,
                                                  PermissionError, NotADirectoryError, IsADirectoryError, OSError)
 
@@ -256,12 +258,21 @@ def warn(prog: str, message: str) -> None:
 
 
 def run_tool(body: Callable[[], int], prog: str) -> int:
-    """Run a tool's body; bad input (FormatError, ValueError, missing/existing/unwritable files) -> one line, exit 2."""
+    """Run a tool's body; bad input (FormatError, ValueError, missing/existing/unwritable files) or a full disk -> one
+    line, exit 2."""
     try:
         return body()
     except USER_ERRORS as err:
+        if isinstance(err, OSError):  # a full disk met by a plain write: named by its output file
+            err = as_disk_full(err, getattr(err, "filename", None) or "an output file", removed=False) or err
         text = str(err) if str(err) else type(err).__name__
         print(f"{prog}: error: {text}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # h5py's wording of a full disk; any other RuntimeError is a bug and keeps its trace
+        full = as_disk_full(err, "an output file", removed=False)
+        if full is None:
+            raise
+        print(f"{prog}: error: {full}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was written", file=sys.stderr)

@@ -16,6 +16,7 @@ import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedInfo, read_info
 from data_tools.common import int_at_least, tool_main
+from data_tools.stamps import TIMING_ATTRS, timing_lines
 
 PROG = "python -m data_tools.inspect"
 MAX_LISTED_CLASSES = 60
@@ -134,13 +135,25 @@ def describe(path: Path, max_frames: int = 200) -> str:
                      f"{_fmt(s.total / max(s.count, 1)):>9}  {'; '.join(notes)}")
     if "label" in info.modalities:
         lines += ["", *_class_lines(info, stats["label"])]
-    lines += ["", "  root attributes:"]
+    timing = _timing_lines(info.attrs)
+    lines += timing + ["", "  root attributes:"]
     for key in sorted(info.attrs):
-        lines.append(f"    {key} = {_fmt_attr(info.attrs[key])}")
+        if not (timing and key in TIMING_ATTRS):  # shown readably above
+            lines.append(f"    {key} = {_fmt_attr(info.attrs[key])}")
     extra = _other_datasets(path, info)
     if extra:
         lines += ["", "  other datasets (not modalities): " + ", ".join(extra)]
     return "\n".join(lines)
+
+
+def _timing_lines(attrs: dict[str, Any]) -> list[str]:
+    """The stamp summary a converter stored (data_tools.stamps: rates, gaps, unpaired frames, pairing offsets)."""
+    limit = f" beyond max_dt {_fmt(float(attrs['max_dt']))} s" if isinstance(attrs.get("max_dt"), float) else ""
+    found = timing_lines(attrs, limit)
+    if not found:
+        return []
+    by = {"header": "header stamps", "receive": "bag receive times"}.get(str(attrs.get("pair_by", "")), "stamps")
+    return ["", f"  timing (paired by {by}):", *(f"    {line}" for line in found)]
 
 
 def _class_lines(info: PairedInfo, s: ModalityStats) -> list[str]:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
-import h5py
 import numpy as np
 
 from data_tools.common import command_line, commit, int_at_least, parse_size, staging_path, tool_main
-from crossmodal.data.h5format import PairedWriter
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
 
 PROG = "python -m data_tools.lab"
@@ -232,7 +232,7 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
                 lum, ab = rgb_to_lab(rgb)
                 writer.write(i, {"rgb": rgb, "L": lum, "ab": ab})
         if source.class_ids is not None:
-            with h5py.File(staged, "r+") as f:
+            with writing_h5(staged, "r+") as f:
                 ds = f.create_dataset("class_id", data=source.class_ids[:n].astype(np.int64))
                 ds.attrs["units"] = "class-id"
                 ds.attrs["channels"] = "image-level class id, index into root attribute image_class_names; -1 = none"

@@ -22,7 +22,10 @@ import cv2
 import h5py
 import numpy as np
 
-from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.h5format import FormatError
+
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 from data_tools import camera
 from data_tools.common import check_outputs, commit, int_at_least, parse_size, progress, staging_path, tool_main, warn
 
@@ -286,7 +289,7 @@ def _add_metadata(path: Path, meta: dict[str, np.ndarray]) -> None:
     """Write the per-sample metadata datasets into a finished paired file."""
     descriptions = {"scene": "scene folder of each sample", "timestamp": "unix times [depth, rgb] of each sample",
                     "depth_file": "raw depth dump of each sample", "rgb_file": "raw RGB dump of each sample"}
-    with h5py.File(path, "r+") as f:
+    with writing_h5(path, "r+") as f:
         for key, arr in meta.items():
             f.create_dataset(key, data=arr)
             f[key].attrs["description"] = descriptions[key]

@@ -4,8 +4,12 @@ Each folder holds one modality, one file per frame; frames pair up by their path
 without the extension (`rgb/0001.png` <-> `thermal/0001.tiff` <-> `labels/0001.png`). Reads 8/16-bit PNG,
 TIFF (also float), JPEG/BMP for colour images, and .npy. The source modality is stored as uint8 RGB; target
 modalities as float32 (H, W) or (H, W, C) after multiplying by a per-modality scale (raw thermal counts x 0.01
--> kelvin, depth millimetres x 0.001 -> metres); labels as uint8 class ids with 255 = ignore. Refused, naming the
-file: a folder whose files differ in dtype / bit depth, and integer depth with no --scale (no unit is guessed).
+-> kelvin, depth millimetres x 0.001 -> metres); labels as uint8 class ids with 255 = ignore (uint16 with 65535 =
+ignore for more than 255 classes, from 16-bit label images). Refused, naming the
+file: a folder whose files differ in dtype / bit depth, integer depth with no --scale (no unit is guessed), depth
+whose median is not plausible in metres, and a resize that changes the aspect ratio without --aspect
+(data_tools.resize). All-zero, constant and saturated frames are named and left out of the printed statistics
+(data_tools.frame_checks).
 
     python -m data_tools.pairs --source rgb=rec/rgb --target thermal=rec/thermal --scale thermal=0.01 \
         --units thermal=kelvin --label rec/labels --class-names rec/classes.txt --out data/thermal/test.h5
@@ -18,15 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import h5py
 import numpy as np
 
 from data_tools.common import (add_val_arguments, carve_by_group, check_val_fraction, command_line, commit,
                                staging_path, tool_main, val_path_beside)
-from crossmodal.data.sensor_files import DEPTH_FACTORS, IGNORE, SUFFIXES, list_files, read_file, to_label, to_source, to_target
-from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError,
-                                      PairedWriter)
+from data_tools.frame_checks import ModalityWatch, finish_all
+from data_tools.resize import Resize, add_arguments as add_resize_arguments, fit, from_args as resize_from_args
+from crossmodal.data.labels import MAX_CLASSES
+from crossmodal.data.sensor_files import (DEPTH_FACTORS, IGNORE, SUFFIXES, largest_class_id, list_files, read_file,
+                                         to_label, to_source, to_target)
+from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 
 PROG = "python -m data_tools.pairs"
 
@@ -60,7 +68,7 @@ class Options:
     scale: dict[str, float] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)
-    resize: str = "none"
+    resize: Resize = field(default_factory=Resize)
     nan_as_zero: bool = False
 
 
@@ -99,19 +107,6 @@ def match(folders: list[Folder], frames: list[str] | None = None) -> tuple[list[
 # Reading and converting one file
 # ----------------------------------------------------------------------------------------------
 
-def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
-    """arr resized to size (H, W): nearest for depth/labels, else area when shrinking, bilinear when enlarging."""
-    h, w = size
-    if arr.shape[:2] == (h, w):
-        return arr
-    if nearest:
-        interp = cv2.INTER_NEAREST
-    else:
-        interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
-    out = cv2.resize(arr, (w, h), interpolation=interp)
-    return out[..., None] if arr.ndim == 3 and out.ndim == 2 else out
-
-
 def _is_depth(name: str) -> bool:
     """Depth-like modalities are resized with nearest neighbours (0 = no reading must stay exact)."""
     return name == "depth" or name.endswith("_depth")
@@ -130,7 +125,8 @@ def _check_depth_scale(name: str, arr: np.ndarray, path: Path, opts: Options) ->
 
 
 def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int | None) -> dict[str, np.ndarray]:
-    """All modalities of one frame, converted and brought to one size as opts.resize says."""
+    """All modalities of one frame, converted and brought to one size as opts.resize says (a change of aspect
+    ratio only as --aspect chooses)."""
     frame, paths = {}, {}
     for f in folders:
         path = f.files[key]
@@ -146,13 +142,13 @@ def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int 
         frame[f.name], paths[f.name] = arr, path
     sizes = {n: a.shape[:2] for n, a in frame.items()}
     roles = {f.name: f.role for f in folders}
-    if opts.resize == "none":
+    if opts.resize.side == "none":
         if len(set(sizes.values())) > 1:
             listed = ", ".join(f"{paths[n]} {s[0]}x{s[1]}" for n, s in sizes.items())
             raise ValueError(f"frame '{key}' has different sizes: {listed}; pass --resize source or --resize target "
                              f"to resize one side to the other")
         return frame
-    resized = "source" if opts.resize == "source" else "target"
+    resized = opts.resize.side
     ref_name = next(n for n in frame if roles[n] == ("target" if resized == "source" else "source"))
     ref = sizes[ref_name]
     for name, arr in frame.items():
@@ -162,7 +158,8 @@ def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int 
                              f"({sizes[name][0]}x{sizes[name][1]}) differ in size; "
                              f"--resize source needs one target size")
         if role == resized or role == "label":
-            frame[name] = _resized(arr, ref, nearest=role == "label" or _is_depth(name))
+            frame[name] = fit(arr, ref, opts.resize.aspect, nearest=role == "label" or _is_depth(name),
+                              what=f"frame '{key}': {name} {paths[name]}", error=FormatError)
     return frame
 
 
@@ -199,19 +196,16 @@ def _class_names(path: Path | None, folders: list[Folder], keys: list[str]) -> l
         names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         if not names:
             raise ValueError(f"--class-names {path}: no names (expected one class name per line)")
-        if len(names) > IGNORE:
-            raise ValueError(f"--class-names {path}: {len(names)} names; at most {IGNORE} classes fit uint8 labels")
+        if len(names) > MAX_CLASSES:  # up to 255 classes are stored as uint8 labels, more as uint16
+            raise ValueError(f"--class-names {path}: {len(names)} names; at most {MAX_CLASSES} classes fit uint16 "
+                             f"labels ({MAX_CLASSES} = ignore)")
         return names
     if label is None:
         return None
-    top = -1
-    for key in keys:
-        ids = to_label(read_file(label.files[key]), label.files[key], None)
-        valid = ids[ids != IGNORE]
-        if valid.size:
-            top = max(top, int(valid.max()))
+    top = max(largest_class_id(read_file(label.files[key]), label.files[key]) for key in keys)
     if top < 0:
-        raise ValueError(f"{label.root}: every label pixel is the ignore value {IGNORE}; nothing to learn from")
+        raise ValueError(f"{label.root}: every label pixel is the ignore value ({IGNORE}, or 65535 in 16-bit "
+                         f"images); nothing to learn from")
     return [f"class_{i}" for i in range(top + 1)]
 
 
@@ -284,11 +278,10 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
 def _write_staged(staged: Path, keys: list[str], folders: list[Folder], opts: Options, specs: dict,
                   names: list[str] | None, num_classes: int | None, command: str, attrs: dict | None,
                   mod_attrs: dict, first_key: str) -> list[str]:
-    """Write these frames into one staged paired file with frame names and target channel statistics."""
+    """Write these frames into one staged paired file with frame names and target channel statistics; each frame
+    checked as it is written (data_tools.frame_checks: depth units refused, suspicious frames named)."""
     by_name = {f.name: f for f in folders}
-    stats = {f.name: np.zeros((3, 1 if len(specs[f.name][0]) == 2 else specs[f.name][0][2]))
-             for f in folders if f.role == "target"}  # per channel: count, sum, sum of squares
-    notes: list[str] = []
+    watches = [_watch(f, specs[f.name][0], len(keys), opts, mod_attrs[f.name]) for f in folders if f.role != "label"]
     with PairedWriter(staged, len(keys), specs, class_names=names, source=command, attrs=attrs,
                       modality_attrs=mod_attrs, overwrite=True) as writer:
         for i, key in enumerate(keys):
@@ -298,30 +291,29 @@ def _write_staged(staged: Path, keys: list[str], folders: list[Folder], opts: Op
                     raise ValueError(f"{by_name[n].files[key]}: {n} is {a.dtype} {a.shape} but the "
                                      f"first frame ({first_key}) gave {specs[n][1]} {specs[n][0]}; "
                                      f"all frames must have one size and channel count")
+            for w in watches:
+                w.add(i, frame[w.name])
             writer.write(i, frame)
-            for n in stats:
-                x = frame[n].reshape(-1, stats[n].shape[1]).astype(np.float64)
-                stats[n] += [np.full(x.shape[1], x.shape[0]), x.sum(0), (x * x).sum(0)]
-    with h5py.File(staged, "r+") as f:
+    with writing_h5(staged, "r+") as f:
         ds = f.create_dataset("frame_name", data=np.array(keys, dtype=h5py.string_dtype("utf-8")))
         ds.attrs["description"] = "file name (relative, without extension) each row was read from; not a modality"
-        for n, (count, total, total_sq) in stats.items():
-            mean = total / count
-            std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
-            f[n].attrs["channel_mean"], f[n].attrs["channel_std"] = mean, std
-            notes.append(f"{n}: per-channel mean {_fmt(mean)} std {_fmt(std)} "
-                         f"(for data.target_mean / data.target_std)")
-    return notes
+        return finish_all(watches, keys, f)
+
+
+def _watch(folder: Folder, shape: tuple[int, ...], total: int, opts: Options, attrs: dict) -> ModalityWatch:
+    """The checks of one source or target modality (depth units for modalities stored in metres)."""
+    units = attrs.get("units", DEFAULT_MODALITY_ATTRS.get(folder.name, {}).get("units"))
+    ceiling = 255.0 if folder.role == "source" else None  # the files' largest value, as stored (saturation)
+    if folder.role == "target" and folder.first is not None and folder.first[0].kind in "iu":
+        ceiling = float(np.float32(np.iinfo(folder.first[0]).max * opts.scale.get(folder.name, 1.0)))
+    return ModalityWatch(folder.name, total, 1 if len(shape) == 2 else shape[2], str(folder.root),
+                         stats=folder.role == "target", metres=units == "metres", scale=opts.scale.get(folder.name),
+                         ceiling=ceiling, error=FormatError)
 
 
 # ----------------------------------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------------------------------
-
-def _fmt(values: np.ndarray) -> str:
-    """[a, b] with 4 significant digits, ready to paste into a YAML config."""
-    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
-
 
 def _pair(text: str) -> tuple[str, str]:
     """Parse NAME=VALUE."""
@@ -342,7 +334,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="colour images (8-bit), stored uint8 RGB, e.g. rgb=rec/rgb")
     p.add_argument("--target", type=_pair, action="append", default=[], metavar="NAME=DIR",
                    help="a target modality (repeatable), stored float32 x scale, e.g. thermal=rec/thermal")
-    p.add_argument("--label", type=Path, metavar="DIR", help="single-channel class-id images (255 = ignore)")
+    p.add_argument("--label", type=Path, metavar="DIR", help="single-channel class-id images (255 = ignore; 16-bit "
+                   "images for more than 255 classes, 65535 = ignore)")
     p.add_argument("--class-names", type=Path, metavar="FILE", help="one class name per line; line i names label id i")
     p.add_argument("--units", type=_pair, action="append", default=[], metavar="NAME=UNITS",
                    help="units of a target after scaling, e.g. thermal=kelvin")
@@ -351,9 +344,7 @@ def _parser() -> argparse.ArgumentParser:
                         "integer depth images (depth=0.001 millimetres, 0.0001 for 0.1 mm, 0.0002 for 1/5000 m)")
     p.add_argument("--channels", type=_pair, action="append", default=[], metavar="NAME=TEXT",
                    help="what a target's channels are, e.g. 'thermal=brightness temperature'")
-    p.add_argument("--resize", choices=("none", "source", "target"), default="none",
-                   help="when sizes differ: resize the source to the target size or the targets to the source size "
-                        "(images area/bilinear, depth and labels nearest); default none = refuse")
+    add_resize_arguments(p, "depth and labels")
     p.add_argument("--intrinsics", metavar="FX,FY,CX,CY",
                    help="pinhole intrinsics in pixels at the stored size (root attribute, used by add_hha)")
     p.add_argument("--frames", type=Path, metavar="FILE",
@@ -389,7 +380,8 @@ def _options(args: argparse.Namespace, folders: list[Folder]) -> tuple[Options, 
         if name in ("depth", "raw_depth") and unit != "metres":
             raise ValueError(f"--units {name}={unit}: '{name}' is stored in metres by definition; "
                              f"convert with --scale (e.g. --scale {name}=0.001 for millimetres)")
-    attrs: dict = {}
+    resize = resize_from_args(args)
+    attrs: dict = resize.attrs()
     if args.intrinsics:
         try:
             k = [float(v) for v in args.intrinsics.split(",")]
@@ -398,7 +390,7 @@ def _options(args: argparse.Namespace, folders: list[Folder]) -> tuple[Options, 
         if len(k) != 4 or not all(np.isfinite(k)) or k[0] <= 0 or k[1] <= 0:
             raise ValueError(f"--intrinsics {args.intrinsics!r}: expected FX,FY,CX,CY with FX, FY > 0")
         attrs["intrinsics"] = np.array(k)
-    return Options(scale, units, dict(args.channels), args.resize, args.nan_as_zero), attrs
+    return Options(scale, units, dict(args.channels), resize, args.nan_as_zero), attrs
 
 
 def _folders(args: argparse.Namespace) -> list[Folder]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -183,6 +184,15 @@ def _compressed(msg: dict, role: Role, stamp: float) -> tuple[np.ndarray, str]:
     if img.dtype == np.uint8:
         return img, "mono8"
     raise BagError(f"{_where(role, stamp)}: CompressedImage ({fmt!r}) decodes to {img.dtype} {img.shape}")
+
+
+def message_fields(msg: Any, msgtype: str) -> dict:
+    """The fields decode() needs from a deserialised Image / CompressedImage, as plain picklable values."""
+    data = bytes(memoryview(msg.data))
+    if msgtype == IMAGE:
+        return {"type": IMAGE, "encoding": msg.encoding, "height": int(msg.height), "width": int(msg.width),
+                "step": int(msg.step), "is_bigendian": bool(msg.is_bigendian), "data": data}
+    return {"type": COMPRESSED, "format": msg.format, "data": data}
 
 
 def decode(msg: dict, role: Role, stamp: float) -> tuple[np.ndarray, float]:

@@ -4,63 +4,51 @@
         --target depth=/camera/depth/image_rect_raw --camera-info /camera/color/camera_info --out unlabeled.h5
 
 Reads ROS 1 `.bag` files, ROS 2 bag folders (with metadata.yaml) and single `.db3` / `.mcap` files. Frames pair up
-by the messages' header stamps (sensor time, never the bag's receive time): every --target is associated with the
-source nearest first and one-to-one within --max-dt (data_tools.associate, as TUM's associate.py), and a source
-frame is kept only when every target pairs with it. Two streaming passes: the first reads only the header bytes
-(stamp, and size/encoding of raw images) of the chosen topics, the second decodes only the paired messages and
-writes them row by row, so memory stays bounded whatever the bag size. Peeking and decoding single messages live in
-data_tools.ros_messages.
+by the messages' header stamps (sensor time; the bag's receive time only when --pair-by receive asks, for drivers
+that stamp badly), checked first (data_tools.stamps): every --target is associated with the source nearest first
+and one-to-one within --max-dt (data_tools.associate, as TUM's associate.py), and a source frame is kept only when
+every target pairs with it; the summary separates frames unpaired by a rate difference from drops and gaps. Two
+streaming passes: the first reads only the header bytes (stamp, and size/encoding of raw images) of the chosen
+topics, the second decodes only the paired messages and writes them row by row, so memory stays bounded whatever
+the bag size. Peeking and decoding single messages live in data_tools.ros_messages.
 """
 from __future__ import annotations
 
 import argparse
 import struct
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import h5py
 import numpy as np
 
-from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, PairedWriter
-from data_tools.associate import associate
-from data_tools.camera import scale_intrinsics
+from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES
+
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, progress, staging_path,
-                               tool_main)
-from data_tools.pairs import _fmt, _is_depth, _pair, _resized
-from data_tools.ros_messages import (CAMERA_INFO, COMPRESSED, ENCODINGS, IMAGE, IMAGE_TYPES, BagError, Role,
-                                     decode, peek)
+                               tool_main, warn)
+from data_tools.frame_checks import ModalityWatch, finish_all
+from data_tools.pairs import _pair
+from data_tools.resize import Resize, add_arguments as add_resize_arguments, from_args as resize_from_args
+from data_tools.ros_geometry import camera_intrinsics, fit_sizes
+from data_tools.ros_messages import (CAMERA_INFO, ENCODINGS, IMAGE, IMAGE_TYPES, BagError, Role, decode,
+                                     message_fields, peek)
+from data_tools.stamps import Plan, Stream, check_times, plan, timing_lines
 
 PROG = "python -m data_tools.rosbag"
+PAIR_BY = ("header", "receive")
+TIME_NAME = {"header": "header stamp", "receive": "bag receive time"}
+PAIRING = {"header": "header stamps, nearest first, one-to-one",
+           "receive": "bag receive times (--pair-by receive: header stamps not trusted; transport delay and jitter "
+                      "included), nearest first, one-to-one"}
 MAX_PENDING_PER_WORKER = 8
 
 
 # ------------------------------------------------------------------------------------------------ frames
 
-def fit_sizes(frame: dict[str, np.ndarray], roles: list[Role], resize: str, stamp: float) -> dict[str, np.ndarray]:
-    """Bring all modalities to one size as --resize says (same policy as data_tools.pairs)."""
-    sizes = {n: a.shape[:2] for n, a in frame.items()}
-    if len(set(sizes.values())) == 1:
-        return frame
-    by = {r.name: r for r in roles}
-    listed = ", ".join(f"{by[n].topic} {s[0]}x{s[1]}" for n, s in sizes.items())
-    if resize == "none":
-        raise BagError(f"frame with source stamp {stamp:.9f}: sizes differ ({listed}); pass --resize source or "
-                       f"--resize target to resize one side to the other")
-    source = next(r.name for r in roles if r.role == "source")
-    if resize == "target":
-        ref = sizes[source]
-        return {n: a if n == source else _resized(a, ref, nearest=_is_depth(n)) for n, a in frame.items()}
-    targets = [r.name for r in roles if r.role == "target"]
-    if len({sizes[n] for n in targets}) > 1:
-        raise BagError(f"frame with source stamp {stamp:.9f}: targets differ in size ({listed}); "
-                       f"--resize source needs one target size")
-    frame[source] = _resized(frame[source], sizes[targets[0]], nearest=False)
-    return frame
-
-
-def decode_frame(job: tuple[int, dict[str, tuple[dict, float]], list[Role], str]
+def decode_frame(job: tuple[int, dict[str, tuple[dict, float]], list[Role], Resize]
                  ) -> tuple[int, dict[str, np.ndarray], dict[str, tuple[tuple[int, int], float]]]:
     """Worker entry: (row, {name: (message fields, stamp)}, roles, resize) -> (row, frame, {name: (raw size,
     factor applied)})."""
@@ -130,22 +118,12 @@ def _connections(reader, bags: list[Path], topic: str, allowed: tuple[str, ...],
     return conns
 
 
-@dataclass
-class Stream:
-    """The first pass over one image topic: header stamps in message order (and raw sizes/encodings)."""
-
-    role: Role
-    msgtype: str = ""
-    stamps: list[float] = field(default_factory=list)
-    encoding: str = ""
-    size: tuple[int, int] | None = None
-
-
-def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
-         show_progress: bool) -> tuple[dict[str, Stream], Any, list]:
-    """First pass: header stamps of every message of the chosen topics; the first CameraInfo message; the
-    connections read (the second pass reads exactly these, so message k of a topic is the same message)."""
-    streams = {r.topic: Stream(r) for r in roles}
+def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None, show_progress: bool,
+         pair_by: str = "header") -> tuple[dict[str, Stream], Any, list]:
+    """First pass: header stamps (and receive times, bags) of every message of the chosen topics, checked; the first
+    CameraInfo message; the connections read (the second pass reads exactly these: message k is the same)."""
+    streams = {r.topic: Stream(r, by_receive=pair_by == "receive") for r in roles}
+    owner = {id(c.owner): k for k, sub in enumerate(reader.readers) for c in sub.connections}  # owner -> bag
     conns = []
     for r in roles:
         cs = _connections(reader, bags, r.topic, IMAGE_TYPES, r.name)
@@ -164,7 +142,7 @@ def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
                         unit="msg", file=sys.stderr, dynamic_ncols=True)
     cdr = reader.is2
     try:
-        for conn, _, raw in messages:
+        for conn, recv, raw in messages:
             if conn.topic == camera_info:
                 if info is None:
                     info = reader.deserialize(raw, conn.msgtype)
@@ -193,6 +171,8 @@ def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
             elif not s.encoding:
                 s.encoding = p.encoding
             s.stamps.append(p.stamp)
+            s.received.append(recv * 1e-9)
+            s.bag.append(owner[id(conn.owner)])
     except BagError:
         raise
     except Exception as err:
@@ -200,44 +180,13 @@ def scan(reader, bags: list[Path], roles: list[Role], camera_info: str | None,
     for s in streams.values():
         if not s.stamps:
             raise BagError(f"{_names(bags)}: topic {s.role.topic} ({s.role.name}) has no messages")
-        check_stamps(s.stamps, f"{_names(bags)}: topic {s.role.topic} ({s.role.name})")
+        for note in check_times(s, bags):
+            warn(PROG, note)
     if camera_info and info is None:
         raise BagError(f"{_names(bags)}: topic {camera_info} (--camera-info) has no messages")
     if info is not None:
         check_camera_matrix(info, f"{_names(bags)}: topic {camera_info} (--camera-info)")
     return streams, info, conns
-
-
-REORDER_FRAMES = 5  # messages may arrive out of stamp order by this many frame periods (transport jitter), no more
-
-
-def check_stamps(stamps: list[float], where: str) -> None:
-    """Header stamps a topic is paired by must be set, distinct and, in recording order, never far behind the latest
-    one: zero stamps (a driver that does not stamp), repeated ones and a clock going back (or bags that overlap in
-    time) would pair frames by accident. Arrival out of stamp order by up to REORDER_FRAMES frame periods is
-    transport jitter and allowed. BagError with the count and the first message."""
-    t = np.asarray(stamps, np.float64)
-    order = np.sort(t)
-    period = float(np.median(np.diff(order))) if len(t) > 1 else 0.0
-    behind = np.maximum.accumulate(t) - t  # how far each stamp is behind the latest one recorded before it
-    faults = [("are zero", t <= 0, "the driver does not stamp its messages: fix its timestamps and record again"),
-              ("repeat an earlier stamp", _repeats(t),
-               "the driver stamps several frames alike (or a bag is given twice): fix its timestamps"),
-              (f"go back in time by more than {REORDER_FRAMES} frame periods", behind > REORDER_FRAMES * period,
-               "a sensor clock that jumped back, or bags that overlap in time: convert the parts separately")]
-    for what, bad, fix in faults:
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise BagError(f"{where}: {int(bad.sum())} of {len(t)} header stamps {what} (first: message {first}, "
-                           f"stamp {t[first]:.9f}); frames would be paired by accident. {fix}")
-
-
-def _repeats(t: np.ndarray) -> np.ndarray:
-    """True for each stamp equal to one recorded before it."""
-    _, first = np.unique(t, return_index=True)
-    out = np.ones(len(t), bool)
-    out[first] = False
-    return out
 
 
 def check_camera_matrix(info: Any, where: str) -> None:
@@ -250,69 +199,8 @@ def check_camera_matrix(info: Any, where: str) -> None:
                        f"--camera-info out (no intrinsics are stored then)")
 
 
-@dataclass
-class Plan:
-    """Paired rows: per row the message index of each modality's topic, and counts for the summary."""
-
-    rows: list[dict[str, int]]
-    stamps: np.ndarray  # (N, 1 + targets) header stamps in seconds
-    summary: str
-
-
-def plan(streams: dict[str, Stream], roles: list[Role], max_dt: float, every: int,
-         start: float | None, end: float | None, bags: list[Path]) -> Plan:
-    """Associate every target with the source by header stamps; window, keep frames all targets pair with, thin."""
-    src = next(r for r in roles if r.role == "source")
-    s_stamps = streams[src.topic].stamps
-    t0 = min(s_stamps)
-    lo = -np.inf if start is None else t0 + start
-    hi = np.inf if end is None else t0 + end
-    window = [i for i, t in enumerate(s_stamps) if lo <= t <= hi]
-    if not window:
-        raise BagError(f"{_names(bags)}: no {src.name} message within --start/--end (the source spans "
-                       f"{max(s_stamps) - t0:.3f} s from its first stamp)")
-    w_stamps = [s_stamps[i] for i in window]
-    partner: dict[str, dict[int, int]] = {}
-    notes = []
-    for r in roles:
-        if r.role != "target":
-            continue
-        a = associate(w_stamps, streams[r.topic].stamps, max_dt)
-        if not a.pairs:
-            off = "unknown" if a.median_offset is None else f"{a.median_offset:+.6f} s"
-            raise BagError(f"{_names(bags)}: no {r.topic} ({r.name}) message within --max-dt {max_dt:g} s of a "
-                           f"{src.topic} ({src.name}) message; median offset target - nearest source is {off} "
-                           f"(usually unsynchronised clocks or a fixed latency; check the header stamps or raise "
-                           f"--max-dt)")
-        partner[r.name] = dict(a.pairs)
-        notes.append(f"{r.name}: {len(a.pairs)} of {len(streams[r.topic].stamps)} paired")
-    kept = sorted((i for i in range(len(window)) if all(i in p for p in partner.values())),
-                  key=lambda i: (w_stamps[i], i))  # source-time order, whatever the receive order
-    if not kept:
-        raise BagError(f"{_names(bags)}: no {src.name} message pairs with every target within --max-dt {max_dt:g} s")
-    thinned = kept[::every]
-    targets = [r for r in roles if r.role == "target"]
-    rows = [{src.name: window[i], **{r.name: partner[r.name][i] for r in targets}} for i in thinned]
-    stamps = np.array([[s_stamps[row[src.name]]] + [streams[r.topic].stamps[row[r.name]] for r in targets]
-                       for row in rows], np.float64)
-    dropped = len(window) - len(kept)
-    summary = (f"{len(window)} {src.name} frames in range, {len(kept)} paired with every target, {dropped} dropped "
-               f"without a partner within {max_dt:g} s" + (f", --every {every}: {len(rows)} kept" if every > 1 else "")
-               + " (" + "; ".join(notes) + ")")
-    return Plan(rows, stamps, summary)
-
-
-def _fields(msg: Any, msgtype: str) -> dict:
-    """The fields decode() needs, as plain picklable values."""
-    data = bytes(memoryview(msg.data))
-    if msgtype == IMAGE:
-        return {"type": IMAGE, "encoding": msg.encoding, "height": int(msg.height), "width": int(msg.width),
-                "step": int(msg.step), "is_bigendian": bool(msg.is_bigendian), "data": data}
-    return {"type": COMPRESSED, "format": msg.format, "data": data}
-
-
 def frames(reader, conns: list, bags: list[Path], streams: dict[str, Stream], roles: list[Role], p: Plan,
-           resize: str) -> Iterator[tuple[int, dict[str, tuple[dict, float]], list[Role], str]]:
+           resize: Resize) -> Iterator[tuple[int, dict[str, tuple[dict, float]], list[Role], Resize]]:
     """Second pass: for each paired row, once all its messages have been read, a decode job (in bag order)."""
     wanted: dict[str, dict[int, int]] = {r.topic: {} for r in roles}
     for row, idx in enumerate(p.rows):
@@ -339,7 +227,7 @@ def frames(reader, conns: list, bags: list[Path], streams: dict[str, Stream], ro
                 raise BagError(f"{_names(bags)}: topic {conn.topic}: message {k} is stamped {stamp:.9f} on the "
                                f"second pass, {streams[conn.topic].stamps[k]:.9f} on the first (bag changed?)")
             slot = pending.setdefault(row, {})
-            slot[r.name] = (_fields(msg, conn.msgtype), stamp)
+            slot[r.name] = (message_fields(msg, conn.msgtype), stamp)
             if len(slot) == len(roles):
                 del pending[row]
                 yield row, slot, roles, resize
@@ -356,38 +244,27 @@ def frames(reader, conns: list, bags: list[Path], streams: dict[str, Stream], ro
 
 # ------------------------------------------------------------------------------------------------ conversion
 
-def _intrinsics(info: Any, streams: dict[str, Stream], roles: list[Role], raw_sizes: dict, stored: tuple[int, int]
-                ) -> list[float]:
-    """fx, fy, cx, cy from a CameraInfo's K, rescaled from its image size to the stored size."""
-    k = [float(v) for v in (info.k if hasattr(info, "k") else info.K)]  # ROS 2 names it k, ROS 1 K
-    fx, fy, cx, cy = k[0], k[4], k[2], k[5]
-    size = (int(info.height), int(info.width))
-    if size[0] <= 0 or size[1] <= 0:
-        src = next(r for r in roles if r.role == "source")
-        size = raw_sizes[src.name]
-    if size != stored:
-        fx, fy, cx, cy = scale_intrinsics((fx, fy, cx, cy), size, stored)
-    return [fx, fy, cx, cy]
-
-
 def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str | None = None,
             max_dt: float = 0.02, every: int = 1, start: float | None = None, end: float | None = None,
-            resize: str = "none", workers: int = 1, overwrite: bool = False, command: str = "data_tools.rosbag",
-            show_progress: bool = True, log=print) -> Path:
-    """Pair, decode and write one paired file (staged, renamed at the end); prints a summary via log."""
+            resize: Resize = Resize(), workers: int = 1, overwrite: bool = False, command: str = "data_tools.rosbag",
+            show_progress: bool = True, log=print, pair_by: str = "header") -> Path:
+    """Pair (by header stamps, or receive times: pair_by), decode and write one paired file (staged, renamed at the
+    end); prints a summary via log."""
     if max_dt < 0:
         raise ValueError(f"--max-dt must be >= 0, got {max_dt}")
+    if pair_by not in PAIR_BY:
+        raise ValueError(f"--pair-by {pair_by}: expected one of {', '.join(PAIR_BY)}")
     check_outputs([out], overwrite)
     reader = _open(bags)
     staged = staging_path(out)
     try:
-        streams, info, conns = scan(reader, bags, roles, camera_info, show_progress)
-        p = plan(streams, roles, max_dt, every, start, end, bags)
+        streams, info, conns = scan(reader, bags, roles, camera_info, show_progress, pair_by)
+        p = plan(streams, roles, max_dt, every, start, end, _names(bags))
         n = len(p.rows)
         writer = None
         specs: dict = {}
         first_raw: dict = {}
-        stats: dict[str, np.ndarray] = {}
+        watches: list[ModalityWatch] = []
         done = 0
         results = ordered_map(decode_frame, frames(reader, conns, bags, streams, roles, p, resize), workers,
                               batch=1, batches_per_worker=MAX_PENDING_PER_WORKER)  # frames stay in order
@@ -398,14 +275,15 @@ def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str 
                     specs = {nm: (a.shape, a.dtype) for nm, a in frame.items()}
                     first_raw = raw_sizes
                     stored = next(iter(frame.values())).shape[:2]
-                    attrs = _root_attrs(bags, roles, streams, camera_info, max_dt, every, start, end)
+                    attrs = _root_attrs(bags, roles, camera_info, max_dt, every, start, end, pair_by, p.timing)
                     if info is not None:
-                        attrs["intrinsics"] = np.array(_intrinsics(info, streams, roles, raw_sizes, stored))
+                        attrs["intrinsics"] = np.array(camera_intrinsics(info, roles, raw_sizes, stored, resize,
+                                                                         camera_info))
+                    attrs.update(resize.attrs())
                     writer = PairedWriter(staged, n, specs, class_names=None, source=command, attrs=attrs,
                                           modality_attrs=_modality_attrs(roles, streams, frame, raw_sizes),
                                           overwrite=True)
-                    stats = {r.name: np.zeros((3, 1 if frame[r.name].ndim == 2 else frame[r.name].shape[2]))
-                             for r in roles if r.role == "target"}
+                    watches = _watches(roles, frame, raw_sizes, n)
                 for nm, (size, factor) in raw_sizes.items():
                     (size0, factor0) = first_raw[nm]
                     if size != size0 or factor != factor0:
@@ -414,10 +292,9 @@ def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str 
                                 f"bit depth (values x {factor0:g}, then x {factor:g}")
                         raise BagError(f"{_names(bags)}: topic {r.topic}: images change {what} at source stamp "
                                        f"{p.stamps[row, 0]:.9f}) mid-bag; convert the parts separately")
+                for w in watches:
+                    w.add(row, frame[w.name])
                 writer.write(row, frame)
-                for nm in stats:
-                    x = frame[nm].reshape(-1, stats[nm].shape[1]).astype(np.float64)
-                    stats[nm] += [np.full(x.shape[1], x.shape[0]), x.sum(0), (x * x).sum(0)]
                 done += 1
             writer.close()
         except BaseException:
@@ -425,18 +302,14 @@ def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str 
                 writer.abort()
             raise
         notes = []
-        with h5py.File(staged, "r+") as f:
+        with writing_h5(staged, "r+") as f:
             names = f.create_dataset("frame_name", data=np.array([f"{t:.9f}" for t in p.stamps[:, 0]],
                                                                   dtype=h5py.string_dtype("utf-8")))
-            names.attrs["description"] = "the source message's header stamp (s); not a modality"
+            names.attrs["description"] = f"the source message's {TIME_NAME[pair_by]} (s); not a modality"
             ds = f.create_dataset("timestamp", data=p.stamps)
-            ds.attrs["description"] = ("header stamps (s) of each row's messages: " +
+            ds.attrs["description"] = (f"{TIME_NAME[pair_by]}s (s) of each row's messages: " +
                                        ", ".join(r.name for r in roles) + "; not a modality")
-            for nm, (count, total, total_sq) in stats.items():
-                mean = total / count
-                std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
-                f[nm].attrs["channel_mean"], f[nm].attrs["channel_std"] = mean, std
-                notes.append(f"{nm}: per-channel mean {_fmt(mean)} std {_fmt(std)}")
+            notes += finish_all(watches, [f"{t:.9f}" for t in p.stamps[:, 0]], f)
         commit(staged, out, overwrite)
     finally:
         staged.unlink(missing_ok=True)
@@ -445,16 +318,18 @@ def convert(bags: list[Path], roles: list[Role], out: Path, *, camera_info: str 
         except Exception:
             pass
     log(f"{PROG}: {p.summary}")
+    for line in timing_lines(p.timing, f" beyond --max-dt {max_dt:g} s"):
+        log(line)
     log(f"wrote {out}: {n} frames, " + ", ".join(f"{nm} {specs[nm][1]} {specs[nm][0]}" for nm in specs))
     for note in notes:
         log(note)
     return out
 
 
-def _root_attrs(bags, roles, streams, camera_info, max_dt, every, start, end) -> dict:
+def _root_attrs(bags, roles, camera_info, max_dt, every, start, end, pair_by, timing) -> dict:
     attrs: dict = {"bags": [b.name for b in bags], "modality_topics": [f"{r.name}={r.topic}" for r in roles],
-                   "pairing": f"header stamps, nearest first, one-to-one within max_dt = {max_dt:g} s",
-                   "max_dt": float(max_dt), "every": int(every)}
+                   "pairing": f"{PAIRING[pair_by]} within max_dt = {max_dt:g} s", "pair_by": pair_by,
+                   "max_dt": float(max_dt), "every": int(every), **timing}
     if camera_info:
         attrs["camera_info_topic"] = camera_info
     if start is not None:
@@ -462,6 +337,16 @@ def _root_attrs(bags, roles, streams, camera_info, max_dt, every, start, end) ->
     if end is not None:
         attrs["end"] = float(end)
     return attrs
+
+
+def _watches(roles: list[Role], frame: dict[str, np.ndarray], raw: dict[str, tuple[tuple[int, int], float]],
+             total: int) -> list[ModalityWatch]:
+    """The checks of every modality over the frames written (data_tools.frame_checks): depth units, suspicious
+    frames, robust target statistics."""
+    return [ModalityWatch(r.name, total, 1 if frame[r.name].ndim == 2 else frame[r.name].shape[2],
+                          f"topic {r.topic}", stats=r.role == "target", scale=raw[r.name][1] if r.role == "target"
+                          else None, metres=DEFAULT_MODALITY_ATTRS.get(r.name, {}).get("units") == "metres",
+                          ceiling=255.0 if r.role == "source" else None, error=BagError) for r in roles]
 
 
 def _modality_attrs(roles: list[Role], streams: dict[str, Stream], frame: dict[str, np.ndarray],
@@ -507,6 +392,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-info", metavar="TOPIC",
                    help="CameraInfo topic; K of its first message, rescaled to the stored size, becomes the root "
                         "attribute intrinsics [fx, fy, cx, cy]")
+    p.add_argument("--pair-by", choices=PAIR_BY, default="header",
+                   help="pair by the messages' header stamps (sensor time; default), or by the bag's receive times "
+                        "for a driver known to stamp badly (zero or repeated stamps): less exact, as transport delay "
+                        "and jitter enter the pairing; the header-stamp checks then only warn")
     p.add_argument("--max-dt", type=float, default=0.02, metavar="S",
                    help="largest header-stamp difference for a pair, seconds (default 0.02)")
     p.add_argument("--every", type=int_at_least(1), default=1, metavar="N", help="keep every Nth paired frame")
@@ -514,9 +403,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="skip source frames stamped earlier than S seconds after the first source stamp")
     p.add_argument("--end", type=float, metavar="S",
                    help="skip source frames stamped later than S seconds after the first source stamp")
-    p.add_argument("--resize", choices=("none", "source", "target"), default="none",
-                   help="when sizes differ: resize the source to the target size or the targets to the source size "
-                        "(images area/bilinear, depth nearest); default none = refuse")
+    add_resize_arguments(p, "depth")
     p.add_argument("--scale", type=_pair, action="append", default=[], metavar="NAME=FACTOR",
                    help="multiply a target's message values by FACTOR instead of the default (0.001 for 16-bit depth, "
                         "else 1), e.g. depth=0.0002 for 5000 counts per metre")
@@ -561,9 +448,9 @@ def _roles(args: argparse.Namespace) -> list[Role]:
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Convert bags to one paired split; bad input raises (tool_main reports it in one line, exit 2)."""
     convert(args.bag, _roles(args), args.out, camera_info=args.camera_info, max_dt=args.max_dt,
-            every=args.every, start=args.start, end=args.end, resize=args.resize, workers=args.workers,
+            every=args.every, start=args.start, end=args.end, resize=resize_from_args(args), workers=args.workers,
             overwrite=args.overwrite, command=command_line("rosbag", argv),
-            show_progress=not args.no_progress)
+            show_progress=not args.no_progress, pair_by=args.pair_by)
     return 0
 
 

@@ -21,7 +21,7 @@ SensorData.py export_color_images(image_size=...) resizes the same way, but with
 through the extrinsics or the colour intrinsics is done -- ScanNet's calibrated colour and depth cameras are treated
 as aligned after resizing (a note is printed when extrinsic_depth is not the identity). Depth is stored at its
 native resolution (resized with nearest neighbours only when --size asks), and the root attribute `intrinsics` is the
-depth camera's [fx, fy, cx, cy] from intrinsic_depth, scaled to the stored size.
+depth camera's [fx, fy, cx, cy] from intrinsic_depth, scaled to the stored size. Frames pair by record (PAIRING).
 """
 from __future__ import annotations
 
@@ -40,7 +40,10 @@ import cv2
 import h5py
 import numpy as np
 
-from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.h5format import FormatError
+
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imdecode, imread
 from data_tools import camera
 from data_tools.common import (check_input_file, check_outputs, command_line, commit, int_at_least, ordered_map,
@@ -56,6 +59,8 @@ SUPPORTED_DEPTH = (0, 1)
 MAX_NAME = 1 << 16           # a sensor name longer than this means the file is not a .sens file
 FRAME_HEADER = struct.Struct("<16f4Q")  # camera_to_world, timestamp_color, timestamp_depth, color bytes, depth bytes
 IGNORE = 255
+PAIRING = ("frame record (each .sens frame stores its colour and depth image together); timestamp_color / "
+           "timestamp_depth are kept in `timestamp`, not used (ScanNet's are often all zero)")
 REGISTRATION = ("colour resized to the depth camera's resolution (cv2.INTER_AREA when shrinking, INTER_LINEAR when "
                 "enlarging); no reprojection through the extrinsics (ScanNet's calibrated colour and depth "
                 "cameras are treated as aligned); intrinsics are the depth camera's")
@@ -381,6 +386,7 @@ def convert(sens: Path, out: Path, *, every: int = 1, size: tuple[int, int] | No
         "every": int(every),
         "camera": f"ScanNet depth camera ({header.sensor_name or 'sensor name not recorded'})",
         "registration": REGISTRATION,
+        "pairing": PAIRING,
         "sens_file": sens.name,
         "sensor_name": header.sensor_name,
         "depth_shift": float(header.depth_shift),
@@ -416,7 +422,7 @@ def convert(sens: Path, out: Path, *, every: int = 1, size: tuple[int, int] | No
             for i, sample in (progress(rows, len(entries), "scannet") if show_progress else rows):
                 writer.write(i, sample)
         text = h5py.string_dtype("utf-8")
-        with h5py.File(staged, "r+") as f:
+        with writing_h5(staged, "r+") as f:
             meta = {
                 "frame_name": (np.array([str(e.index) for e in entries], dtype=text),
                                "frame index in the .sens file each row came from (label-filt <index>.png); "

@@ -42,7 +42,10 @@ import cv2
 import h5py
 import numpy as np
 
-from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.h5format import FormatError
+
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
@@ -442,7 +445,7 @@ def _write_staged(staged: Path, scenes: list[Scene], ks: np.ndarray, hw: tuple[i
         "sensor": (np.array([s.sensor for s in scenes], dtype=text), "sensor folder (kv1, kv2, realsense, xtion)"),
         "intrinsics": (ks, "[fx, fy, cx, cy] per row in pixels at the stored size, 0-based pixel centres"),
     }
-    with h5py.File(staged, "r+") as f:
+    with writing_h5(staged, "r+") as f:
         for key, (arr, description) in meta.items():
             f.create_dataset(key, data=arr)
             f[key].attrs["description"] = description

@@ -23,12 +23,16 @@ import cv2
 import h5py
 import numpy as np
 
-from crossmodal.data.h5format import FormatError, PairedWriter
+from crossmodal.data.h5format import FormatError
+
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.associate import associate
 from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, parse_size,
                                positive_number, progress, staging_path, tool_main, warn)
+from data_tools.stamps import check_stamps, in_recording_order, pair_timing, stream_timing, timing_attrs, timing_lines
 
 PROG = "python -m data_tools.tum"
 DEPTH_COUNTS_PER_METRE = 5000.0
@@ -67,6 +71,7 @@ class Report:
     median_offset: float | None = None
     intrinsics_source: str = ""
     notes: list[str] = field(default_factory=list)
+    timing: dict = field(default_factory=dict)  # rates, gaps and pairing offset (data_tools.stamps.timing_attrs)
 
 
 # ------------------------------------------------------------------------------------------------ lists
@@ -75,8 +80,9 @@ def read_list(path: Path, sequence: Path) -> list[Entry]:
     """Parse a TUM 'timestamp filename' list as TUM's read_file_list does ('#' comments, spaces, tabs or commas).
 
     Entries come back sorted by stamp. Unlike TUM's script, which silently drops them, malformed lines (one field,
-    a stamp that is not a number) and repeated stamps are errors naming the file and line; every listed file must
-    exist."""
+    a stamp that is not a number) are errors naming the file and line; every listed file must exist. The stamps are
+    checked as a bag's are (data_tools.stamps: zero, repeated, and, in a list written in recording order, going back
+    in time), FormatError naming the count and the first line."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file; expected a TUM list of 'timestamp filename' lines in the "
                                 f"sequence folder {sequence}")
@@ -85,7 +91,6 @@ def read_list(path: Path, sequence: Path) -> list[Entry]:
     except UnicodeDecodeError as err:
         raise FormatError(f"{path}: not a text file ({err})") from None
     entries: list[Entry] = []
-    seen: dict[float, int] = {}
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.replace(",", " ").replace("\t", " ").strip()
         if not line or line.startswith("#"):
@@ -100,15 +105,15 @@ def read_list(path: Path, sequence: Path) -> list[Entry]:
         if not np.isfinite(t):
             raise FormatError(f"{path} line {number}: timestamp {fields[0]!r} is not a number; "
                               f"expected 'timestamp filename'")
-        if t in seen:
-            raise FormatError(f"{path} line {number}: timestamp {fields[0]} is listed twice (also line {seen[t]})")
-        seen[t] = number
         file = fields[1]
         if not (sequence / file).is_file():
             raise FileNotFoundError(f"{path} line {number}: {file} does not exist (looked for {sequence / file})")
         entries.append(Entry(t, fields[0], file, number))
     if not entries:
         raise FormatError(f"{path}: no 'timestamp filename' lines (only comments or blank lines)")
+    # a list out of time order is read as a set, as TUM's script does: its order cannot show a clock going back
+    listed = entries if in_recording_order([e.time for e in entries]) else sorted(entries, key=lambda e: e.time)
+    check_stamps([e.time for e in listed], str(path), FormatError, positions=[f"line {e.line}" for e in listed])
     # in stamp order, so that equal differences are broken by stamp as in TUM's sort of (diff, a, b)
     return sorted(entries, key=lambda e: e.time)
 
@@ -233,6 +238,10 @@ def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every:
              "depth_scale": f"depth PNG counts / {DEPTH_COUNTS_PER_METRE:g} = metres",
              "association": "TUM associate.py: nearest first, one-to-one, |t_rgb - t_depth| < max_dt, offset 0",
              "median_dt": float(median(gaps))}
+    timings = [stream_timing([e.time for e in rgb_list]), stream_timing([e.time for e in depth_list])]
+    report.timing = timing_attrs(["rgb", "depth"], timings,
+                                 [None, pair_timing(*timings, len(rgb_list), len(assoc.pairs), gaps)])
+    attrs.update(report.timing)
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
     mod_attrs = {"rgb": {"folder": "rgb.txt"},
                  "depth": {"folder": "depth.txt", "scale": 1.0 / DEPTH_COUNTS_PER_METRE,
@@ -256,7 +265,7 @@ def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every:
             "rgb_file": (np.array([rgb_list[i].file for i, _ in kept], dtype=text), "rgb file of each row"),
             "depth_file": (np.array([depth_list[j].file for _, j in kept], dtype=text), "depth file of each row"),
         }
-        with h5py.File(staged, "r+") as f:
+        with writing_h5(staged, "r+") as f:
             for key, (arr, description) in meta.items():
                 f.create_dataset(key, data=arr)
                 f[key].attrs["description"] = description
@@ -338,6 +347,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
           f"unpaired: {rep.unpaired_rgb} rgb, {rep.unpaired_depth} depth"
           + (f"; {rep.skipped_every} pairs skipped by --every {args.every}" if rep.skipped_every else ""),
           file=sys.stderr)
+    for line in timing_lines(rep.timing, f" beyond --max-dt {args.max_dt:g} s"):
+        print(line, file=sys.stderr)
     print(f"wrote {rep.path} ({rep.num_samples} pairs)", file=sys.stderr)
     return 0
 

@@ -21,6 +21,7 @@ from crossmodal.outputs import check_output_dir
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, flatten, versions
 from crossmodal.tasks import SEGMENTATION
+from eval.class_figures import chart_classes, legend_classes
 from eval.tuning import tuning_section
 from eval.networks_section import networks_section
 from eval.teacher_warnings import reference_warnings
@@ -69,20 +70,21 @@ def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[st
         bar_chart(probed, fig / "probe_miou.png", title="Frozen-backbone probe mIoU by method", ylabel="mIoU",
                   ylim=(0.0, 1.0))
         out["probe_miou"] = "figures/probe_miou.png"
-    grouped_bar_chart({c: {m: v["per_class_iou"].get(c) for m, v in methods.items()} for c in class_names},
-                      fig / "per_class_iou.png", title="Per-class IoU on the test split", ylabel="IoU")
+    charted, title = chart_classes(class_names, test_path)  # at most CHART_CLASSES bars (the most frequent)
+    grouped_bar_chart({c: {m: v["per_class_iou"].get(c) for m, v in methods.items()} for c in charted},
+                      fig / "per_class_iou.png", title=title, ylabel="IoU")
     out["per_class_iou"] = "figures/per_class_iou.png"
     if example_idx and examples:
         ds = PairedDataset(test_path, [source, target, "label"])
         n = len(class_names)
-        rows = []
+        rows, maps = [], []
         for row, i in enumerate(example_idx):
             s = ds[i]
-            cells = [visualize(s[source]), visualize(s[target]), colorize_label(s["label"], n)]
-            cells += [colorize_label(examples[m][row], n) for m in examples]
-            rows.append(cells)
+            shown = [s["label"], *(examples[m][row] for m in examples)]
+            maps += shown
+            rows.append([visualize(s[source]), visualize(s[target]), *(colorize_label(lab, n) for lab in shown)])
         palette = class_palette(n)
-        legend = [(name, tuple(int(c) for c in palette[k])) for k, name in enumerate(class_names)]
+        legend = [(class_names[k], tuple(int(c) for c in palette[k])) for k in legend_classes(n, maps)]
         image_sheet(rows, fig / "examples.png", column_titles=[source, target, "ground truth", *examples],
                     row_titles=[f"test #{i}" for i in example_idx], legend=legend)
         out["examples"] = "figures/examples.png"
@@ -311,6 +313,11 @@ def write_metrics(run_dir: Path, summary: dict[str, Any]) -> None:
     write_text_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2))
 
 
+def _val_overlap(data: DataFiles) -> str:
+    """What the start-up leakage check established about the validation split (crossmodal.data.leakage)."""
+    return data.leakage.statement("val") if data.leakage is not None else "not compared with the other splits"
+
+
 def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mapping[str, Mapping[int, Any]],
                      teacher_source: str, accelerator: Accelerator, wall_time_s: float,
                      resumed: bool = False, controls: Mapping[str, Mapping[str, Mapping[int, Any]]] | None = None,
@@ -347,8 +354,8 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Mappi
             f"transfer: {data.unlabeled.num_samples} unlabeled pairs, {cfg.transfer.epochs} epochs, "
             f"batch {cfg.transfer.batch_size}",
             *downstream,
-            *([f"val: {data.val.num_samples} labeled frames, disjoint from train and test; every choice "
-               f"(tune.trials) is made on it"] if data.val is not None and task.fine_tunes else []),
+            *([f"val: {data.val.num_samples} labeled frames, {_val_overlap(data)}; every choice (tune.trials) is "
+               f"made on it"] if data.val is not None and task.fine_tunes else []),
             f"test: {data.test.num_samples} frames, read once per cell after the choices; metrics from the last "
             f"epoch of a fixed schedule (no selection, tuning or early stopping on the test split)",
             f"seeds {', '.join(map(str, seeds))} change the student's initialisation, data order, augmentation and "

@@ -127,3 +127,30 @@ def test_resume_refusals(tmp_path, smoke_run):
     assert r.returncode == 2 and f"no {tmp_path / 'nothing' / 'config.yaml'} there" in r.stderr
     r = _run("--resume", str(run_dir), "seed=3")
     assert r.returncode == 2 and "drop --config and the overrides" in r.stderr
+
+
+def test_resume_on_changed_data_is_refused_before_any_work(smoke_run, tmp_path):
+    """--resume compares each split's content fingerprint with the one the run recorded at its start
+    (data_fingerprint.json): data rewritten at the same path are refused, naming the file, before the run folder is
+    touched; a run folder of an older version, which recorded none, is refused with what to do."""
+    from crossmodal.errors import ConfigError
+    from data_changes import copy_smoke_data, rewrite_reversed
+
+    data = copy_smoke_data(smoke_run, tmp_path / "data")
+    args = ["--config", CONFIG, *data, "methods=[none]", "probe.enabled=false", "finetune.epochs=1",
+            f"output_dir={tmp_path / 'runs'}"]
+    assert run_transfer.main(args) == 0
+    run_dir = tmp_path / "runs" / "smoke"
+    recorded = json.loads((run_dir / "data_fingerprint.json").read_text())
+    assert recorded["val"]["path"] == str(tmp_path / "data" / "val.h5") and len(recorded["val"]["fingerprint"]) == 32
+    log = (run_dir / "log.txt").read_text()
+    val = tmp_path / "data" / "val.h5"
+    rewrite_reversed(val)
+    with pytest.raises(ConfigError, match=f"--resume {run_dir}: data.val \\({val}\\) is not the data the run "
+                                          f"started on .* start a new run instead"):
+        run_transfer.main(["--resume", str(run_dir)])
+    assert (run_dir / "log.txt").read_text() == log
+    (run_dir / "data_fingerprint.json").unlink()
+    with pytest.raises(ConfigError, match="no .*data_fingerprint.json there: the run was started by an earlier "
+                                          "version"):
+        run_transfer.main(["--resume", str(run_dir)])

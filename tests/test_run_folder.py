@@ -108,7 +108,7 @@ def test_read_only_output_dir_is_refused(tmp_path):
 def test_full_disk_is_refused(tmp_path, monkeypatch):
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: usage(10 * 2 ** 30, 10 * 2 ** 30 - 2 ** 20, 2 ** 20))
-    with pytest.raises(UserError, match=r"only 1 MiB free on its disk, at least 100 MiB needed"):
+    with pytest.raises(UserError, match=r"only 1 MiB free on its disk, at least 16 MiB needed"):
         outputs.check_output_dir(tmp_path / "runs", "run folder")
 
 

@@ -8,10 +8,9 @@ from crossmodal.data.h5format import (
     FORMAT_VERSION,
     FormatError,
     PairedInfo,
-    PairedWriter,
     read_info,
-    write_paired,
 )
+from crossmodal.data.h5writer import PairedWriter, write_paired
 
 __all__ = [
     "DEFAULT_MODALITY_ATTRS",

@@ -15,6 +15,7 @@ import numpy as np
 
 from crossmodal.atomic import write_text_atomic
 from crossmodal.data.h5format import FormatError, PairedInfo
+from crossmodal.diskspace import DiskFullError
 from crossmodal.errors import ConfigError
 
 BLOCK_BYTES = 32 << 20  # label rows read at once: memory stays bounded on large files
@@ -65,11 +66,11 @@ def cached(path: Path, check: str, compute: Callable[[], Any]) -> Any:
     value = compute()
     if fingerprint(path) != fp:  # changed while being read: the result describes no single version
         return value
-    checks = {**checks, check: value}
+    checks = {**_load_entry(path, fp), check: value}  # read again: compute() may have cached results of its own
     try:
         write_text_atomic(_cache_file(path), json.dumps({"version": CACHE_VERSION, "path": str(path.resolve()),
                                                          "fingerprint": fp, "checks": checks}))
-    except OSError:
+    except (OSError, DiskFullError):  # (a full disk included: the cache only saves time)
         pass
     return value
 
@@ -107,7 +108,7 @@ def label_max(path: Path) -> int:
     return int(present[-1]) if present.size else -1
 
 
-def _frame_name(f: h5py.File, row: int) -> str:
+def describe_row(f: h5py.File, row: int) -> str:
     """How a row is named to the user: 'sample i', with the frame name when the file records one."""
     names = f.get("frame_name")
     if isinstance(names, h5py.Dataset) and names.ndim == 1 and row < names.shape[0]:
@@ -128,7 +129,7 @@ def _first_bad_label(path: Path, num_classes: int) -> str:
                 if rows.size:
                     row = start + int(rows[0])
                     ids = sorted(np.unique(block[rows[0]][bad[rows[0]]]).tolist())[:10]
-                    return (f"{path}: modality 'label' {_frame_name(f, row)} has ids {ids} outside "
+                    return (f"{path}: modality 'label' {describe_row(f, row)} has ids {ids} outside "
                             f"0..{num_classes - 1} (the {num_classes} class names) and not the ignore value {ignore}")
     except (OSError, KeyError, RuntimeError) as err:
         raise _read_error(path, err) from err

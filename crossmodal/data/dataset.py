@@ -10,14 +10,19 @@ import numpy as np
 import torch.utils.data
 
 from crossmodal.data.h5format import FormatError, _open, read_info
+from crossmodal.data.labels import to_memory
 
 
 class PairedDataset(torch.utils.data.Dataset):
-    """Samples of chosen modalities from one paired file; opens it lazily, once per process."""
+    """Samples of chosen modalities from one paired file; opens it lazily, once per process. With `memory_labels`,
+    `label` maps come as uint16 with the one in-memory ignore index (crossmodal.data.labels.IGNORE_INDEX) whatever
+    the file stores (uint8 with 255, uint16 with 65535), so losses and metrics need no per-file ignore value."""
 
     def __init__(self, path: str | os.PathLike, modalities: Sequence[str],
-                 transform: Callable[[dict], dict] | None = None, indices: Sequence[int] | None = None) -> None:
+                 transform: Callable[[dict], dict] | None = None, indices: Sequence[int] | None = None,
+                 memory_labels: bool = False) -> None:
         self.path = Path(path)
+        self.memory_labels = memory_labels
         self.info = read_info(self.path)
         if isinstance(modalities, str):
             modalities = [modalities]
@@ -64,6 +69,8 @@ class PairedDataset(torch.utils.data.Dataset):
             sample: dict = {m: ds[row] for m, ds in datasets.items()}
         except (OSError, RuntimeError) as err:  # what h5py raises on cut or corrupt data chunks
             raise FormatError(f"{self.path}: cannot read sample {row} (truncated or corrupt?): {err}") from None
+        if self.memory_labels and "label" in sample:
+            sample["label"] = to_memory(sample["label"])
         sample["index"] = i
         return self.transform(sample) if self.transform is not None else sample
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossmodal.config import Config, ConfigError, teacher_head
 from crossmodal.data.checks import check_label_ids, check_same_names, check_stored_alike
+from crossmodal.data.content import content_fingerprint
 from crossmodal.data.h5format import PairedInfo, read_info
+from crossmodal.data.leakage import LeakageCheck, check_leakage
+from crossmodal.data.plausibility import check_plausibility
 from crossmodal.distill.options import OPTIONS, config_key, fill_num_classes
 from crossmodal.encodings import check_encoding
 
@@ -29,6 +32,10 @@ class DataFiles:
     val: PairedInfo | None = None
     # the classes the teacher predicts: the data's, or its own vocabulary (teacher.num_classes); () when head-less
     teacher_classes: tuple[str, ...] | None = None
+    # content fingerprint of each split read ({split: 32 hex digits}): what cell reuse, the teacher cache and --resume
+    # compare, so changed data at the same path are never taken for the old
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    leakage: LeakageCheck | None = None  # which splits were compared for shared frames (none are shared)
 
     @property
     def teacher_class_names(self) -> tuple[str, ...]:
@@ -189,8 +196,12 @@ def open_data(cfg: Config) -> DataFiles:
     vocabulary = teacher_vocabulary(cfg)
     for split, info in infos.items():  # last: the one check that reads whole datasets (once per file version)
         check_label_ids(info, split, info.num_classes)
+    check_plausibility(infos, [src, tgt])  # depth in metres with a plausible median; suspicious frames printed
+    leakage = check_leakage(infos)  # no split shares a frame with one it is measured on
+    fingerprints = {split: content_fingerprint(info.path) for split, info in infos.items()}
     infos.setdefault("teacher", None)
-    return DataFiles(**infos, num_classes=len(names), class_names=tuple(names), teacher_classes=vocabulary)
+    return DataFiles(**infos, num_classes=len(names), class_names=tuple(names), teacher_classes=vocabulary,
+                     fingerprints=fingerprints, leakage=leakage)
 
 
 def resolve_config(cfg: Config, data: DataFiles) -> None:

@@ -52,11 +52,12 @@ def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: boo
                 seed: int, label: str | None = None, hflip: bool = True, scale_jitter: float = 0.25,
                 indices: list[int] | None = None) -> DataLoader:
     """A loader yielding dicts of encoded tensors plus `index` (and the labels named by `label`: per-pixel
-    `label` or image-level `class_id`), augmented jointly when training; `indices` restricts it to those frames."""
+    `label` or image-level `class_id`; per-pixel labels with the in-memory ignore index, IGNORE_INDEX of
+    crossmodal.data.labels), augmented jointly when training; `indices` restricts it to those frames."""
     transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,
                               scale_jitter=scale_jitter, seed=seed)
     modalities = list(encodings) + ([label] if label else [])
-    dataset = PairedDataset(info.path, modalities, transform=transform, indices=indices)
+    dataset = PairedDataset(info.path, modalities, transform=transform, indices=indices, memory_labels=True)
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), seed) if train else None,
                       drop_last=train and len(dataset) >= batch_size, num_workers=num_workers,
                       pin_memory=torch.cuda.is_available(),

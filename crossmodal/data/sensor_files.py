@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
+from crossmodal.data.labels import MAX_CLASSES, label_dtype
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 SUFFIXES = IMAGE_SUFFIXES + (".npy",)
-IGNORE = 255
+IGNORE = 255  # the ignore value of 8-bit label files (16-bit ones: 65535; crossmodal.data.labels)
 # what np.load raises on a cut or corrupt .npy (its header is parsed as a Python literal)
 NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TokenError)
 # what integer depth files usually hold: no factor is assumed, so messages list these
@@ -98,18 +99,46 @@ def to_target(arr: np.ndarray, path: Path, scale: float, nan_as_zero: bool) -> n
     return out
 
 
-def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray:
-    """uint8 class ids (H, W), 255 = ignore (65535 in 16-bit files too); ids must be < num_classes."""
+def _label_ids(arr: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 ids, mask of the file's ignore value: its dtype's largest, 255 in 8-bit files, 65535 in 16-bit ones)."""
     if arr.ndim != 2 or arr.dtype.kind not in "iu":
         raise FormatError(f"{path}: label must be a single-channel integer image of class ids, "
                          f"got {arr.dtype} with shape {arr.shape} (palette/colour label images need converting)")
-    ids = arr.astype(np.int64)
-    ids[ids == np.iinfo(arr.dtype).max] = IGNORE
+    return arr.astype(np.int64), arr == np.iinfo(arr.dtype).max
+
+
+def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray:
+    """Class ids (H, W) as the paired format stores them: uint8 with 255 = ignore for up to 255 classes (also when
+    num_classes is None), uint16 with 65535 = ignore for more. The file's ignore value (255 in 8-bit files, 65535 in
+    16-bit ones) is ignored; so is 255 in a 16-bit file while the classes fit uint8 (ids 0..254), as ever. Other ids
+    must be < num_classes."""
+    ids, ignored = _label_ids(arr, path)
+    dtype = np.dtype(np.uint8) if num_classes is None else label_dtype(num_classes)
+    ignore = int(np.iinfo(dtype).max)
+    if dtype == np.uint8:
+        ignored |= ids == IGNORE
     limit = IGNORE if num_classes is None else num_classes
-    bad = ((ids < 0) | (ids >= limit)) & (ids != IGNORE)
+    bad = ((ids < 0) | (ids >= limit)) & ~ignored
     if bad.any():
         shown = sorted(np.unique(ids[bad]).tolist())[:10]
         raise FormatError(f"{path}: label ids {shown} are outside 0..{limit - 1}"
                          + (f" (--class-names lists {num_classes} classes)" if num_classes else "")
-                         + f" and not the ignore value {IGNORE}")
-    return ids.astype(np.uint8)
+                         + f" and not the ignore value {np.iinfo(arr.dtype).max}"
+                         + (" (or 255)" if dtype == np.uint8 and arr.dtype.itemsize > 1 else ""))
+    ids[ignored] = ignore
+    return ids.astype(dtype)
+
+
+def largest_class_id(arr: np.ndarray, path: Path) -> int:
+    """The largest class id in a label image, -1 when it has none: the file's ignore value (255 / 65535) and 255 are
+    left out, so 16-bit images that mark ignore with 255 keep meaning ids 0..254, as ever; ids must lie in
+    0..65534 (at most 65535 classes fit uint16 labels)."""
+    ids, ignored = _label_ids(arr, path)
+    ignored |= ids == IGNORE
+    bad = ((ids < 0) | (ids >= MAX_CLASSES)) & ~ignored
+    if bad.any():
+        shown = sorted(np.unique(ids[bad]).tolist())[:10]
+        raise FormatError(f"{path}: label ids {shown} are outside 0..{MAX_CLASSES - 1} and not the ignore value "
+                         f"{np.iinfo(arr.dtype).max}")
+    kept = ids[~ignored]
+    return int(kept.max()) if kept.size else -1

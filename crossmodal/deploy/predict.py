@@ -27,12 +27,14 @@ import torch
 from crossmodal.colours import overlay
 from crossmodal.deploy.export import (ExportError, build_sensor_model, check_frame_size, is_torchscript,
                                       read_metadata, require)
-from crossmodal.deploy.frames import IGNORE, Frame, FrameSource, invalid_mask, open_frames
+from crossmodal.data.labels import label_dtype, to_memory
+from crossmodal.deploy.frames import Frame, FrameSource, invalid_mask, open_frames
 from crossmodal.errors import UserError
 from crossmodal.outputs import check_output_dir
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 
-Predictor = Callable[[np.ndarray], np.ndarray]  # sensor batch (N, H, W[, C]) -> class ids (N, H, W) uint8
+# sensor batch (N, H, W[, C]) -> class ids (N, H, W): uint8, or uint16 for more than 255 classes (label_dtype)
+Predictor = Callable[[np.ndarray], np.ndarray]
 OUTPUT_MARKER = "predict.json"  # every output folder has it; --overwrite replaces only folders that do
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -52,7 +54,8 @@ def _torch_device(device: str) -> torch.device:
 def _torch_predictor(module: torch.nn.Module, dev: torch.device) -> Predictor:
     @torch.inference_mode()
     def run(x: np.ndarray) -> np.ndarray:
-        return module(torch.from_numpy(x).to(dev)).argmax(1).to(torch.uint8).cpu().numpy()
+        logits = module(torch.from_numpy(x).to(dev))
+        return logits.argmax(1).cpu().numpy().astype(label_dtype(logits.shape[1]))
     return run
 
 
@@ -68,7 +71,8 @@ def _onnx_predictor(path: Path, device: str) -> tuple[Predictor, str]:
     name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
 
     def run(x: np.ndarray) -> np.ndarray:
-        return session.run([name_out], {name_in: x})[0].argmax(1).astype(np.uint8)
+        logits = session.run([name_out], {name_in: x})[0]
+        return logits.argmax(1).astype(label_dtype(logits.shape[1]))
     return run, f"onnxruntime {ort.__version__} ({session.get_providers()[0]})"
 
 
@@ -171,7 +175,9 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
 
     start = time.perf_counter()
     names = meta["class_names"]
-    confusion = ConfusionMatrix(len(names), ignore_index=IGNORE) if source.has_labels else None
+    confusion = ConfusionMatrix(len(names)) if source.has_labels else None  # labels to_memory: one ignore index
+    png = label_dtype(len(names))  # the label PNGs: 8-bit up to 255 classes, else 16-bit
+    ignore = int(np.iinfo(png).max)
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -187,9 +193,10 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
                 labels = predict_fn(batch)[:, :h, :w]
                 for frame, pred in zip(frames, labels):
                     if confusion is not None:
-                        confusion.update(torch.from_numpy(pred), torch.from_numpy(frame.label))
+                        confusion.update(torch.from_numpy(pred.astype(np.int64)),
+                                         torch.from_numpy(to_memory(frame.label).astype(np.int64)))
                     if mask_invalid:
-                        pred = np.where(invalid_mask(frame.sensor), np.uint8(IGNORE), pred)
+                        pred = np.where(invalid_mask(frame.sensor), png.type(ignore), pred)
                     _write_png(staging / f"{frame.name}.png", pred)
                     if overlays:
                         _write_png(staging / f"{frame.name}_overlay.png",
@@ -200,16 +207,17 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
         (staging / "classes.txt").write_text("".join(f"{n}\n" for n in names))
         report = dict(info or {}, frames=len(source), input=source.description, mask_invalid=mask_invalid,
                       batch_size=batch_size, seconds=round(time.perf_counter() - start, 3),
-                      labels_png=f"uint8 class ids (classes.txt line i names id i); {IGNORE} = "
+                      labels_png=f"{png} class ids (classes.txt line i names id i); {ignore} = "
                                  + ("no reading in the input" if mask_invalid else "not used"),
                       metrics="metrics.json" if labelled else (
-                          "not computed: every label pixel is 255 (ignore)" if confusion is not None else None),
+                          f"not computed: every label pixel is {ignore} (ignore)" if confusion is not None else None),
                       metadata=meta)
         if metrics is not None:
             (staging / "metrics.json").write_text(json.dumps({
                 "input": source.description, "model": report.get("model"), "frames": len(source), "metrics": metrics,
                 "definitions": "crossmodal.metrics, as in the run's report: one confusion matrix over every labelled "
-                               "pixel (label 255 = ignore) against the arg-max of the logits (before --mask-invalid)"},
+                               "pixel (label 255 = ignore in uint8 labels, 65535 in uint16 ones) against the "
+                               "arg-max of the logits (before --mask-invalid)"},
                 indent=2) + "\n")
         (staging / OUTPUT_MARKER).write_text(json.dumps(report, indent=2) + "\n")
         _commit(staging, out)
@@ -226,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         epilog="examples:\n"
                "  crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/\n"
                "  crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/\n\n"
-               "Writes <out>/<frame>.png (uint8 class ids; 255 = no reading with --mask-invalid), <out>/<frame>_overlay.png,\n"
+               "Writes <out>/<frame>.png (8-bit class ids, 255 = no reading with --mask-invalid; 16-bit PNGs with\n"
+               "65535 = no reading when the model has more than 255 classes), <out>/<frame>_overlay.png,\n"
                "classes.txt (line i names id i), predict.json (what ran) and, when the input has labels, metrics.json.")
     p.add_argument("--run", help="run folder written by run_transfer.py (runs the checkpoint in PyTorch)")
     p.add_argument("--method", help="with --run: the method whose fine-tuned student to run, e.g. crd_dense")
@@ -239,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, help="multiply file values by this to get the stored units, as "
                    "data_tools.pairs --scale does (depth millimetres: 0.001)")
     p.add_argument("--nan-as-zero", action="store_true", help="read NaN/inf file values as 0 (no reading) instead of failing")
-    p.add_argument("--mask-invalid", action="store_true", help="write 255 where the input has no reading (0)")
+    p.add_argument("--mask-invalid", action="store_true", help="write the ignore value where the input has no reading "
+                   "(0): 255, or 65535 in the 16-bit PNGs of models with more than 255 classes")
     p.add_argument("--no-overlays", action="store_true", help="write only the label PNGs")
     p.add_argument("--pad", action="store_true", help="frames whose height or width is not a multiple of the model's "
                    "stride: pad them with 0 (no reading) at the bottom and right, crop the predictions back "

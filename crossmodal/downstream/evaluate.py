@@ -13,6 +13,7 @@ from accelerate import Accelerator
 from crossmodal.config import Config
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.h5format import PairedInfo
+from crossmodal.data.labels import label_dtype
 from crossmodal.data.loaders import make_loader
 from crossmodal.downstream.results import example_indices
 from crossmodal.metrics import segmentation_metrics
@@ -25,13 +26,15 @@ from crossmodal.stages.supervised import evaluate_segmenter
 @torch.no_grad()
 def predict(model: nn.Module, info_path: str | Path, key: str, spec: InputSpec, indices: list[int],
             device: torch.device | str) -> np.ndarray:
-    """Argmax predictions of `model` on the given frames of a split, (k, H, W) uint8, for the example figures."""
+    """Argmax predictions of `model` on the given frames of a split, (k, H, W) uint8 (uint16 for more than 255
+    classes), for the example figures."""
     if not indices:
         return np.zeros((0, 1, 1), np.uint8)
     ds = PairedDataset(info_path, [key], transform=PairTransform({key: spec}, (1, 1), train=False))
     x = torch.stack([ds[i][key] for i in indices]).to(device)
     model.eval()
-    return model(x).argmax(1).to(torch.uint8).cpu().numpy()
+    logits = model(x)
+    return logits.argmax(1).cpu().numpy().astype(label_dtype(logits.shape[1]))
 
 
 def evaluate_model(cfg: Config, model: nn.Module, test: PairedInfo, class_names: Sequence[str], key: str,

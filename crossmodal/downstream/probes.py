@@ -23,13 +23,13 @@ from torch import nn
 from crossmodal.config import Config, ProbeConfig
 from crossmodal.data.files import DataFiles
 from crossmodal.data.h5format import PairedInfo
+from crossmodal.data.labels import IGNORE_INDEX
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import ConfigError
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 from crossmodal.models.features import FeatureNet
 from crossmodal.seeds import seed_for
 
-IGNORE_INDEX = 255
 
 MapTransform = Callable[[torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -2,8 +2,9 @@
 (segmentation: frozen probe, fine-tune and test; classification: linear probes at every stage); saved when done.
 
 A finished cell is stored in runs/<name>/cells/ and reused when the run is resumed, or by a new run started with
-`--reuse-cells` from another run's folder, whenever what the cell depends on (`cell_identity`) is unchanged; an
-unfinished one continues from its stages' step checkpoints (runs/<name>/state/).
+`--reuse-cells` from another run's folder, whenever what the cell depends on (`cell_identity`, and the content
+fingerprints of the data it reads, `cell_data`) is unchanged; an unfinished one continues from its stages' step
+checkpoints (runs/<name>/state/).
 """
 from __future__ import annotations
 
@@ -46,12 +47,12 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
     in the run folder `reuse`, with the same `cell_identity` is reused as it is."""
     tag = f"{method}@{control}" if control else method
     path = run_dir / "cells" / f"{tag}-seed{seed}.pt"
-    done = _finished(path, cfg, method, control, trial)
+    done = _finished(path, cfg, method, control, trial, data)
     if done is not None:
         log.info("%s seed %d: finished earlier, reusing %s", tag, seed, path)
         return done
     if reuse is not None:
-        done = _adopt(reuse, path, cfg, method, seed, control, trial, accelerator)
+        done = _adopt(reuse, path, cfg, method, seed, control, trial, accelerator, data)
         if done is not None:
             log.info("%s seed %d: finished in %s with the same cell config, reused", tag, seed, reuse)
             return done
@@ -63,9 +64,9 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
     transferred = None
     # a trial (whose files are tagged trial<i>) or a reported cell reuses the transfer of an earlier trial with the
     # same transfer settings, and a reported cell also its fine-tuned student when the fine-tuning settings agree
-    tried = None if control and not trial else _tried(run_dir, method, seed, cfg)
+    tried = None if control and not trial else _tried(run_dir, method, seed, cfg, data)
     if tried is None and reuse is not None and method != "none":  # or the same transfer in the run `reuse`
-        tried = _earlier_transfer(reuse, f"{tag}-seed{seed}.pt", method, seed, control, trial, cfg)
+        tried = _earlier_transfer(reuse, f"{tag}-seed{seed}.pt", method, seed, control, trial, cfg, data)
     if method == "none":
         student, curves = build_student(cell_cfg, data), {}
     else:
@@ -134,7 +135,8 @@ def run_cell(cfg: Config, method: str, seed: int, data: DataFiles, teacher: nn.M
         keep = {k: transferred[k] for k in ("student", "distiller", "curve")} if trial and transferred else {}
         if finetuned is not None:
             keep["finetuned"] = finetuned
-        save_checkpoint({"result": dataclasses.asdict(result), "config": to_dict(cfg), **keep}, path)
+        save_checkpoint({"result": dataclasses.asdict(result), "config": to_dict(cfg),
+                         "data": cell_data(data, method), **keep}, path)
     for stage in stages:
         stage.clear()
     accelerator.wait_for_everyone()
@@ -180,21 +182,31 @@ def _label_counts(cfg: Config | dict, method: str, control: str, trial: bool) ->
     return list(ft["label_counts"])
 
 
-def _finished(path: Path, cfg: Config, method: str, control: str, trial: bool) -> MethodResult | None:
-    """The result stored in cell file `path` if it exists and has the identity `cfg` gives the cell, else None."""
+def cell_data(data: DataFiles, method: str) -> dict[str, str]:
+    """The content fingerprints of the splits a cell of `method` reads ({split: fingerprint}; `none` reads neither
+    the unlabeled pairs nor the teacher's split). A cell file without them (an older version's) is never reused."""
+    skip = ("unlabeled", "teacher") if method == "none" else ()
+    return {s: fp for s, fp in sorted(data.fingerprints.items()) if s not in skip}
+
+
+def _finished(path: Path, cfg: Config, method: str, control: str, trial: bool,
+              data: DataFiles) -> MethodResult | None:
+    """The result stored in cell file `path` if it exists, has the identity `cfg` gives the cell and was computed on
+    data of the same content, else None."""
     if not path.is_file():
         return None
     blob = torch.load(path, map_location="cpu", weights_only=False)
     want = cell_identity(to_dict(cfg), method, control, trial)
-    return MethodResult(**blob["result"]) if cell_identity(blob["config"], method, control, trial) == want else None
+    same = cell_identity(blob["config"], method, control, trial) == want and blob.get("data") == cell_data(data, method)
+    return MethodResult(**blob["result"]) if same else None
 
 
 def _adopt(reuse: Path, path: Path, cfg: Config, method: str, seed: int, control: str, trial: bool,
-           accelerator: Accelerator) -> MethodResult | None:
+           accelerator: Accelerator, data: DataFiles) -> MethodResult | None:
     """The same cell finished in the run folder `reuse`, if its identity matches: copied into this run (the cell
     file, recording where it came from, and its transfer and fine-tuned checkpoints), else None."""
     source = reuse / "cells" / path.name
-    if _finished(source, cfg, method, control, trial) is None:
+    if _finished(source, cfg, method, control, trial, data) is None:
         return None
     blob = torch.load(source, map_location="cpu", weights_only=False)
     blob["result"]["metrics"]["reused_from"] = str(reuse)
@@ -236,7 +248,7 @@ def _same_finetuning(trial_config: dict, cfg: Config, method: str) -> bool:
 
 
 def _earlier_transfer(reuse: Path, cell_file: str, method: str, seed: int, control: str, trial: bool,
-                      cfg: Config) -> dict | None:
+                      cfg: Config, data: DataFiles) -> dict | None:
     """The transferred student, distiller and curve of the same cell in the run folder `reuse` when its transfer
     settings equal those of `cfg` (it differed in fine-tuning or probe only): its transfer checkpoint (or, for a
     trial, its cell file), else None."""
@@ -246,7 +258,8 @@ def _earlier_transfer(reuse: Path, cell_file: str, method: str, seed: int, contr
     blob = torch.load(source, map_location="cpu", weights_only=False)
     old = blob["config"]
     if _transfer_part(cell_identity(old, method, control, trial)) != \
-            _transfer_part(cell_identity(to_dict(cfg), method, control, trial)):
+            _transfer_part(cell_identity(to_dict(cfg), method, control, trial)) or \
+            blob.get("data") != cell_data(data, method):
         return None
     if trial:
         return {**blob, "path": source} if "student" in blob else None
@@ -257,7 +270,7 @@ def _earlier_transfer(reuse: Path, cell_file: str, method: str, seed: int, contr
     return {"student": saved["student"], "distiller": saved["distiller"], "curve": saved["curve"], "path": path}
 
 
-def _tried(run_dir: Path, method: str, seed: int, cfg: Config) -> dict | None:
+def _tried(run_dir: Path, method: str, seed: int, cfg: Config, data: DataFiles) -> dict | None:
     """A finished trial cell of `method` and `seed` whose config equals `cfg` up to fine-tuning and probe options
     (so settings that differ only there share one transfer): its blob (transferred student, distiller and curve;
     fine-tuned student) and path, or None."""
@@ -266,7 +279,7 @@ def _tried(run_dir: Path, method: str, seed: int, cfg: Config) -> dict | None:
     for path in sorted((run_dir / "cells").glob(f"{method}@trial*-seed{seed}.pt")):
         blob = torch.load(path, map_location="cpu", weights_only=False)
         if _transfer_part(cell_identity(blob["config"], method, trial=True)) == want and (
-                "student" in blob or method == "none"):
+                "student" in blob or method == "none") and blob.get("data") == cell_data(data, method):
             found.append({**blob, "path": path})
     # the trial that also fine-tuned as `cfg` does comes first: its fine-tuned student is reused too
     found.sort(key=lambda b: not ("finetuned" in b and _same_finetuning(b["config"], cfg, method)))

@@ -21,8 +21,8 @@ ENET_C = 1.02  # ENet's constant: weights lie in (1, 1/ln(1.02) = 50.5]
 def label_frequencies(path: Path, key: str, num_classes: int,
                       indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per class: the labeled pixels (or frames, for image-level `class_id`) of that class, and the labeled pixels
-    of the frames in which the class appears, over the rows `indices` (all when None). Ignored pixels (255, or
-    class -1) count in neither."""
+    of the frames in which the class appears, over the rows `indices` (all when None). Ignored pixels (the file's
+    ignore value: 255 in uint8 labels, 65535 in uint16 ones; or class -1) count in neither."""
     counts = np.zeros(num_classes, np.int64)
     present_in = np.zeros(num_classes, np.int64)
     try:

@@ -10,19 +10,19 @@ from torch import nn
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from crossmodal.data.labels import IGNORE_INDEX
 from crossmodal.metrics import ConfusionMatrix
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, progress, sync_batchnorm, warmup_cosine
 from crossmodal.stages.loop import LossGuard, fit
-
-IGNORE_INDEX = 255
 
 
 def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, *, epochs: int,
                     lr: float, weight_decay: float, desc: str, log: logging.Logger, ckpt: StageCheckpoints,
                     target_key: str = "label", backbone_lr_scale: float = 1.0,
                     class_weight: torch.Tensor | None = None) -> tuple[nn.Module, list]:
-    """Train `model` with cross-entropy against `target_key` (per-pixel `label`, ignored where 255; or image-level
+    """Train `model` with cross-entropy against `target_key` (per-pixel `label`, ignored where IGNORE_INDEX, the
+    in-memory ignore index of every label file; or image-level
     `class_id`, ignored where -1), weighted per class by `class_weight` when given, resumable via `ckpt`; returns
     the unwrapped model and its loss curve. The backbone's rate is `lr` x `backbone_lr_scale` (the head's is
     `lr`)."""
@@ -89,7 +89,8 @@ def evaluate(accelerator: Accelerator, model: nn.Module, loader: DataLoader, inp
 
 def evaluate_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str,
                        num_classes: int, desc: str) -> torch.Tensor:
-    """Confusion matrix over the whole loader (per-pixel `label`, 255 ignored), gathered from every process."""
+    """Confusion matrix over the whole loader (per-pixel `label`, IGNORE_INDEX ignored), gathered from every
+    process."""
     cm = ConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, device=accelerator.device)
     evaluate(accelerator, model, loader, input_key, "label", cm, desc)
     return cm.matrix.cpu()

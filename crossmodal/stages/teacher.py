@@ -16,6 +16,7 @@ from torch import nn
 
 from crossmodal.atomic import save_checkpoint
 from crossmodal.config import Config, NetConfig, teacher_head, to_dict
+from crossmodal.data.content import content_fingerprint
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import NetworkError
@@ -83,16 +84,6 @@ def freeze(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def _file_fingerprint(path: Path) -> str:
-    """Size plus a hash of the first and last MiB: cheap, and changes when a split is regenerated."""
-    h = hashlib.sha256(str(path.stat().st_size).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(1 << 20))
-        f.seek(max(0, path.stat().st_size - (1 << 20)))
-        h.update(f.read(1 << 20))
-    return h.hexdigest()[:16]
-
-
 NEW_TEACHER_KEYS = {"features": [], "bn_recalibrate": "auto"}  # left out of the key at these values (old caches stay valid)
 NEW_TEACHER_STAGE_KEYS = {"class_weighting": "none"}  # the same for teacher.* keys
 NEW_TEACHER_NET_KEYS = {"kwargs": {}, "allow_download": False}  # teacher.net.* keys, the same
@@ -102,13 +93,14 @@ NOT_IN_CACHE_KEY = ("cache_dir", "checkpoint", "head", "num_classes", "class_nam
 
 
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
-    """Everything the trained teacher depends on: its config, the data it sees, the classes, the seed."""
+    """Everything the trained teacher depends on: its config, the data it sees (the content fingerprint of its split:
+    data rewritten at the same path train a new teacher), the classes, the seed."""
     teacher = {k: v for k, v in to_dict(cfg.teacher).items()
                if k not in NOT_IN_CACHE_KEY and NEW_TEACHER_STAGE_KEYS.get(k, object()) != v}
     defaults = {**NEW_TEACHER_KEYS, **NEW_TEACHER_NET_KEYS}
     teacher["net"] = {k: v for k, v in teacher["net"].items() if defaults.get(k, object()) != v}
     key = {"teacher": teacher,
-           "data": _file_fingerprint(data.teacher.path), "classes": list(data.class_names),
+           "data": content_fingerprint(data.teacher.path), "classes": list(data.class_names),
            "input": [cfg.data.source, cfg.data.source_encoding, cfg.data.source_mean, cfg.data.source_std],
            "seed": cfg.seed, "hflip": cfg.data.hflip, "scale_jitter": cfg.data.scale_jitter}
     if cfg.task != SEGMENTATION.name:  # (kept out for segmentation so existing caches stay valid)

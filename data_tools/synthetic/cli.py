@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossmodal.diskspace import check_conversion_space
 from data_tools.common import check_outputs, int_at_least, parse_size, tool_main
 from data_tools.synthetic.generate import SPLITS, generate_split, worker_pool
 from data_tools.synthetic.raycast import intrinsics
@@ -57,10 +58,12 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     height, width = args.size
     paths = {split: out / f"{split}.h5" for split in SPLITS}
     check_outputs(paths.values(), args.overwrite)  # none exists unless --overwrite; the folder is writable
-    from crossmodal.data.h5format import write_paired
+    from crossmodal.data.h5writer import write_paired
 
     counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test,
               "val": args.num_val}
+    # room for all five files before any frame is rendered: rgb (3 bytes), depth (4) and label (1) per pixel
+    check_conversion_space(out, sum(counts.values()), height * width * 8, "output folder")
     fx, fy, cx, cy = intrinsics(height, width)
     class_names, nyu40_ids = class_table(args.rare_objects)
     tag = " rare_objects" if args.rare_objects else ""

@@ -13,7 +13,8 @@ import pytest
 import crossmodal.data.checks as checks
 from crossmodal.config import load_config
 from crossmodal.data.files import open_data
-from crossmodal.data.h5format import FormatError, write_paired
+from crossmodal.data.h5format import FormatError
+from crossmodal.data.h5writer import write_paired
 from crossmodal.errors import ConfigError, UserError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,12 +121,12 @@ def test_units_or_scale_differ_between_splits(tmp_path: Path) -> None:
     tool = "data_tools.pairs --target depth=rec/depth"
     root = tmp_path / "b"
     root.mkdir()
-    a = _write(root / "test.h5", depth_attrs={"scale": 0.001}, source=tool)
+    a = _write(root / "test.h5", seed=10, depth_attrs={"scale": 0.001}, source=tool)  # frames of its own
     b = _write(root / "train.h5", depth_attrs={"scale": 0.0001}, source=tool)
     with pytest.raises(ConfigError) as err:
         open_data(_config(_splits(root, test=a, train=b)))
     assert str(a) in str(err.value) and str(b) in str(err.value) and "scale 0.0001 vs 0.001" in str(err.value)
-    tum = _write(root / "unlabeled.h5", depth_attrs={"scale": 0.0002}, source="data_tools.tum --sequence s")
+    tum = _write(root / "unlabeled.h5", seed=12, depth_attrs={"scale": 0.0002}, source="data_tools.tum --sequence s")
     open_data(_config(_splits(root, test=a, unlabeled=tum)))  # another tool's documented factor: same metres
 
 

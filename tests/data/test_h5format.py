@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from crossmodal.data.h5format import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    FormatError,
-    PairedWriter,
-    read_info,
-    write_paired,
-)
+from crossmodal.data.h5format import FORMAT_NAME, FORMAT_VERSION, FormatError, read_info
+from crossmodal.data.h5writer import PairedWriter, write_paired
 from crossmodal.data.dataset import PairedDataset
 
 CLASSES = ["wall", "floor", "chair"]
@@ -280,3 +274,51 @@ def test_written_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) 
         os.umask(old)
     for path in (whole, tmp_path / "stream.h5", tmp_path / "note.txt"):
         assert path.stat().st_mode & 0o777 == mode, path
+
+
+# ----------------------------------------------------------------------------------------------
+# A full disk while writing (a real EFBIG: a file-size limit in a child process)
+# ----------------------------------------------------------------------------------------------
+
+_FULL_DISK_CHILD = """
+import sys
+import numpy as np
+from crossmodal.data.h5writer import PairedWriter, write_paired
+from crossmodal.diskspace import DiskFullError
+
+folder = sys.argv[1]
+rgb = np.random.default_rng(0).integers(0, 256, (40, 64, 64, 3)).astype(np.uint8)
+try:
+    write_paired(folder + "/whole.h5", {"rgb": rgb}, class_names=None, source="test")
+except DiskFullError as err:
+    print("write_paired:", err)
+try:
+    with PairedWriter(folder + "/stream.h5", 40, {"rgb": ((64, 64, 3), np.uint8)}, class_names=None,
+                      source="test") as writer:
+        for i in range(40):
+            writer.write(i, {"rgb": rgb[i]})
+except DiskFullError as err:
+    print("PairedWriter:", err)
+"""
+
+
+def test_a_full_disk_while_writing_is_disk_full_error_and_the_process_exits_cleanly(tmp_path):
+    """write_paired and PairedWriter past a 200 kB file-size limit: DiskFullError naming the output, the temp file
+    removed, and no HDF5 error printed while objects are freed nor a crash at exit (h5py used to segfault)."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    proc = subprocess.run([sys.executable, "-c", _FULL_DISK_CHILD, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=limit)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
+    reason = ("cannot be written: the file-size limit of this process is reached (EFBIG, `ulimit -f`); raise the "
+              "limit (`ulimit -f unlimited`) or write smaller files (the partly written file was removed)")
+    assert proc.stdout.splitlines() == [f"write_paired: {tmp_path / 'whole.h5'}: {reason}",
+                                        f"PairedWriter: {tmp_path / 'stream.h5'}: {reason}"]
+    assert list(tmp_path.iterdir()) == []

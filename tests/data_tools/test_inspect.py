@@ -115,3 +115,24 @@ def test_common_helpers(tmp_path: Path, capsys) -> None:
     assert run_tool(fails, "tool") == 2
     assert capsys.readouterr().err == "tool: error: /x/y.h5: key 'depth' is broken\n"
     assert run_tool(lambda: 0, "tool") == 0
+
+
+def test_stamp_timing_is_shown_when_present(tmp_path: Path, capsys) -> None:
+    """A converter's rate, gap and offset attributes (data_tools.stamps) are shown as a readable section."""
+    from data_tools.stamps import PairTiming, StreamTiming, timing_attrs
+
+    attrs = timing_attrs(["rgb", "depth"], [StreamTiming(30.0, 0, 1 / 30, 100.0), StreamTiming(15.0, 1, 0.1333, 100.4)],
+                         [None, PairTiming(15, 1, 0.002, 0.003)])
+    path = write_paired(tmp_path / "timed.h5", {"rgb": np.zeros((2, 8, 8, 3), np.uint8),
+                                                "depth": np.ones((2, 8, 8), np.float32)},
+                        class_names=None, source="test", attrs={**attrs, "pair_by": "header", "max_dt": 0.02})
+    assert main([str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "timing (paired by header stamps):" in text
+    assert "rates: rgb 30.00 Hz, no gaps; depth 15.00 Hz, 1 gap (longest 0.133 s after stamp 100.400000)" in text
+    assert ("depth: 15 rgb frames without a partner by the rate difference, 1 for drops, gaps or offsets beyond "
+            "max_dt 0.02 s; offset depth - rgb median +0.002000 s, 95th percentile |offset| 0.003000 s") in text
+    assert "gap_count =" not in text and "pair_by = 'header'" in text
+    plain = write_paired(tmp_path / "plain.h5", {"depth": np.ones((1, 8, 8), np.float32)}, class_names=None,
+                         source="test")
+    assert main([str(plain)]) == 0 and "timing (paired" not in capsys.readouterr().out

@@ -279,3 +279,91 @@ def test_integer_depth_needs_a_stated_scale(tmp_path: Path, capsys: pytest.Captu
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644  # like every other output, not mkstemp's 0600
+
+
+def _wide_depth_recording(root: Path) -> tuple[Path, np.ndarray]:
+    """4:3 colour (12x16) with a 16:9 depth folder (18x32, millimetres), two frames."""
+    for d in ("rgb", "depth"):
+        (root / d).mkdir(parents=True)
+    mm = np.random.default_rng(3).integers(500, 5000, (18, 32)).astype(np.uint16)
+    for k in range(2):
+        cv2.imwrite(str(root / "rgb" / f"{k}.png"), _rgb(k))
+        cv2.imwrite(str(root / "depth" / f"{k}.png"), mm)
+    return root, (mm.astype(np.float64) * 0.001).astype(np.float32)
+
+
+def test_a_resize_that_changes_the_aspect_is_refused_unless_cropped_or_stretched(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec, metres = _wide_depth_recording(tmp_path / "rec")
+    out = tmp_path / "o.h5"
+    base = ["--source", f"rgb={rec / 'rgb'}", "--target", f"depth={rec / 'depth'}", "--scale", "depth=0.001",
+            "--out", str(out)]
+    assert main(base + ["--resize", "target"]) == 2
+    err = capsys.readouterr().err
+    assert "18x32 (aspect 16:9)" in err and "12x16 (aspect 4:3)" in err and "0.png" in err
+    assert "--aspect crop" in err and "--aspect stretch" in err and not out.exists()
+    assert main(base + ["--resize", "target", "--aspect", "crop"]) == 0
+    data = _read(out)
+    np.testing.assert_array_equal(data["depth"][0],
+                                  cv2.resize(metres[:, 4:28], (W, H), interpolation=cv2.INTER_NEAREST))
+    assert read_info(out).attrs["aspect"] == "crop" and read_info(out).attrs["resize"] == "target"
+    assert main(base + ["--resize", "target", "--aspect", "stretch", "--overwrite"]) == 0
+    np.testing.assert_array_equal(_read(out)["depth"][0], cv2.resize(metres, (W, H), interpolation=cv2.INTER_NEAREST))
+    assert read_info(out).attrs["aspect"] == "stretch"
+    assert main(base + ["--resize", "source", "--aspect", "crop", "--overwrite"]) == 0  # rgb: 9 of 12 rows kept
+    data = _read(out)
+    assert data["rgb"].shape == (2, 18, 32, 3)
+    np.testing.assert_array_equal(data["rgb"][1], cv2.resize(_rgb(1)[1:10, :, ::-1], (32, 18),
+                                                             interpolation=cv2.INTER_LINEAR))
+    assert main(base + ["--aspect", "crop", "--overwrite"]) == 2
+    assert "--resize" in capsys.readouterr().err
+
+
+def test_millimetres_stored_as_metres_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rec, _ = _wide_depth_recording(tmp_path / "rec")
+    out = tmp_path / "o.h5"
+    base = ["--target", f"depth={rec / 'depth'}", "--out", str(out)]
+    assert main(base + ["--scale", "depth=1"]) == 2
+    err = capsys.readouterr().err
+    assert str(rec / "depth") in err and "'depth'" in err and "median depth" in err and "millimetres" in err
+    assert "--scale depth=0.001 (now 1)" in err and not out.exists() and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec"]  # nothing staged left behind
+    assert main(base + ["--scale", "depth=0.001"]) == 0
+
+
+def test_bad_frames_are_named_and_left_out_of_the_statistics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One all-zero and one saturated 16-bit thermal frame among 30 (a std of about 1.5 K): the printed std stays
+    at the clean frames' value; the bad frames are named; a constant colour frame is named too."""
+    for d in ("rgb", "thermal"):
+        (tmp_path / d).mkdir()
+    rng = np.random.default_rng(0)
+    clean = []
+    for k in range(30):
+        counts = np.clip(rng.normal(29400, 150, (H, W)), 0, 65535).astype(np.uint16)
+        if k == 4:
+            counts[:] = 0
+        elif k == 9:
+            counts[:] = 65535
+        else:
+            clean.append(counts)
+        cv2.imwrite(str(tmp_path / "thermal" / f"{k:04d}.png"), counts)
+        cv2.imwrite(str(tmp_path / "rgb" / f"{k:04d}.png"), np.full((H, W, 3), 128, np.uint8) if k == 7 else _rgb(k))
+    out = tmp_path / "o.h5"
+    assert main(["--source", f"rgb={tmp_path / 'rgb'}", "--target", f"thermal={tmp_path / 'thermal'}",
+                 "--scale", "thermal=0.01", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    want = np.stack(clean).astype(np.float64) * 0.01
+    attrs = read_info(out).modality_attrs["thermal"]
+    np.testing.assert_allclose(attrs["channel_std"], [want.astype(np.float32).std()], rtol=1e-4)
+    np.testing.assert_allclose(attrs["channel_mean"], [want.astype(np.float32).mean()], rtol=1e-6)
+    every = _read(out)["thermal"].astype(np.float64)
+    assert every.std() > 50 * attrs["channel_std"][0]  # what the two frames did to the plain statistics
+    assert attrs["channel_statistics_frames"] == 28
+    np.testing.assert_allclose(np.asarray(attrs["channel_percentiles"])[:, 0], np.percentile(want, [1, 50, 99]),
+                               rtol=1e-3)
+    warning = next(line for line in printed.splitlines() if line.startswith("warning:") and "'thermal'" in line)
+    assert "2 of 30 frames" in warning and "all-zero 1: frame 4 ('0004')" in warning
+    assert "saturated 1: frame 9 ('0009')" in warning and "left out of the statistics" in warning
+    rgb_warning = next(line for line in printed.splitlines() if line.startswith("warning:") and "'rgb'" in line)
+    assert "constant 1: frame 7 ('0007'): every value (128, 128, 128)" in rgb_warning
+    assert f"std [{attrs['channel_std'][0]:.4g}]" in printed and "percentiles 1%:" in printed

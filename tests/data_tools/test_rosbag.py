@@ -468,3 +468,162 @@ def test_the_same_bag_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     path = bag.write(tmp_path / "run.bag")
     msg = _error(tmp_path, capsys, path, "--bag", str(tmp_path / "." / "run.bag"))
     assert "given twice" in msg and "run.bag" in msg
+
+
+def _same_time(kind: str, start: float, n: int = 10) -> Bag:
+    """Colour and depth at 10 Hz from `start` (depth 3 ms later), received as stamped."""
+    bag = Bag(kind)
+    for i in range(n):
+        s = start + 0.1 * i
+        bag.image(RGB, s + 0.01, s, _rgb(i), "rgb8")
+        bag.image(DEPTH, s + 0.012, s + 0.003, _mm(i), "16UC1")
+    return bag
+
+
+@pytest.mark.parametrize("kind", ["ros1", "mcap"])
+def test_bags_that_overlap_in_time_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture, kind: str) -> None:
+    """The same recording under two names, and two recordings of the same stretch of time, would interleave: refused
+    naming both bags, the topic and the overlap, nothing written."""
+    ext = ".bag" if kind == "ros1" else ""
+    bag = _same_time(kind, T0)
+    a, b = bag.write(tmp_path / f"a{ext}"), bag.write(tmp_path / f"copy{ext}")
+    msg = _error(tmp_path, capsys, a, "--bag", str(b))
+    assert f"--bag {a} and --bag {b} overlap in time" in msg and f"topic {RGB} (rgb)" in msg
+    assert f"from {T0:.9f} to {T0 + 0.9:.9f} (0.900 s)" in msg and "Convert each separately" in msg
+
+    later = _same_time(kind, T0 + 0.3).write(tmp_path / f"later{ext}")  # overlaps by 6 frame periods
+    msg = _error(tmp_path, capsys, a, "--bag", str(later))
+    assert f"--bag {a} and --bag {later} overlap in time" in msg and "(0.600 s)" in msg
+
+
+def test_a_recording_split_in_two_bags_is_not_an_overlap(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Split bags follow each other; a message stamped just before the split but received after it (within 5 frame
+    periods) is transport jitter, not an overlap."""
+    first, second = _same_time("ros1", T0, 5), _same_time("ros1", T0 + 0.5, 5)
+    first.msgs = [m for m in first.msgs if not (m[1] == DEPTH and m[0] > T0 + 0.4)]
+    second.image(DEPTH, T0 + 0.5, T0 + 0.403, _mm(4), "16UC1")  # stamped in the first bag's time, received late
+    a, b = first.write(tmp_path / "run_0.bag"), second.write(tmp_path / "run_1.bag")
+    out = tmp_path / "out.h5"
+    assert _run(["--bag", a, "--bag", b, "--source", f"rgb={RGB}", "--target", f"depth={DEPTH}", "--out", out]) == 0
+    np.testing.assert_allclose(_read(out)["timestamp"][:, 0] - T0, 0.1 * np.arange(10), rtol=0, atol=1e-6)
+
+
+def test_pair_by_receive_time_for_a_driver_without_stamps(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Header stamps all zero: refused by default (naming --pair-by receive); with --pair-by receive the frames pair by
+    the bag's receive times, the header-stamp check only warns and the file says how it was paired."""
+    bag = Bag("mcap")
+    for i in range(6):
+        recv = T0 + 0.1 * i
+        bag.image(RGB, recv, 0.0, _rgb(i), "rgb8")
+        bag.image(DEPTH, recv + 0.004, 0.0, _mm(i), "16UC1")
+    path = bag.write(tmp_path / "unstamped")
+    msg = _error(tmp_path, capsys, path)
+    assert "6 of 6 header stamps are zero" in msg and "--pair-by receive" in msg
+    out = tmp_path / "out.h5"
+    rc = _run(["--bag", path, "--source", f"rgb={RGB}", "--target", f"depth={DEPTH}", "--pair-by", "receive",
+               "--out", out])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    warnings = [line for line in captured.err.splitlines() if "warning:" in line]
+    assert len(warnings) == 2 and all("6 of 6 header stamps are zero" in w and "pairing by receive time" in w
+                                      for w in warnings)
+    assert f"topic {RGB}" in warnings[0] and f"topic {DEPTH}" in warnings[1]
+    d = _read(out)
+    assert d["attrs"]["pair_by"] == "receive" and d["attrs"]["pairing"].startswith("bag receive times")
+    np.testing.assert_allclose(d["timestamp"] - T0, [[0.1 * i, 0.1 * i + 0.004] for i in range(6)], rtol=0,
+                               atol=1e-6)
+    for i in range(6):
+        np.testing.assert_array_equal(d["rgb"][i], _rgb(i))
+        np.testing.assert_array_equal(d["depth"][i], (_mm(i) * 0.001).astype(np.float32))
+    header = tmp_path / "header.h5"
+    assert _run(["--bag", _same_time("mcap", T0).write(tmp_path / "stamped"), "--source", f"rgb={RGB}",
+                 "--target", f"depth={DEPTH}", "--out", header]) == 0
+    assert _read(header)["attrs"]["pair_by"] == "header"
+
+
+def test_rates_gaps_and_pairing_offsets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Colour at 30 Hz, depth at 15 Hz 2 ms later with one frame dropped (a 133 ms hole): 15 colour frames lack a
+    partner by the rate difference and 1 by the drop; the summary and the root attributes say so."""
+    bag = Bag("ros1")
+    for i in range(30):
+        bag.image(RGB, T0 + i / 30 + 0.01, T0 + i / 30, _rgb(i), "rgb8")
+    for k in range(15):
+        if k != 7:
+            bag.image(DEPTH, T0 + k / 15 + 0.012, T0 + k / 15 + 0.002, _mm(k), "16UC1")
+    out = tmp_path / "out.h5"
+    assert _run(["--bag", bag.write(tmp_path / "run.bag"), "--source", f"rgb={RGB}", "--target", f"depth={DEPTH}",
+                 "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "30 rgb frames in range, 14 paired with every target, 16 dropped" in printed
+    assert (f"rates: rgb 30.00 Hz, no gaps; depth 15.00 Hz, 1 gap (longest 0.133 s after stamp "
+            f"{T0 + 6 / 15 + 0.002:.6f})") in printed
+    assert ("depth: 15 rgb frames without a partner by the rate difference, 1 for drops, gaps or offsets beyond "
+            "--max-dt 0.02 s; offset depth - rgb median +0.002000 s, 95th percentile |offset| 0.002000 s") in printed
+    a = _read(out)["attrs"]
+    assert list(a["stamp_modalities"]) == ["rgb", "depth"]
+    np.testing.assert_allclose(a["median_rate_hz"], [30.0, 15.0], rtol=1e-5)
+    assert list(a["gap_count"]) == [0, 1]
+    np.testing.assert_allclose(a["longest_gap_s"], [1 / 30, 2 / 15], rtol=0, atol=1e-6)
+    assert a["longest_gap_after"][1] == pytest.approx(T0 + 6 / 15 + 0.002, abs=1e-6)
+    assert list(a["unpaired_by_rate"]) == [0, 15] and list(a["unpaired_other"]) == [0, 1]
+    np.testing.assert_allclose(a["pair_offset_median_s"], [0.0, 0.002], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(a["pair_offset_p95_s"], [0.0, 0.002], rtol=0, atol=1e-6)
+
+
+def _wide_depth_bag(info_hw: tuple[int, int], zero_frame: int | None = None) -> Bag:
+    """4:3 colour (24x32) with an unregistered 16:9 depth topic (18x32, millimetres); CameraInfo K for info_hw."""
+    bag = Bag("mcap")
+    for i in range(3):
+        s = T0 + 0.1 * i
+        bag.image(RGB, s, s, _rgb(i, 24, 32), "rgb8")
+        bag.image(DEPTH, s, s + 0.002, _mm(i, 18, 32) * (i != zero_frame), "16UC1")
+    bag.info(INFO, T0, T0, [30.0, 0, 15.5, 0, 31.0, 8.5, 0, 0, 1], h=info_hw[0], w=info_hw[1])
+    return bag
+
+
+def test_a_16_9_depth_topic_with_4_3_colour_is_refused_cropped_or_stretched(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _wide_depth_bag((18, 32), zero_frame=2).write(tmp_path / "wide")  # K of the depth camera (18x32)
+    opts = ["--camera-info", INFO, "--resize", "target"]
+    msg = _error(tmp_path, capsys, path, *opts)
+    assert "18x32 (aspect 16:9)" in msg and "24x32 (aspect 4:3)" in msg and DEPTH in msg
+    assert "--aspect crop" in msg and "--aspect stretch" in msg and "/camera/aligned_depth_to_color/image_raw" in msg
+    metres = (_mm(0, 18, 32) * 0.001).astype(np.float32)
+    out = tmp_path / "crop.h5"
+    argv = ["--bag", path, "--source", f"rgb={RGB}", "--target", f"depth={DEPTH}", *opts, "--out", out]
+    assert _run(argv + ["--aspect", "crop"]) == 0
+    d = _read(out)
+    np.testing.assert_array_equal(d["depth"][0], cv2.resize(metres[:, 4:28], (32, 24), interpolation=cv2.INTER_NEAREST))
+    s = 32 / 24  # the 18x24 window (4 columns off the left) scaled to 24x32
+    np.testing.assert_allclose(d["attrs"]["intrinsics"], [30 * s, 31 * s, (15.5 - 4 + 0.5) * s - 0.5,
+                                                          (8.5 + 0.5) * s - 0.5])
+    assert d["attrs"]["aspect"] == "crop" and d["attrs"]["resize"] == "target"
+    printed = capsys.readouterr().out
+    assert f"all-zero 1: frame 2 ('{T0 + 0.2:.9f}')" in printed and "'depth'" in printed  # named, not refused
+    assert _run(argv + ["--aspect", "stretch", "--overwrite"]) == 0
+    d = _read(out)
+    np.testing.assert_array_equal(d["depth"][0], cv2.resize(metres, (32, 24), interpolation=cv2.INTER_NEAREST))
+    np.testing.assert_allclose(d["attrs"]["intrinsics"], [30.0, 31 * 24 / 18, 15.5, (8.5 + 0.5) * 24 / 18 - 0.5])
+    assert d["attrs"]["aspect"] == "stretch"
+    colour_k = _wide_depth_bag((24, 32)).write(tmp_path / "colour_k")  # K of the colour camera: kept as it is
+    assert _run(["--bag", colour_k, "--source", f"rgb={RGB}", "--target", f"depth={DEPTH}", *opts, "--aspect", "crop",
+                 "--out", tmp_path / "k.h5"]) == 0
+    np.testing.assert_allclose(_read(tmp_path / "k.h5")["attrs"]["intrinsics"], [30.0, 31.0, 15.5, 8.5])
+
+
+def test_millimetre_depth_with_scale_1_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag, _, _ = _recording("ros1")
+    path = bag.write(tmp_path / "run.bag")
+    msg = _error(tmp_path, capsys, path, "--scale", "depth=1")
+    assert DEPTH in msg and "'depth'" in msg and "median depth" in msg and "millimetres" in msg
+    assert "--scale depth=0.001 (now 1)" in msg and "nothing written" in msg
+
+
+def test_camera_info_for_images_of_another_aspect_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = Bag("ros1")
+    for i in range(3):
+        bag.image(RGB, T0 + 0.1 * i, T0 + 0.1 * i, _rgb(i), "rgb8")
+        bag.image(DEPTH, T0 + 0.1 * i, T0 + 0.1 * i, _mm(i), "16UC1")
+    bag.info(INFO, T0, T0, [30.0, 0, 15.5, 0, 31.0, 8.5, 0, 0, 1], h=18, w=32)  # 16:9, the frames are 16x24 (3:2)
+    msg = _error(tmp_path, capsys, bag.write(tmp_path / "run.bag"), "--camera-info", INFO)
+    assert INFO in msg and "18x32 (aspect 16:9)" in msg and f"{H}x{W} (aspect 3:2)" in msg and "another camera" in msg

@@ -49,7 +49,7 @@ def jpeg(rgb: np.ndarray) -> bytes:
 
 
 def write_sens(path: Path, n: int = N, *, color_type: int = 2, depth_type: int = 1, name: bytes = b"StructureSensor",
-               truncate: int = 0, bad_depth_frame: int = -1) -> Path:
+               truncate: int = 0, bad_depth_frame: int = -1, stamps: list[tuple[int, int]] | None = None) -> Path:
     """A .sens file byte for byte as sensorData.h writes it (little-endian), plus the trailing IMU frame count."""
     out = bytearray()
     out += struct.pack("<I", 4) + struct.pack("<Q", len(name)) + name
@@ -65,7 +65,8 @@ def write_sens(path: Path, n: int = N, *, color_type: int = 2, depth_type: int =
         d = depth_raw(k).astype("<u2").tobytes()
         d = zlib.compress(d) if depth_type == 1 else d
         d = b"not zlib data" if k == bad_depth_frame else d
-        out += pose.astype("<f4").tobytes() + struct.pack("<QQQQ", 1000 + k, 2000 + k, len(c), len(d)) + c + d
+        ts = stamps[k] if stamps is not None else (1000 + k, 2000 + k)
+        out += pose.astype("<f4").tobytes() + struct.pack("<QQQQ", *ts, len(c), len(d)) + c + d
     out += struct.pack("<Q", 0)
     path.write_bytes(bytes(out[:len(out) - truncate]) if truncate else bytes(out))
     return path
@@ -186,3 +187,17 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture, kind: str, kwargs
     err = capsys.readouterr().err
     assert needle in err and "bad.sens" in err
     assert list(tmp_path.iterdir()) == [sens]
+
+
+@pytest.mark.parametrize("stamps", [[(0, 0)] * N, [(5, 5), (5, 0), (99, 7), (1, 1), (0, 3)]])
+def test_frames_pair_by_record_whatever_the_timestamps(tmp_path: Path, stamps: list[tuple[int, int]]) -> None:
+    """Colour and depth come paired in each .sens frame: all-zero timestamps (common in ScanNet) or uninitialised,
+    repeated and backward ones are kept as they are and change no pair; the file says how frames were paired."""
+    out = tmp_path / "out.h5"
+    assert main(["--sens", str(write_sens(tmp_path / "s.sens", stamps=stamps)), "--out", str(out), "--quiet"]) == 0
+    info = read_info(out)
+    assert info.num_samples == N and info.attrs["pairing"].startswith("frame record")
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["timestamp"][()], np.array(stamps, np.uint64))
+        for k in range(N):
+            np.testing.assert_array_equal(f["depth"][k], depth_raw(k).astype(np.float32) / np.float32(SHIFT))

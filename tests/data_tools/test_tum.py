@@ -226,7 +226,7 @@ def test_worker_error_is_one_line_and_interrupt_leaves_nothing(tmp_path, capsys,
     assert err.startswith("python -m data_tools.tum: error: ") and f"{bad}: cannot be decoded" in err
 
     bad.write_bytes(good)
-    from crossmodal.data.h5format import PairedWriter
+    from crossmodal.data.h5writer import PairedWriter
 
     original = PairedWriter.write
 
@@ -239,3 +239,56 @@ def test_worker_error_is_one_line_and_interrupt_leaves_nothing(tmp_path, capsys,
     assert main(argv) == 130
     assert not out.exists() and not list(tmp_path.glob(f".{out.name}*"))
     assert "interrupted; nothing was written" in capsys.readouterr().err
+
+
+def _restamp(seq: Path, name: str, stamps: list[float]) -> None:
+    """Rewrite `name` (rgb.txt or depth.txt) in recording order with new stamps for its files, one per line."""
+    files = [ln.split()[1] for ln in (seq / name).read_text().splitlines() if ln and not ln.startswith("#")]
+    files.sort()
+    (seq / name).write_text("# timestamp filename\n" + "".join(f"{t:.6f} {f}\n" for t, f in zip(stamps, files)))
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("zero", ["rgb.txt: 2 of 12 stamps are zero", "first: line 2, stamp 0.000000000", "does not stamp"]),
+    ("repeated", ["rgb.txt: 3 of 12 stamps repeat an earlier stamp", "first: line 8"]),
+    ("backward", ["rgb.txt: 4 of 12 stamps go back in time by more than 5 frame periods", "first: line 10",
+                  "clock that jumped back"]),
+])
+def test_bad_list_stamps_are_refused(tmp_path, capsys, fault, words):
+    """Stamps that would pair frames by accident: refused naming the list, the count and the first line."""
+    seq, _, _ = make_sequence(tmp_path)
+    t0 = 1305031102.0
+    stamps = [t0 + k / 30 for k in range(12)]
+    if fault == "zero":
+        stamps[:2] = [0.0, 0.0]
+    elif fault == "repeated":
+        stamps[6:9] = [stamps[5]] * 3
+    else:
+        stamps[8:] = [t0 - 1.0 + k / 30 for k in range(4)]  # the clock jumped back 1 s after 8 frames
+    _restamp(seq, "rgb.txt", stamps)
+    out = tmp_path / "o.h5"
+    err = _error(capsys, ["--sequence", str(seq), "--out", str(out), "--quiet"], out)
+    assert all(w in err for w in words), err
+
+
+def test_rates_gaps_and_offset_in_the_summary_and_attributes(tmp_path, capsys):
+    """rgb at 30 Hz, depth at 15 Hz 4 ms later with one frame missing: 6 rgb frames lack a partner by the rate
+    difference, 1 by the gap; rates, gaps and offsets printed and stored."""
+    seq, _, _ = make_sequence(tmp_path)
+    t0 = 1305031102.0
+    _restamp(seq, "rgb.txt", [t0 + k / 30 for k in range(12)])
+    depth = [t0 + k / 15 + 0.004 for k in range(6) if k != 3]
+    lines = (seq / "depth.txt").read_text().splitlines()
+    files = sorted(ln.split()[1] for ln in lines if ln and not ln.startswith("#"))[:5]
+    (seq / "depth.txt").write_text("".join(f"{t:.6f} {f}\n" for t, f in zip(depth, files)))
+    out = tmp_path / "o.h5"
+    assert main(["--sequence", str(seq), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"rates: rgb 30.00 Hz, no gaps; depth 15.00 Hz, 1 gap (longest 0.133 s after stamp {depth[2]:.6f})" in err
+    assert ("depth: 6 rgb frames without a partner by the rate difference, 1 for drops, gaps or offsets beyond "
+            "--max-dt 0.02 s; offset depth - rgb median +0.004000 s, 95th percentile |offset| 0.004000 s") in err
+    a = read_info(out).attrs
+    assert list(a["gap_count"]) == [0, 1] and list(a["unpaired_by_rate"]) == [0, 6]
+    assert list(a["unpaired_other"]) == [0, 1]
+    assert a["pair_offset_median_s"][1] == pytest.approx(0.004, abs=1e-6)
+    assert a["median_rate_hz"] == pytest.approx([30.0, 15.0], rel=1e-4)

@@ -15,7 +15,7 @@ import torch
 
 from crossmodal.atomic import save_checkpoint
 from crossmodal.config import dump_yaml, load_config, to_dict
-from crossmodal.data.h5format import write_paired
+from crossmodal.data.h5writer import write_paired
 from crossmodal.data.loaders import input_spec
 from crossmodal.deploy.export import example_input, main, read_metadata
 from crossmodal.downstream.evaluate import load_finetuned

@@ -16,9 +16,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from crossmodal.config import load_config
+from crossmodal.data.content import content_fingerprint
 from crossmodal.data.files import open_data
-from crossmodal.data.h5format import ALLOWED_DTYPES, MODALITY_NAME, PairedInfo, read_info, write_paired
-from crossmodal.errors import UserError
+from crossmodal.data.h5format import ALLOWED_DTYPES, MODALITY_NAME, PairedInfo, read_info
+from crossmodal.data.h5writer import write_paired
+from crossmodal.errors import ConfigError, UserError
 from data_tools.inspect import describe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,6 +94,7 @@ def read_everything(path: Path) -> None:
 
     attempt("read_info", lambda: _follows_format(read_info(path)))
     attempt("open_data", lambda: open_data(_config(path)))
+    attempt("content_fingerprint", lambda: content_fingerprint(path))  # the frames' digests, stored or computed
     attempt("PairedDataset", samples)
     attempt("data_tools.inspect", lambda: describe(path))
 
@@ -106,6 +109,7 @@ byte_edits = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1
        flips=st.none() | byte_edits)
 @example(kind="plain", cut=None, flips=[(0.8331555259845763, 1)])  # found: OSError from PairedDataset's read
 @example(kind="class_id", cut=None, flips=[(0.07972371183335714, 2)])  # found: TypeError reading an attribute
+@example(kind="plain", cut=None, flips=[(0.34545350566584077, 128)])  # found: an attribute name as bytes (fingerprint)
 def test_cut_or_flipped_bytes(originals: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, kind: str,
                               cut: float | None, flips: list[tuple[float, int]] | None) -> None:
     """A file cut at any offset or with bytes flipped anywhere: success or a FormatError naming it."""
@@ -195,4 +199,5 @@ def test_originals_read(originals: dict[str, Path]) -> None:
     for path in originals.values():
         info = read_info(path)
         assert info.num_samples == N and f"{N} samples, {H}x{W}" in describe(path)
-        open_data(_config(path))
+        with pytest.raises(ConfigError, match="are the same file"):  # every check passed but the last: no leakage
+            open_data(_config(path))

@@ -13,7 +13,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from crossmodal.config import load_config
-from crossmodal.data.h5format import FormatError, write_paired
+from crossmodal.data.h5format import FormatError
+from crossmodal.data.h5writer import write_paired
 from crossmodal.errors import ConfigError
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.class_weights import class_weights, label_frequencies

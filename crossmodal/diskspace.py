@@ -1,0 +1,189 @@
+"""Full disks: recognise "no space" however a library wraps it, name the file that could not be written and say
+what to do, close HDF5 files whose writes failed without a crash, and check free space against what will be written.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from crossmodal.errors import UserError
+
+if TYPE_CHECKING:  # h5py is imported where it is used: the run's config checks stay free of it
+    import h5py
+
+# What each errno means for the user, and what to do about it.
+DISK_FULL: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on its disk (ENOSPC)", "free some space or write to another disk"),
+    errno.EDQUOT: ("this user's disk quota is used up (EDQUOT)", "free space in the quota or write to another disk"),
+    errno.EFBIG: ("the file-size limit of this process is reached (EFBIG, `ulimit -f`)",
+                  "raise the limit (`ulimit -f unlimited`) or write smaller files"),
+}
+# HDF5's error stack quotes the OS error as "errno = 28, error message = 'No space left on device'", often inside
+# an OSError whose own errno is None or a RuntimeError ("Can't decrement id ref count (...)").
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+_STRERROR = {os.strerror(code): code for code in DISK_FULL}
+# h5py.File options of a file being written: no chunk cache, so each chunk is written by the call that stores it
+# and a full disk raises there. A cached chunk is written when h5py drops its dataset object, where HDF5's error is
+# only printed ("Exception ignored in ObjectID.__dealloc__") and the file is left half-closed (a SIGSEGV later).
+WRITE_OPTIONS = {"rdcc_nbytes": 0}
+MARGIN_BYTES = 16 * 2 ** 20  # room kept free beyond an estimate: logs, reports, HDF5 metadata, file-system slack
+
+
+# The hidden names outputs are written under before the rename: data_tools.common.staging_path
+# (.NAME.<pid>.<hex>.staging) and crossmodal.atomic.temp_path_beside (.NAME.<random>.tmp).
+_STAGED = re.compile(r"\.(?P<name>.+)\.(?:\d+\.[0-9a-f]{8}\.staging|[A-Za-z0-9_]{8}\.tmp)")
+
+
+def output_name(path: str | os.PathLike) -> Path:
+    """The output a staging or temp file becomes once renamed (the name users know); other paths unchanged."""
+    path = Path(path)
+    match = _STAGED.fullmatch(path.name)
+    return path.with_name(match["name"]) if match else path
+
+
+class DiskFullError(UserError):
+    """A file could not be written because its disk, the user's quota or the file-size limit is full; what was being
+    written is removed, and the message names the file and what to do."""
+
+    def __init__(self, path: str | os.PathLike, code: int, removed: bool = True) -> None:
+        reason, fix = DISK_FULL[code]
+        self.path = output_name(path)
+        self.errno = code
+        super().__init__(f"{self.path}: cannot be written: {reason}; {fix}"
+                         + (" (the partly written file was removed)" if removed else ""))
+
+
+def disk_full_errno(err: BaseException) -> int | None:
+    """ENOSPC, EDQUOT or EFBIG when `err` (or an exception it was raised from or during) is a write refused for want
+    of space, read from the errno or from the text of h5py's error stack; None for every other error."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [err]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, DiskFullError):
+            return e.errno
+        if isinstance(e, OSError) and e.errno in DISK_FULL:
+            return e.errno
+        if isinstance(e, (OSError, RuntimeError)):  # h5py: OSError(errno None) or RuntimeError with HDF5's text
+            text = str(e)
+            for code in _HDF5_ERRNO.findall(text):
+                if int(code) in DISK_FULL:
+                    return int(code)
+            for message, code in _STRERROR.items():
+                if message in text:
+                    return code
+        todo += [e.__cause__, e.__context__]
+    return None
+
+
+def as_disk_full(err: BaseException, path: str | os.PathLike, removed: bool = True) -> DiskFullError | None:
+    """A DiskFullError naming `path` when `err` is a full disk (quota, file-size limit), else None (also for a
+    DiskFullError, which already says it: re-raise that one as it is); `removed`: the caller deletes what was
+    partly written (the message says so)."""
+    if isinstance(err, DiskFullError):
+        return None
+    code = disk_full_errno(err)
+    return None if code is None else DiskFullError(path, code, removed)
+
+
+def abandon_h5(f: h5py.File) -> None:
+    """Close an HDF5 file that is to be deleted (its writes may have failed): its descriptor is first pointed at
+    /dev/null, so the flush HDF5 does on close succeeds into nowhere. Closing it on the full disk would fail again
+    and leave HDF5 holding a half-closed file that crashes the process (SIGSEGV) when touched later or at exit."""
+    if not f.id.valid:
+        return
+    fd = f.id.get_vfd_handle()
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+    try:
+        f.close()
+    except (OSError, RuntimeError):
+        # the one step /dev/null refuses: truncating the file to the space HDF5 allocated for a write that failed
+        # ("unable to extend file properly, errno = 22"); everything else is closed, and a second close ends it
+        f.close()
+
+
+@contextmanager
+def writing_h5(path: str | os.PathLike, mode: str = "w", *,
+               shown: str | os.PathLike | None = None) -> Iterator[h5py.File]:
+    """h5py.File(path, mode) for writing: flushed before it is closed, so a full disk is found while the file can
+    still be abandoned cleanly (abandon_h5); then DiskFullError naming `shown` (the output a staging `path` becomes;
+    default `path`). Other errors pass unchanged, the file closed."""
+    import h5py
+
+    shown = path if shown is None else shown
+    f = h5py.File(path, mode, **WRITE_OPTIONS)
+    try:
+        yield f
+        f.flush()
+    except BaseException as err:
+        full = as_disk_full(err, shown)
+        if full is not None:
+            abandon_h5(f)
+            raise full from err
+        f.close()
+        raise
+    try:
+        f.close()
+    except (OSError, RuntimeError) as err:
+        full = as_disk_full(err, shown)
+        if full is None:
+            raise
+        raise full from err
+
+
+def size_text(n: float) -> str:
+    """Bytes for people: '512 B', '12.0 KiB', '3.4 MiB', '1.2 GiB'."""
+    for unit, scale in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def nearest_existing(path: str | os.PathLike) -> Path:
+    """`path`, or the nearest folder above it that exists (the one the missing folders would be made in)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_free_space(path: str | os.PathLike, needed: int, what: str, why: str) -> None:
+    """UserError unless the disk of `path` (a file or folder to be written) has `needed` bytes free plus
+    MARGIN_BYTES; `why` says what the estimate counts (e.g. '600 frames x 1.2 MiB, uncompressed')."""
+    here = nearest_existing(path)
+    free = shutil.disk_usage(here if here.is_dir() else here.parent).free
+    total = int(needed) + MARGIN_BYTES
+    if free < total:
+        raise UserError(f"{what} {output_name(path)}: only {size_text(free)} free on its disk, {size_text(total)} "
+                        f"needed ({why}, plus {size_text(MARGIN_BYTES)} margin); free some space or choose another "
+                        f"disk")
+
+
+def frame_bytes(specs: dict) -> int:
+    """Bytes of one uncompressed sample of a paired file: {name: (per-sample shape, dtype)}."""
+    import numpy as np
+
+    total = 0
+    for shape, dtype in specs.values():
+        total += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return total
+
+
+def check_conversion_space(path: str | os.PathLike, frames: int, per_frame: int, what: str = "output file") -> None:
+    """A converter's output `path` (`what`: a file or the folder of several) of `frames` samples of `per_frame` bytes
+    fits on its disk (no compression is assumed, plus 5% and MARGIN_BYTES for HDF5's chunk index and attributes),
+    else UserError saying how much is needed and why."""
+    needed = int(frames * per_frame * 1.05)
+    check_free_space(path, needed, what, f"{frames} frames x {size_text(per_frame)} per frame, uncompressed, plus 5%")
