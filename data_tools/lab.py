@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from data_tools.common import command_line, commit, int_at_least, parse_size, staging_path, tool_main
+from data_tools.resize import add_aspect_argument, crop_to, crop_window, size_aspect, size_attrs
 from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
@@ -194,9 +195,12 @@ def open_source(root: Path, split: str | None = None) -> ImageSource:
 # Writing
 # ----------------------------------------------------------------------------------------------
 
-def _fit(rgb: np.ndarray, size: tuple[int, int] | None, shape: tuple[int, int] | None, name: str) -> np.ndarray:
-    """Resize to `size` (area when shrinking, bilinear when enlarging), or require the first image's shape."""
+def _fit(rgb: np.ndarray, size: tuple[int, int] | None, shape: tuple[int, int] | None, name: str,
+         aspect: str = "refuse") -> np.ndarray:
+    """Resize to `size` (area when shrinking, bilinear when enlarging; an image whose aspect ratio that would change
+    is refused, cropped or stretched as `aspect` says, data_tools.resize), or require the first image's shape."""
     if size is not None:
+        rgb = crop_to(rgb, crop_window(rgb.shape[:2], size, aspect, name), rgb.shape[:2])
         h, w = size
         if rgb.shape[:2] == (h, w):
             return rgb
@@ -209,17 +213,19 @@ def _fit(rgb: np.ndarray, size: tuple[int, int] | None, shape: tuple[int, int] |
 
 
 def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = None, overwrite: bool = False,
-            command: str = "data_tools.lab", limit: int | None = None) -> Path:
-    """Write rgb, L, ab (and class_id) for every image of `source` to `out`, atomically."""
+            command: str = "data_tools.lab", limit: int | None = None, aspect: str | None = None) -> Path:
+    """Write rgb, L, ab (and class_id) for every image of `source` to `out`, atomically; the first image whose
+    aspect ratio `size` would change stops it (nothing written) unless aspect is 'crop' or 'stretch'."""
+    policy = size_aspect(size, aspect)
     n = len(source) if limit is None else min(limit, len(source))
     if n < 1:
         raise ValueError("no images to convert")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
-    first = _fit(source.read(0), size, None, source.names[0])
+    first = _fit(source.read(0), size, None, source.names[0], policy)
     h, w = first.shape[:2]
     specs = {"rgb": ((h, w, 3), np.uint8), "L": ((h, w), np.float32), "ab": ((h, w, 2), np.float32)}
-    attrs: dict = {"image_source_kind": source.kind}
+    attrs: dict = {"image_source_kind": source.kind, **size_attrs(size, policy)}
     if source.class_ids is not None:
         attrs["image_class_names"] = list(source.class_names)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -228,7 +234,7 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
         with PairedWriter(staged, n, specs, class_names=None, source=command, attrs=attrs,
                           modality_attrs=LAB_ATTRS, overwrite=True) as writer:
             for i in range(n):
-                rgb = first if i == 0 else _fit(source.read(i), size, (h, w), source.names[i])
+                rgb = first if i == 0 else _fit(source.read(i), size, (h, w), source.names[i], policy)
                 lum, ab = rgb_to_lab(rgb)
                 writer.write(i, {"rgb": rgb, "L": lum, "ab": ab})
         if source.class_ids is not None:
@@ -256,7 +262,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--images", required=True, type=Path,
                    help="a folder of images (class = sub-folder), STL-10 binaries or CIFAR python batches")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/lab/train.h5")
-    p.add_argument("--size", type=lambda t: parse_size(t, minimum=1, example="96x96"), help="HEIGHTxWIDTH to resize every image to (needed for mixed sizes)")
+    p.add_argument("--size", type=lambda t: parse_size(t, minimum=1, example="96x96"),
+                   help="HEIGHTxWIDTH to resize every image to (needed for mixed sizes); an image of another aspect "
+                        "ratio is refused unless --aspect says crop or stretch")
+    add_aspect_argument(p)
     p.add_argument("--split", help="STL-10: train, test or unlabeled; CIFAR: train or test (default train)")
     p.add_argument("--limit", type=int_at_least(1), help="convert only the first N images")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -267,7 +276,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Convert images to an L/ab paired file; bad input raises (tool_main reports it in one line, exit 2)."""
     source = open_source(args.images, args.split)
     convert(source, args.out, size=args.size, overwrite=args.overwrite, command=command_line("lab", argv),
-            limit=args.limit)
+            limit=args.limit, aspect=args.aspect)
     n = len(source) if args.limit is None else min(args.limit, len(source))
     print(f"wrote {args.out} ({n} images from {source.kind} {args.images}"
           f"{', ' + str(len(source.class_names)) + ' classes' if source.class_ids is not None else ''})",

@@ -28,6 +28,7 @@ from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
 from data_tools import camera
 from data_tools.common import check_outputs, commit, int_at_least, parse_size, progress, staging_path, tool_main, warn
+from data_tools.resize import add_aspect_argument, crop_to, crop_window, fit_intrinsics, size_aspect, size_attrs
 
 PROG = "python -m data_tools.nyu_raw"
 # d-<unix time>-<frame counter>.pgm (depth), r-....ppm (RGB), a-....dump (accelerometer), as the recorder names them.
@@ -223,13 +224,15 @@ def size_ok(frame: Frame, payload: int) -> bool:
     return payload < frame.size <= payload + MAX_HEADER
 
 
-def make_pair(raw: np.ndarray, rgb: np.ndarray, size: tuple[int, int] | None) -> dict[str, np.ndarray]:
-    """Undistorted RGB and depth registered into it (metres, 0 = none), optionally resized to size (H, W)."""
-    rgb_u = camera.undistort_rgb(rgb)
-    depth = camera.register_depth(camera.raw_to_metres(raw))
-    if size is not None and size != (H, W):
+def make_pair(raw: np.ndarray, rgb: np.ndarray, size: tuple[int, int] | None,
+              window: tuple[int, int, int, int] = (0, 0, H, W)) -> dict[str, np.ndarray]:
+    """Undistorted RGB and depth registered into it (metres, 0 = none), optionally cut to window (--aspect crop;
+    data_tools.resize.crop_window) and resized to size (H, W)."""
+    rgb_u = crop_to(camera.undistort_rgb(rgb), window, (H, W))
+    depth = crop_to(camera.register_depth(camera.raw_to_metres(raw)), window, (H, W))
+    if size is not None and size != depth.shape:
         h, w = size
-        interp = cv2.INTER_AREA if h < H and w < W else cv2.INTER_LINEAR
+        interp = cv2.INTER_AREA if h < depth.shape[0] and w < depth.shape[1] else cv2.INTER_LINEAR
         rgb_u = cv2.resize(rgb_u, (w, h), interpolation=interp)
         depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
     return {"rgb": np.ascontiguousarray(rgb_u), "depth": np.ascontiguousarray(depth)}
@@ -295,19 +298,11 @@ def _add_metadata(path: Path, meta: dict[str, np.ndarray]) -> None:
             f[key].attrs["description"] = descriptions[key]
 
 
-def convert(scenes_dir: Path, out: Path, *, every: int = 1, size: tuple[int, int] | None = None,
-            overwrite: bool = False, skip_bad: bool = False, show_progress: bool = True) -> Report:
-    """Sync, convert and register every kept pair into one paired file (atomically, with per-sample metadata)."""
-    if every < 1:
-        raise ValueError(f"--every must be >= 1, got {every}")
-    scenes = find_scenes(scenes_dir)
-    pairs, empty = synced_pairs(scenes, every)
-    report = Report(out, empty_scenes=empty)
-    if not pairs:
-        raise FormatError(f"{scenes_dir}: no synced depth/RGB frames found (expected scene folders or .zip archives "
-                          f"with d-<time>-<n>.pgm and r-<time>-<n>.ppm files)")
+def _whole_files(pairs: list[Pair], skip_bad: bool, report: Report) -> list[Pair]:
+    """Cheap first pass on file sizes, so truncated files are known before N is fixed: the pairs whose two dumps
+    have their payload's size (BadFrame for the first other one, or with skip_bad listed in report.skipped)."""
     good = []
-    for p in pairs:   # cheap first pass on file sizes, so truncated files are known before N is fixed
+    for p in pairs:
         for frame, payload in ((p.depth, DEPTH_PAYLOAD), (p.rgb, RGB_PAYLOAD)):
             if not size_ok(frame, payload):
                 msg = (f"{p.scene.where(frame)}: {frame.size} bytes; expected a {payload}-byte payload plus a short "
@@ -318,19 +313,39 @@ def convert(scenes_dir: Path, out: Path, *, every: int = 1, size: tuple[int, int
                 break
         else:
             good.append(p)
-    pairs = good
+    return good
+
+
+def convert(scenes_dir: Path, out: Path, *, every: int = 1, size: tuple[int, int] | None = None,
+            overwrite: bool = False, skip_bad: bool = False, show_progress: bool = True,
+            aspect: str | None = None) -> Report:
+    """Sync, convert and register every kept pair into one paired file (atomically, with per-sample metadata).
+    A size of another aspect ratio than 480x640 is refused unless aspect is 'crop' or 'stretch' (data_tools.resize;
+    the intrinsics follow)."""
+    if every < 1:
+        raise ValueError(f"--every must be >= 1, got {every}")
+    policy = size_aspect(size, aspect)
+    scenes = find_scenes(scenes_dir)
+    pairs, empty = synced_pairs(scenes, every)
+    report = Report(out, empty_scenes=empty)
+    if not pairs:
+        raise FormatError(f"{scenes_dir}: no synced depth/RGB frames found (expected scene folders or .zip archives "
+                          f"with d-<time>-<n>.pgm and r-<time>-<n>.ppm files)")
+    pairs = _whole_files(pairs, skip_bad, report)
     if not pairs:
         raise FormatError(f"{scenes_dir}: every synced frame is corrupt; nothing to write")
+    what = f"{pairs[0].scene.where(pairs[0].rgb)} (every NYU raw frame is {H}x{W})"
+    window = crop_window((H, W), size or (H, W), policy, what)
     check_outputs([out], overwrite)
     h, w = size or (H, W)
-    intrinsics = camera.scale_intrinsics(camera.RGB_INTRINSICS, (H, W), (h, w)) if (h, w) != (H, W) \
-        else camera.RGB_INTRINSICS
+    intrinsics = fit_intrinsics(camera.RGB_INTRINSICS, (H, W), (h, w), policy, what)
     attrs = {"intrinsics": [float(v) for v in intrinsics], "every": int(every),
              "camera": "NYU-Depth V2 Kinect v1 RGB, undistorted (pinhole)",
              "registration": "NYU toolbox camera_params.m: depth undistorted, back-projected, P_rgb = R P - T, "
                              "projected with the RGB intrinsics, nearest point per pixel; holes 0",
-             "scenes": sorted({p.scene.name for p in pairs})}
-    source = f"data_tools.nyu_raw --scenes {scenes_dir.name} --every {every}" + (f" --size {h}x{w}" if size else "")
+             "scenes": sorted({p.scene.name for p in pairs}), **size_attrs(size, policy)}
+    source = f"data_tools.nyu_raw --scenes {scenes_dir.name} --every {every}" + (f" --size {h}x{w}" if size else "") \
+        + (f" --aspect {aspect}" if aspect else "")
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
     mod_attrs = {"depth": {"description": "raw Kinect depth (351.3 / (1092.5 - raw), raw < 600 or 2047 invalid) "
                                           "registered into the undistorted RGB camera; not in-painted"}}
@@ -356,7 +371,7 @@ def convert(scenes_dir: Path, out: Path, *, every: int = 1, size: tuple[int, int
                     continue
                 if swapped:
                     report.swapped.append(p.scene.where(p.depth))
-                writer.write(i, make_pair(raw, rgb, size))
+                writer.write(i, make_pair(raw, rgb, size, window))
         reader.close()
         if failed.any():
             keep = np.flatnonzero(~failed)
@@ -406,7 +421,9 @@ def _parser() -> argparse.ArgumentParser:
                         "e.g. --every 7")
     p.add_argument("--size", type=parse_size, default=None,
                    help="resize to HEIGHTxWIDTH (RGB area/linear, depth nearest; intrinsics scaled), e.g. 240x320; "
-                        "default: native 480x640")
+                        "default: native 480x640. A size of another aspect ratio than 4:3 is refused unless "
+                        "--aspect says crop or stretch")
+    add_aspect_argument(p)
     p.add_argument("--skip-bad", action="store_true",
                    help="skip corrupt or unreadable frames and list them at the end (default: stop with an error)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -417,7 +434,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Convert raw NYU dumps; bad input raises (tool_main reports it in one line, exit 2)."""
     rep = convert(args.scenes, args.out, every=args.every, size=args.size, overwrite=args.overwrite,
-                  skip_bad=args.skip_bad, show_progress=not args.quiet)
+                  skip_bad=args.skip_bad, show_progress=not args.quiet, aspect=args.aspect)
     if rep.empty_scenes:
         warn(PROG, f"{len(rep.empty_scenes)} scene(s) have no depth/RGB pairs and were left out: "
                    f"{', '.join(rep.empty_scenes)}")

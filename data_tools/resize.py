@@ -1,7 +1,8 @@
 """How the data tools bring two sensors' frames to one size (--resize source|target) without silently changing the
 picture's geometry: a resize that changes the aspect ratio by more than 1% is refused unless --aspect says how
 (crop: centre-crop the resized side to the other side's aspect first; stretch: scale x and y differently), and
-the camera intrinsics follow the same choice. Shared by data_tools.pairs and data_tools.rosbag."""
+the camera intrinsics follow the same choice. Shared by data_tools.pairs and data_tools.rosbag, and (for --size
+HxW, the same policy) by data_tools.tum, nyu_raw, sunrgbd, scannet and lab."""
 from __future__ import annotations
 
 import argparse
@@ -107,14 +108,8 @@ def fit(arr: np.ndarray, size: Size, aspect: str, nearest: bool, what: str, hint
         error: type[ValueError] = ValueError) -> np.ndarray:
     """arr brought to size (H, W) as `aspect` says; `error` (naming `what`) when the aspect ratio would change
     and aspect is 'refuse'."""
-    src = arr.shape[:2]
-    if aspect_changes(src, size):
-        if aspect == "refuse":
-            raise error(refusal(what, src, size, hint))
-        if aspect == "crop":
-            top, left, ch, cw = crop_box(src, size)
-            arr = np.ascontiguousarray(arr[top:top + ch, left:left + cw])
-    return resized(arr, size, nearest)
+    window = crop_window(arr.shape[:2], size, aspect, what, hint, error)
+    return resized(crop_to(arr, window, arr.shape[:2]), size, nearest)
 
 
 def fit_intrinsics(k: Intrinsics, src: Size, dst: Size, aspect: str, what: str, hint: str = "",
@@ -130,3 +125,57 @@ def fit_intrinsics(k: Intrinsics, src: Size, dst: Size, aspect: str, what: str, 
             top, left, ch, cw = crop_box(src, dst)
             k, src = crop_intrinsics(k, top, left), (ch, cw)
     return scale_intrinsics(k, src, dst)
+
+
+# ------------------------------------------------------------------------------------------------ --size HxW
+
+def add_aspect_argument(parser: argparse.ArgumentParser) -> None:
+    """--aspect for a converter whose --size HxW resizes every frame (tum, nyu_raw, sunrgbd, scannet, lab)."""
+    parser.add_argument("--aspect", choices=ASPECTS[1:], default=None,
+                        help="when --size would change a frame's aspect ratio (by more than 1%%, refused by "
+                             "default): crop = centre-crop the frame to the --size aspect, then resize; stretch = "
+                             "resize anyway, distorting the picture. Intrinsics follow the choice")
+
+
+def size_aspect(size: Size | None, aspect: str | None) -> str:
+    """The aspect policy for --size and --aspect: 'refuse' unless --aspect chose crop or stretch (ValueError when
+    --aspect comes without --size, which it would not act on)."""
+    if aspect not in (None, "refuse") and size is None:
+        raise ValueError(f"--aspect {aspect} chooses what --size does to a frame's aspect ratio; give --size HxW too")
+    if (aspect or "refuse") not in ASPECTS:
+        raise ValueError(f"--aspect {aspect!r}: expected one of {', '.join(ASPECTS[1:])}")
+    return aspect or "refuse"
+
+
+def size_attrs(size: Size | None, aspect: str) -> dict[str, str]:
+    """Root attributes recording what --size did to the aspect ratio (as Resize.attrs; none without --size)."""
+    if size is None:
+        return {}
+    return {"aspect": "kept (a change refused)" if aspect == "refuse" else aspect}
+
+
+def crop_window(src: Size, dst: Size, aspect: str, what: str, hint: str = "",
+                error: type[ValueError] = ValueError) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of a src-sized frame that is then resized to dst: the centred crop_box when
+    aspect is 'crop' and the aspect changes, else the whole frame; `error` naming `what` when it changes and
+    aspect is 'refuse'. Tools call it once per frame size, before anything is written."""
+    if aspect_changes(tuple(src), tuple(dst)):
+        if aspect == "refuse":
+            raise error(refusal(what, tuple(src), tuple(dst), hint))
+        if aspect == "crop":
+            return crop_box(tuple(src), tuple(dst))
+    return 0, 0, int(src[0]), int(src[1])
+
+
+def crop_to(arr: np.ndarray, window: tuple[int, int, int, int], ref: Size) -> np.ndarray:
+    """arr cut to window, which is given in ref-sized (H, W) coordinates and scaled when arr has another size (a
+    colour image or label map beside the depth frame the window was chosen for); arr itself for the whole frame."""
+    top, left, ch, cw = window
+    if (top, left, ch, cw) == (0, 0, ref[0], ref[1]):
+        return arr
+    h, w = arr.shape[:2]
+    if (h, w) != tuple(ref):
+        sy, sx = h / ref[0], w / ref[1]
+        top, left = round(top * sy), round(left * sx)
+        ch, cw = max(1, min(h - top, round(ch * sy))), max(1, min(w - left, round(cw * sx)))
+    return np.ascontiguousarray(arr[top:top + ch, left:left + cw])

@@ -38,7 +38,6 @@ from functools import partial
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import h5py
 import numpy as np
 
@@ -46,10 +45,11 @@ from crossmodal.data.h5format import FormatError
 
 from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
-from crossmodal.data.sensor_files import imread
-from data_tools import camera
-from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, ids37,
-                                     seg_mat, split_entry)
+from data_tools.resize import add_aspect_argument, fit_intrinsics, size_aspect, size_attrs
+from data_tools.sunrgbd_frames import (TOOLBOX_CLIP_M, check_sizes, image_size, load_counted,  # noqa: F401
+                                       load_frame, read_depth, read_intrinsics, read_label, read_rgb, unrotate)
+from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat,
+                                     split_entry)
 from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs, check_val_fraction,
                                command_line, commit, int_at_least, ordered_map, parse_size, positive_number, progress,
                                staging_path, tool_main, val_path_beside, warn)
@@ -74,6 +74,7 @@ class Scene:
     label: Path | None = None
     size: tuple[int, int] = (0, 0)
     seg: tuple[Path, int] | None = None  # (SUNRGBD2Dseg.mat, 0-based image index) for --seg-mat labels
+    window: tuple[int, int, int, int] | None = None  # (top, left, h, w) cut before resizing (--aspect crop)
 
 
 @dataclass
@@ -175,159 +176,25 @@ def select(scenes: list[Scene], split_file: Path) -> list[Scene]:
     return list(out.values())
 
 
-# ------------------------------------------------------------------------------------------------ reading
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(H, W) of an image file from its header (no decoding)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise FormatError(f"{path}: cannot be read as an image ({err})") from None
-    return h, w
-
-
-def read_intrinsics(path: Path) -> tuple[float, float, float, float]:
-    """(fx, fy, cx, cy), 0-based, from a SUN RGB-D intrinsics.txt (K row by row; MATLAB 1-based principal point)."""
-    try:
-        k = np.array([float(v) for v in path.read_text(encoding="utf-8").split()], np.float64)
-    except (ValueError, UnicodeDecodeError):
-        k = np.zeros(0)
-    if k.size != 9 or not np.all(np.isfinite(k)):
-        raise FormatError(f"{path}: expected 9 numbers (the 3x3 camera matrix fx 0 cx / 0 fy cy / 0 0 1)")
-    k = k.reshape(3, 3)
-    if k[0, 0] <= 0 or k[1, 1] <= 0 or abs(k[2, 2] - 1) > 1e-6 or np.any(np.abs(k[[1, 2, 2], [0, 0, 1]]) > 1e-9):
-        raise FormatError(f"{path}: {k.ravel().tolist()} is not a camera matrix written row by row "
-                          f"(fx 0 cx / 0 fy cy / 0 0 1)")
-    return float(k[0, 0]), float(k[1, 1]), float(k[0, 2]) - 1.0, float(k[1, 2]) - 1.0
-
-
-def unrotate(raw: np.ndarray) -> np.ndarray:
-    """SUN RGB-D depth PNG values -> millimetres: (raw >> 3) | (raw << 13) in uint16 arithmetic."""
-    raw = raw.astype(np.uint16, copy=False)
-    return ((raw >> np.uint16(3)) | (raw << np.uint16(13))).astype(np.uint16)
-
-
-def read_depth(path: Path) -> np.ndarray:
-    """(H, W) float32 metres from a bit-rotated 16-bit SUN RGB-D depth PNG (0 = no reading)."""
-    raw = imread(path)
-    if raw is None:
-        raise FormatError(f"{path}: cannot be decoded as an image")
-    if raw.dtype != np.uint16 or raw.ndim != 2:
-        raise FormatError(f"{path}: depth image is {raw.dtype} {'x'.join(map(str, raw.shape))}; expected a "
-                          f"single-channel 16-bit PNG")
-    return unrotate(raw).astype(np.float32) / np.float32(1000.0)
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
-    img = imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # pixels as stored, as PIL sizes
-    if img is None:
-        raise FormatError(f"{path}: cannot be decoded as an image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def read_label(path: Path) -> np.ndarray:
-    """(H, W) uint8 class ids 0..36 (255 = ignore) from a 37-class label image (1..37, 0 = void)."""
-    raw = imread(path)
-    if raw is None:
-        raise FormatError(f"{path}: cannot be decoded as an image")
-    if raw.ndim != 2 or raw.dtype not in (np.uint8, np.uint16):
-        raise FormatError(f"{path}: label image is {raw.dtype} {'x'.join(map(str, raw.shape))}; expected a "
-                          f"single-channel 8- or 16-bit PNG of 37-class ids (0 = void, 1..37)")
-    return ids37(raw, path)
-
-
-def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
-    """arr at (H, W): nearest for depth and labels, area when shrinking / bilinear when enlarging for colour."""
-    h, w = size
-    if arr.shape[:2] == (h, w):
-        return arr
-    if nearest:
-        interp = cv2.INTER_NEAREST_EXACT
-    else:
-        interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(arr, (w, h), interpolation=interp)
-
-
-TOOLBOX_CLIP_M = 8.0  # read3dPoints.m clips decoded depth at 8 m
-
-
-def load_frame(scene: Scene, size: tuple[int, int], max_depth: float | None = None,
-               far: list[int] | None = None) -> dict[str, np.ndarray]:
-    """One scene's modalities at the stored size; depth beyond max_depth becomes 0 (pixels beyond the toolbox's
-    8 m clip are counted into far[0] of far = [count, total])."""
-    rgb, depth = read_rgb(scene.rgb), read_depth(scene.depth)
-    if far is not None:
-        far[0] += int(np.count_nonzero(depth > TOOLBOX_CLIP_M))
-        far[1] += depth.size
-    if max_depth is not None:
-        depth[depth > max_depth] = 0.0
-    frame = {"rgb": rgb, "depth": depth}
-    if scene.label is not None:
-        frame["label"] = read_label(scene.label)
-    elif scene.seg is not None:
-        frame["label"] = seg_mat(scene.seg[0]).read(scene.seg[1], scene.rel)
-    for name, arr in frame.items():
-        if arr.shape[:2] != scene.size:
-            raise FormatError(f"{scene.folder}: {name} is {arr.shape[0]}x{arr.shape[1]} after decoding but its "
-                              f"header said {scene.size[0]}x{scene.size[1]}")
-    return {n: np.ascontiguousarray(_resized(a, size, nearest=n != "rgb")) for n, a in frame.items()}
-
-
-def load_counted(scene: Scene, size: tuple[int, int], max_depth: float | None
-                 ) -> tuple[dict[str, np.ndarray], int, int]:
-    """load_frame plus its [far, total] depth pixel counts; module level (picklable) for --workers processes."""
-    far = [0, 0]
-    frame = load_frame(scene, size, max_depth, far)
-    return frame, far[0], far[1]
-
-
-def check_sizes(scenes: list[Scene], size: tuple[int, int] | None, show_progress: bool) -> None:
-    """Read every file's size from its header: rgb, depth and label of a scene must agree; without --size all
-    scenes must have one size (else a FormatError listing the sizes by sensor)."""
-    it: Iterator[Scene] = iter(scenes)
-    for s in (progress(it, len(scenes), "sunrgbd sizes") if show_progress and len(scenes) > 200 else it):
-        files = [("image", s.rgb), ("depth", s.depth)] + ([("label", s.label)] if s.label is not None else [])
-        sizes = {what: image_size(p) for what, p in files}
-        if len(set(sizes.values())) > 1:
-            listed = ", ".join(f"{p} {sizes[w][0]}x{sizes[w][1]}" for w, p in files)
-            raise FormatError(f"{s.folder}: the scene's files differ in size ({listed}); expected one size per scene")
-        s.size = sizes["image"]
-        if s.seg is not None:
-            seg_size = seg_mat(s.seg[0]).size(s.seg[1], s.rel)
-            if seg_size != s.size:
-                raise FormatError(f"{s.folder}: scene {s.rel} is {s.size[0]}x{s.size[1]} but its label in "
-                                  f"{s.seg[0]} ({SEG_FIELD} entry {s.seg[1] + 1}) is {seg_size[0]}x{seg_size[1]}; "
-                                  f"expected one size per scene (is --meta the SUNRGBDMeta.mat of this "
-                                  f"SUNRGBD2Dseg.mat?)")
-    if size is None:
-        by_size = Counter((s.size, s.sensor) for s in scenes)
-        if len({sz for sz, _ in by_size}) > 1:
-            listed = "; ".join(f"{sensor} {sz[0]}x{sz[1]} ({n} scenes)" for (sz, sensor), n in sorted(by_size.items()))
-            raise FormatError(f"frames have different sizes ({listed}); one file holds one size: pass --size HxW to "
-                              f"resize every frame (e.g. --size {min(s.size for s in scenes)[0]}x"
-                              f"{min(s.size for s in scenes)[1]}), or --sensor NAME to convert one sensor folder")
-
-
 # ------------------------------------------------------------------------------------------------ conversion
 
 def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tuple[int, int] | None = None,
             depth: str = "raw", labels: str | None = None, seg_file: Path | None = None,
             meta_file: Path | None = None, sensors: list[str] | None = None, max_depth: float | None = None,
             workers: int = 1, overwrite: bool = False, show_progress: bool = True,
-            command: str = "data_tools.sunrgbd", val_fraction: float = 0.0, val_seed: int = 0) -> Report:
+            command: str = "data_tools.sunrgbd", val_fraction: float = 0.0, val_seed: int = 0,
+            aspect: str | None = None) -> Report:
     """Find (and select) the scenes, check sizes, and stream every frame into one paired file (atomically).
 
     Labels come from per-scene PNGs (labels) or from the toolbox's SUNRGBD2Dseg.mat matched through
     SUNRGBDMeta.mat (seg_file and meta_file, read one label per frame). With workers > 1 the frames are read,
     decoded and resized in that many processes (results in order, a few batches in flight); the file is the same
     byte for byte. With val_fraction > 0 whole scene folders holding about that fraction of the frames go to
-    val.h5 beside out instead (labels needed)."""
+    val.h5 beside out instead (labels needed). A size that would change a scene's aspect ratio is refused at the
+    first such scene unless aspect is 'crop' or 'stretch' (data_tools.resize; the intrinsics follow)."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
+    policy = size_aspect(size, aspect)
     check_val_fraction(val_fraction)
     if val_fraction > 0 and labels is None and seg_file is None:
         raise ValueError("--val-fraction writes a labeled val.h5; give labels with --labels or --seg-mat/--meta")
@@ -347,7 +214,7 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
         return _convert(root, out, split_file=split_file, size=size, depth=depth, labels=labels, seg_file=seg_file,
                         meta_file=meta_file, sensors=sensors, max_depth=max_depth, workers=workers,
                         overwrite=overwrite, show_progress=show_progress, command=command,
-                        val_fraction=val_fraction, val_seed=val_seed)
+                        val_fraction=val_fraction, val_seed=val_seed, aspect=policy)
     finally:
         if seg_file is not None:
             close_seg_mat(seg_file)
@@ -356,7 +223,7 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
 def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int, int] | None, depth: str,
              labels: str | None, seg_file: Path | None, meta_file: Path | None, sensors: list[str] | None,
              max_depth: float | None, workers: int, overwrite: bool, show_progress: bool, command: str,
-             val_fraction: float = 0.0, val_seed: int = 0) -> Report:
+             val_fraction: float = 0.0, val_seed: int = 0, aspect: str = "refuse") -> Report:
     """convert's body (convert closes the label file whatever happens)."""
     scenes = find_scenes(root, depth, labels, sensors)
     if split_file is not None:
@@ -369,11 +236,11 @@ def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int,
     if seg_file is not None and meta_file is not None:
         attach_seg(scenes, root, seg_file, meta_file)
     labelled = labels is not None or seg_file is not None
-    check_sizes(scenes, size, show_progress)
+    check_sizes(scenes, size, show_progress, aspect)
     check_outputs([path for path, _ in parts.values()], overwrite)
     h, w = size or scenes[0].size
-    ks = np.array([camera.scale_intrinsics(read_intrinsics(s.intrinsics_file), s.size, (h, w)) for s in scenes],
-                  np.float64)
+    ks = np.array([fit_intrinsics(read_intrinsics(s.intrinsics_file), s.size, (h, w), aspect, str(s.folder),
+                                  error=FormatError) for s in scenes], np.float64)
     common = bool(np.all(np.abs(ks - ks[0]) < 1e-9))
     index = {id(s): k for k, s in enumerate(scenes)}
     report = Report(out, sensors=dict(Counter(s.sensor for s in scenes)),
@@ -388,6 +255,7 @@ def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int,
         attrs["intrinsics"] = [float(v) for v in ks[0]]
     if max_depth is not None:
         attrs["max_depth"] = float(max_depth)
+    attrs.update(size_attrs(size, aspect))
     if size is not None:
         attrs["native_sizes"] = [f"{k} ({n})" for k, n in sorted(report.sizes.items())]
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
@@ -486,7 +354,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="only scenes under this sensor folder (repeatable), e.g. --sensor kv2")
     p.add_argument("--size", type=parse_size, default=None,
                    help="resize every frame to HEIGHTxWIDTH, intrinsics scaled, e.g. 240x320; default: native, "
-                        "which must then be one size for all frames")
+                        "which must then be one size for all frames. A size of another aspect ratio than a scene's "
+                        "is refused unless --aspect says crop or stretch")
+    add_aspect_argument(p)
     p.add_argument("--depth", choices=("raw", "bfx"), default="raw",
                    help="depth/ (raw sensor depth, default) or depth_bfx/ (the toolbox's hole-filled depth)")
     p.add_argument("--labels", metavar="NAME",
@@ -518,7 +388,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                   labels=args.labels, seg_file=args.seg_mat, meta_file=args.meta, sensors=args.sensor,
                   max_depth=args.max_depth, workers=args.workers, overwrite=args.overwrite,
                   show_progress=not args.quiet, command=command_line("sunrgbd", argv),
-                  val_fraction=args.val_fraction, val_seed=args.val_seed)
+                  val_fraction=args.val_fraction, val_seed=args.val_seed, aspect=args.aspect)
     sensors = ", ".join(f"{k} {n}" for k, n in sorted(rep.sensors.items()))
     sizes = ", ".join(f"{k} ({n})" for k, n in sorted(rep.sizes.items()))
     print(f"wrote {rep.path} ({rep.num_samples} frames; sensors: {sensors}; native sizes: {sizes}; intrinsics "

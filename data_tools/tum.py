@@ -32,6 +32,7 @@ from data_tools import camera
 from data_tools.associate import associate
 from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, parse_size,
                                positive_number, progress, staging_path, tool_main, warn)
+from data_tools.resize import add_aspect_argument, crop_to, crop_window, fit_intrinsics, size_aspect, size_attrs
 from data_tools.stamps import check_stamps, in_recording_order, pair_timing, stream_timing, timing_attrs, timing_lines
 
 PROG = "python -m data_tools.tum"
@@ -162,8 +163,12 @@ def read_depth(path: Path) -> np.ndarray:
     return (img.astype(np.float32) / np.float32(DEPTH_COUNTS_PER_METRE)).astype(np.float32)
 
 
-def make_pair(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int] | None) -> dict[str, np.ndarray]:
-    """The pair at the stored size: RGB area (shrinking) or bilinear, depth nearest (0 stays 0)."""
+def make_pair(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int] | None,
+              window: tuple[int, int, int, int] | None = None) -> dict[str, np.ndarray]:
+    """The pair at the stored size: first cut to window (--aspect crop; data_tools.resize.crop_window), then RGB
+    area (shrinking) or bilinear, depth nearest (0 stays 0)."""
+    if window is not None:
+        rgb, depth = crop_to(rgb, window, rgb.shape[:2]), crop_to(depth, window, depth.shape[:2])
     if size is not None:
         h, w = size
         if rgb.shape[:2] != (h, w):
@@ -174,8 +179,8 @@ def make_pair(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int] | None) 
     return {"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth)}
 
 
-def load_pair(files: tuple[Path, Path], native: tuple[int, int], first: str, size: tuple[int, int] | None
-              ) -> dict[str, np.ndarray]:
+def load_pair(files: tuple[Path, Path], native: tuple[int, int], first: str, size: tuple[int, int] | None,
+              window: tuple[int, int, int, int] | None = None) -> dict[str, np.ndarray]:
     """Read, check and resize one (rgb, depth) file pair; every frame must have the native size of `first`.
 
     Module level (and picklable) so that --workers processes can run it."""
@@ -185,25 +190,45 @@ def load_pair(files: tuple[Path, Path], native: tuple[int, int], first: str, siz
         if arr.shape[:2] != native:
             raise FormatError(f"{path}: {what} image is {arr.shape[0]}x{arr.shape[1]} but {first} is "
                               f"{native[0]}x{native[1]}; all frames must have one size")
-    return make_pair(rgb, depth, size)
+    return make_pair(rgb, depth, size, window)
 
 
 # ------------------------------------------------------------------------------------------------ conversion
 
+def _write_row_metadata(staged: Path, rgb_list: list[Entry], depth_list: list[Entry],
+                        kept: list[tuple[int, int]]) -> None:
+    """Per-row frame_name, timestamp, rgb_file and depth_file datasets beside the modalities of a staged file."""
+    text = h5py.string_dtype("utf-8")
+    meta = {
+        "frame_name": (np.array([rgb_list[i].stamp for i, _ in kept], dtype=text),
+                       "rgb timestamp of each row, as written in rgb.txt; not a modality"),
+        "timestamp": (np.array([[rgb_list[i].time, depth_list[j].time] for i, j in kept], np.float64),
+                      "seconds [rgb, depth] of each row"),
+        "rgb_file": (np.array([rgb_list[i].file for i, _ in kept], dtype=text), "rgb file of each row"),
+        "depth_file": (np.array([depth_list[j].file for _, j in kept], dtype=text), "depth file of each row"),
+    }
+    with writing_h5(staged, "r+") as f:
+        for key, (arr, description) in meta.items():
+            f.create_dataset(key, data=arr)
+            f[key].attrs["description"] = description
+
+
 def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every: int = 1,
             size: tuple[int, int] | None = None, intrinsics: tuple[float, float, float, float] | None = None,
             workers: int = 1, overwrite: bool = False, show_progress: bool = True,
-            command: str = "data_tools.tum") -> Report:
+            command: str = "data_tools.tum", aspect: str | None = None) -> Report:
     """Associate, read and write every `every`-th RGB-D pair of one sequence into one paired file (atomically).
 
-    With workers > 1 the frames are read, converted and resized in that many processes (results in order, a few
-    batches in flight); the file is the same byte for byte."""
+    A size whose aspect ratio differs from the frames' is refused unless aspect is 'crop' or 'stretch'
+    (data_tools.resize; the intrinsics follow). With workers > 1 the frames are read, converted and resized in
+    that many processes (results in order, a few batches in flight); the file is the same byte for byte."""
     if every < 1:
         raise ValueError(f"--every must be >= 1, got {every}")
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if not (max_dt > 0 and np.isfinite(max_dt)):
         raise ValueError(f"--max-dt must be a positive number of seconds, got {max_dt}")
+    policy = size_aspect(size, aspect)
     if not sequence.exists():
         raise FileNotFoundError(f"{sequence}: no such folder; expected a TUM RGB-D sequence "
                                 f"(rgb.txt, depth.txt, rgb/, depth/)")
@@ -224,20 +249,22 @@ def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every:
     report.skipped_every = len(assoc.pairs) - len(kept)
     check_outputs([out], overwrite)
 
-    native = read_rgb(sequence / rgb_list[kept[0][0]].file).shape[:2]
+    first_file = sequence / rgb_list[kept[0][0]].file
+    native = read_rgb(first_file).shape[:2]
     h, w = size or native
+    window = crop_window(native, (h, w), policy, f"{first_file} (all frames have its size)", error=FormatError)
     k640, report.intrinsics_source, guessed = camera_intrinsics(sequence, intrinsics)
     if guessed:
         report.notes.append(f"intrinsics: {report.intrinsics_source}; pass --intrinsics FX,FY,CX,CY if you know them")
     k_native = k640 if intrinsics is not None or native == (480, 640) else \
         camera.scale_intrinsics(k640, (480, 640), native)
-    k_stored = camera.scale_intrinsics(k_native, native, (h, w)) if (h, w) != native else k_native
+    k_stored = fit_intrinsics(k_native, native, (h, w), policy, str(first_file), error=FormatError)
     gaps = [depth_list[j].time - rgb_list[i].time for i, j in kept]
     attrs = {"intrinsics": [float(v) for v in k_stored], "intrinsics_source": report.intrinsics_source,
              "sequence": sequence.resolve().name, "max_dt": float(max_dt), "every": int(every),
              "depth_scale": f"depth PNG counts / {DEPTH_COUNTS_PER_METRE:g} = metres",
              "association": "TUM associate.py: nearest first, one-to-one, |t_rgb - t_depth| < max_dt, offset 0",
-             "median_dt": float(median(gaps))}
+             "median_dt": float(median(gaps)), **size_attrs(size, policy)}
     timings = [stream_timing([e.time for e in rgb_list]), stream_timing([e.time for e in depth_list])]
     report.timing = timing_attrs(["rgb", "depth"], timings,
                                  [None, pair_timing(*timings, len(rgb_list), len(assoc.pairs), gaps)])
@@ -252,23 +279,11 @@ def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every:
         with PairedWriter(staged, len(kept), specs, class_names=None, source=command, attrs=attrs,
                           modality_attrs=mod_attrs, overwrite=True) as writer:
             files = [(sequence / rgb_list[i].file, sequence / depth_list[j].file) for i, j in kept]
-            load = partial(load_pair, native=native, first=rgb_list[kept[0][0]].file, size=size)
+            load = partial(load_pair, native=native, first=rgb_list[kept[0][0]].file, size=size, window=window)
             rows: Iterator[tuple[int, dict[str, np.ndarray]]] = enumerate(ordered_map(load, files, workers))
             for row, pair in (progress(rows, len(kept), "tum") if show_progress else rows):
                 writer.write(row, pair)
-        text = h5py.string_dtype("utf-8")
-        meta = {
-            "frame_name": (np.array([rgb_list[i].stamp for i, _ in kept], dtype=text),
-                           "rgb timestamp of each row, as written in rgb.txt; not a modality"),
-            "timestamp": (np.array([[rgb_list[i].time, depth_list[j].time] for i, j in kept], np.float64),
-                          "seconds [rgb, depth] of each row"),
-            "rgb_file": (np.array([rgb_list[i].file for i, _ in kept], dtype=text), "rgb file of each row"),
-            "depth_file": (np.array([depth_list[j].file for _, j in kept], dtype=text), "depth file of each row"),
-        }
-        with writing_h5(staged, "r+") as f:
-            for key, (arr, description) in meta.items():
-                f.create_dataset(key, data=arr)
-                f[key].attrs["description"] = description
+        _write_row_metadata(staged, rgb_list, depth_list, kept)
         commit(staged, out, overwrite)
     finally:
         staged.unlink(missing_ok=True)
@@ -323,7 +338,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep every K-th associated pair, starting with the first (default 1 = all), e.g. --every 3")
     p.add_argument("--size", type=_size, default=None,
                    help="resize to HEIGHTxWIDTH (RGB area/bilinear, depth nearest; intrinsics scaled), "
-                        "e.g. 240x320; 'none' or omitted: native 480x640")
+                        "e.g. 240x320; 'none' or omitted: native 480x640. A size of another aspect ratio than "
+                        "the frames' is refused unless --aspect says crop or stretch")
+    add_aspect_argument(p)
     p.add_argument("--intrinsics", type=_intrinsics, default=None, metavar="FX,FY,CX,CY",
                    help="pinhole intrinsics in pixels at the images' native size, instead of TUM's published ones, "
                         "e.g. 525,525,319.5,239.5")
@@ -339,7 +356,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Convert one TUM sequence; bad input raises (tool_main reports it in one line, exit 2)."""
     rep = convert(args.sequence, args.out, max_dt=args.max_dt, every=args.every, size=args.size,
                   intrinsics=args.intrinsics, workers=args.workers, overwrite=args.overwrite,
-                  show_progress=not args.quiet, command=command_line("tum", argv))
+                  show_progress=not args.quiet, command=command_line("tum", argv), aspect=args.aspect)
     for note in rep.notes:
         warn(PROG, note)
     print(f"paired {rep.num_rgb - rep.unpaired_rgb} of {rep.num_rgb} rgb and "

@@ -178,3 +178,35 @@ def test_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "refusing" in capsys.readouterr().err
     assert main(["--images", str(bad), "--split", "train", "--out", str(tmp_path / "s.h5")]) == 2
     assert not list(tmp_path.glob(".*"))
+
+
+def test_an_image_whose_aspect_size_would_change_is_refused_unless_cropped_or_stretched(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """10x14 and 20x28 images fit --size 10x14; a square 20x20 after them is refused by name, nothing written.
+    --aspect crop keeps its centred 14x20 rows 3..16, --aspect stretch squeezes it whole; the attribute says which."""
+    src = tmp_path / "flat"
+    src.mkdir()
+    images = {"0.png": _asymmetric(10, 14, 0), "1.png": _asymmetric(20, 28, 1), "2.png": _asymmetric(20, 20, 2)}
+    for name, img in images.items():
+        cv2.imwrite(str(src / name), img[..., ::-1])
+    out = tmp_path / "out.h5"
+    assert main(["--images", str(src), "--out", str(out), "--size", "10x14"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "2.png" in err and "20x20 (aspect 1:1)" in err, err
+    assert "10x14 (aspect 7:5)" in err and "--aspect crop" in err and "--aspect stretch" in err
+    assert not out.exists() and not list(tmp_path.glob(".*"))
+    square = images["2.png"]  # written as BGR, so read back as this RGB
+    assert main(["--images", str(src), "--out", str(out), "--size", "10x14", "--aspect", "crop"]) == 0
+    data = _read(out)
+    assert data["attrs"]["aspect"] == "crop"
+    np.testing.assert_array_equal(data["rgb"][2], cv2.resize(square[3:17], (14, 10), interpolation=cv2.INTER_AREA))
+    np.testing.assert_array_equal(data["rgb"][0], images["0.png"])  # its own aspect and size: untouched
+    _check_lab(data)
+    assert main(["--images", str(src), "--out", str(out), "--size", "10x14", "--aspect", "stretch",
+                 "--overwrite"]) == 0
+    data = _read(out)
+    assert data["attrs"]["aspect"] == "stretch"
+    np.testing.assert_array_equal(data["rgb"][2], cv2.resize(square, (14, 10), interpolation=cv2.INTER_AREA))
+    capsys.readouterr()
+    assert main(["--images", str(src), "--out", str(tmp_path / "x.h5"), "--aspect", "crop"]) == 2
+    assert "--size" in capsys.readouterr().err and not (tmp_path / "x.h5").exists()

@@ -292,3 +292,37 @@ def test_bad_inputs_exit_2(raw_root: Path, tmp_path: Path, capsys) -> None:
     text = capsys.readouterr().out
     for option in ("--scenes", "--out", "--every", "--size", "--skip-bad", "--overwrite", "example:"):
         assert option in text
+
+
+def test_a_size_of_another_aspect_is_refused_unless_cropped_or_stretched(raw_root: Path, tmp_path: Path,
+                                                                         capsys) -> None:
+    """--size 240x240 on 480x640 frames: refused naming a frame, both sizes and the choices, nothing written;
+    --aspect crop keeps the centred 480x480 (cx shifts by 80 px, then all scale by 1/2), --aspect stretch scales
+    x by 3/8 and y by 1/2; the root attribute aspect records it."""
+    out = tmp_path / "sq.h5"
+    base = ["--scenes", str(raw_root), "--out", str(out), "--every", "4", "--size", "240x240", "--quiet"]
+    assert main(base) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and ".ppm" in err and "480x640 (aspect 4:3)" in err, err
+    assert "240x240 (aspect 1:1)" in err and "--aspect crop" in err and "--aspect stretch" in err
+    assert not out.exists() and not list(tmp_path.glob(".sq.h5*"))
+    fx, fy, cx, cy = camera.RGB_INTRINSICS
+    assert main(base + ["--aspect", "crop"]) == 0
+    info = read_info(out)
+    assert info.attrs["aspect"] == "crop" and info.shapes["depth"] == (240, 240)
+    np.testing.assert_allclose(info.attrs["intrinsics"],
+                               [fx / 2, fy / 2, (cx - 80 + 0.5) / 2 - 0.5, (cy + 0.5) / 2 - 0.5])
+    with h5py.File(out) as f:
+        rgb = cv2.undistort(rgb_frame(0), camera.camera_matrix(camera.RGB_INTRINSICS),
+                            np.asarray(camera.RGB_DISTORTION))[:, 80:560]
+        np.testing.assert_array_equal(f["rgb"][0], cv2.resize(rgb, (240, 240), interpolation=cv2.INTER_AREA))
+        depth = camera.register_depth(camera.raw_to_metres(depth_raw(0)))[:, 80:560]
+        np.testing.assert_array_equal(f["depth"][0], cv2.resize(depth, (240, 240),
+                                                                interpolation=cv2.INTER_NEAREST_EXACT))
+    assert main(base + ["--aspect", "stretch", "--overwrite"]) == 0
+    info = read_info(out)
+    assert info.attrs["aspect"] == "stretch"
+    np.testing.assert_allclose(info.attrs["intrinsics"],
+                               [fx * 3 / 8, fy / 2, (cx + 0.5) * 3 / 8 - 0.5, (cy + 0.5) / 2 - 0.5])
+    assert main(["--scenes", str(raw_root), "--out", str(tmp_path / "x.h5"), "--aspect", "crop"]) == 2
+    assert "--size" in capsys.readouterr().err and not (tmp_path / "x.h5").exists()

@@ -201,3 +201,40 @@ def test_frames_pair_by_record_whatever_the_timestamps(tmp_path: Path, stamps: l
         np.testing.assert_array_equal(f["timestamp"][()], np.array(stamps, np.uint64))
         for k in range(N):
             np.testing.assert_array_equal(f["depth"][k], depth_raw(k).astype(np.float32) / np.float32(SHIFT))
+
+
+def test_a_size_of_another_aspect_is_refused_unless_cropped_or_stretched(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """--size 12x12 on a 24x32 depth camera: refused naming the .sens file, both sizes and the choices, nothing
+    written. --aspect crop cuts depth columns 4..27 and the same field of view of the 36x48 colour and labels
+    (columns 6..41: the unmapped patch in columns 0..5 goes), cx shifts by 4 then halves; --aspect stretch keeps
+    everything (fx, cx scale by 12/32)."""
+    sens = write_sens(tmp_path / "s.sens", n=2)
+    labels = write_labels(tmp_path / "label-filt", [0, 1])
+    tsv = tmp_path / "scannetv2-labels.combined.tsv"
+    tsv.write_text(TSV)
+    out = tmp_path / "sq.h5"
+    base = ["--sens", str(sens), "--labels", str(labels), "--label-map", str(tsv), "--out", str(out), "--quiet",
+            "--size", "12x12"]
+    assert main(base) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "s.sens" in err and "24x32 (aspect 4:3)" in err, err
+    assert "12x12 (aspect 1:1)" in err and "--aspect crop" in err and "--aspect stretch" in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    assert main(base + ["--aspect", "crop"]) == 0
+    info = read_info(out)
+    assert info.attrs["aspect"] == "crop" and info.shapes["label"] == (12, 12)
+    np.testing.assert_allclose(info.attrs["intrinsics"], [15.0, 15.5, 5.5, 5.5])
+    with h5py.File(out, "r") as f:
+        metres = depth_raw(1).astype(np.float32) / np.float32(SHIFT)
+        np.testing.assert_array_equal(f["depth"][1], cv2.resize(metres[:, 4:28], (12, 12),
+                                                                interpolation=cv2.INTER_NEAREST))
+        assert (f["depth"][1] > 0).all() and (f["label"][1][-1] != 255).all()  # the hole band and 999 patch cut
+        assert f["label"][1][-1, 0] == 0 and f["label"][1][-1, -1] == 4
+    assert main(base + ["--aspect", "stretch", "--overwrite"]) == 0
+    info = read_info(out)
+    assert info.attrs["aspect"] == "stretch"
+    np.testing.assert_allclose(info.attrs["intrinsics"], [11.25, 15.5, 5.5, 5.5])
+    with h5py.File(out, "r") as f:
+        assert (f["depth"][1][:, 0] == 0).all() and f["label"][1][-1, 0] == 255

@@ -366,3 +366,54 @@ def test_val_fraction_refusals(tmp_path, capsys):
     val_out = tmp_path / "o" / "val.h5"
     assert "val.h5" in _fails(capsys, ["--root", str(root), "--size", "24x32", "--labels", "seg37.png", "--quiet",
                                        "--val-fraction", "0.34", "--out", str(val_out)], val_out)
+
+
+def _add_scene(root: Path, rel: str, size: tuple[int, int], k: tuple[float, float, float, float], seed: int) -> None:
+    """One more scene folder like make_tree's (image, depth, intrinsics.txt, seg37.png)."""
+    d = root / rel
+    for sub in ("image", "depth"):
+        (d / sub).mkdir(parents=True)
+    rgb = np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
+    cv2.imwrite(str(d / "image" / "frame.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # lossless, to compare
+    cv2.imwrite(str(d / "depth" / "frame.png"), rotate(millimetres(size, seed)))
+    (d / "intrinsics.txt").write_text(f"{k[0]} 0 {k[2]}\n0 {k[1]} {k[3]}\n0 0 1\n")
+    cv2.imwrite(str(d / "seg37.png"), labels37(size, seed))
+
+
+def test_a_scene_whose_aspect_size_would_change_is_refused_unless_cropped_or_stretched(tmp_path, capsys):
+    """kv1 24x32 and kv2 30x40 (4:3) fit --size 12x16; a 24x40 (5:3) realsense scene after them is refused by
+    name before anything is written. --aspect crop keeps its centred 24x32 (columns 4..35; cx shifts by 4, then
+    halves), --aspect stretch squeezes it (fx, cx scale by 16/40); the 4:3 scenes are the same either way."""
+    root = make_tree(tmp_path / "SUNRGBD")
+    rel, size, k = "realsense/sa/2014_10_21-18_20_11-1311000073", (24, 40), (22.0, 23.0, 20.5, 12.5)
+    _add_scene(root, rel, size, k, 7)
+    out = tmp_path / "all.h5"
+    base = ["--root", str(root), "--out", str(out), "--quiet", "--size", "12x16", "--labels", "seg37.png"]
+    err = _fails(capsys, base, out)
+    assert rel in err and "realsense" in err and "24x40 (aspect 5:3)" in err and "12x16 (aspect 4:3)" in err
+    assert "--aspect crop" in err and "--aspect stretch" in err and "NYU" not in err
+
+    assert main(base + ["--aspect", "crop"]) == 0
+    info = read_info(out)
+    assert info.num_samples == 4 and info.attrs["aspect"] == "crop"
+    fx, fy, cx, cy = _k0(k)
+    with h5py.File(out, "r") as f:
+        ks = f["intrinsics"][()]
+        assert ks[3] == pytest.approx([fx / 2, fy / 2, (cx - 4 + 0.5) / 2 - 0.5, (cy + 0.5) / 2 - 0.5])
+        assert ks[0] == pytest.approx(camera.scale_intrinsics(_k0(K_KV1), KV1, (12, 16)))
+        rgb = np.random.default_rng(7).integers(0, 256, (*size, 3), dtype=np.uint8)[:, 4:36]
+        assert np.array_equal(f["rgb"][3], cv2.resize(rgb, (16, 12), interpolation=cv2.INTER_AREA))
+        depth = millimetres(size, 7).astype(np.float32)[:, 4:36] / np.float32(1000)
+        assert np.array_equal(f["depth"][3], cv2.resize(depth, (16, 12), interpolation=cv2.INTER_NEAREST_EXACT))
+        cropped = f["depth"][()]
+
+    assert main(base + ["--aspect", "stretch", "--overwrite"]) == 0
+    assert read_info(out).attrs["aspect"] == "stretch"
+    with h5py.File(out, "r") as f:
+        assert f["intrinsics"][3] == pytest.approx([fx * 16 / 40, fy / 2, (cx + 0.5) * 16 / 40 - 0.5,
+                                                    (cy + 0.5) / 2 - 0.5])
+        assert np.array_equal(f["depth"][:3], cropped[:3])  # the 4:3 scenes: no crop, no stretch
+        assert not np.array_equal(f["depth"][3], cropped[3])
+    capsys.readouterr()
+    assert "--size" in _fails(capsys, ["--root", str(root), "--sensor", "kv1", "--out", str(tmp_path / "k.h5"),
+                                       "--quiet", "--aspect", "stretch"], tmp_path / "k.h5")

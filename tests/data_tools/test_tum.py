@@ -292,3 +292,45 @@ def test_rates_gaps_and_offset_in_the_summary_and_attributes(tmp_path, capsys):
     assert list(a["unpaired_other"]) == [0, 1]
     assert a["pair_offset_median_s"][1] == pytest.approx(0.004, abs=1e-6)
     assert a["median_rate_hz"] == pytest.approx([30.0, 15.0], rel=1e-4)
+
+
+def test_a_size_of_another_aspect_is_refused_unless_cropped_or_stretched(tmp_path, capsys):
+    """--size 12x12 on 24x32 (4:3) frames: refused naming the first frame, both sizes and aspects, and the two
+    choices, nothing written; --aspect crop keeps the centred 24x24 (cx shifts by 4 px, then scales), --aspect
+    stretch squeezes x (fx, cx scale by 12/32, fy, cy by 12/24); the root attribute aspect records the choice."""
+    seq, rgb_t, depth_t = make_sequence(tmp_path)
+    out = tmp_path / "sq.h5"
+    base = ["--sequence", str(seq), "--out", str(out), "--quiet", "--size", "12x12"]
+    err = _error(capsys, base, out)
+    first = _tum_reference(rgb_t, depth_t, 0.02)[0][0]
+    assert f"rgb/{first:.6f}.png" in err and "24x32 (aspect 4:3)" in err and "12x12 (aspect 1:1)" in err
+    assert "--aspect crop" in err and "--aspect stretch" in err and "24x24" in err
+    err = _error(capsys, ["--sequence", str(seq), "--out", str(out), "--quiet", "--aspect", "crop"], out)
+    assert "--aspect crop" in err and "--size" in err
+
+    k_native = camera.scale_intrinsics(INTRINSICS["freiburg1"], (480, 640), (H, W))
+    want = _tum_reference(rgb_t, depth_t, 0.02)
+    assert main(base + ["--aspect", "crop"]) == 0
+    info = read_info(out)
+    assert info.attrs["aspect"] == "crop" and info.shapes["rgb"] == (12, 12, 3)
+    fx, fy, cx, cy = k_native
+    assert info.attrs["intrinsics"] == pytest.approx([fx / 2, fy / 2, (cx - 4 + 0.5) / 2 - 0.5,
+                                                      (cy + 0.5) / 2 - 0.5])
+    with h5py.File(out, "r") as f:
+        for row, (a, b) in enumerate(want):
+            square = rgb_frame(rgb_t.index(a))[:, 4:28]
+            assert np.array_equal(f["rgb"][row], cv2.resize(square, (12, 12), interpolation=cv2.INTER_AREA))
+        assert np.all(f["depth"][0][:, 0] > 0)  # the no-reading band (columns 0-2) was cut off
+
+    assert main(base + ["--aspect", "stretch", "--overwrite"]) == 0
+    info = read_info(out)
+    assert info.attrs["aspect"] == "stretch"
+    assert info.attrs["intrinsics"] == pytest.approx([fx * 12 / 32, fy / 2, (cx + 0.5) * 12 / 32 - 0.5,
+                                                      (cy + 0.5) / 2 - 0.5])
+    with h5py.File(out, "r") as f:
+        whole = rgb_frame(rgb_t.index(want[0][0]))
+        assert np.array_equal(f["rgb"][0], cv2.resize(whole, (12, 12), interpolation=cv2.INTER_AREA))
+        assert np.all(f["depth"][0][:, 0] == 0)  # stretched: the band is still there
+
+    assert main(base[:-1] + ["12x16", "--overwrite"]) == 0  # the frames' own aspect: no choice needed
+    assert read_info(out).attrs["aspect"] == "kept (a change refused)"
