@@ -1,7 +1,8 @@
 """Paired frames from ROS 1 / ROS 2 bags (pure Python through `rosbags`, no ROS install) into one paired HDF5 split.
 
     python -m data_tools.rosbag --bag run1.bag --source rgb=/camera/color/image_raw \
-        --target depth=/camera/depth/image_rect_raw --camera-info /camera/color/camera_info --out unlabeled.h5
+        --target depth=/camera/aligned_depth_to_color/image_raw --camera-info /camera/color/camera_info \
+        --out unlabeled.h5
 
 Reads ROS 1 `.bag` files, ROS 2 bag folders (with metadata.yaml) and single `.db3` / `.mcap` files. Frames pair up
 by the messages' header stamps (sensor time; the bag's receive time only when --pair-by receive asks, for drivers
@@ -377,7 +378,7 @@ def _parser() -> argparse.ArgumentParser:
                     "write one paired HDF5 split (docs/data_format.md). Source stored uint8 RGB; depth targets float32 "
                     "metres (0 = no reading); other targets float32 x --scale.",
         epilog="example: python -m data_tools.rosbag --bag run1.bag --source rgb=/camera/color/image_raw "
-               "--target depth=/camera/depth/image_rect_raw --camera-info /camera/color/camera_info "
+               "--target depth=/camera/aligned_depth_to_color/image_raw --camera-info /camera/color/camera_info "
                "--out data/robot/unlabeled.h5")
     p.add_argument("--bag", type=Path, action="append", required=True, metavar="PATH",
                    help="a ROS 1 .bag file, a ROS 2 bag folder (metadata.yaml) or a .db3 / .mcap file; repeatable "
@@ -387,7 +388,8 @@ def _parser() -> argparse.ArgumentParser:
                         "e.g. rgb=/camera/color/image_raw")
     p.add_argument("--target", type=_pair, action="append", required=True, metavar="NAME=TOPIC",
                    help="a target image topic (repeatable; a frame is kept only when every target pairs with it), "
-                        "e.g. depth=/camera/depth/image_rect_raw. Encodings: 16UC1/mono16 (depth: millimetres), "
+                        "e.g. depth=/camera/aligned_depth_to_color/image_raw (registered to the colour camera). "
+                        "Encodings: 16UC1/mono16 (depth: millimetres), "
                         "32FC1 (depth: metres, NaN = no reading), compressedDepth png, or any 8-bit one")
     p.add_argument("--camera-info", metavar="TOPIC",
                    help="CameraInfo topic; K of its first message, rescaled to the stored size, becomes the root "
