@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from data_tools.common import command_line, commit, int_at_least, parse_size, staging_path, tool_main
-from data_tools.resize import add_aspect_argument, crop_to, crop_window, size_aspect, size_attrs
+from data_tools.resize import add_aspect_argument, crop_to, crop_window, resized, size_aspect, size_attrs
 from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
@@ -200,12 +200,7 @@ def _fit(rgb: np.ndarray, size: tuple[int, int] | None, shape: tuple[int, int] |
     """Resize to `size` (area when shrinking, bilinear when enlarging; an image whose aspect ratio that would change
     is refused, cropped or stretched as `aspect` says, data_tools.resize), or require the first image's shape."""
     if size is not None:
-        rgb = crop_to(rgb, crop_window(rgb.shape[:2], size, aspect, name), rgb.shape[:2])
-        h, w = size
-        if rgb.shape[:2] == (h, w):
-            return rgb
-        shrink = h * w < rgb.shape[0] * rgb.shape[1]
-        return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return resized(crop_to(rgb, crop_window(rgb.shape[:2], size, aspect, name), rgb.shape[:2]), size, nearest=False)
     if shape is not None and rgb.shape[:2] != shape:
         raise ValueError(f"{name} is {rgb.shape[0]}x{rgb.shape[1]} but the first image is {shape[0]}x{shape[1]}; "
                          f"pass --size HxW to resize all images")

@@ -91,13 +91,15 @@ def refusal(what: str, src: Size, dst: Size, hint: str = "") -> str:
             + (f". {hint}" if hint else ""))
 
 
-def resized(arr: np.ndarray, size: Size, nearest: bool) -> np.ndarray:
-    """arr resized to size (H, W): nearest for depth/labels, else area when shrinking, bilinear when enlarging."""
+def resized(arr: np.ndarray, size: Size, nearest: bool, exact: bool = False) -> np.ndarray:
+    """arr resized to size (H, W): nearest for depth/labels, else area when shrinking, bilinear when enlarging.
+    `exact` picks OpenCV's INTER_NEAREST_EXACT (pixel-centre aligned) for nearest; the tools that have always used
+    it (tum, sunrgbd) keep it, those that used INTER_NEAREST (pairs, rosbag, scannet) keep theirs."""
     h, w = size
     if arr.shape[:2] == (h, w):
         return arr
     if nearest:
-        interp = cv2.INTER_NEAREST
+        interp = cv2.INTER_NEAREST_EXACT if exact else cv2.INTER_NEAREST
     else:
         interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
     out = cv2.resize(arr, (w, h), interpolation=interp)

@@ -26,7 +26,6 @@ from functools import partial
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import h5py
 import numpy as np
 
@@ -36,7 +35,8 @@ from crossmodal.data.sensor_files import imread
 from data_tools.common import (check_input_file, check_outputs, command_line, commit, int_at_least, ordered_map,
                                parse_size, progress, staging_path, tool_main, warn)
 from data_tools.nyu_tables import NAMES_40
-from data_tools.resize import add_aspect_argument, crop_to, crop_window, fit_intrinsics, size_aspect, size_attrs
+from data_tools.resize import (add_aspect_argument, crop_to, crop_window, fit_intrinsics, resized, size_aspect,
+                               size_attrs)
 from data_tools.scannet_sens import (COLOR_TYPES, DEPTH_TYPES, FrameEntry, SensError, SensHeader,  # noqa: F401
                                      check_header, decode_color, decode_depth, depth_metres, index_frames,
                                      read_exact, read_header)
@@ -93,18 +93,6 @@ def read_label(path: Path, lut: np.ndarray, index: int) -> np.ndarray:
     return lut[img]
 
 
-def _resize(arr: np.ndarray, hw: tuple[int, int], nearest: bool) -> np.ndarray:
-    """arr at hw (H, W): nearest for depth and labels, area when shrinking colour, bilinear when enlarging."""
-    h, w = hw
-    if arr.shape[:2] == (h, w):
-        return np.ascontiguousarray(arr)
-    if nearest:
-        interp = cv2.INTER_NEAREST
-    else:
-        interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
-    return np.ascontiguousarray(cv2.resize(arr, (w, h), interpolation=interp))
-
-
 @dataclass(frozen=True)
 class Job:
     """Everything a worker needs to turn one frame into a sample."""
@@ -134,11 +122,11 @@ def make_sample(job: Job, entry: FrameEntry, f=None) -> dict[str, np.ndarray]:
     window = job.window or (0, 0, *depth_hw)  # in depth pixels; colour and labels are cut to the same field of view
     rgb = crop_to(decode_color(cbytes, h, entry.index), window, depth_hw)
     raw = crop_to(decode_depth(dbytes, h, entry.index), window, depth_hw)
-    sample = {"rgb": _resize(rgb, job.size, nearest=False),
-              "depth": _resize(depth_metres(raw, h.depth_shift), job.size, nearest=True)}
+    sample = {"rgb": np.ascontiguousarray(resized(rgb, job.size, nearest=False)),
+              "depth": np.ascontiguousarray(resized(depth_metres(raw, h.depth_shift), job.size, nearest=True))}
     if job.label_dir is not None:
         label = read_label(job.label_dir / f"{entry.index}.png", job.lut, entry.index)
-        sample["label"] = _resize(crop_to(label, window, depth_hw), job.size, nearest=True)
+        sample["label"] = np.ascontiguousarray(resized(crop_to(label, window, depth_hw), job.size, nearest=True))
     return sample
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from crossmodal.data.h5format import FormatError
 from crossmodal.data.sensor_files import imread
 from data_tools.common import progress
-from data_tools.resize import crop_to, crop_window
+from data_tools.resize import crop_to, crop_window, resized
 from data_tools.sunrgbd_toolbox import SEG_FIELD, ids37, seg_mat
 
 if TYPE_CHECKING:
@@ -83,18 +83,6 @@ def read_label(path: Path) -> np.ndarray:
     return ids37(raw, path)
 
 
-def _resized(arr: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
-    """arr at (H, W): nearest for depth and labels, area when shrinking / bilinear when enlarging for colour."""
-    h, w = size
-    if arr.shape[:2] == (h, w):
-        return arr
-    if nearest:
-        interp = cv2.INTER_NEAREST_EXACT
-    else:
-        interp = cv2.INTER_AREA if h * w < arr.shape[0] * arr.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(arr, (w, h), interpolation=interp)
-
-
 TOOLBOX_CLIP_M = 8.0  # read3dPoints.m clips decoded depth at 8 m
 
 
@@ -118,7 +106,7 @@ def load_frame(scene: Scene, size: tuple[int, int], max_depth: float | None = No
             raise FormatError(f"{scene.folder}: {name} is {arr.shape[0]}x{arr.shape[1]} after decoding but its "
                               f"header said {scene.size[0]}x{scene.size[1]}")
     window = scene.window or (0, 0, *scene.size)  # cut first when --aspect crop chose it (check_sizes)
-    return {n: np.ascontiguousarray(_resized(crop_to(a, window, scene.size), size, nearest=n != "rgb"))
+    return {n: np.ascontiguousarray(resized(crop_to(a, window, scene.size), size, nearest=n != "rgb", exact=True))
             for n, a in frame.items()}
 
 

@@ -32,7 +32,8 @@ from data_tools import camera
 from data_tools.associate import associate
 from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, parse_size,
                                positive_number, progress, staging_path, tool_main, warn)
-from data_tools.resize import add_aspect_argument, crop_to, crop_window, fit_intrinsics, size_aspect, size_attrs
+from data_tools.resize import (add_aspect_argument, crop_to, crop_window, fit_intrinsics, resized, size_aspect,
+                               size_attrs)
 from data_tools.stamps import check_stamps, in_recording_order, pair_timing, stream_timing, timing_attrs, timing_lines
 
 PROG = "python -m data_tools.tum"
@@ -170,12 +171,7 @@ def make_pair(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int] | None,
     if window is not None:
         rgb, depth = crop_to(rgb, window, rgb.shape[:2]), crop_to(depth, window, depth.shape[:2])
     if size is not None:
-        h, w = size
-        if rgb.shape[:2] != (h, w):
-            interp = cv2.INTER_AREA if h * w < rgb.shape[0] * rgb.shape[1] else cv2.INTER_LINEAR
-            rgb = cv2.resize(rgb, (w, h), interpolation=interp)
-        if depth.shape != (h, w):
-            depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+        rgb, depth = resized(rgb, size, nearest=False), resized(depth, size, nearest=True, exact=True)
     return {"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth)}
 
 
