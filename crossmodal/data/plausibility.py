@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import h5py
 import numpy as np
 
-from crossmodal.data.checks import BLOCK_BYTES, cached
+from crossmodal.data.checks import BLOCK_BYTES, cached, describe_row
 from crossmodal.data.h5format import FormatError, PairedInfo
 
 DEPTH_RANGE = (0.05, 20.0)  # metres: a median depth outside this is a unit mistake, not a scene
@@ -155,18 +155,11 @@ def scan_faults(path: Path, name: str) -> list[list[Any]]:
 
 def _frame_names(path: Path, rows: Sequence[int]) -> dict[int, str]:
     """Each row as the user knows it: 'sample i (frame NAME)' when the file records frame names."""
-    named = {r: f"sample {r}" for r in rows}
     try:
         with h5py.File(path, "r") as f:
-            ds = f.get("frame_name")
-            if isinstance(ds, h5py.Dataset) and ds.ndim == 1:
-                for r in rows:
-                    if r < ds.shape[0]:
-                        v = ds[r]
-                        named[r] += f" (frame '{v.decode(errors='replace') if isinstance(v, bytes) else v}')"
+            return {r: describe_row(f, r) for r in rows}
     except (OSError, KeyError, RuntimeError) as err:
         raise _read_error(path, "frame_name", err) from err
-    return named
 
 
 def describe_faults(faults: Sequence[Sequence[Any]], total: int, names: Mapping[int, str]) -> str:
