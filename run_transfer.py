@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     # what a run needs (torch, Accelerate) loads here
     from crossmodal.downstream import check_head_init
     from crossmodal.models.summary import log_networks
-    from crossmodal.outputs import check_run_space
+    from crossmodal.diskspace import check_run_space
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell
     from crossmodal.stages.dry_run import dry_run, network_rows

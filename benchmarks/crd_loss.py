@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
-from crossmodal.machine import cpu_name
+from crossmodal.runtime import cpu_name
 from crossmodal.distill import CRDLoss
 from markdown_section import replace_section  # this folder's shared section writer
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from crossmodal.machine import cpu_name  # noqa: E402
+from crossmodal.runtime import cpu_name  # noqa: E402
 from crossmodal.config import load_config  # noqa: E402
 from crossmodal.data import PairedWriter, read_info  # noqa: E402
 from crossmodal.data.loaders import make_loader, set_loader_epoch  # noqa: E402

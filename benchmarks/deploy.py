@@ -94,7 +94,7 @@ def config_model(config: str) -> tuple[Any, dict[str, Any]]:
     from crossmodal.config import load_config
     from crossmodal.data.loaders import input_spec
     from crossmodal.deploy.export import INPUT_NAME, OUTPUT_NAME, SensorModel
-    from crossmodal.encodings import encoding_channels
+    from crossmodal.config.encodings import encoding_channels
     from crossmodal.models import Segmenter, build_backbone
     from data_tools.synthetic import CLASS_NAMES
 
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from crossmodal.deploy.export import check_frame_size
     from crossmodal.errors import UserError
-    from crossmodal.machine import cpu_name
+    from crossmodal.runtime import cpu_name
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit(f"error: --device cuda asked for, but no CUDA GPU is visible (torch {torch.__version__}, built with "

@@ -101,7 +101,7 @@ def device_label(device: torch.device) -> str:
     """The GPU model, or the CPU model and core count."""
     import torch
 
-    from crossmodal.machine import cpu_name
+    from crossmodal.runtime import cpu_name
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()
@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from markdown_section import replace_section
     from crossmodal.config import Config
-    from crossmodal.machine import cpu_name
+    from crossmodal.runtime import cpu_name
 
     device = resolve_device(args.device)
     preset = TINY if args.tiny else FULL

@@ -24,8 +24,8 @@ import torch
 
 from crossmodal.config import load_config
 from crossmodal.distill import DISTILLERS, config_key
-from crossmodal.distill.options import fill_num_classes
-from crossmodal.machine import cpu_name
+from crossmodal.config.distillers import fill_num_classes
+from crossmodal.runtime import cpu_name
 from crossmodal.models import Segmenter, build_backbone
 from markdown_section import replace_section  # this folder's shared section writer
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from crossmodal.machine import cpu_name  # noqa: E402 (torch-free, unlike crossmodal.runtime)
+from crossmodal.runtime import cpu_name  # noqa: E402 (torch-free, unlike crossmodal.runtime)
 from markdown_section import replace_section  # noqa: E402
 
 SECTION = "## Recordings (benchmarks/recordings.py)"

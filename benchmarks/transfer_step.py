@@ -52,7 +52,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from crossmodal.config import load_config
 from crossmodal.distill import DISTILLERS
 from crossmodal.models import Segmenter, build_backbone
-from crossmodal.machine import cpu_name
+from crossmodal.runtime import cpu_name
 from markdown_section import replace_section  # this folder's shared section writer
 
 ROOT = Path(__file__).resolve().parent.parent

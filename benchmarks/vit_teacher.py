@@ -64,7 +64,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # markdown_section (appen
 
 from crossmodal.config import Config  # noqa: E402
 from crossmodal.distill import DISTILLERS, config_key  # noqa: E402
-from crossmodal.machine import cpu_name  # noqa: E402
+from crossmodal.runtime import cpu_name  # noqa: E402
 from crossmodal.models import build_backbone  # noqa: E402
 from crossmodal.models.teacher_views import HeadlessTeacher  # noqa: E402
 from markdown_section import replace_section  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Any
 
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, ConfigError, load_config, teacher_head
-from crossmodal.outputs import check_output_dir
+from crossmodal.diskspace import check_output_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 # what a run folder records of its data: each split's file and content fingerprint (--resume compares them)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from crossmodal.encodings import (  # noqa: F401 (re-exported: the encodings are part of this module's interface)
+from crossmodal.config.encodings import (  # noqa: F401 (re-exported: the encodings are part of this module's interface)
     DEPTH_ENCODINGS, ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD, Encoding, InputSpec,
     check_encoding, encoding_channels)
 

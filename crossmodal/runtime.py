@@ -1,4 +1,6 @@
-"""Run bookkeeping: the Accelerator, the run folder, the log file, and what produced the numbers."""
+"""Run bookkeeping: the Accelerator, the run folder, the log file, and what produced the numbers.
+
+torch and Accelerate load inside the functions that use them, so `cpu_name` serves torch-free benchmarks too."""
 from __future__ import annotations
 
 import logging
@@ -8,21 +10,25 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from typing import TYPE_CHECKING
 
 from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.atomic import write_text_atomic
 from crossmodal.diskspace import DiskFullError
-from crossmodal.machine import cpu_name
 from crossmodal.seeds import seed_for
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 _RUN_DIR: list[Path] = []  # the folder of the run started in this process (start_run): its log records a failure
 
 
 def make_accelerator(cfg: Config) -> Accelerator:
     """One Accelerator for the whole run; mixed precision and process count come from `accelerate launch`."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, set_seed
+
     # several processes launched on a machine without an accelerator: run them on the CPU with gloo
     cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     acc = Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.transfer.grad_accum,
@@ -118,6 +124,8 @@ def save_config(cfg: Config, run_dir: Path, accelerator: Accelerator) -> None:
 
 def device_name(accelerator: Accelerator) -> str:
     """What produced the numbers: the GPU model, or the CPU model and thread count."""
+    import torch
+
     dev = accelerator.device
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
@@ -130,8 +138,20 @@ def versions() -> dict[str, str]:
     import cv2
     import h5py
     import numpy
+    import torch
     import torchvision
 
     return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "accelerate": accelerate.__version__, "numpy": numpy.__version__, "h5py": h5py.__version__,
             "opencv": cv2.__version__, "albumentations": albumentations.__version__}
+
+
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo on Linux), for reports and benchmarks."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

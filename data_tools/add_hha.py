@@ -1,4 +1,4 @@
-"""Add an `hha` modality (uint8 (N,H,W,3), crossmodal.hha) to a paired file, computed from its depth.
+"""Add an `hha` modality (uint8 (N,H,W,3), crossmodal.data.hha) to a paired file, computed from its depth.
 
 Needs the file's root `intrinsics` attribute ([fx, fy, cx, cy] at the stored resolution). Writes a copy plus the
 new dataset to a hidden temp file next to the output and renames it into place only when complete, so the
@@ -22,7 +22,7 @@ from data_tools.common import tool_main
 from crossmodal.atomic import temp_path_beside
 from crossmodal.diskspace import check_free_space, writing_h5
 from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
-from crossmodal.hha import depth_to_hha
+from crossmodal.data.hha import depth_to_hha
 
 PROG = "python -m data_tools.add_hha"
 
@@ -77,7 +77,7 @@ def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | Non
             ds = f.create_dataset(name, shape=(info.num_samples, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))
             for key, value in HHA_ATTRS.items():
                 ds.attrs[key] = value
-            ds.attrs["description"] = (f"crossmodal.hha.depth_to_hha of '{depth}'"
+            ds.attrs["description"] = (f"crossmodal.data.hha.depth_to_hha of '{depth}'"
                                        + (f" (normals from pixels with '{raw_depth}' > 0)" if raw_depth else "")
                                        + f", intrinsics {list(intrinsics)}, pixel_origin {pixel_origin:g}")
             for i in range(info.num_samples):

@@ -17,7 +17,7 @@ import numpy as np
 
 from crossmodal.data.h5format import FormatError
 from crossmodal.diskspace import as_disk_full
-from crossmodal.outputs import check_output_dir
+from crossmodal.diskspace import check_output_dir
 
 T = TypeVar("T")
 R = TypeVar("R")

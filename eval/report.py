@@ -17,10 +17,10 @@ from crossmodal.config import Config, to_dict
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.files import SPLITS, DataFiles
 from crossmodal.errors import UserError
-from crossmodal.outputs import check_output_dir
+from crossmodal.diskspace import check_output_dir
 from crossmodal.downstream import example_indices
 from crossmodal.runtime import device_name, flatten, versions
-from crossmodal.tasks import SEGMENTATION
+from crossmodal.config.tasks import SEGMENTATION
 from eval.class_figures import chart_classes, legend_classes
 from eval.tuning import tuning_section
 from eval.networks_section import networks_section

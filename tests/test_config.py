@@ -118,8 +118,8 @@ def test_every_distiller_uses_its_registered_options():
 
 
 def test_encoding_and_arch_names_match_what_is_built():
-    from crossmodal.archs import ARCHS
-    from crossmodal.encodings import ENCODINGS
+    from crossmodal.config.archs import ARCHS
+    from crossmodal.config.encodings import ENCODINGS
     from crossmodal.models import build_backbone
     from crossmodal.modalities import ENCODINGS as MODALITY_ENCODINGS
 

@@ -15,7 +15,7 @@ import pytest
 
 from crossmodal.config import load_config
 from crossmodal.errors import UserError
-from crossmodal.outputs import check_run_space, run_checkpoint_bytes
+from crossmodal.diskspace import check_run_space, run_checkpoint_bytes
 from disk_limits import REPO, assert_clean_failure, fill, hidden_files, run_python, tmpfs
 
 CONFIG = str(REPO / "configs" / "smoke.yaml")

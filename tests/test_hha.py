@@ -12,7 +12,7 @@ import pytest
 from crossmodal.data.h5format import read_info
 
 from crossmodal.data.h5writer import write_paired
-from crossmodal.hha import depth_to_hha
+from crossmodal.data.hha import depth_to_hha
 from crossmodal.modalities import InputSpec
 from data_tools.add_hha import main as add_hha_main
 

@@ -29,7 +29,7 @@ from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.data.sensor_files import largest_class_id, to_label
 from crossmodal.deploy.predict import main as predict_main
 from crossmodal.downstream import finetune_and_evaluate, probe_segmentation
-from crossmodal.encodings import encoding_channels
+from crossmodal.config.encodings import encoding_channels
 from crossmodal.metrics import ConfusionMatrix
 from crossmodal.models import build_backbone
 from crossmodal.stages.checkpoints import StageCheckpoints

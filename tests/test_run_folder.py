@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 
-from crossmodal import outputs
+from crossmodal import diskspace
 from crossmodal.cli import check_outputs
 from crossmodal.config import load_config
 from crossmodal.errors import UserError
@@ -90,9 +90,9 @@ def test_teacher_cache_dir_that_is_a_file_is_refused(tmp_path):
 
 def test_output_dir_not_writable_is_refused(tmp_path, monkeypatch):
     real = os.access
-    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real(p, mode))
+    monkeypatch.setattr(diskspace.os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real(p, mode))
     with pytest.raises(UserError, match=f"run folder {tmp_path / 'a' / 'b'}: {tmp_path} is not writable by this user"):
-        outputs.check_output_dir(tmp_path / "a" / "b", "run folder")
+        diskspace.check_output_dir(tmp_path / "a" / "b", "run folder")
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes through any permissions")
@@ -100,16 +100,16 @@ def test_read_only_output_dir_is_refused(tmp_path):
     tmp_path.chmod(0o555)
     try:
         with pytest.raises(UserError, match="is not writable by this user"):
-            outputs.check_output_dir(tmp_path / "runs", "run folder")
+            diskspace.check_output_dir(tmp_path / "runs", "run folder")
     finally:
         tmp_path.chmod(0o755)
 
 
 def test_full_disk_is_refused(tmp_path, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: usage(10 * 2 ** 30, 10 * 2 ** 30 - 2 ** 20, 2 ** 20))
+    monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda p: usage(10 * 2 ** 30, 10 * 2 ** 30 - 2 ** 20, 2 ** 20))
     with pytest.raises(UserError, match=r"only 1 MiB free on its disk, at least 16 MiB needed"):
-        outputs.check_output_dir(tmp_path / "runs", "run folder")
+        diskspace.check_output_dir(tmp_path / "runs", "run folder")
 
 
 def test_two_runs_needing_one_teacher_train_it_once(smoke_run, tmp_path, monkeypatch):

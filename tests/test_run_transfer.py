@@ -11,7 +11,7 @@ import yaml
 from conftest import REPO
 
 from crossmodal.config import load_config
-from crossmodal.distill.options import fill_num_classes
+from crossmodal.config.distillers import fill_num_classes
 
 
 def test_smoke_run_writes_every_output(smoke_run):

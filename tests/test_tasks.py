@@ -1,4 +1,4 @@
-"""crossmodal/tasks.py is the one place a task is defined: its fields, the config's task_spec, a clear refusal of
+"""crossmodal/config/tasks.py is the one place a task is defined: its fields, the config's task_spec, a clear refusal of
 an unknown task, and no module elsewhere branching on a task's name."""
 import re
 
@@ -6,7 +6,7 @@ import pytest
 
 from conftest import REPO
 from crossmodal.config import Config
-from crossmodal.tasks import CLASSIFICATION, SEGMENTATION, TASKS, get_task
+from crossmodal.config.tasks import CLASSIFICATION, SEGMENTATION, TASKS, get_task
 
 
 def test_the_two_tasks():
@@ -33,4 +33,4 @@ def test_no_module_branches_on_a_task_name():
     files = [*(REPO / "crossmodal").rglob("*.py"), *(REPO / "eval").rglob("*.py"), REPO / "run_transfer.py"]
     hits = [f"{p.relative_to(REPO)}:{i}" for p in files if p.name != "tasks.py"
             for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
-    assert not hits, f"task names compared outside crossmodal/tasks.py (read a Task field instead): {hits}"
+    assert not hits, f"task names compared outside crossmodal/config/tasks.py (read a Task field instead): {hits}"

@@ -13,8 +13,8 @@ from crossmodal.data.content import content_fingerprint
 from crossmodal.data.h5format import PairedInfo, read_info
 from crossmodal.data.leakage import LeakageCheck, check_leakage
 from crossmodal.data.plausibility import check_plausibility
-from crossmodal.distill.options import OPTIONS, config_key, fill_num_classes
-from crossmodal.encodings import check_encoding
+from crossmodal.config.distillers import OPTIONS, config_key, fill_num_classes
+from crossmodal.config.encodings import check_encoding
 
 SPLITS = ("unlabeled", "teacher", "train", "test")  # always read; data.val is read when there is one
 

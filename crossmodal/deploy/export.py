@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from crossmodal.atomic import atomic_path, write_text_atomic
-from crossmodal.encodings import (ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD,
+from crossmodal.config.encodings import (ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD,
                                   encoding_channels)
 from crossmodal.errors import UserError
-from crossmodal.outputs import check_output_dir
+from crossmodal.diskspace import check_output_dir
 from crossmodal.models.weights import first_conv
 
 FORMATS = ("onnx", "torchscript")
@@ -37,7 +37,7 @@ class ExportError(UserError):
     """A run, method, seed or output that cannot be exported; the message says what the run has."""
 
 
-# ---- the NumPy encodings of crossmodal/encodings.py, ported to torch on a batch (N, H, W[, C]) -> (N, K, H, W) ----
+# ---- the NumPy encodings of crossmodal/config/encodings.py, ported to torch on a batch (N, H, W[, C]) -> (N, K, H, W) ----
 
 def _rgb_t(x: torch.Tensor) -> torch.Tensor:
     """`rgb`: uint8 channels-last -> [0, 1] -> ImageNet mean/std, channels first."""
@@ -92,7 +92,7 @@ class SensorModel(nn.Module):
         self.segmenter = segmenter
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The network input the pipeline would feed: what crossmodal.encodings.InputSpec computes, batched."""
+        """The network input the pipeline would feed: what crossmodal.config.encodings.InputSpec computes, batched."""
         out = self._encode(x)
         return (out - self.mean) / self.std if self.standardise else out
 

@@ -30,7 +30,7 @@ from crossmodal.deploy.export import (ExportError, build_sensor_model, check_fra
 from crossmodal.data.labels import label_dtype, to_memory
 from crossmodal.deploy.frames import Frame, FrameSource, invalid_mask, open_frames
 from crossmodal.errors import UserError
-from crossmodal.outputs import check_output_dir
+from crossmodal.diskspace import check_output_dir
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 
 # sensor batch (N, H, W[, C]) -> class ids (N, H, W): uint8, or uint16 for more than 255 classes (label_dtype)

@@ -1,6 +1,6 @@
 """Distillation losses for cross-modal transfer, and the distillers selectable by name in configs.
 
-Imported lazily: `crossmodal.distill.options` (what configs need) stays free of torch; CRDLoss, DISTILLERS and
+Imported lazily: `crossmodal.config.distillers` (what configs need) stays free of torch; CRDLoss, DISTILLERS and
 the distiller classes load torch on first use.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from crossmodal.distill.options import OPTIONS, REGISTRY, DistillerConfig, config_key, needs_teacher_logits
+from crossmodal.config.distillers import OPTIONS, REGISTRY, DistillerConfig, config_key, needs_teacher_logits
 
 __all__ = ["CRDLoss", "DISTILLERS", "Distiller", "DistillerConfig", "OPTIONS", "REGISTRY", "config_key",
            "needs_teacher_logits"]

@@ -1,5 +1,5 @@
 """The distiller interface: one small class per method, chosen by name in configs (registered by the `@distiller`
-decorator on its options class in crossmodal/distill/options.py, loaded here on first use)."""
+decorator on its options class in crossmodal/config/distillers.py, loaded here on first use)."""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from crossmodal.distill.options import REGISTRY, DistillerConfig
+from crossmodal.config.distillers import REGISTRY, DistillerConfig
 
 DISTILLERS: dict[str, type["Distiller"]] = {}
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.options import NEGATIVE_MODES, OBJECTIVES
+from crossmodal.config.distillers import NEGATIVE_MODES, OBJECTIVES
 from crossmodal.distributed import all_gather_cat, install_gradient_averaging, is_distributed, rank, world_size
 
 __all__ = ["CRDLoss", "Embed"]

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from crossmodal.distill.base import Distiller
 from crossmodal.distill.kd import KD
-from crossmodal.distill.options import config_key
+from crossmodal.config.distillers import config_key
 
 
 class PlusKD(Distiller):

@@ -9,7 +9,7 @@ from accelerate import Accelerator
 from crossmodal.config import Config, with_setting
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.distill.options import OPTIONS, KDConfig, class_head, config_key
+from crossmodal.config.distillers import OPTIONS, KDConfig, class_head, config_key
 from crossmodal.errors import ConfigError
 from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult

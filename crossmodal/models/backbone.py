@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from crossmodal.archs import ARCHS, Arch
+from crossmodal.config.archs import ARCHS, Arch
 from crossmodal.errors import NetworkError
 from crossmodal.models.features import FeatureNet
 from crossmodal.models.weights import adapt_input_conv, describe, mismatch, read_state_dict

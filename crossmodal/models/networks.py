@@ -1,6 +1,6 @@
 """Builds every network a config names, whatever its family: the one module that knows families exist.
 
-`arch` is a built-in name (crossmodal.archs.ARCHS), `timm:<model>`, `torchvision:<model>` or
+`arch` is a built-in name (crossmodal.config.archs.ARCHS), `timm:<model>`, `torchvision:<model>` or
 `python:<module>:<callable>` (docs/networks.md). Students are feature backbones (crossmodal.models.features) that
 get the project's heads; teachers give features and logits: the project's head on a backbone, or the network's own
 head (torchvision segmentation models, your own code).
@@ -14,13 +14,13 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from torch import nn
 
-from crossmodal.archs import parse_arch
+from crossmodal.config.archs import parse_arch
 from crossmodal.errors import NetworkError
 from crossmodal.models.classifier import Classifier
 from crossmodal.models.features import FeatureNet, ProbeError
 from crossmodal.models.own_head import OwnHeadNet
 from crossmodal.models.segmenter import Segmenter
-from crossmodal.tasks import get_task
+from crossmodal.config.tasks import get_task
 
 ADAPTERS = {"builtin": "builtin", "timm": "timm_nets", "torchvision": "torchvision_nets", "python": "python_nets"}
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from crossmodal.errors import NetworkError
 from crossmodal.models.features import PROBE_SIZE, Taps, measure
-from crossmodal.tasks import get_task
+from crossmodal.config.tasks import get_task
 
 
 def _logits(out: object) -> torch.Tensor:

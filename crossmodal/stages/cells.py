@@ -22,7 +22,7 @@ from crossmodal.atomic import atomic_path, save_checkpoint
 from crossmodal.config import Config, TransferStage, to_dict, without_new_defaults
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.distill.options import config_key
+from crossmodal.config.distillers import config_key
 from crossmodal.downstream import (MethodResult, distiller_head, evaluate_finetuned, evaluate_model,
                                    finetune_and_evaluate, linear_probes, probe_segmentation)
 from crossmodal.models import Segmenter

@@ -30,7 +30,7 @@ from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.class_weights import split_class_weights
 from crossmodal.stages.supervised import train_segmenter
-from crossmodal.tasks import SEGMENTATION
+from crossmodal.config.tasks import SEGMENTATION
 
 
 def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:
@@ -279,7 +279,7 @@ def resolve_teacher_input(cfg: Config, data: DataFiles) -> str:
     are empty, the teacher comes with weights and its mean/std differ from the rgb encoding's ImageNet ones (so the
     saved config states them); returns a line saying what the teacher sees (size, normalisation) for log and
     report."""
-    from crossmodal.encodings import IMAGENET_MEAN, IMAGENET_STD
+    from crossmodal.config.encodings import IMAGENET_MEAN, IMAGENET_STD
     from crossmodal.models.networks import pretrained_normalisation
 
     d, net = cfg.data, cfg.teacher.net

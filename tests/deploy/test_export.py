@@ -12,7 +12,7 @@ from torch import nn
 from conftest import REPO  # noqa: F401 (the shared fixtures live beside it)
 from crossmodal.deploy.export import (ExportError, SensorModel, check_frame_size, find_checkpoint, main,
                                       read_metadata)
-from crossmodal.encodings import ENCODINGS, InputSpec
+from crossmodal.config.encodings import ENCODINGS, InputSpec
 
 METHOD = "crd_dense"
 pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
@@ -41,7 +41,7 @@ def reference(smoke_run):
     from crossmodal.config import load_config
     from crossmodal.data.loaders import input_spec
     from crossmodal.downstream.evaluate import load_finetuned
-    from crossmodal.encodings import encoding_channels
+    from crossmodal.config.encodings import encoding_channels
 
     run_dir, metrics, overrides = smoke_run
     cfg = load_config(run_dir / "config.yaml")

@@ -7,7 +7,7 @@ import torch
 
 from crossmodal.distill import DISTILLERS
 from crossmodal.distill.kd import pixel_kd
-from crossmodal.distill.options import (ATConfig, CCConfig, CRDConfig, CRDKDConfig, FitNetConfig, KDConfig, NSTConfig,
+from crossmodal.config.distillers import (ATConfig, CCConfig, CRDConfig, CRDKDConfig, FitNetConfig, KDConfig, NSTConfig,
                                         PKTConfig, RKDConfig, SPConfig, VIDConfig, fill_num_classes)
 from crossmodal.errors import ConfigError
 
@@ -233,7 +233,7 @@ def test_crd_kd_is_the_weighted_sum_of_its_parts():
 
 
 def test_crd_dense_kd_is_the_weighted_sum_of_its_parts():
-    from crossmodal.distill.options import DenseCRDConfig, DenseCRDKDConfig
+    from crossmodal.config.distillers import DenseCRDConfig, DenseCRDKDConfig
 
     cfg = DenseCRDKDConfig(weight=0.5, crd_dense=DenseCRDConfig(weight=2.0, feat_dim=4, num_locations=3),
                            kd=KDConfig(weight=0.7, num_classes=3, hidden=4))

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.options import DenseCRDConfig
+from crossmodal.config.distillers import DenseCRDConfig
 from crossmodal.distill import DISTILLERS
 from crossmodal.distill.crd_dense import symmetric_infonce
 
@@ -97,7 +97,7 @@ def test_dense_crd_state_restores_the_sampler():
 
 
 def _logits_distiller(num_classes: int = 5, **kw):
-    from crossmodal.distill.options import DenseCRDLogitsConfig
+    from crossmodal.config.distillers import DenseCRDLogitsConfig
     cfg = DenseCRDLogitsConfig(num_classes=num_classes, feat_dim=8, num_locations=6, hidden=8, **kw)
     return DISTILLERS["crd_dense_logits"]([4, 6], [4, 6], num_samples=10, cfg=cfg)
 

@@ -181,7 +181,7 @@ def test_the_teachers_own_normalisation_is_applied_after_the_rgb_encoding():
     import numpy as np
     from types import SimpleNamespace
 
-    from crossmodal.encodings import IMAGENET_MEAN, IMAGENET_STD
+    from crossmodal.config.encodings import IMAGENET_MEAN, IMAGENET_STD
     from crossmodal.stages.teacher import resolve_teacher_input
 
     data = SimpleNamespace(unlabeled=SimpleNamespace(height=96, width=128))

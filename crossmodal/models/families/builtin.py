@@ -1,4 +1,4 @@
-"""The project's own ResNet layouts (crossmodal.archs.ARCHS): the embedded default's networks."""
+"""The project's own ResNet layouts (crossmodal.config.archs.ARCHS): the embedded default's networks."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -57,7 +57,7 @@ ENCODINGS: dict[str, Encoding] = {
     "logdepth_valid": Encoding(2, _logdepth_valid, "standardised log-depth (0 at holes) and a validity mask"),
     "metres": Encoding(1, _metres, "depth in metres, centred at 3 m and scaled by 1/2; holes 0"),
     "raw": Encoding(0, _generic, "the stored array as float32, channels first (channel count from the data)"),
-    # HHA (crossmodal.hha, docs/hha.md): stored uint8 (H, W, 3) -> [0, 1] -> minus 0.5 per channel (fixed, no data stats).
+    # HHA (crossmodal.data.hha, docs/hha.md): stored uint8 (H, W, 3) -> [0, 1] -> minus 0.5 per channel (fixed, no data stats).
     "hha": Encoding(3, lambda x: _generic(x) / np.float32(255.0) - np.float32(0.5),
                     "uint8 HHA (disparity, height, angle) scaled to [0, 1] and centred: x / 255 - 0.5"),
 }

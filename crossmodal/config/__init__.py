@@ -11,10 +11,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from crossmodal.distill.options import OPTIONS, config_key, needs_teacher_logits
+from crossmodal.config.distillers import OPTIONS, config_key, needs_teacher_logits
 from crossmodal.errors import ConfigError, UserError, check as _check
-from crossmodal.teacher_config import expand_paths, teacher_head, validate_teacher
-from crossmodal.tasks import TASKS, Task, get_task
+from crossmodal.config.teacher import expand_paths, teacher_head, validate_teacher
+from crossmodal.config.tasks import TASKS, Task, get_task
 
 
 @dataclass
@@ -112,7 +112,7 @@ class TransferStage:
     skip_nonfinite: int = 0  # optimiser steps with a non-finite loss that may be skipped (counted); more stop the stage
 
 
-# transfer.<method> holds each distiller's own options (crossmodal/distill/options.py, torch-free).
+# transfer.<method> holds each distiller's own options (crossmodal/config/distillers.py, torch-free).
 TransferConfig = dataclasses.make_dataclass(
     "TransferConfig",
     [(config_key(name), options, field(default_factory=options)) for name, options in OPTIONS.items()],
@@ -220,7 +220,7 @@ class Config:
 
     @property
     def task_spec(self) -> Task:
-        """What `task` means for the run: label key, head, downstream protocol, headline metric (crossmodal.tasks)."""
+        """What `task` means for the run: label key, head, downstream protocol, headline metric (crossmodal.config.tasks)."""
         return get_task(self.task)
 
 
@@ -414,8 +414,8 @@ TRACKERS = {"tensorboard": _available("tensorboard"), "wandb": _available("wandb
 
 def validate(cfg: Config) -> None:
     """Value checks that need no data: positive sizes and rates, known names."""
-    from crossmodal.archs import parse_arch
-    from crossmodal.encodings import ENCODINGS
+    from crossmodal.config.archs import parse_arch
+    from crossmodal.config.encodings import ENCODINGS
 
     known = ["none", *OPTIONS]
     for m in cfg.methods:

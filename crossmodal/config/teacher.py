@@ -6,7 +6,7 @@ import os
 import re
 from typing import Any
 
-from crossmodal.distill.options import needs_teacher_logits
+from crossmodal.config.distillers import needs_teacher_logits
 from crossmodal.errors import ConfigError, check as _check
 
 TEACHER_HEADS = ("auto", "train", "checkpoint", "none")  # teacher.head
