@@ -11,11 +11,10 @@ import time
 
 import yaml
 
-from crossmodal.cli import (check_outputs, check_resume_data, check_reuse, parse_args, run_config,
-                            save_data_record)
-from crossmodal.errors import UserError
+from crossmodal.cli import check_outputs, check_resume_data, check_reuse, parse_args, run_config, save_data_record
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
 from crossmodal.data.plausibility import log_data_warnings
+from crossmodal.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     # data already in place are checked against the config here too, before torch is loaded
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
+    from crossmodal.diskspace import check_run_space
     from crossmodal.downstream import check_head_init
     from crossmodal.models.summary import log_networks
-    from crossmodal.diskspace import check_run_space
     from crossmodal.runtime import make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cell
     from crossmodal.stages.dry_run import dry_run, network_rows

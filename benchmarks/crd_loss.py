@@ -18,12 +18,12 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from markdown_section import replace_section  # this folder's shared section writer
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
-from crossmodal.runtime import cpu_name
 from crossmodal.distill import CRDLoss
-from markdown_section import replace_section  # this folder's shared section writer
+from crossmodal.runtime import cpu_name
 
 EPS = 1e-7
 SECTION = "## CRD loss"

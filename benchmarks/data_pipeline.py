@@ -27,15 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from crossmodal.runtime import cpu_name  # noqa: E402
+from markdown_section import replace_section  # noqa: E402
+
 from crossmodal.config import load_config  # noqa: E402
 from crossmodal.data import PairedWriter, read_info  # noqa: E402
 from crossmodal.data.loaders import make_loader, set_loader_epoch  # noqa: E402
 from crossmodal.distill import DISTILLERS  # noqa: E402
 from crossmodal.modalities import InputSpec  # noqa: E402
 from crossmodal.models import Segmenter, build_backbone  # noqa: E402
+from crossmodal.runtime import cpu_name  # noqa: E402
 from data_tools import nyu_labeled, nyu_raw, nyu_tables  # noqa: E402
-from markdown_section import replace_section  # noqa: E402
 
 SECTION = "## Data tools"
 

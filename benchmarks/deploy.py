@@ -92,9 +92,9 @@ def config_model(config: str) -> tuple[Any, dict[str, Any]]:
     import torch
 
     from crossmodal.config import load_config
+    from crossmodal.config.encodings import encoding_channels
     from crossmodal.data.loaders import input_spec
     from crossmodal.deploy.export import INPUT_NAME, OUTPUT_NAME, SensorModel
-    from crossmodal.config.encodings import encoding_channels
     from crossmodal.models import Segmenter, build_backbone
     from data_tools.synthetic import CLASS_NAMES
 

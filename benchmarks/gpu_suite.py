@@ -437,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--note", default="", help="paragraph added to the written section")
     args = p.parse_args(argv)
     import torch
-
     from markdown_section import replace_section
+
     from crossmodal.config import Config
     from crossmodal.runtime import cpu_name
 

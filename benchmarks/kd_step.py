@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 import torch
+from markdown_section import replace_section  # this folder's shared section writer
 
 from crossmodal.config import load_config
-from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.config.distillers import fill_num_classes
-from crossmodal.runtime import cpu_name
+from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.models import Segmenter, build_backbone
-from markdown_section import replace_section  # this folder's shared section writer
+from crossmodal.runtime import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## KD step (benchmarks/kd_step.py)"

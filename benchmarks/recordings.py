@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from crossmodal.runtime import cpu_name  # noqa: E402 (torch-free, unlike crossmodal.runtime)
 from markdown_section import replace_section  # noqa: E402
+
+from crossmodal.runtime import cpu_name  # noqa: E402 (torch-free, unlike crossmodal.runtime)
 
 SECTION = "## Recordings (benchmarks/recordings.py)"
 RGB, DEPTH, INFO = "/camera/color/image_raw", "/camera/depth/image_rect_raw", "/camera/color/camera_info"
@@ -78,7 +79,8 @@ def timeline(frames: int, seed: int) -> tuple[list[tuple[float, float]], list[tu
 def write_bag(path: Path, kind: str, frames: int, size: tuple[int, int], seed: int = 0) -> dict:
     """One generated recording; kind 'ros1-raw', 'ros1-compressed' or 'mcap-raw'. Returns what it holds."""
     from rosbags.rosbag1 import Writer as Writer1
-    from rosbags.rosbag2 import StoragePlugin, Writer as Writer2
+    from rosbags.rosbag2 import StoragePlugin
+    from rosbags.rosbag2 import Writer as Writer2
     from rosbags.typesys import Stores, get_typestore
 
     ros1 = kind.startswith("ros1")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages, installed or not
 
+from markdown_section import replace_section  # noqa: E402
+
 from crossmodal.runtime import cpu_name  # noqa: E402
 from data_tools.common import parse_size  # noqa: E402
 from data_tools.synthetic import generate_split, worker_pool  # noqa: E402
-from markdown_section import replace_section  # noqa: E402
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from markdown_section import replace_section  # this folder's shared section writer
 from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
@@ -53,7 +54,6 @@ from crossmodal.config import load_config
 from crossmodal.distill import DISTILLERS
 from crossmodal.models import Segmenter, build_backbone
 from crossmodal.runtime import cpu_name
-from markdown_section import replace_section  # this folder's shared section writer
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Transfer step overhead"

@@ -62,12 +62,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(Path(__file__).resolve().parent))  # markdown_section (appended: shadows no package)
 
+from markdown_section import replace_section  # noqa: E402
+
 from crossmodal.config import Config  # noqa: E402
 from crossmodal.distill import DISTILLERS, config_key  # noqa: E402
-from crossmodal.runtime import cpu_name  # noqa: E402
 from crossmodal.models import build_backbone  # noqa: E402
 from crossmodal.models.teacher_views import HeadlessTeacher  # noqa: E402
-from markdown_section import replace_section  # noqa: E402
+from crossmodal.runtime import cpu_name  # noqa: E402
 
 SECTION = "## Head-less ViT teacher (benchmarks/vit_teacher.py)"
 VIT = "timm:vit_small_patch14_dinov2"

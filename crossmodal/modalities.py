@@ -9,8 +9,17 @@ import numpy as np
 import torch
 
 from crossmodal.config.encodings import (  # noqa: F401 (re-exported: the encodings are part of this module's interface)
-    DEPTH_ENCODINGS, ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD, Encoding, InputSpec,
-    check_encoding, encoding_channels)
+    DEPTH_ENCODINGS,
+    ENCODINGS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LOG_DEPTH_MEAN,
+    LOG_DEPTH_STD,
+    Encoding,
+    InputSpec,
+    check_encoding,
+    encoding_channels,
+)
 
 # OpenCV's own thread pool, once started, can deadlock DataLoader workers forked from this process; augmentation
 # of one sample is cheap, so OpenCV runs single-threaded here (the usual advice for cv2 inside PyTorch loaders).

@@ -9,11 +9,10 @@ import platform
 import sys
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
-from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.atomic import write_text_atomic
+from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.diskspace import DiskFullError
 from crossmodal.seeds import seed_for
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from data_tools.common import tool_main
 from crossmodal.atomic import temp_path_beside
-from crossmodal.diskspace import check_free_space, writing_h5
 from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
 from crossmodal.data.hha import depth_to_hha
+from crossmodal.diskspace import check_free_space, writing_h5
+from data_tools.common import tool_main
 
 PROG = "python -m data_tools.add_hha"
 

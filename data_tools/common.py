@@ -16,8 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-from crossmodal.diskspace import as_disk_full
-from crossmodal.diskspace import check_output_dir
+from crossmodal.diskspace import as_disk_full, check_output_dir
 
 T = TypeVar("T")
 R = TypeVar("R")

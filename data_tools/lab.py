@@ -22,11 +22,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from crossmodal.data.h5writer import PairedWriter
+from crossmodal.data.sensor_files import imread
+from crossmodal.diskspace import writing_h5
 from data_tools.common import command_line, commit, int_at_least, parse_size, staging_path, tool_main
 from data_tools.resize import add_aspect_argument, crop_to, crop_window, resized, size_aspect, size_attrs
-from crossmodal.data.h5writer import PairedWriter
-from crossmodal.diskspace import writing_h5
-from crossmodal.data.sensor_files import imread
 
 PROG = "python -m data_tools.lab"
 

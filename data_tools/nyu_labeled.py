@@ -20,11 +20,18 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-
 from crossmodal.data.h5writer import PairedWriter
 from data_tools import camera, nyu_tables
-from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs, check_val_fraction,
-                               progress, tool_main, warn)
+from data_tools.common import (
+    add_val_arguments,
+    carve_by_group,
+    check_input_file,
+    check_outputs,
+    check_val_fraction,
+    progress,
+    tool_main,
+    warn,
+)
 
 PROG = "python -m data_tools.nyu_labeled"
 NUM_NYU_CLASSES = 894

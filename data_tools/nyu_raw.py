@@ -23,7 +23,6 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-
 from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
 from data_tools import camera

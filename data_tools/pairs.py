@@ -25,16 +25,35 @@ from typing import Callable
 import h5py
 import numpy as np
 
-from data_tools.common import (add_val_arguments, carve_by_group, check_val_fraction, command_line, commit,
-                               staging_path, tool_main, val_path_beside)
-from data_tools.frame_checks import ModalityWatch, finish_all
-from data_tools.resize import Resize, add_arguments as add_resize_arguments, fit, from_args as resize_from_args
-from crossmodal.data.labels import MAX_CLASSES
-from crossmodal.data.sensor_files import (DEPTH_FACTORS, IGNORE, SUFFIXES, largest_class_id, list_files, read_file,
-                                         to_label, to_source, to_target)
 from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError
 from crossmodal.data.h5writer import PairedWriter
+from crossmodal.data.labels import MAX_CLASSES
+from crossmodal.data.sensor_files import (
+    DEPTH_FACTORS,
+    IGNORE,
+    SUFFIXES,
+    largest_class_id,
+    list_files,
+    read_file,
+    to_label,
+    to_source,
+    to_target,
+)
 from crossmodal.diskspace import writing_h5
+from data_tools.common import (
+    add_val_arguments,
+    carve_by_group,
+    check_val_fraction,
+    command_line,
+    commit,
+    staging_path,
+    tool_main,
+    val_path_beside,
+)
+from data_tools.frame_checks import ModalityWatch, finish_all
+from data_tools.resize import Resize, fit
+from data_tools.resize import add_arguments as add_resize_arguments
+from data_tools.resize import from_args as resize_from_args
 
 PROG = "python -m data_tools.pairs"
 

@@ -25,17 +25,36 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES
-
 from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
-from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, progress, staging_path,
-                               tool_main, warn)
+from data_tools.common import (
+    check_outputs,
+    command_line,
+    commit,
+    int_at_least,
+    ordered_map,
+    progress,
+    staging_path,
+    tool_main,
+    warn,
+)
 from data_tools.frame_checks import ModalityWatch, finish_all
 from data_tools.pairs import _pair
-from data_tools.resize import Resize, add_arguments as add_resize_arguments, from_args as resize_from_args
+from data_tools.resize import Resize
+from data_tools.resize import add_arguments as add_resize_arguments
+from data_tools.resize import from_args as resize_from_args
 from data_tools.ros_geometry import camera_intrinsics, fit_sizes
-from data_tools.ros_messages import (CAMERA_INFO, ENCODINGS, IMAGE, IMAGE_TYPES, BagError, Role, decode,
-                                     message_fields, peek)
+from data_tools.ros_messages import (
+    CAMERA_INFO,
+    ENCODINGS,
+    IMAGE,
+    IMAGE_TYPES,
+    BagError,
+    Role,
+    decode,
+    message_fields,
+    peek,
+)
 from data_tools.stamps import Plan, Stream, check_times, plan, timing_lines
 
 PROG = "python -m data_tools.rosbag"

@@ -30,16 +30,45 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5writer import PairedWriter
-from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
-from data_tools.common import (check_input_file, check_outputs, command_line, commit, int_at_least, ordered_map,
-                               parse_size, progress, staging_path, tool_main, warn)
+from crossmodal.diskspace import writing_h5
+from data_tools.common import (
+    check_input_file,
+    check_outputs,
+    command_line,
+    commit,
+    int_at_least,
+    ordered_map,
+    parse_size,
+    progress,
+    staging_path,
+    tool_main,
+    warn,
+)
 from data_tools.nyu_tables import NAMES_40
-from data_tools.resize import (add_aspect_argument, crop_to, crop_window, fit_intrinsics, resized, size_aspect,
-                               size_attrs)
-from data_tools.scannet_sens import (COLOR_TYPES, DEPTH_TYPES, FrameEntry, SensError, SensHeader,  # noqa: F401
-                                     check_header, decode_color, decode_depth, depth_metres, index_frames,
-                                     read_exact, read_header)
+from data_tools.resize import (
+    add_aspect_argument,
+    crop_to,
+    crop_window,
+    fit_intrinsics,
+    resized,
+    size_aspect,
+    size_attrs,
+)
+from data_tools.scannet_sens import (  # noqa: F401
+    COLOR_TYPES,
+    DEPTH_TYPES,
+    FrameEntry,
+    SensError,
+    SensHeader,
+    check_header,
+    decode_color,
+    decode_depth,
+    depth_metres,
+    index_frames,
+    read_exact,
+    read_header,
+)
 
 PROG = "python -m data_tools.scannet"
 IGNORE = 255

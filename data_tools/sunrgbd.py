@@ -42,17 +42,40 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-
 from crossmodal.data.h5writer import PairedWriter
 from crossmodal.diskspace import writing_h5
+from data_tools.common import (
+    add_val_arguments,
+    carve_by_group,
+    check_input_file,
+    check_outputs,
+    check_val_fraction,
+    command_line,
+    commit,
+    int_at_least,
+    ordered_map,
+    parse_size,
+    positive_number,
+    progress,
+    staging_path,
+    tool_main,
+    val_path_beside,
+    warn,
+)
 from data_tools.resize import add_aspect_argument, fit_intrinsics, size_aspect, size_attrs
-from data_tools.sunrgbd_frames import (TOOLBOX_CLIP_M, check_sizes, image_size, load_counted,  # noqa: F401
-                                       load_frame, read_depth, read_intrinsics, read_label, read_rgb, unrotate)
-from data_tools.sunrgbd_toolbox import (SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat,
-                                     split_entry)
-from data_tools.common import (add_val_arguments, carve_by_group, check_input_file, check_outputs, check_val_fraction,
-                               command_line, commit, int_at_least, ordered_map, parse_size, positive_number, progress,
-                               staging_path, tool_main, val_path_beside, warn)
+from data_tools.sunrgbd_frames import (  # noqa: F401
+    TOOLBOX_CLIP_M,
+    check_sizes,
+    image_size,
+    load_counted,
+    load_frame,
+    read_depth,
+    read_intrinsics,
+    read_label,
+    read_rgb,
+    unrotate,
+)
+from data_tools.sunrgbd_toolbox import SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, split_entry
 
 PROG = "python -m data_tools.sunrgbd"
 SENSORS = ("kv1", "kv2", "realsense", "xtion")

@@ -24,16 +24,33 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-
 from crossmodal.data.h5writer import PairedWriter
-from crossmodal.diskspace import writing_h5
 from crossmodal.data.sensor_files import imread
+from crossmodal.diskspace import writing_h5
 from data_tools import camera
 from data_tools.associate import associate
-from data_tools.common import (check_outputs, command_line, commit, int_at_least, ordered_map, parse_size,
-                               positive_number, progress, staging_path, tool_main, warn)
-from data_tools.resize import (add_aspect_argument, crop_to, crop_window, fit_intrinsics, resized, size_aspect,
-                               size_attrs)
+from data_tools.common import (
+    check_outputs,
+    command_line,
+    commit,
+    int_at_least,
+    ordered_map,
+    parse_size,
+    positive_number,
+    progress,
+    staging_path,
+    tool_main,
+    warn,
+)
+from data_tools.resize import (
+    add_aspect_argument,
+    crop_to,
+    crop_window,
+    fit_intrinsics,
+    resized,
+    size_aspect,
+    size_attrs,
+)
 from data_tools.stamps import check_stamps, in_recording_order, pair_timing, stream_timing, timing_attrs, timing_lines
 
 PROG = "python -m data_tools.tum"

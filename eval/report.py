@@ -9,25 +9,33 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-
 from accelerate import Accelerator
 
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, to_dict
+from crossmodal.config.tasks import SEGMENTATION
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.files import SPLITS, DataFiles
-from crossmodal.errors import UserError
 from crossmodal.diskspace import check_output_dir
 from crossmodal.downstream import example_indices
+from crossmodal.errors import UserError
 from crossmodal.runtime import device_name, flatten, versions
-from crossmodal.config.tasks import SEGMENTATION
 from eval.class_figures import chart_classes, legend_classes
-from eval.tuning import tuning_section
-from eval.networks_section import networks_section
-from eval.teacher_warnings import reference_warnings
 from eval.label_efficiency import label_efficiency, matches_sentence, write_figure
-from eval.verdict import controls_table, paired_verdict, plus_minus as _pm, verdict, verdict_lines
-from eval.plots import bar_chart, colorize_depth, colorize_label, class_palette, grouped_bar_chart, image_sheet, line_plot
+from eval.networks_section import networks_section
+from eval.plots import (
+    bar_chart,
+    class_palette,
+    colorize_depth,
+    colorize_label,
+    grouped_bar_chart,
+    image_sheet,
+    line_plot,
+)
+from eval.teacher_warnings import reference_warnings
+from eval.tuning import tuning_section
+from eval.verdict import controls_table, paired_verdict, verdict, verdict_lines
+from eval.verdict import plus_minus as _pm
 
 
 def _fmt(v: float | None, pct: bool = True) -> str:

@@ -14,10 +14,10 @@ from accelerate import Accelerator
 
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import load_config
-from crossmodal.errors import UserError
 from crossmodal.data.h5format import FormatError, read_info
 from crossmodal.data.loaders import input_spec
 from crossmodal.downstream import evaluate_model, load_finetuned
+from crossmodal.errors import UserError
 from crossmodal.modalities import check_encoding, encoding_channels
 
 

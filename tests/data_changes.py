@@ -6,7 +6,6 @@ from pathlib import Path
 import h5py
 
 from crossmodal.data.h5format import read_info
-
 from crossmodal.data.h5writer import write_paired
 
 

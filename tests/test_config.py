@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-
 from crossmodal.config import Config, ConfigError, dump_yaml, load_config, parse_overrides
 
 
@@ -120,8 +119,8 @@ def test_every_distiller_uses_its_registered_options():
 def test_encoding_and_arch_names_match_what_is_built():
     from crossmodal.config.archs import ARCHS
     from crossmodal.config.encodings import ENCODINGS
-    from crossmodal.models import build_backbone
     from crossmodal.modalities import ENCODINGS as MODALITY_ENCODINGS
+    from crossmodal.models import build_backbone
 
     assert MODALITY_ENCODINGS is ENCODINGS
     for arch in ARCHS:

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from disk_limits import REPO, assert_clean_failure, fill, hidden_files, run_python, tmpfs
 
 from crossmodal.config import load_config
-from crossmodal.errors import UserError
 from crossmodal.diskspace import check_run_space, run_checkpoint_bytes
-from disk_limits import REPO, assert_clean_failure, fill, hidden_files, run_python, tmpfs
+from crossmodal.errors import UserError
 
 CONFIG = str(REPO / "configs" / "smoke.yaml")
 SHORT = ["methods=[crd_dense]", "checkpoint.every_steps=1", "teacher.epochs=2", "finetune.epochs=2",

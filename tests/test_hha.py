@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from crossmodal.data.h5format import read_info
-
 from crossmodal.data.h5writer import write_paired
 from crossmodal.data.hha import depth_to_hha
 from crossmodal.modalities import InputSpec

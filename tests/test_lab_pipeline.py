@@ -6,9 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO
-
 import run_transfer
+from conftest import REPO
 from crossmodal.config import ConfigError, load_config
 from data_tools import lab
 

@@ -20,6 +20,7 @@ from conftest import REPO
 from crossmodal.atomic import save_checkpoint
 from crossmodal.colours import class_palette, colorize_label, overlay
 from crossmodal.config import dump_yaml, load_config, to_dict
+from crossmodal.config.encodings import encoding_channels
 from crossmodal.data.checks import check_label_ids
 from crossmodal.data.files import DataFiles
 from crossmodal.data.h5format import FormatError, read_info
@@ -29,7 +30,6 @@ from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.data.sensor_files import largest_class_id, to_label
 from crossmodal.deploy.predict import main as predict_main
 from crossmodal.downstream import finetune_and_evaluate, probe_segmentation
-from crossmodal.config.encodings import encoding_channels
 from crossmodal.metrics import ConfusionMatrix
 from crossmodal.models import build_backbone
 from crossmodal.stages.checkpoints import StageCheckpoints

@@ -3,7 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from crossmodal.modalities import ENCODINGS, LOG_DEPTH_MEAN, LOG_DEPTH_STD, PairTransform, check_encoding, encoding_channels
+from crossmodal.modalities import (
+    ENCODINGS,
+    LOG_DEPTH_MEAN,
+    LOG_DEPTH_STD,
+    PairTransform,
+    check_encoding,
+    encoding_channels,
+)
 
 
 def _sample(h=24, w=32):

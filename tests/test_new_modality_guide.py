@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
-
 import run_transfer
+from conftest import REPO
 from crossmodal.data.h5format import read_info
 from data_tools import pairs
 from data_tools.synthetic import CLASS_NAMES, generate_frame

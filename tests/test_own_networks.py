@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+import user_nets
 
 import run_transfer
-import user_nets
 from conftest import REPO, run_until_snapshot
 
 CONFIG = str(REPO / "configs" / "smoke.yaml")

@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from conftest import REPO, run_until_snapshot
-
 import run_transfer
+from conftest import REPO, run_until_snapshot
 
 CONFIG = str(REPO / "configs" / "smoke.yaml")
 
@@ -133,8 +132,9 @@ def test_resume_on_changed_data_is_refused_before_any_work(smoke_run, tmp_path):
     """--resume compares each split's content fingerprint with the one the run recorded at its start
     (data_fingerprint.json): data rewritten at the same path are refused, naming the file, before the run folder is
     touched; a run folder of an older version, which recorded none, is refused with what to do."""
-    from crossmodal.errors import ConfigError
     from data_changes import copy_smoke_data, rewrite_reversed
+
+    from crossmodal.errors import ConfigError
 
     data = copy_smoke_data(smoke_run, tmp_path / "data")
     args = ["--config", CONFIG, *data, "methods=[none]", "probe.enabled=false", "finetune.epochs=1",

@@ -11,7 +11,6 @@ from collections import namedtuple
 import pytest
 
 from conftest import REPO
-
 from crossmodal import diskspace
 from crossmodal.cli import check_outputs
 from crossmodal.config import load_config

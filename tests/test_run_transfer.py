@@ -9,7 +9,6 @@ import torch
 import yaml
 
 from conftest import REPO
-
 from crossmodal.config import load_config
 from crossmodal.config.distillers import fill_num_classes
 

@@ -12,9 +12,10 @@ from typing import Any, Mapping
 import yaml
 
 from crossmodal.config.distillers import OPTIONS, config_key, needs_teacher_logits
-from crossmodal.errors import ConfigError, UserError, check as _check
-from crossmodal.config.teacher import expand_paths, teacher_head, validate_teacher
 from crossmodal.config.tasks import TASKS, Task, get_task
+from crossmodal.config.teacher import expand_paths, teacher_head, validate_teacher
+from crossmodal.errors import ConfigError, UserError
+from crossmodal.errors import check as _check
 
 
 @dataclass

@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from crossmodal.config.distillers import needs_teacher_logits
-from crossmodal.errors import ConfigError, check as _check
+from crossmodal.errors import ConfigError
+from crossmodal.errors import check as _check
 
 TEACHER_HEADS = ("auto", "train", "checkpoint", "none")  # teacher.head
 

@@ -19,10 +19,16 @@ import torch
 from torch import nn
 
 from crossmodal.atomic import atomic_path, write_text_atomic
-from crossmodal.config.encodings import (ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, LOG_DEPTH_MEAN, LOG_DEPTH_STD,
-                                  encoding_channels)
-from crossmodal.errors import UserError
+from crossmodal.config.encodings import (
+    ENCODINGS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LOG_DEPTH_MEAN,
+    LOG_DEPTH_STD,
+    encoding_channels,
+)
 from crossmodal.diskspace import check_output_dir
+from crossmodal.errors import UserError
 from crossmodal.models.weights import first_conv
 
 FORMATS = ("onnx", "torchscript")

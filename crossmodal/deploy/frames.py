@@ -11,8 +11,17 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, read_info
-from crossmodal.data.sensor_files import (DEPTH_FACTORS, IGNORE, NPY_ERRORS, SUFFIXES, list_files, read_file,
-                                         to_label, to_source, to_target)
+from crossmodal.data.sensor_files import (
+    DEPTH_FACTORS,
+    IGNORE,
+    NPY_ERRORS,
+    SUFFIXES,
+    list_files,
+    read_file,
+    to_label,
+    to_source,
+    to_target,
+)
 
 HDF5_SUFFIXES = (".h5", ".hdf5")
 

@@ -25,12 +25,18 @@ import numpy as np
 import torch
 
 from crossmodal.colours import overlay
-from crossmodal.deploy.export import (ExportError, build_sensor_model, check_frame_size, is_torchscript,
-                                      read_metadata, require)
 from crossmodal.data.labels import label_dtype, to_memory
+from crossmodal.deploy.export import (
+    ExportError,
+    build_sensor_model,
+    check_frame_size,
+    is_torchscript,
+    read_metadata,
+    require,
+)
 from crossmodal.deploy.frames import Frame, FrameSource, invalid_mask, open_frames
-from crossmodal.errors import UserError
 from crossmodal.diskspace import check_output_dir
+from crossmodal.errors import UserError
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 
 # sensor batch (N, H, W[, C]) -> class ids (N, H, W): uint8, or uint16 for more than 255 classes (label_dtype)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from crossmodal.config.distillers import config_key
 from crossmodal.distill.base import Distiller
 from crossmodal.distill.kd import KD
-from crossmodal.config.distillers import config_key
 
 
 class PlusKD(Distiller):

@@ -2,8 +2,15 @@
 probes, and what each method's result holds."""
 from crossmodal.downstream.evaluate import evaluate_model, load_finetuned, predict
 from crossmodal.downstream.finetune import check_head_init, distiller_head, evaluate_finetuned, finetune_and_evaluate
-from crossmodal.downstream.probes import (dense_features, fit_head, frozen_features, linear_probes, pooled_features,
-                                          probe_segmentation, train_linear)
+from crossmodal.downstream.probes import (
+                                          dense_features,
+                                          fit_head,
+                                          frozen_features,
+                                          linear_probes,
+                                          pooled_features,
+                                          probe_segmentation,
+                                          train_linear,
+)
 from crossmodal.downstream.results import MethodResult, example_indices
 
 __all__ = ["MethodResult", "check_head_init", "dense_features", "distiller_head", "evaluate_finetuned",

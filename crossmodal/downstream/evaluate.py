@@ -7,8 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 from accelerate import Accelerator
+from torch import nn
 
 from crossmodal.config import Config
 from crossmodal.data.dataset import PairedDataset
@@ -17,8 +17,8 @@ from crossmodal.data.labels import label_dtype
 from crossmodal.data.loaders import make_loader
 from crossmodal.downstream.results import example_indices
 from crossmodal.metrics import segmentation_metrics
-from crossmodal.models import Segmenter, build_backbone
 from crossmodal.modalities import InputSpec, PairTransform
+from crossmodal.models import Segmenter, build_backbone
 from crossmodal.seeds import seed_for
 from crossmodal.stages.supervised import evaluate_segmenter
 

@@ -7,17 +7,17 @@ import torch
 from accelerate import Accelerator
 
 from crossmodal.config import Config, with_setting
+from crossmodal.config.distillers import OPTIONS, KDConfig, class_head, config_key
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
-from crossmodal.config.distillers import OPTIONS, KDConfig, class_head, config_key
-from crossmodal.errors import ConfigError
 from crossmodal.downstream.evaluate import evaluate_model
 from crossmodal.downstream.results import MethodResult
+from crossmodal.errors import ConfigError
 from crossmodal.models import Segmenter, seg_skip_stage
 from crossmodal.models.features import FeatureNet
 from crossmodal.seeds import label_subset_order, seed_for
-from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.bn import recalibrate_after_stage
+from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.class_weights import split_class_weights
 from crossmodal.stages.supervised import train_segmenter
 

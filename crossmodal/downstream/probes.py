@@ -30,7 +30,6 @@ from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 from crossmodal.models.features import FeatureNet
 from crossmodal.seeds import seed_for
 
-
 MapTransform = Callable[[torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -12,7 +12,6 @@ from crossmodal.errors import NetworkError
 from crossmodal.models.features import FeatureNet
 from crossmodal.models.weights import adapt_input_conv, describe, mismatch, read_state_dict
 
-
 BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 

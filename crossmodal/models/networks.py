@@ -15,12 +15,12 @@ from typing import Any, Iterator, Mapping, Sequence
 from torch import nn
 
 from crossmodal.config.archs import parse_arch
+from crossmodal.config.tasks import get_task
 from crossmodal.errors import NetworkError
 from crossmodal.models.classifier import Classifier
 from crossmodal.models.features import FeatureNet, ProbeError
 from crossmodal.models.own_head import OwnHeadNet
 from crossmodal.models.segmenter import Segmenter
-from crossmodal.config.tasks import get_task
 
 ADAPTERS = {"builtin": "builtin", "timm": "timm_nets", "torchvision": "torchvision_nets", "python": "python_nets"}
 

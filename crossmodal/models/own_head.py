@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossmodal.config.tasks import get_task
 from crossmodal.errors import NetworkError
 from crossmodal.models.features import PROBE_SIZE, Taps, measure
-from crossmodal.config.tasks import get_task
 
 
 def _logits(out: object) -> torch.Tensor:

@@ -9,8 +9,8 @@ from torch import nn
 
 from crossmodal.data.h5format import PairedInfo
 from crossmodal.data.loaders import make_loader
-from crossmodal.models.batchnorm import should_recalibrate, recalibrate_batchnorm
 from crossmodal.modalities import InputSpec
+from crossmodal.models.batchnorm import recalibrate_batchnorm, should_recalibrate
 
 MAX_FRAMES = 1024  # enough for stable statistics; keeps the pass short on large splits
 

@@ -15,20 +15,23 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 from accelerate import Accelerator
+from torch import nn
 
 from crossmodal.atomic import atomic_path, save_checkpoint
 from crossmodal.config import Config, TransferStage, to_dict, without_new_defaults
-from crossmodal.data.files import DataFiles
-from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.config.distillers import config_key
-from crossmodal.downstream import (MethodResult, distiller_head, evaluate_finetuned, evaluate_model,
-                                   finetune_and_evaluate, linear_probes, probe_segmentation)
+from crossmodal.data.files import DataFiles
+from crossmodal.downstream import (
+    MethodResult,
+    distiller_head,
+    evaluate_finetuned,
+    finetune_and_evaluate,
+    linear_probes,
+    probe_segmentation,
+)
 from crossmodal.models import Segmenter
-from crossmodal.seeds import seed_for
 from crossmodal.stages.checkpoints import stage_checkpoints
-from crossmodal.stages.supervised import evaluate_classifier
 from crossmodal.stages.transfer import build_student, run_transfer
 
 

@@ -6,8 +6,8 @@ import logging
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from accelerate import Accelerator
+from torch import nn
 from torch.utils.data import DataLoader
 
 from crossmodal.data.labels import IGNORE_INDEX

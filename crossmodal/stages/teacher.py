@@ -16,21 +16,22 @@ from torch import nn
 
 from crossmodal.atomic import save_checkpoint
 from crossmodal.config import Config, NetConfig, teacher_head, to_dict
+from crossmodal.config.tasks import SEGMENTATION
 from crossmodal.data.content import content_fingerprint
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import NetworkError
-from crossmodal.models import build_backbone, build_teacher as build_teacher_net
+from crossmodal.modalities import encoding_channels
+from crossmodal.models import build_backbone
+from crossmodal.models import build_teacher as build_teacher_net
 from crossmodal.models.networks import code_fingerprint
 from crossmodal.models.teacher_views import HeadlessTeacher, ResizedTeacher
 from crossmodal.models.weights import load_strict, read_state_dict
-from crossmodal.modalities import encoding_channels
 from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.class_weights import split_class_weights
 from crossmodal.stages.supervised import train_segmenter
-from crossmodal.config.tasks import SEGMENTATION
 
 
 def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:

@@ -12,8 +12,8 @@ from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.downstream import MethodResult, evaluate_model
 from crossmodal.downstream.probes import probe_segmentation
-from crossmodal.models.teacher_views import TeacherFeatures, has_logits
 from crossmodal.modalities import encoding_channels
+from crossmodal.models.teacher_views import TeacherFeatures, has_logits
 from crossmodal.seeds import seed_for
 from crossmodal.stages.supervised import evaluate_classifier
 

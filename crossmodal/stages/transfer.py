@@ -4,16 +4,16 @@ from __future__ import annotations
 import logging
 
 import torch
-from torch import nn
 from accelerate import Accelerator
+from torch import nn
 
 from crossmodal.config import Config
 from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.distill import DISTILLERS, Distiller, config_key
 from crossmodal.distributed import install_gradient_averaging
-from crossmodal.models import FeatureNet, build_backbone
 from crossmodal.modalities import encoding_channels
+from crossmodal.models import FeatureNet, build_backbone
 from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import StageCheckpoints

@@ -12,8 +12,27 @@ from data_tools.synthetic.cli import main
 from data_tools.synthetic.generate import SPLITS, generate_frame, generate_split, worker_pool
 from data_tools.synthetic.raycast import intrinsics
 from data_tools.synthetic.room import build_scene, camera_rotation
-from data_tools.synthetic.scene import (BED, BOOKSHELF, CABINET, CEILING, CHAIR, CLASS_NAMES, CLASSES, DOOR, FLOOR,
-                                        NYU40_IDS, PICTURE, SOFA, TABLE, WALL, WINDOW, Material, Obj, Opening, Scene)
+from data_tools.synthetic.scene import (
+                                        BED,
+                                        BOOKSHELF,
+                                        CABINET,
+                                        CEILING,
+                                        CHAIR,
+                                        CLASS_NAMES,
+                                        CLASSES,
+                                        DOOR,
+                                        FLOOR,
+                                        NYU40_IDS,
+                                        PICTURE,
+                                        SOFA,
+                                        TABLE,
+                                        WALL,
+                                        WINDOW,
+                                        Material,
+                                        Obj,
+                                        Opening,
+                                        Scene,
+)
 from data_tools.synthetic.sensor import KINECT_BASELINE, KINECT_FB, MAX_DEPTH, MIN_DEPTH, kinect_depth
 
 __all__ = [

@@ -5,8 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from data_tools.synthetic.scene import (BED, BOOKS, BOOKSHELF, CABINET, CHAIR, SOFA, TABLE, Builder, box,
-                                        jitter)
+from data_tools.synthetic.scene import BED, BOOKS, BOOKSHELF, CABINET, CHAIR, SOFA, TABLE, Builder, box, jitter
 
 
 def _bed(b: Builder) -> list:

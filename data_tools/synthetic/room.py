@@ -8,8 +8,21 @@ import numpy as np
 
 from data_tools.synthetic.furniture import FURNITURE
 from data_tools.synthetic.rare import RARE_FURNITURE
-from data_tools.synthetic.scene import (CEILING, DOOR, FLOOR, PICTURE, WALL, WINDOW, WOODS, Builder, Obj, Opening,
-                                        Scene, box, jitter)
+from data_tools.synthetic.scene import (
+    CEILING,
+    DOOR,
+    FLOOR,
+    PICTURE,
+    WALL,
+    WINDOW,
+    WOODS,
+    Builder,
+    Obj,
+    Opening,
+    Scene,
+    box,
+    jitter,
+)
 
 
 def _wall_frame(wall: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

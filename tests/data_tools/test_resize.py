@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from data_tools.camera import scale_intrinsics
-from data_tools.resize import (Resize, add_arguments, aspect_changes, aspect_text, crop_box, fit, fit_intrinsics,
-                               from_args)
+from data_tools.resize import (
+    Resize,
+    add_arguments,
+    aspect_changes,
+    aspect_text,
+    crop_box,
+    fit,
+    fit_intrinsics,
+    from_args,
+)
 
 K = (30.0, 31.0, 15.5, 8.5)  # fx, fy, cx, cy of an 18x32 (16:9) image
 

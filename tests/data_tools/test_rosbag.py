@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 from rosbags.rosbag1 import Writer as Writer1
-from rosbags.rosbag2 import StoragePlugin, Writer as Writer2
+from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_typestore
 
 from crossmodal.data.h5format import read_info

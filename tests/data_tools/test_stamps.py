@@ -4,8 +4,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_tools.stamps import (GAP_PERIODS, PairTiming, StreamTiming, check_overlap, check_stamps, in_recording_order,
-                               pair_timing, stamp_faults, stream_timing, timing_attrs, timing_lines)
+from data_tools.stamps import (
+    GAP_PERIODS,
+    PairTiming,
+    StreamTiming,
+    check_overlap,
+    check_stamps,
+    in_recording_order,
+    pair_timing,
+    stamp_faults,
+    stream_timing,
+    timing_attrs,
+    timing_lines,
+)
 
 T0 = 1_700_000_000.0
 

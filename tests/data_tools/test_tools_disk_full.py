@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from disk_limits import assert_clean_failure, hidden_files, run_python, tmpfs
 
 from crossmodal.data.h5format import FormatError, read_info
 from crossmodal.data.locking import lock_problem
@@ -20,7 +21,6 @@ from crossmodal.diskspace import DiskFullError, as_disk_full, check_conversion_s
 from crossmodal.errors import UserError
 from data_tools.common import staging_path
 from data_tools.inspect import main as inspect_main
-from disk_limits import assert_clean_failure, hidden_files, run_python, tmpfs
 
 H, W = 64, 64  # a frame: 12 KiB of rgb and 16 KiB of float32 thermal
 

@@ -10,9 +10,8 @@ import torch
 from torch import nn
 
 from conftest import REPO  # noqa: F401 (the shared fixtures live beside it)
-from crossmodal.deploy.export import (ExportError, SensorModel, check_frame_size, find_checkpoint, main,
-                                      read_metadata)
 from crossmodal.config.encodings import ENCODINGS, InputSpec
+from crossmodal.deploy.export import ExportError, SensorModel, check_frame_size, find_checkpoint, main, read_metadata
 
 METHOD = "crd_dense"
 pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
@@ -39,9 +38,9 @@ def exported(smoke_run, tmp_path_factory):
 def reference(smoke_run):
     """What the pipeline evaluates: load_finetuned + the NumPy encoding, batches of finetune.batch_size, eval mode."""
     from crossmodal.config import load_config
+    from crossmodal.config.encodings import encoding_channels
     from crossmodal.data.loaders import input_spec
     from crossmodal.downstream.evaluate import load_finetuned
-    from crossmodal.config.encodings import encoding_channels
 
     run_dir, metrics, overrides = smoke_run
     cfg = load_config(run_dir / "config.yaml")

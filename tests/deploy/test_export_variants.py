@@ -15,11 +15,11 @@ import torch
 
 from crossmodal.atomic import save_checkpoint
 from crossmodal.config import dump_yaml, load_config, to_dict
+from crossmodal.config.encodings import encoding_channels
 from crossmodal.data.h5writer import write_paired
 from crossmodal.data.loaders import input_spec
 from crossmodal.deploy.export import example_input, main, read_metadata
 from crossmodal.downstream.evaluate import load_finetuned
-from crossmodal.config.encodings import encoding_channels
 from crossmodal.models import Segmenter, build_backbone
 
 METHOD = "crd_dense"

@@ -5,10 +5,22 @@ import numpy as np
 import pytest
 import torch
 
+from crossmodal.config.distillers import (
+    ATConfig,
+    CCConfig,
+    CRDConfig,
+    CRDKDConfig,
+    FitNetConfig,
+    KDConfig,
+    NSTConfig,
+    PKTConfig,
+    RKDConfig,
+    SPConfig,
+    VIDConfig,
+    fill_num_classes,
+)
 from crossmodal.distill import DISTILLERS
 from crossmodal.distill.kd import pixel_kd
-from crossmodal.config.distillers import (ATConfig, CCConfig, CRDConfig, CRDKDConfig, FitNetConfig, KDConfig, NSTConfig,
-                                        PKTConfig, RKDConfig, SPConfig, VIDConfig, fill_num_classes)
 from crossmodal.errors import ConfigError
 
 MINE = ["kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd+kd", "crd_dense+kd"]

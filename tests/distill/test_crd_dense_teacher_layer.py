@@ -7,8 +7,8 @@ import torch
 
 from conftest import REPO
 from crossmodal.config import load_config, to_dict
-from crossmodal.distill import DISTILLERS
 from crossmodal.config.distillers import DenseCRDConfig, DenseCRDKDConfig, KDConfig
+from crossmodal.distill import DISTILLERS
 from crossmodal.errors import ConfigError
 from crossmodal.stages.cells import cell_identity
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from crossmodal.config import Config
+from crossmodal.config.distillers import fill_num_classes
 from crossmodal.distill import DISTILLERS, config_key
 from crossmodal.distill.at import match_size, stage_pairs
-from crossmodal.config.distillers import fill_num_classes
 
 # (channels, strides) of a timm MobileNetV3 (5 stages to stride 32) and of the built-in narrow ResNet (3 to 8)
 MOBILE = ([16, 8, 16, 24, 288], [2, 4, 8, 16, 32])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from crossmodal.distill import DISTILLERS, OPTIONS, REGISTRY, Distiller, DistillerConfig, config_key
 from crossmodal.config.distillers import distiller
+from crossmodal.distill import DISTILLERS, OPTIONS, REGISTRY, Distiller, DistillerConfig, config_key
 from crossmodal.distributed import _HOOK_FLAG, install_gradient_averaging
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ import torch
 
 from conftest import REPO, rerun_smoke
 from crossmodal.config import load_config
-from crossmodal.distill import DISTILLERS
 from crossmodal.config.distillers import fill_num_classes
+from crossmodal.distill import DISTILLERS
 from crossmodal.downstream import check_head_init, distiller_head
 from crossmodal.errors import ConfigError
 from crossmodal.models import Segmenter, build_backbone

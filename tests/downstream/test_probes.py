@@ -9,7 +9,6 @@ from accelerate import Accelerator
 from torch import nn
 
 from conftest import REPO
-
 from crossmodal.config import ConfigError, ProbeConfig, load_config
 from crossmodal.data.files import open_data
 from crossmodal.downstream import dense_features, fit_head, frozen_features, probe_segmentation, train_linear

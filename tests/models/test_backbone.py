@@ -3,8 +3,8 @@ import pytest
 import torch
 import torchvision
 
-from crossmodal.models import Segmenter, build_backbone
 from crossmodal.errors import NetworkError
+from crossmodal.models import Segmenter, build_backbone
 from crossmodal.models.backbone import load_pretrained
 from crossmodal.models.weights import adapt_input_conv
 

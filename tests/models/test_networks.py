@@ -2,9 +2,9 @@
 import pytest
 import torch
 import torchvision
+import user_nets
 from torch import nn
 
-import user_nets
 from crossmodal.errors import NetworkError
 from crossmodal.models import FeatureNet, OwnHeadNet, Segmenter, build_backbone, build_teacher
 from crossmodal.models.weights import adapt_input_conv, load_strict, read_state_dict

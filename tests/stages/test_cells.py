@@ -49,8 +49,8 @@ def _smoke_args(smoke_run, out, *overrides):
 
 
 def test_a_new_run_takes_over_the_unchanged_cells_of_an_earlier_one(smoke_run, tmp_path, monkeypatch):
-    import run_transfer
     import crossmodal.stages.cells as cells
+    import run_transfer
 
     common = ["methods=[none,crd_dense]", "seeds=[0,1]", "probe.enabled=false", "transfer.epochs=1",
               "finetune.epochs=2"]

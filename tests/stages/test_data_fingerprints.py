@@ -6,17 +6,18 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+from data_changes import copy_smoke_data, rewrite_reversed
+
 from conftest import REPO
 from crossmodal.config import load_config
 from crossmodal.data.h5format import read_info
-from data_changes import copy_smoke_data, rewrite_reversed
 
 SMOKE = REPO / "configs" / "smoke.yaml"
 
 
 def test_reuse_cells_recomputes_cells_whose_data_changed_at_the_same_path(smoke_run, tmp_path, monkeypatch):
-    import run_transfer
     import crossmodal.stages.cells as cells
+    import run_transfer
 
     data = copy_smoke_data(smoke_run, tmp_path / "data")
     common = ["--config", str(SMOKE), *data, "methods=[none,crd_dense]", "probe.enabled=false", "transfer.epochs=1",

@@ -9,8 +9,8 @@ from conftest import REPO
 from crossmodal.config import load_config
 from crossmodal.data.files import data_ready, open_data, resolve_config, synthetic_command
 from crossmodal.errors import ConfigError
-from crossmodal.models import build_teacher
 from crossmodal.modalities import encoding_channels
+from crossmodal.models import build_teacher
 from crossmodal.stages.dry_run import distiller_settings, dry_run, read_stages
 from crossmodal.stages.transfer import build_student
 from data_tools.synthetic import main as make_synthetic

@@ -178,8 +178,9 @@ def test_the_foundation_example_dry_runs_with_a_vit_saved_as_downloaded(data_wit
 def test_the_teachers_own_normalisation_is_applied_after_the_rgb_encoding():
     """SigLIP expects (x - 0.5) / 0.5 on [0, 1] pixels: after the rgb encoding's ImageNet standardisation the
     source mean/std are set so the two compose to exactly that; DINOv2's ImageNet statistics change nothing."""
-    import numpy as np
     from types import SimpleNamespace
+
+    import numpy as np
 
     from crossmodal.config.encodings import IMAGENET_MEAN, IMAGENET_STD
     from crossmodal.stages.teacher import resolve_teacher_input

@@ -4,7 +4,6 @@ the hub only with allow_download)."""
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch

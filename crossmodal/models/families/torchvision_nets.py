@@ -12,7 +12,14 @@ from torch import nn
 from crossmodal.errors import NetworkError
 from crossmodal.models.features import FeatureNet, HookedFeatures, check_feature_names, last_per_stride
 from crossmodal.models.weight_sources import local_weights
-from crossmodal.models.weights import adapt_input_conv, describe, first_conv, mismatch, read_state_dict, set_input_channels
+from crossmodal.models.weights import (
+    adapt_input_conv,
+    describe,
+    first_conv,
+    mismatch,
+    read_state_dict,
+    set_input_channels,
+)
 
 SEGMENTATION = frozenset(torchvision.models.list_models(module=torchvision.models.segmentation))
 CLASSIFICATION = frozenset(torchvision.models.list_models(module=torchvision.models))
