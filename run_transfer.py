@@ -12,7 +12,8 @@ import time
 import yaml
 
 from crossmodal.cli import check_outputs, check_resume_data, check_reuse, parse_args, run_config, save_data_record
-from crossmodal.data.files import data_ready, ensure_synthetic, open_data, resolve_config
+from crossmodal.config import resolve_config
+from crossmodal.data.files import data_ready, ensure_synthetic, open_data
 from crossmodal.data.plausibility import log_data_warnings
 from crossmodal.errors import UserError
 
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     from crossmodal.downstream import check_head_init
     from crossmodal.models.summary import log_networks
     from crossmodal.runtime import make_accelerator, save_config, start_run
-    from crossmodal.stages.cells import run_cell
+    from crossmodal.stages.cells import run_cells
+    from crossmodal.stages.context import RunContext
     from crossmodal.stages.dry_run import dry_run, network_rows
     from crossmodal.stages.teacher import get_teacher, random_teacher, resolve_teacher_input, teacher_network
     from crossmodal.stages.teacher_reference import teacher_references
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     accelerator.wait_for_everyone()  # every process, whichever branch it took (a late one may find the data made)
     if data is None:
         data = open_data(cfg)
-    resolve_config(cfg, data)
+    cfg = resolve_config(cfg, data)
     check_resume_data(args, data)  # --resume: the data the run started on (content fingerprints), before any work
     teacher_input = resolve_teacher_input(cfg, data)  # its size, and its own pretrained normalisation if it has one
 
@@ -66,38 +68,31 @@ def main(argv: list[str] | None = None) -> int:
     log_data_warnings(data, (cfg.data.source, cfg.data.target), log.warning)  # suspicious frames (cached check)
 
     # teacher: frozen, loaded (strictly), trained once and cached, or a head-less feature backbone
-    teacher, teacher_info = get_teacher(cfg, data, accelerator, log, run_dir)
+    ctx = RunContext(cfg, data, accelerator, log, run_dir, reuse=reuse)  # what every stage below reads
+    teacher, teacher_info = get_teacher(ctx)
+    ctx = ctx.with_teacher(teacher)
     networks = network_rows(cfg, teacher, student)  # each tapped module, its channels and stride; parameters
     log_networks(log, networks)
 
     # choices: every setting listed in tune.trials is tried with the tune seeds and scored on the validation split
     # (test is not read); each tuned method then runs with its best setting
-    chosen, tuning = tune_methods(cfg, data, teacher, accelerator, log, run_dir, reuse)
+    chosen, tuning = tune_methods(ctx)
     cell_cfg = {m: chosen.get(m, cfg) for m in cfg.methods}
 
     # each (method, seed) cell: transfer on unlabeled pairs (none = random init), then the downstream protocol,
     # measured once on val and once on test
-    results: dict[str, dict] = {m: {} for m in cfg.methods}
-    for seed in cfg.run_seeds:
-        for method in cfg.methods:
-            results[method][seed] = run_cell(cell_cfg[method], method, seed, data, teacher, accelerator, log, run_dir,
-                                              reuse=reuse)
+    results = run_cells(ctx, cell_cfg, cfg.methods)
 
     # controls: the listed methods again against a frozen teacher with untrained weights (what the teacher knows
     # is then the difference)
     controls: dict[str, dict] = {}
     if cfg.controls.random_teacher:
-        control_teacher = random_teacher(cfg, data, accelerator, log)
-        controls["random_teacher"] = {m: {} for m in cfg.controls.random_teacher}
-        for seed in cfg.run_seeds:
-            for method in cfg.controls.random_teacher:
-                controls["random_teacher"][method][seed] = run_cell(cell_cfg[method], method, seed, data,
-                                                                    control_teacher, accelerator, log, run_dir,
-                                                                    "random_teacher", reuse=reuse)
+        control = ctx.with_teacher(random_teacher(ctx))
+        controls["random_teacher"] = run_cells(control, cell_cfg, cfg.controls.random_teacher, "random_teacher")
 
     # the teacher on its own sensor: the reference the student is measured against (its head on the data's classes,
     # and a frozen probe of its features, which a head-less teacher or one of another vocabulary also gets)
-    results.update(teacher_references(cfg, teacher, data, accelerator, teacher_info["curve"], log))
+    results.update(teacher_references(ctx, teacher_info["curve"]))
 
     if accelerator.is_main_process:
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,

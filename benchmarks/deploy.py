@@ -9,7 +9,7 @@ What is measured, in one process:
   returns logits (N, K, H, W), exactly what crossmodal-export writes. Its weights are random (seed 0): latency does
   not depend on them, and no trained run is needed. `--run RUN --method M [--seed S]` benchmarks that run's
   fine-tuned student instead, built by crossmodal.deploy.export.build_sensor_model.
-- ONNX: exported with crossmodal.deploy.export._export_onnx (the call `crossmodal-export --format onnx` makes:
+- ONNX: exported with crossmodal.deploy.export.write_onnx (the call `crossmodal-export --format onnx` makes:
   TorchScript-based torch.onnx.export, opset 17, dynamic batch, height and width), traced once on a batch-2 input of
   the trained size, into a temporary folder; the same file serves every size and batch below.
 - Backends: onnxruntime InferenceSession with CPUExecutionProvider, intra_op_num_threads = torch.get_num_threads(),
@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from markdown_section import replace_section  # noqa: E402
+from markdown_section import shown_command, write_results  # noqa: E402
 
 SECTION = "## Deploy (benchmarks/deploy.py)"
 LARGE = (480, 640)
@@ -136,15 +136,15 @@ def run_model(run: str, method: str, seed: int | None) -> tuple[Any, dict[str, A
 
 
 def export_onnx(model: Any, meta: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The ONNX file crossmodal-export writes (its _export_onnx), traced on example_input (batch 2, trained size)."""
+    """The ONNX file crossmodal-export writes (its write_onnx), traced on example_input (batch 2, trained size)."""
     import torch
 
-    from crossmodal.deploy.export import _export_onnx, example_input
+    from crossmodal.deploy.export import example_input, write_onnx
 
     x = example_input(meta)  # what export() traces on
     t0 = time.perf_counter()
     with torch.no_grad():
-        written = json.loads(_export_onnx(model, x, path, meta))
+        written = json.loads(write_onnx(model, x, path, meta))
     return {"export_s": time.perf_counter() - t0, "exporter": written["exporter"], "opset": written["opset"],
             "file_mib": path.stat().st_size / 2 ** 20}
 
@@ -163,8 +163,11 @@ def depth_batch(batch: int, h: int, w: int, seed: int = 0):
 
 def make_backends(model: Any, onnx_path: Path, device: str, threads: int,
                   spinning: bool = True) -> tuple[dict[str, Callable], dict]:
-    """{'ort': f, 'torch': f}, each NumPy (N, H, W) -> NumPy logits; and what each runs on ('ort' left out with the
-    reason when onnxruntime cannot run on the device)."""
+    """The backends, {'ort': f, 'torch': f}, and what each runs on.
+
+    Each f maps a NumPy (N, H, W) batch to NumPy logits. 'ort' is left out, with the reason, when onnxruntime cannot run
+    on the device.
+    """
     import onnxruntime as ort
     import torch
 
@@ -307,17 +310,8 @@ def other_work(res: dict[str, Any]) -> str:
                    "the others at every barrier); the ratios are measured side by side, call against call.")
 
 
-def shown_command(argv: list[str]) -> str:
-    """The command line without output paths."""
-    shown = list(argv)
-    for flag in ("--out", "--write"):
-        while flag in shown:
-            i = shown.index(flag)
-            del shown[i:i + 2]
-    return " ".join(["python benchmarks/deploy.py", *shown])
-
-
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The script's options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 epilog="example: python benchmarks/deploy.py --write docs/benchmarks.md --out "
                                        "deploy.json   |   python benchmarks/deploy.py --tiny")
@@ -342,35 +336,14 @@ def main(argv: list[str] | None = None) -> int:
                                                        f"batches 1 and 2, {TINY['repeats']} repeats")
     p.add_argument("--out", default="", help="write every raw number to this JSON file")
     p.add_argument("--write", default="", help="replace (or append) this script's section of this markdown file")
-    args = p.parse_args(argv)
-    if bool(args.run) != bool(args.method):
-        p.error("--run and --method go together")
+    return p
 
-    try:
-        import onnx
-        import onnxruntime as ort
-    except ImportError as err:
-        sys.exit(f"error: {err.name} is not installed; this benchmark needs onnx and onnxruntime: "
-                 f"pip install -e \".[deploy]\"")
-    import torch
 
+def _sizes(args: argparse.Namespace, meta: dict[str, Any], p: argparse.ArgumentParser) -> list[tuple[int, int]]:
+    """The frame sizes to time: as given, the tiny one, or the trained size and LARGE; each checked to fit."""
     from crossmodal.deploy.export import check_frame_size
     from crossmodal.errors import UserError
-    from crossmodal.runtime import cpu_name
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        sys.exit(f"error: --device cuda asked for, but no CUDA GPU is visible (torch {torch.__version__}, built with "
-                 f"CUDA {torch.version.cuda or 'none'}); leave out --device for the CPU benchmark")
-    thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else [torch.get_num_threads()]
-    torch.set_num_threads(thread_counts[0])
-    threads = thread_counts[0]
-    load_before = os.getloadavg()[0]
-    t_start = time.perf_counter()
-    try:
-        model, meta = run_model(args.run, args.method, args.seed) if args.run else config_model(args.config)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     trained = tuple(meta["trained_size"]) if meta.get("trained_size") else None
     if args.sizes:
         sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
@@ -384,32 +357,111 @@ def main(argv: list[str] | None = None) -> int:
             check_frame_size(meta, h, w)
         except UserError as err:
             p.error(str(err))
-    batches = [int(b) for b in args.batches.split(",")] if args.batches else (TINY if args.tiny else FULL)["batches"]
-    warmup = args.warmup if args.warmup >= 0 else (TINY if args.tiny else FULL)["warmup"]
+    return sizes
 
-    def repeats_for(size: tuple[int, int], batch: int) -> int:
-        if args.repeats:
-            return args.repeats
-        if args.tiny:
-            return TINY["repeats"]
-        table = FULL["large_repeats"] if size[0] * size[1] > 4 * 96 * 128 else FULL["repeats"]
-        return table.get(batch, 10 if batch < 8 else 5)
+
+def _repeats_for(args: argparse.Namespace, size: tuple[int, int], batch: int) -> int:
+    """Timed repeats of one case: as given, the tiny count, or by size and batch."""
+    if args.repeats:
+        return args.repeats
+    if args.tiny:
+        return TINY["repeats"]
+    table = FULL["large_repeats"] if size[0] * size[1] > 4 * 96 * 128 else FULL["repeats"]
+    return table.get(batch, 10 if batch < 8 else 5)
+
+
+def _time_cases(res: dict[str, Any], args: argparse.Namespace, model, onnx_path: Path, thread_counts: list[int],
+                sizes: list[tuple[int, int]]) -> None:
+    """Every (threads, size, batch) case, both backends side by side; the cases go into `res`."""
+    import torch
+
+    settings = res["settings"]
+    res["cases"] = []
+    for n in thread_counts:
+        torch.set_num_threads(n)
+        backends, res["backends"] = make_backends(model, onnx_path, args.device, n, args.ort_spinning == "on")
+        if "ort_skipped" in res["backends"]:
+            print(f"onnxruntime left out: {res['backends']['ort_skipped']}", flush=True)
+        print(f"{n} thread(s):", flush=True)
+        for h, w in sizes:
+            for b in settings["batches"]:
+                case = bench_case(backends, depth_batch(b, h, w), _repeats_for(args, (h, w), b), settings["warmup"],
+                                  log=lambda s: print(s, flush=True))
+                res["cases"].append({"threads": n, **case})
+        del backends
+
+
+def _other_cpu(cpu0, cpu1, wall: float) -> dict[str, float] | None:
+    """What other processes used of the machine while the cases ran; None when /proc/stat is unreadable."""
+    if not (cpu0 and cpu1):
+        return None
+    other = max(0.0, (cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1]))
+    return {"seconds": other, "wall_s": wall, "share": other / (wall * (os.cpu_count() or 1)),
+            "machine_busy_s": cpu1[0] - cpu0[0], "own_cpu_s": cpu1[1] - cpu0[1]}
+
+
+def _describe(args: argparse.Namespace, argv: list[str] | None, meta: dict[str, Any], thread_counts: list[int],
+              sizes: list[tuple[int, int]], load_before: float) -> dict[str, Any]:
+    """The results' first part: the command, machine, software, settings and model."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from crossmodal.runtime import cpu_name
 
     res: dict[str, Any] = {
-        "command": shown_command(argv if argv is not None else sys.argv[1:]),
+        "command": shown_command("python benchmarks/deploy.py", argv if argv is not None else sys.argv[1:],
+                                 ("--out", "--write")),
         "machine": {"cpu": cpu_name(), "processor": platform.processor(), "logical_cpus": os.cpu_count(),
-                    "torch_threads": threads},
+                    "torch_threads": thread_counts[0]},
         "software": {"torch": torch.__version__, "onnxruntime": ort.__version__, "onnx": onnx.__version__},
         "python": platform.python_version(), "tiny": args.tiny, "load_before": load_before,
         "settings": {"device": args.device, "threads": thread_counts, "sizes": [f"{h}x{w}" for h, w in sizes],
-                     "batches": batches, "warmup": warmup, "ort_spinning": args.ort_spinning == "on"},
+                     "batches": [int(b) for b in args.batches.split(",")] if args.batches else
+                     (TINY if args.tiny else FULL)["batches"],
+                     "warmup": args.warmup if args.warmup >= 0 else (TINY if args.tiny else FULL)["warmup"],
+                     "ort_spinning": args.ort_spinning == "on"},
         "model": {k: meta.get(k) for k in ("run", "method", "seed", "weights", "config", "student", "num_classes",
                                            "encoding", "mean", "std", "stride_multiple", "trained_size")},
     }
     if args.run:
         res["model"]["student"] = meta.get("checkpoint")
-    print(f"Deploy benchmark on {cpu_name()} ({os.cpu_count()} logical CPUs, {args.threads or threads} thread(s)), "
-          f"torch {torch.__version__}, onnxruntime {ort.__version__}; device {args.device}", flush=True)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Export the student, time both backends on every case, print the section and write it where asked."""
+    p = _parser()
+    args = p.parse_args(argv)
+    if bool(args.run) != bool(args.method):
+        p.error("--run and --method go together")
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime as ort
+    except ImportError as err:
+        sys.exit(f"error: {err.name} is not installed; this benchmark needs onnx and onnxruntime: "
+                 f"pip install -e \".[deploy]\"")
+    import torch
+
+    from crossmodal.errors import UserError
+    from crossmodal.runtime import cpu_name
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"error: --device cuda asked for, but no CUDA GPU is visible (torch {torch.__version__}, built with "
+                 f"CUDA {torch.version.cuda or 'none'}); leave out --device for the CPU benchmark")
+    thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else [torch.get_num_threads()]
+    torch.set_num_threads(thread_counts[0])
+    load_before = os.getloadavg()[0]
+    t_start = time.perf_counter()
+    try:
+        model, meta = run_model(args.run, args.method, args.seed) if args.run else config_model(args.config)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sizes = _sizes(args, meta, p)
+    res = _describe(args, argv, meta, thread_counts, sizes, load_before)
+    print(f"Deploy benchmark on {cpu_name()} ({os.cpu_count()} logical CPUs, {args.threads or thread_counts[0]} "
+          f"thread(s)), torch {torch.__version__}, onnxruntime {ort.__version__}; device {args.device}", flush=True)
     cpu0, wall0 = cpu_busy_s(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="deploy_bench_") as tmpdir:
         onnx_path = Path(tmpdir) / "student.onnx"
@@ -420,32 +472,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"exported {res['export']['file_mib']:.1f} MiB ONNX in {res['export']['export_s']:.1f} s "
               f"({res['export']['exporter']}, opset {res['export']['opset']})", flush=True)
-        res["cases"] = []
-        for n in thread_counts:
-            torch.set_num_threads(n)
-            backends, res["backends"] = make_backends(model, onnx_path, args.device, n, args.ort_spinning == "on")
-            if "ort_skipped" in res["backends"]:
-                print(f"onnxruntime left out: {res['backends']['ort_skipped']}", flush=True)
-            print(f"{n} thread(s):", flush=True)
-            for h, w in sizes:
-                for b in batches:
-                    case = bench_case(backends, depth_batch(b, h, w), repeats_for((h, w), b), warmup,
-                                      log=lambda s: print(s, flush=True))
-                    res["cases"].append({"threads": n, **case})
-            del backends
-    cpu1, wall = cpu_busy_s(), time.perf_counter() - wall0
-    if cpu0 and cpu1:
-        other = max(0.0, (cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1]))
-        res["other_cpu"] = {"seconds": other, "wall_s": wall, "share": other / (wall * (os.cpu_count() or 1)),
-                            "machine_busy_s": cpu1[0] - cpu0[0], "own_cpu_s": cpu1[1] - cpu0[1]}
+        _time_cases(res, args, model, onnx_path, thread_counts, sizes)
+    other = _other_cpu(cpu0, cpu_busy_s(), time.perf_counter() - wall0)
+    if other is not None:
+        res["other_cpu"] = other
     res["load_after"] = os.getloadavg()[0]
     res["total_s"] = time.perf_counter() - t_start
     text = section(res)
     print("\n" + text)
-    if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
-    if args.write:
-        replace_section(Path(args.write), text, SECTION)
+    write_results(res, text, args.out, args.write, SECTION)
     return 0
 
 

@@ -18,7 +18,6 @@ marks (VmHWM; the converter reports its own at the end), an upper bound. Linux (
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -37,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from markdown_section import replace_section  # noqa: E402
+from markdown_section import write_results  # noqa: E402
+from smooth_field import smooth  # noqa: E402
 
 from crossmodal.runtime import cpu_name  # noqa: E402 (torch-free, unlike crossmodal.runtime)
 
@@ -52,17 +52,12 @@ ROWS = {"ros1-raw": "ROS 1 .bag, Image rgb8 + 16UC1",
         "mcap-raw": "ROS 2 .mcap, Image rgb8 + 16UC1"}
 
 
-def smooth(rng: np.random.Generator, shape: tuple[int, int], channels: int, cells: int = 12) -> np.ndarray:
-    """Smooth random field in [0, 1), (H, W, channels) float32."""
-    small = rng.random((cells, cells * shape[1] // shape[0], channels)).astype(np.float32)
-    out = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    out = out.reshape(shape[0], shape[1], channels) + rng.normal(0, 0.02, (*shape, channels)).astype(np.float32)
-    return np.clip(out, 0, 0.999)
-
-
 def timeline(frames: int, seed: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """(header stamp, receive time) of each colour and each depth message: 30 Hz, stamp jitter 1 ms, depth 8 ms
-    later than colour, transport delay 15 / 25 ms + 3 ms jitter, ~2% of depth frames dropped."""
+    """(header stamp, receive time) of each colour and each depth message.
+
+    30 Hz, stamp jitter 1 ms, depth 8 ms later than colour, transport delay 15 / 25 ms + 3 ms jitter, and about 2% of
+    depth frames dropped.
+    """
     rng = np.random.default_rng(seed)
     base = T0 + np.arange(frames) / 30.0
     c_stamp = base + rng.normal(0, 0.001, frames)
@@ -76,11 +71,27 @@ def timeline(frames: int, seed: int) -> tuple[list[tuple[float, float]], list[tu
     return colour, depth
 
 
-def write_bag(path: Path, kind: str, frames: int, size: tuple[int, int], seed: int = 0) -> dict:
-    """One generated recording; kind 'ros1-raw', 'ros1-compressed' or 'mcap-raw'. Returns what it holds."""
+def _write_messages(path: Path, ros1: bool, store, msgs: list[tuple[float, int, str, str, object]]) -> None:
+    """The messages in order of receive time, into a ROS 1 bag or a single-file MCAP ROS 2 bag at `path`."""
     from rosbags.rosbag1 import Writer as Writer1
     from rosbags.rosbag2 import StoragePlugin
     from rosbags.rosbag2 import Writer as Writer2
+
+    if ros1:
+        writer = Writer1(path)
+    else:
+        writer = Writer2(path, version=9, storage_plugin=StoragePlugin.MCAP)
+    conns: dict = {}
+    with writer:
+        for recv, _, topic, typ, msg in sorted(msgs, key=lambda m: (m[0], m[1])):
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, typ, typestore=store)
+            data = store.serialize_ros1(msg, typ) if ros1 else store.serialize_cdr(msg, typ)
+            writer.write(conns[topic], int(recv * 1e9), data)
+
+
+def write_bag(path: Path, kind: str, frames: int, size: tuple[int, int], seed: int = 0) -> dict:
+    """One generated recording; kind 'ros1-raw', 'ros1-compressed' or 'mcap-raw'. Returns what it holds."""
     from rosbags.typesys import Stores, get_typestore
 
     ros1 = kind.startswith("ros1")
@@ -97,7 +108,7 @@ def write_bag(path: Path, kind: str, frames: int, size: tuple[int, int], seed: i
 
     compressed = kind.endswith("compressed")
     msgs: list[tuple[float, int, str, str, object]] = []  # receive time, order, topic, type, message
-    for i, (stamp, recv) in enumerate(colour):
+    for stamp, recv in colour:
         rgb = (smooth(rng, size, 3) * 256).astype(np.uint8)
         if compressed:
             ok, jpg = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -128,17 +139,7 @@ def write_bag(path: Path, kind: str, frames: int, size: tuple[int, int], seed: i
             msg = t[IMAGE](header=header(stamp), height=h, width=w, encoding="16UC1", is_bigendian=0, step=w * 2,
                            data=mm.view(np.uint8).ravel())
             msgs.append((recv, len(msgs), DEPTH, IMAGE, msg))
-    if ros1:
-        writer = Writer1(path)
-    else:
-        writer = Writer2(path, version=9, storage_plugin=StoragePlugin.MCAP)
-    conns: dict = {}
-    with writer:
-        for recv, _, topic, typ, msg in sorted(msgs, key=lambda m: (m[0], m[1])):
-            if topic not in conns:
-                conns[topic] = writer.add_connection(topic, typ, typestore=store)
-            data = store.serialize_ros1(msg, typ) if ros1 else store.serialize_cdr(msg, typ)
-            writer.write(conns[topic], int(recv * 1e9), data)
+    _write_messages(path, ros1, store, msgs)
     bag = path if ros1 else next(path.glob("*.mcap"))  # a single .mcap file, as a robot's recorder leaves it
     return {"bag": bag, "colour": len(colour), "depth": len(depth),
             "source": RGB_C if compressed else RGB, "target": DEPTH_C if compressed else DEPTH,
@@ -157,9 +158,11 @@ def _hwm(pid: int) -> int:
 
 
 def _tree_sample(proc, hwm: dict[int, int], ours: set[int]) -> dict[int, int]:
-    """Resident bytes of a psutil process and each of its descendants now (pid -> bytes; any that just exited are
-    left out); updates hwm (pid -> the highest VmHWM seen) and ours (the process and its multiprocessing children:
-    spawn workers, resource tracker)."""
+    """Resident bytes of a psutil process and each of its descendants now, as pid -> bytes.
+
+    Any that just exited are left out. It updates hwm, pid -> the highest VmHWM seen, and ours: the process and its
+    multiprocessing children, spawn workers and resource tracker.
+    """
     import psutil
 
     try:
@@ -196,8 +199,11 @@ sys.exit(code)
 
 
 def convert_once(bag: dict, out: Path, workers: int) -> dict:
-    """One data_tools.rosbag conversion in a fresh process: wall time to the renamed output, paired frames,
-    peak tree RSS (sampled) and the sum of each process's own peak RSS (VmHWM)."""
+    """One data_tools.rosbag conversion in a fresh process, measured.
+
+    Wall time to the renamed output, paired frames, peak tree RSS as sampled, and the sum of each process's own peak RSS
+    (VmHWM).
+    """
     import psutil
 
     out.unlink(missing_ok=True)
@@ -349,10 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                                 b["colour"], "depth_messages": b["depth"], "runs": runs[key], "median": med}
     text = report(res)
     print(text)
-    if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
-    if args.write:
-        replace_section(Path(args.write), text, SECTION)
+    write_results(res, text, args.out, args.write, SECTION, indent=1)
     return 0
 
 

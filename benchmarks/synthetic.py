@@ -38,8 +38,8 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     text = (f"## Synthetic data generation\n\n`python benchmarks/synthetic.py`: {args.num} frames at {h}x{w} with "
             f"{args.workers} worker processes (pool start-up included, file writing not) on {cpu_name()} "
-            f"({os.cpu_count()} logical CPUs): {seconds:.1f} s, {args.num / seconds:.1f} frames/s. Target: 2,000 frames "
-            f"at 120x160 in under 60 s.\n")
+            f"({os.cpu_count()} logical CPUs): {seconds:.1f} s, {args.num / seconds:.1f} frames/s. Target: 2,000 "
+            f"frames at 120x160 in under 60 s.\n")
     print(text)
     if args.write:
         replace_section(args.write, text, "## Synthetic data generation")

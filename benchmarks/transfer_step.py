@@ -65,8 +65,11 @@ PROBE = "matmul probe"
 
 
 class MatmulProbe(nn.Module):
-    """Sanity-check 'loss' of known cost: sum(A @ W) with a constant A and a trainable W, both (n, n); forward is one
-    matmul, backward one more (dW = A^T @ 1). A zero-weighted term keeps the student's backward in the graph."""
+    """Sanity-check 'loss' of known cost: sum(A @ W).
+
+    A is constant and W trainable, both (n, n); forward is one matmul, backward one more (dW = A^T @ 1). A zero-weighted
+    term keeps the student's backward in the graph.
+    """
 
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -142,7 +145,8 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(out)
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
+    """The script's options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
     p.add_argument("--repeats", type=int, default=40, help="wall-clock repeats (each: no loss, crd, crd_dense)")
@@ -152,183 +156,204 @@ def main() -> None:
     p.add_argument("--threads", default="2", help="torch threads; a comma list (e.g. 2,1) runs both parts for each")
     p.add_argument("--write", default="", help="replace (or append) the section in this markdown file")
     p.add_argument("--note", default="", help="paragraph added to the written section (e.g. machine load)")
-    args = p.parse_args()
-    cfg = load_config(args.config)
-    thread_counts = [int(v) for v in args.threads.split(",")]
-    torch.set_num_threads(thread_counts[0])
-    torch.manual_seed(0)
-    load_before = os.getloadavg()[0]
-    h, w = (int(v) for v in cfg.data.synthetic.size.split("x"))
-    b, t = cfg.transfer.batch_size, cfg.transfer
-    teacher = Segmenter(build_backbone(cfg.teacher.net.arch, 3), 12).eval()
-    student = build_backbone(cfg.student.arch, 2)
-    rgb, depth = torch.randn(b, 3, h, w), torch.randn(b, 2, h, w)
-    index = torch.randint(0, args.num_samples, (b,))
-    distillers: dict[str, nn.Module] = {
-        m: DISTILLERS[m](student.out_channels, teacher.backbone.out_channels, args.num_samples, getattr(t, m))
-        for m in METHODS}
-    distillers[PROBE] = MatmulProbe(args.probe_size)
+    return p
 
-    def adamw(params):
-        return torch.optim.AdamW(list(params), lr=t.lr, weight_decay=t.weight_decay)
 
-    # ------------------------------------------------------------------ 1. profiler attribution
-    # one AdamW for the student and one per distiller (same hyper-parameters), so the distiller's update is its own call
-    opt_student = adamw(student.parameters())
-    opt_distill = {m: adamw(d.parameters()) for m, d in distillers.items()}
+class StepBench:
+    """The config's teacher, student and distillers on one random batch, timed with and without the profiler."""
 
-    def profiled_step(method: str) -> None:
+    def __init__(self, cfg, num_samples: int, probe_size: int) -> None:
+        torch.manual_seed(0)
+        h, w = (int(v) for v in cfg.data.synthetic.size.split("x"))
+        b, self.t = cfg.transfer.batch_size, cfg.transfer
+        self.teacher = Segmenter(build_backbone(cfg.teacher.net.arch, 3), 12).eval()
+        self.student = build_backbone(cfg.student.arch, 2)
+        self.rgb, self.depth = torch.randn(b, 3, h, w), torch.randn(b, 2, h, w)
+        self.index = torch.randint(0, num_samples, (b,))
+        self.distillers: dict[str, nn.Module] = {
+            m: DISTILLERS[m](self.student.out_channels, self.teacher.backbone.out_channels, num_samples,
+                             getattr(self.t, m))
+            for m in METHODS}
+        self.distillers[PROBE] = MatmulProbe(probe_size)
+        self.names = list(self.distillers)
+        # one AdamW for the student and one per distiller (same hyper-parameters): the distiller's update is its own
+        self.opt_student = self.adamw(self.student.parameters())
+        self.opt_distill = {m: self.adamw(d.parameters()) for m, d in self.distillers.items()}
+        self.probe = self.distillers[PROBE]
+        with torch.no_grad():
+            feat_shape = self.student(self.depth)[-1].shape
+        self.fake_feats = [torch.randn(feat_shape, requires_grad=True)]
+        self.probe_opt = self.adamw(self.probe.parameters())
+
+    def adamw(self, params) -> torch.optim.AdamW:
+        return torch.optim.AdamW(list(params), lr=self.t.lr, weight_decay=self.t.weight_decay)
+
+    def profiled_step(self, method: str) -> None:
+        """One step of `method` with the ranges the attribution reads."""
         with record_function("step"):
             with torch.no_grad():
-                t_feats = teacher.backbone(rgb)
-            s_feats = student(depth)
+                t_feats = self.teacher.backbone(self.rgb)
+            s_feats = self.student(self.depth)
             with record_function("distill_loss"):
-                loss = distillers[method](s_feats, t_feats, index)
-            opt_student.zero_grad(set_to_none=True)
-            opt_distill[method].zero_grad(set_to_none=True)
+                loss = self.distillers[method](s_feats, t_feats, self.index)
+            self.opt_student.zero_grad(set_to_none=True)
+            self.opt_distill[method].zero_grad(set_to_none=True)
             loss.backward()
-            opt_student.step()
+            self.opt_student.step()
             with record_function("distill_opt"):
-                opt_distill[method].step()
+                self.opt_distill[method].step()
 
-    names = list(distillers)
-    probe = distillers[PROBE]
-    with torch.no_grad():
-        feat_shape = student(depth)[-1].shape
-    fake_feats = [torch.randn(feat_shape, requires_grad=True)]
-    probe_opt = adamw(probe.parameters())
+    def probe_fwd_bwd(self) -> None:
+        self.probe.w.grad = None
+        self.probe(self.fake_feats, None, self.index).backward()
 
-    def probe_fwd_bwd() -> None:
-        probe.w.grad = None
-        probe(fake_feats, None, index).backward()
+    def profile_steps(self, threads: int, steps: int) -> tuple[dict[str, list[dict]], float, float]:
+        """Per-step attributions of `steps` interleaved profiled steps per method, and the probe's timed alone.
 
-    def profile_steps(threads: int) -> tuple[dict[str, list[dict]], float, float]:
-        """Per-step attributions of `profile_steps` interleaved profiled steps per method, and the probe's
-        forward + backward and AdamW step timed alone (s)."""
+        The probe's forward + backward and its AdamW step are timed without the profiler, in seconds.
+        """
         torch.set_num_threads(threads)
         for _ in range(2):  # warm-up (and, the first time, the optimisers' state initialisation)
-            for m in names:
-                profiled_step(m)
+            for m in self.names:
+                self.profiled_step(m)
         order = []
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(args.profile_steps):
-                for m in names:
-                    profiled_step(m)
+            for _ in range(steps):
+                for m in self.names:
+                    self.profiled_step(m)
                     order.append(m)
-        steps = sorted((e for e in prof.events() if e.name == "step" and e.cpu_parent is None),
+        found = sorted((e for e in prof.events() if e.name == "step" and e.cpu_parent is None),
                        key=lambda e: e.time_range.start)
-        if len(steps) != len(order):
-            raise RuntimeError(f"found {len(steps)} step ranges, ran {len(order)} steps")
-        res: dict[str, list[dict]] = {m: [] for m in names}
-        for m, evt in zip(order, steps):
-            res[m].append(attribute(evt, sum(1 for q in distillers[m].parameters() if q.requires_grad)))
+        if len(found) != len(order):
+            raise RuntimeError(f"found {len(found)} step ranges, ran {len(order)} steps")
+        res: dict[str, list[dict]] = {m: [] for m in self.names}
+        for m, evt in zip(order, found):
+            res[m].append(attribute(evt, sum(1 for q in self.distillers[m].parameters() if q.requires_grad)))
         # sanity check: the probe's forward + backward and AdamW step timed alone, no profiler
-        probe_fwd_bwd()
-        probe_opt.step()
-        iso_loss = median_time(probe_fwd_bwd, 2 * args.profile_steps)
-        iso_opt = median_time(probe_opt.step, 2 * args.profile_steps)
+        self.probe_fwd_bwd()
+        self.probe_opt.step()
+        iso_loss = median_time(self.probe_fwd_bwd, 2 * steps)
+        iso_opt = median_time(self.probe_opt.step, 2 * steps)
         return res, iso_loss, iso_opt
 
-    runs = {th: profile_steps(th) for th in thread_counts}
+    def wall_clock(self, threads: int, repeats: int, opt: torch.optim.Optimizer) -> dict:
+        """Unprofiled step times of no loss and each distiller, interleaved, after three warm-up rounds.
 
-    # ------------------------------------------------------------------ 2. wall clock
-    params = [*student.parameters(), *(q for m in METHODS for q in distillers[m].parameters())]
-    opt = adamw(params)
-
-    def step(method: str | None) -> float:
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            t_feats = teacher.backbone(rgb)
-        s_feats = student(depth)
-        loss = distillers[method](s_feats, t_feats, index) if method else s_feats[-1].mean() * 0
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return time.perf_counter() - t0
-
-    wall_names = [None, *METHODS]
-
-    def wall_clock(threads: int) -> dict:
+        `opt` is one AdamW over the student and the distillers.
+        """
         torch.set_num_threads(threads)
-        times: dict = {n: [] for n in wall_names}
+
+        def step(method: str | None) -> float:
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                t_feats = self.teacher.backbone(self.rgb)
+            s_feats = self.student(self.depth)
+            loss = self.distillers[method](s_feats, t_feats, self.index) if method else s_feats[-1].mean() * 0
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return time.perf_counter() - t0
+
+        names = [None, *METHODS]
+        times: dict = {n: [] for n in names}
         for _ in range(3):
-            for n in wall_names:
+            for n in names:
                 step(n)
-        for _ in range(args.repeats):
-            for n in wall_names:
+        for _ in range(repeats):
+            for n in names:
                 times[n].append(step(n))
         return times
 
-    walls = {th: wall_clock(th) for th in thread_counts}
-    load_after = os.getloadavg()[0]
 
-    # ------------------------------------------------------------------ report
-    def attributed(r: dict) -> float:
-        return r["fwd"] + r["bwd"] + r["opt"]
+def _attributed(r: dict) -> float:
+    return r["fwd"] + r["bwd"] + r["opt"]
 
-    def med(rs: list[dict], key) -> float:
-        return statistics.median(key(r) if callable(key) else r[key] for r in rs) / 1e3  # ms
 
-    def shares(rs: list[dict]) -> tuple[float, float, float, float]:
-        per_step = [100 * attributed(r) / r["step"] for r in rs]
-        summed = 100 * sum(map(attributed, rs)) / sum(r["step"] for r in rs)
-        return summed, statistics.median(per_step), min(per_step), max(per_step)
+def _med(rs: list[dict], key) -> float:
+    """The median over the steps of `key` (a field or a function of the step), in ms."""
+    return statistics.median(key(r) if callable(key) else r[key] for r in rs) / 1e3
 
+
+def _shares(rs: list[dict]) -> tuple[float, float, float, float]:
+    """The loss's share of a step in %: summed over the steps, and the median, min and max of the steps' own."""
+    per_step = [100 * _attributed(r) / r["step"] for r in rs]
+    summed = 100 * sum(map(_attributed, rs)) / sum(r["step"] for r in rs)
+    return summed, statistics.median(per_step), min(per_step), max(per_step)
+
+
+def _intro(args: argparse.Namespace, cfg, loads: tuple[float, float]) -> list[str]:
+    """The heading, the setting, and what the profiler table's columns mean."""
+    h, w = (int(v) for v in cfg.data.synthetic.size.split("x"))
+    b, t = cfg.transfer.batch_size, cfg.transfer
     n = args.profile_steps
     cmd = f"python benchmarks/transfer_step.py --repeats {args.repeats} --profile-steps {n} --threads {args.threads}"
-    lines = [f"{SECTION} ({cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__})", "",
-             f"`{cmd}`. Config {Path(args.config).name}: batch {b}, {h}x{w}, student {cfg.student.arch}, teacher "
-             f"{cfg.teacher.net.arch}; `crd` with {args.num_samples} bank rows, K = {t.crd.num_negatives}, "
-             f"negatives {t.crd.negatives}; `crd_dense` with {t.crd_dense.num_locations} locations per frame "
-             f"({b * t.crd_dense.num_locations} in the batch). A step = teacher forward (no grad) + student forward + "
-             f"loss + backward + AdamW. 1-minute load average {load_before:.1f} before, {load_after:.1f} after.", "",
-             f"### Profiler attribution ({n} profiled steps per method, interleaved)", "",
-             "Per step, from that step's torch.profiler (CPU) events: **forward** = the `distill_loss` "
-             "record_function range around the distiller call (its ops, the Python glue between them and, for "
-             "`crd`, the memory-bank and Z updates done inside forward; in brackets the ops alone); **backward** = "
-             "the autograd nodes the loss created (evaluate_function events whose sequence_nr matches a forward op "
-             "inside the range) plus the AccumulateGrad of the distiller's parameters (the one right after the node "
-             "producing the gradient); **AdamW** = the update of the distiller's parameters (a second AdamW instance "
-             "in a `distill_opt` range). Top-level events only, so nothing is counted twice. Step = the range "
-             "around the whole step. Not attributed: zero_grad (set_to_none). The profiler's per-op overhead is inside "
-             "the times, relatively heavier on the loss's small ops than on the convolutions, so shares are, if "
-             "anything, high. Times: medians over the profiled steps, ms of main-thread wall time.", "",
-             "| threads | method | step | loss forward (ops only) | loss backward | distiller AdamW | attributed | "
+    return [f"{SECTION} ({cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__})", "",
+            f"`{cmd}`. Config {Path(args.config).name}: batch {b}, {h}x{w}, student {cfg.student.arch}, teacher "
+            f"{cfg.teacher.net.arch}; `crd` with {args.num_samples} bank rows, K = {t.crd.num_negatives}, "
+            f"negatives {t.crd.negatives}; `crd_dense` with {t.crd_dense.num_locations} locations per frame "
+            f"({b * t.crd_dense.num_locations} in the batch). A step = teacher forward (no grad) + student forward + "
+            f"loss + backward + AdamW. 1-minute load average {loads[0]:.1f} before, {loads[1]:.1f} after.", "",
+            f"### Profiler attribution ({n} profiled steps per method, interleaved)", "",
+            "Per step, from that step's torch.profiler (CPU) events: **forward** = the `distill_loss` "
+            "record_function range around the distiller call (its ops, the Python glue between them and, for "
+            "`crd`, the memory-bank and Z updates done inside forward; in brackets the ops alone); **backward** = "
+            "the autograd nodes the loss created (evaluate_function events whose sequence_nr matches a forward op "
+            "inside the range) plus the AccumulateGrad of the distiller's parameters (the one right after the node "
+            "producing the gradient); **AdamW** = the update of the distiller's parameters (a second AdamW instance "
+            "in a `distill_opt` range). Top-level events only, so nothing is counted twice. Step = the range "
+            "around the whole step. Not attributed: zero_grad (set_to_none). The profiler's per-op overhead is "
+            "inside the times, relatively heavier on the loss's small ops than on the convolutions, so shares are, "
+            "if anything, high. Times: medians over the profiled steps, ms of main-thread wall time.", ""]
+
+
+def _profiler_table(runs: dict, names: list[str], probe_size: int) -> list[str]:
+    """Per thread count and method: the step, the loss's parts, and its share; then the backward nodes seen."""
+    lines = ["| threads | method | step | loss forward (ops only) | loss backward | distiller AdamW | attributed | "
              "share (summed) | share (median of steps, min-max) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for th, (res, _, _) in runs.items():
         for m in names:
-            label = f"`{m}`" if m in METHODS else f"{m} (n = {args.probe_size}, sanity check)"
-            summed, mid, lo, hi = shares(res[m])
-            lines.append(f"| {th} | {label} | {med(res[m], 'step'):.1f} | {med(res[m], 'fwd'):.2f} "
-                         f"({med(res[m], 'fwd_ops'):.2f}) | {med(res[m], 'bwd'):.2f} | {med(res[m], 'opt'):.2f} | "
-                         f"{med(res[m], attributed):.2f} | {summed:.1f}% | {mid:.1f}% ({lo:.1f}-{hi:.1f}) |")
-    first = runs[thread_counts[0]][0]
-    lines += ["", "Backward nodes attributed: " + "; ".join(
+            label = f"`{m}`" if m in METHODS else f"{m} (n = {probe_size}, sanity check)"
+            summed, mid, lo, hi = _shares(res[m])
+            lines.append(f"| {th} | {label} | {_med(res[m], 'step'):.1f} | {_med(res[m], 'fwd'):.2f} "
+                         f"({_med(res[m], 'fwd_ops'):.2f}) | {_med(res[m], 'bwd'):.2f} | {_med(res[m], 'opt'):.2f} | "
+                         f"{_med(res[m], _attributed):.2f} | {summed:.1f}% | {mid:.1f}% ({lo:.1f}-{hi:.1f}) |")
+    first = next(iter(runs.values()))[0]
+    return lines + ["", "Backward nodes attributed: " + "; ".join(
         f"`{m}`: " + ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(first[m][0]["bwd_nodes"].items()))
         for m in names) + " (one step); the AccumulateGrad of each distiller parameter is added.", ""]
+
+
+def _checks(runs: dict, probe_size: int) -> list[str]:
+    """The probe's attributed times against its times alone, then each distiller against the target."""
+    lines = []
     for th, (res, iso_loss, iso_opt) in runs.items():
-        probe_loss = med(res[PROBE], lambda r: r["fwd"] + r["bwd"])
-        probe_opt_ms = med(res[PROBE], "opt")
+        probe_loss = _med(res[PROBE], lambda r: r["fwd"] + r["bwd"])
+        probe_opt_ms = _med(res[PROBE], "opt")
         lines += [f"Sanity check, {th} thread(s): the {PROBE}'s attributed forward + backward {probe_loss:.2f} ms "
                   f"against {1e3 * iso_loss:.2f} ms timed alone without the profiler "
-                  f"({probe_loss / (1e3 * iso_loss):.2f}x); AdamW on its {args.probe_size}x{args.probe_size} "
+                  f"({probe_loss / (1e3 * iso_loss):.2f}x); AdamW on its {probe_size}x{probe_size} "
                   f"parameter {probe_opt_ms:.2f} ms against {1e3 * iso_opt:.2f} ms alone "
                   f"({probe_opt_ms / (1e3 * iso_opt):.2f}x).", ""]
     for th, (res, _, _) in runs.items():
         verdicts = []
         for m in METHODS:
-            summed, mid, _, _ = shares(res[m])
+            summed, mid, _, _ = _shares(res[m])
             verdicts.append(f"`{m}` {mid:.1f}% (summed {summed:.1f}%): "
                             + ("within" if max(summed, mid) <= TARGET else "above"))
         lines += [f"Target (the loss and its memory update add at most {TARGET:g}% to a step), {th} thread(s): "
                   + "; ".join(verdicts) + ".", ""]
-    lines += [f"### Wall clock ({args.repeats} interleaved repeats per thread count, no profiler)", "",
-              "Each distiller's step against the same step with a zero loss on the student features (one AdamW over "
-              "student and distillers); 'added' is the median of the per-repeat differences (each repeat runs the "
-              "three steps back to back). Differences of whole steps: sensitive to run-to-run variation of the "
-              "convolutions on a shared CPU.", "",
-              "| threads | step | median s | added by the loss |", "|---|---|---|---|"]
+    return lines
+
+
+def _wall_table(walls: dict, runs: dict, repeats: int) -> list[str]:
+    """Each distiller's unprofiled step against the step without a loss, and the profiler's overhead."""
+    lines = [f"### Wall clock ({repeats} interleaved repeats per thread count, no profiler)", "",
+             "Each distiller's step against the same step with a zero loss on the student features (one AdamW over "
+             "student and distillers); 'added' is the median of the per-repeat differences (each repeat runs the "
+             "three steps back to back). Differences of whole steps: sensitive to run-to-run variation of the "
+             "convolutions on a shared CPU.", "",
+             "| threads | step | median s | added by the loss |", "|---|---|---|---|"]
     for th, times in walls.items():
         base = statistics.median(times[None])
         lines.append(f"| {th} | teacher fwd + student fwd/bwd + AdamW (no loss) | {base:.4f} | - |")
@@ -337,16 +362,30 @@ def main() -> None:
             added = statistics.median(a - b for a, b in zip(times[m], times[None]))
             lines.append(f"| {th} | + `{m}` {what} | {statistics.median(times[m]):.4f} | "
                          f"{100 * added / base:+.1f}% |")
-    lines += ["", "Profiler overhead, profiled against unprofiled `crd` step (medians): " + "; ".join(
-        f"{th} thread(s) {med(runs[th][0]['crd'], 'step'):.1f} against "
-        f"{1e3 * statistics.median(walls[th]['crd']):.1f} ms" for th in thread_counts) + ".", ""]
+    return lines + ["", "Profiler overhead, profiled against unprofiled `crd` step (medians): " + "; ".join(
+        f"{th} thread(s) {_med(runs[th][0]['crd'], 'step'):.1f} against "
+        f"{1e3 * statistics.median(walls[th]['crd']):.1f} ms" for th in walls) + ".", ""]
+
+
+def main() -> None:
+    """Both parts for each thread count, then the section printed and written where asked."""
+    args = _parser().parse_args()
+    cfg = load_config(args.config)
+    thread_counts = [int(v) for v in args.threads.split(",")]
+    torch.set_num_threads(thread_counts[0])
+    load_before = os.getloadavg()[0]
+    bench = StepBench(cfg, args.num_samples, args.probe_size)
+    runs = {th: bench.profile_steps(th, args.profile_steps) for th in thread_counts}
+    opt = bench.adamw([*bench.student.parameters(), *(q for m in METHODS for q in bench.distillers[m].parameters())])
+    walls = {th: bench.wall_clock(th, args.repeats, opt) for th in thread_counts}
+    lines = _intro(args, cfg, (load_before, os.getloadavg()[0])) + _profiler_table(runs, bench.names, args.probe_size)
+    lines += _checks(runs, args.probe_size) + _wall_table(walls, runs, args.repeats)
     if args.note:
         lines += [args.note.strip(), ""]
     text = "\n".join(lines)
     print(text)
     if args.write:
         replace_section(args.write, text, SECTION)
-
 
 if __name__ == "__main__":
     main()

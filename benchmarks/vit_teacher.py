@@ -115,8 +115,10 @@ def frozen_teacher(arch: str, h: int, w: int, kwargs: dict) -> HeadlessTeacher:
 
 
 def make_case(spec: dict, device: torch.device, channels_last: bool = False) -> Case:
-    """The teacher forward and the whole transfer step of `spec` (teacher, student, size, batch, amp, grad_mode,
-    teacher_kwargs) on fixed random inputs, seed 0."""
+    """The teacher forward and the whole transfer step of `spec` on fixed random inputs, seed 0.
+
+    `spec` names teacher, student, size, batch, amp, grad_mode and teacher_kwargs.
+    """
     h, w = spec["size"]
     cuda = device.type == "cuda"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -212,8 +214,10 @@ def bench_case(spec: dict, device: torch.device, repeats: int, warmup: int, chan
 
 def gpu_suite_row(device: torch.device, size: tuple[int, int], batch: int, repeats: int, warmup: int, amp: bool,
                   tiny: bool, log: Callable[[str], None] = print) -> dict:
-    """benchmarks/gpu_suite.py's ViT row: a head-less ViT-B/14 teacher -> resnet18 student, crd_dense, channels_last
-    (--tiny: the tiny ViT)."""
+    """benchmarks/gpu_suite.py's ViT row: a head-less ViT-B/14 teacher -> resnet18 student.
+
+    With crd_dense and channels_last; --tiny uses the tiny ViT.
+    """
     spec = {"teacher": GPU_VIT, "teacher_kwargs": TINY_VIT if tiny else {}, "student": GPU_STUDENT, "size": size,
             "batch": batch, "amp": amp, "grad_mode": "no_grad"}
     row = bench_case(spec, device, repeats, warmup, channels_last=True)
@@ -293,8 +297,11 @@ def probe_in_subprocess(spec: dict, threads: int) -> dict:
 
 
 def cpu_times() -> tuple[float, float] | None:
-    """(busy seconds of the whole machine from /proc/stat, user + system seconds of this process and its finished
-    children, the memory probes); None off Linux."""
+    """CPU seconds so far, for the machine and for this process; None off Linux.
+
+    The busy seconds of the whole machine from /proc/stat, and the user + system seconds of this process and its
+    finished children, the memory probes.
+    """
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     except (OSError, ValueError, IndexError):

@@ -1,6 +1,8 @@
 """Atomic file writes: write beside the target, rename over it at the end; nothing half-written is ever left.
+
 Finished files get the mode a plain open() would give them (0666 less the umask), like every other output. A full
-disk (quota, file-size limit) is reported as DiskFullError naming the target."""
+disk (quota, file-size limit) is reported as DiskFullError naming the target.
+"""
 from __future__ import annotations
 
 import io
@@ -32,8 +34,10 @@ def output_mode() -> int:
 
 
 def temp_path_beside(path: Path) -> Path:
-    """A fresh hidden temp file next to `path` (so the final os.replace stays on one filesystem), already given the
-    output mode: mkstemp makes it 0600, which would otherwise survive the rename."""
+    """Return a fresh hidden temp file next to `path`, so the final os.replace stays on one filesystem.
+
+    It already has the output mode: mkstemp makes it 0600, which would otherwise survive the rename.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -43,8 +47,10 @@ def temp_path_beside(path: Path) -> Path:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path to write; on success it replaces `path` (output mode), on any exception it is deleted (a
-    full disk, quota or file-size limit then raises DiskFullError naming `path`)."""
+    """Yield a temp path to write; on success it replaces `path`, on any exception it is deleted.
+
+    The finished file gets the output mode. A full disk, quota or file-size limit raises DiskFullError naming `path`.
+    """
     path = Path(path)
     try:
         tmp = temp_path_beside(path)
@@ -72,9 +78,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint (torch is
-    imported here, so this module stays importable without it). The bytes are made in memory and written with a
-    plain write, whose OSError says ENOSPC/EFBIG (torch's own writer only says "unexpected pos")."""
+    """Save with torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint.
+
+    torch is imported here, so this module stays importable without it. The bytes are made in memory and written with a
+    plain write, whose OSError says ENOSPC/EFBIG (torch's own writer only says "unexpected pos").
+    """
     import torch
 
     buffer = io.BytesIO()

@@ -1,5 +1,8 @@
-"""The command line of run_transfer.py, and the config it runs. Free of torch: a wrong config or a wrong
---resume folder is refused in well under a second, before the heavy imports of a run."""
+"""The command line of run_transfer.py, and the config it runs.
+
+Free of torch: a wrong config or a wrong --resume folder is refused in well under a second, before the heavy
+imports of a run.
+"""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +20,7 @@ DATA_RECORD = "data_fingerprint.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line of run_transfer.py."""
     p = argparse.ArgumentParser(
         description="Distil a frozen source-sensor teacher (RGB) into a target-sensor student (depth) with CRD, "
                     "then judge it on downstream segmentation. With no arguments it runs configs/default.yaml on "
@@ -56,8 +60,11 @@ def run_config(args: argparse.Namespace) -> Config:
 
 
 def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
-    """The run folder --reuse-cells names, checked: written by run_transfer.py (it has cells/), not this run's own
-    folder (a new run moves that aside), not with --resume (which reuses its own cells). ConfigError otherwise."""
+    """Return the run folder --reuse-cells names, checked; None without the option.
+
+    It must be written by run_transfer.py (it has cells/), not this run's own folder (a new run moves that aside),
+    and not given with --resume (which reuses its own cells). ConfigError otherwise.
+    """
     reuse = args.reuse_cells
     if reuse is None:
         return None
@@ -75,15 +82,18 @@ def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
 
 
 def check_outputs(cfg: Config) -> None:
-    """The folders a run writes (the run folder; the teacher cache when the teacher is trained) are folders this
-    user can write on a disk with room, checked before any data or training (UserError otherwise)."""
+    """Check that the folders a run writes can be written, on a disk with room; UserError otherwise.
+
+    These are the run folder, and the teacher cache when the teacher is trained. The check comes before any data
+    or training.
+    """
     check_output_dir(Path(cfg.output_dir) / cfg.name, "run folder (output_dir/name)")
     if teacher_head(cfg) == "train":
         check_output_dir(cfg.teacher.cache_dir, "teacher cache folder (teacher.cache_dir)")
 
 
 def data_record(data: Any) -> dict[str, dict[str, str]]:
-    """{split: {"path": file, "fingerprint": content fingerprint}} of a run's data (crossmodal.data.files.DataFiles)."""
+    """Return each split's file and content fingerprint of a run's data (crossmodal.data.files.DataFiles)."""
     return {split: {"path": str(getattr(data, split).path), "fingerprint": fp}
             for split, fp in sorted(data.fingerprints.items())}
 
@@ -95,8 +105,11 @@ def save_data_record(run_dir: Path, data: Any, is_main: bool) -> None:
 
 
 def check_resume_data(args: argparse.Namespace, data: Any) -> None:
-    """With --resume: the run's data must be the data it started on (the same content fingerprint per split, wherever
-    the files lie); ConfigError naming the changed file, before any work, otherwise."""
+    """Check, with --resume, that the run's data are the data it started on.
+
+    Each split must have the same content fingerprint, wherever the files lie; otherwise a ConfigError names the
+    changed file, before any work.
+    """
     if args.resume is None:
         return
     record = args.resume / DATA_RECORD

@@ -1,5 +1,8 @@
-"""Colours for class-id maps and depth: a deterministic, maximally distinct class palette (black is kept for ignored
-pixels) and a turbo depth map; used by the report figures, the dataset inspector and crossmodal-predict overlays."""
+"""Colours for class-id maps and depth: a distinct class palette and a turbo depth map.
+
+The class palette is deterministic and maximally distinct, with black kept for ignored pixels. The report figures,
+the dataset inspector and crossmodal-predict overlays use them.
+"""
 from __future__ import annotations
 
 import math
@@ -23,14 +26,17 @@ _KELLY: tuple[RGB, ...] = (
 
 
 def _to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(N, 3) RGB 0-255 -> (N, 3) CIE Lab."""
+    """Convert (N, 3) RGB in 0-255 to (N, 3) CIE Lab."""
     unit = (np.asarray(rgb, np.float64) / 255.0).astype(np.float32)[None]
     return cv2.cvtColor(unit, cv2.COLOR_RGB2Lab)[0].astype(np.float64)
 
 
 @lru_cache(maxsize=32)
 def _glasbey(n: int) -> np.ndarray:
-    """Kelly's colours, then greedy farthest-point colours in CIE Lab (Glasbey et al. 2007) away from black and white."""
+    """Kelly's colours, then greedy farthest-point colours in CIE Lab, away from black and white.
+
+    The greedy step follows Glasbey et al. 2007.
+    """
     if n <= len(_KELLY):
         out = np.array(_KELLY[:n], np.uint8)
         out.setflags(write=False)
@@ -62,16 +68,21 @@ def _glasbey(n: int) -> np.ndarray:
 
 
 def class_palette(num_classes: int) -> np.ndarray:
-    """(C, 3) uint8 RGB colours, deterministic and maximally distinct, none black (black marks ignored pixels)."""
+    """Return (C, 3) uint8 RGB colours, deterministic and maximally distinct, none black.
+
+    Black marks ignored pixels.
+    """
     if int(num_classes) < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     return _glasbey(int(num_classes)).copy()
 
 
 def colorize_label(label: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
-    """Map an (H, W) class-id map to (H, W, 3) uint8 RGB with `class_palette`; ignored pixels become black. The
-    ignore value defaults to the map's own: 255 in uint8 maps, 65535 in uint16 and in-memory ones
-    (crossmodal.data.labels.ignore_of)."""
+    """Map an (H, W) class-id map to (H, W, 3) uint8 RGB with `class_palette`; ignored pixels become black.
+
+    The ignore value defaults to the map's own: 255 in uint8 maps, 65535 in uint16 and in-memory ones
+    (crossmodal.data.labels.ignore_of).
+    """
     label = np.asarray(label)
     if label.ndim != 2:
         raise ValueError(f"label must be 2-D (H, W), got shape {label.shape}")
@@ -90,7 +101,9 @@ def colorize_label(label: np.ndarray, num_classes: int, ignore_index: int | None
 
 
 def colorize_depth(depth: np.ndarray, max_depth: float | None = None) -> np.ndarray:
-    """Map (H, W) depth in metres to (H, W, 3) uint8 RGB with the turbo colormap (near blue, far red); holes black.
+    """Map (H, W) depth in metres to (H, W, 3) uint8 RGB with the turbo colormap; holes black.
+
+    Near is blue, far is red.
 
     Holes are zeros and non-finite values; ``max_depth`` defaults to the largest valid depth.
     """
@@ -119,13 +132,16 @@ def colorize_depth(depth: np.ndarray, max_depth: float | None = None) -> np.ndar
 
 def overlay(base: np.ndarray, label: np.ndarray, num_classes: int, alpha: float = 0.5,
             ignore_index: int | None = None) -> np.ndarray:
-    """`base` (H, W, 3) uint8 RGB blended with the class colours of `label`; ignored pixels (by default the map's
-    own ignore value, as colorize_label) keep the base image."""
+    """Return `base`, (H, W, 3) uint8 RGB, blended with the class colours of `label`.
+
+    Ignored pixels keep the base image; the ignore value defaults to the map's own, as in colorize_label.
+    """
     if ignore_index is None and np.issubdtype(np.asarray(label).dtype, np.integer):
         ignore_index = ignore_of(label)
     colours = colorize_label(label, num_classes, ignore_index)
     if base.shape != colours.shape or base.dtype != np.uint8:
-        raise ValueError(f"base must be uint8 (H, W, 3) of the label's size {colours.shape}, got {base.dtype} {base.shape}")
+        raise ValueError(f"base must be uint8 (H, W, 3) of the label's size {colours.shape}, got {base.dtype} "
+                         f"{base.shape}")
     out = np.round((1.0 - alpha) * base.astype(np.float32) + alpha * colours.astype(np.float32)).astype(np.uint8)
     keep = np.asarray(label) == ignore_index
     out[keep] = base[keep]

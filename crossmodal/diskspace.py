@@ -1,5 +1,8 @@
-"""Full disks: recognise "no space" however a library wraps it, name the file that could not be written and say
-what to do, close HDF5 files whose writes failed without a crash, and check free space against what will be written.
+"""Full disks: recognise them, say so clearly, and check free space before writing.
+
+"No space" is recognised however a library wraps it; the message names the file that could not be written and says
+what to do. HDF5 files whose writes failed are closed without a crash, and free space is checked against what will
+be written.
 
 Output folders are checked before any work: a folder that is a file, cannot be written, or sits on a disk without
 room for what the run will write is refused at start with one line, not found out after the training it was to keep.
@@ -50,8 +53,10 @@ def output_name(path: str | os.PathLike) -> Path:
 
 
 class DiskFullError(UserError):
-    """A file could not be written because its disk, the user's quota or the file-size limit is full; what was being
-    written is removed, and the message names the file and what to do."""
+    """A file could not be written because its disk, the user's quota or the file-size limit is full.
+
+    What was being written is removed, and the message names the file and what to do.
+    """
 
     def __init__(self, path: str | os.PathLike, code: int, removed: bool = True) -> None:
         reason, fix = DISK_FULL[code]
@@ -62,8 +67,11 @@ class DiskFullError(UserError):
 
 
 def disk_full_errno(err: BaseException) -> int | None:
-    """ENOSPC, EDQUOT or EFBIG when `err` (or an exception it was raised from or during) is a write refused for want
-    of space, read from the errno or from the text of h5py's error stack; None for every other error."""
+    """Return ENOSPC, EDQUOT or EFBIG when `err` is a write refused for want of space; None otherwise.
+
+    An exception `err` was raised from or during counts too. The errno is read from the error, or from the text of
+    h5py's error stack.
+    """
     seen: set[int] = set()
     todo: list[BaseException | None] = [err]
     while todo:
@@ -88,9 +96,11 @@ def disk_full_errno(err: BaseException) -> int | None:
 
 
 def as_disk_full(err: BaseException, path: str | os.PathLike, removed: bool = True) -> DiskFullError | None:
-    """A DiskFullError naming `path` when `err` is a full disk (quota, file-size limit), else None (also for a
-    DiskFullError, which already says it: re-raise that one as it is); `removed`: the caller deletes what was
-    partly written (the message says so)."""
+    """Return a DiskFullError naming `path` when `err` is a full disk, quota or file-size limit; else None.
+
+    A DiskFullError gives None too, since it already says so: re-raise that one as it is. With `removed`, the
+    caller deletes what was partly written, and the message says so.
+    """
     if isinstance(err, DiskFullError):
         return None
     code = disk_full_errno(err)
@@ -98,9 +108,12 @@ def as_disk_full(err: BaseException, path: str | os.PathLike, removed: bool = Tr
 
 
 def abandon_h5(f: h5py.File) -> None:
-    """Close an HDF5 file that is to be deleted (its writes may have failed): its descriptor is first pointed at
-    /dev/null, so the flush HDF5 does on close succeeds into nowhere. Closing it on the full disk would fail again
-    and leave HDF5 holding a half-closed file that crashes the process (SIGSEGV) when touched later or at exit."""
+    """Close an HDF5 file that is to be deleted, whose writes may have failed.
+
+    Its descriptor is first pointed at /dev/null, so the flush HDF5 does on close succeeds into nowhere. Closing it
+    on the full disk would fail again and leave HDF5 holding a half-closed file that crashes the process (SIGSEGV)
+    when touched later or at exit.
+    """
     if not f.id.valid:
         return
     fd = f.id.get_vfd_handle()
@@ -120,9 +133,12 @@ def abandon_h5(f: h5py.File) -> None:
 @contextmanager
 def writing_h5(path: str | os.PathLike, mode: str = "w", *,
                shown: str | os.PathLike | None = None) -> Iterator[h5py.File]:
-    """h5py.File(path, mode) for writing: flushed before it is closed, so a full disk is found while the file can
-    still be abandoned cleanly (abandon_h5); then DiskFullError naming `shown` (the output a staging `path` becomes;
-    default `path`). Other errors pass unchanged, the file closed."""
+    """Open h5py.File(path, mode) for writing, flushed before it is closed.
+
+    The flush finds a full disk while the file can still be abandoned cleanly (abandon_h5); it is then raised as a
+    DiskFullError naming `shown`, the output a staging `path` becomes (default `path`). Other errors pass
+    unchanged, the file closed.
+    """
     import h5py
 
     shown = path if shown is None else shown
@@ -163,8 +179,11 @@ def nearest_existing(path: str | os.PathLike) -> Path:
 
 
 def check_free_space(path: str | os.PathLike, needed: int, what: str, why: str) -> None:
-    """UserError unless the disk of `path` (a file or folder to be written) has `needed` bytes free plus
-    MARGIN_BYTES; `why` says what the estimate counts (e.g. '600 frames x 1.2 MiB, uncompressed')."""
+    """Raise UserError unless the disk of `path`, a file or folder to be written, has `needed` bytes free.
+
+    MARGIN_BYTES is added to `needed`; `why` says what the estimate counts, e.g. '600 frames x 1.2 MiB,
+    uncompressed'.
+    """
     here = nearest_existing(path)
     free = shutil.disk_usage(here if here.is_dir() else here.parent).free
     total = int(needed) + MARGIN_BYTES
@@ -175,7 +194,7 @@ def check_free_space(path: str | os.PathLike, needed: int, what: str, why: str) 
 
 
 def frame_bytes(specs: dict) -> int:
-    """Bytes of one uncompressed sample of a paired file: {name: (per-sample shape, dtype)}."""
+    """Return the bytes of one uncompressed sample of a paired file, given {name: (per-sample shape, dtype)}."""
     import numpy as np
 
     total = 0
@@ -185,9 +204,11 @@ def frame_bytes(specs: dict) -> int:
 
 
 def check_conversion_space(path: str | os.PathLike, frames: int, per_frame: int, what: str = "output file") -> None:
-    """A converter's output `path` (`what`: a file or the folder of several) of `frames` samples of `per_frame` bytes
-    fits on its disk (no compression is assumed, plus 5% and MARGIN_BYTES for HDF5's chunk index and attributes),
-    else UserError saying how much is needed and why."""
+    """Check that a converter's output fits on its disk; UserError saying how much is needed and why otherwise.
+
+    `path` holds `frames` samples of `per_frame` bytes; `what` says whether it is a file or the folder of several.
+    No compression is assumed, plus 5% and MARGIN_BYTES for HDF5's chunk index and attributes.
+    """
     needed = int(frames * per_frame * 1.05)
     check_free_space(path, needed, what, f"{frames} frames x {size_text(per_frame)} per frame, uncompressed, plus 5%")
 
@@ -199,8 +220,10 @@ OPTIMISER_COPIES = 3  # a step checkpoint: the weights and up to two optimiser m
 
 
 def check_output_dir(path: str | os.PathLike, what: str = "output folder", min_free: int = MIN_FREE_BYTES) -> None:
-    """Raise UserError naming `what` and `path` unless `path` is (or can be made as) a writable folder with at least
-    `min_free` bytes free on its disk."""
+    """Raise UserError naming `what` and `path` unless `path` is a writable folder with room on its disk.
+
+    The folder may also be one that can be made; its disk must have at least `min_free` bytes free.
+    """
     path = Path(path)
     here = nearest_existing(path)
     if not here.is_dir():
@@ -216,17 +239,22 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder", min_f
 
 
 def run_cells(cfg: Any) -> int:
-    """How many (method, seed) cells a run writes checkpoints for: the methods and the random-teacher controls for
-    every seed, and every tuning trial for every tune seed."""
+    """Return how many (method, seed) cells a run writes checkpoints for.
+
+    These are the methods and the random-teacher controls for every seed, and every tuning trial for every tune
+    seed.
+    """
     seeds = len(cfg.run_seeds)
     trials = sum(len(settings) for settings in cfg.tune.trials.values()) * len(cfg.tune.seeds)
     return (len(cfg.methods) + len(cfg.controls.random_teacher)) * seeds + trials
 
 
 def run_checkpoint_bytes(cfg: Any, param_bytes: int) -> tuple[int, str]:
-    """(bytes, how they were counted) of a run's checkpoints for a student of `param_bytes`: per cell its transferred
-    and its fine-tuned student, plus the step checkpoints of the stage in progress (checkpoint.keep and the one
-    being written, each the weights with their optimiser state)."""
+    """Return the bytes of a run's checkpoints for a student of `param_bytes`, and how they were counted.
+
+    Per cell: its transferred and its fine-tuned student. Plus the step checkpoints of the stage in progress:
+    checkpoint.keep of them and the one being written, each the weights with their optimiser state.
+    """
     cells = run_cells(cfg)
     steps = cfg.checkpoint.keep + 1 if cfg.checkpoint.every_steps > 0 else 1
     total = cells * 2 * param_bytes + steps * OPTIMISER_COPIES * param_bytes
@@ -236,8 +264,11 @@ def run_checkpoint_bytes(cfg: Any, param_bytes: int) -> tuple[int, str]:
 
 
 def check_run_space(cfg: Any, student: Any) -> None:
-    """UserError naming the run folder unless its disk has room for the run's checkpoints (run_checkpoint_bytes of
-    the built `student`, a torch module) plus the fixed margin; checked before any training."""
+    """Raise UserError naming the run folder unless its disk has room for the run's checkpoints.
+
+    The checkpoints are counted by run_checkpoint_bytes for the built `student`, a torch module, plus the fixed
+    margin; checked before any training.
+    """
     params = sum(p.numel() * p.element_size() for p in student.parameters())
     params += sum(b.numel() * b.element_size() for b in student.buffers())
     needed, why = run_checkpoint_bytes(cfg, params)

@@ -56,8 +56,10 @@ def broadcast_(t: Tensor, src: int = 0) -> Tensor:
 
 
 def max_over_ranks(value: int, device: torch.device | str = "cpu") -> int:
-    """The largest of every rank's `value` (each rank gets the same answer); `value` itself in a single process.
-    `device` must suit the backend (CUDA for NCCL)."""
+    """Return the largest of every rank's `value`, the same on each rank; `value` itself in a single process.
+
+    `device` must suit the backend (CUDA for NCCL).
+    """
     if not is_distributed():
         return value
     t = torch.tensor([value], dtype=torch.int64, device=device)

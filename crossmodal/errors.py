@@ -1,5 +1,7 @@
-"""Errors the product reports to users as one clear line (the command lines catch these, and file errors, only:
-anything else is a bug and keeps its traceback)."""
+"""Errors the product reports to users as one clear line.
+
+The command lines catch these and file errors only: anything else is a bug and keeps its traceback.
+"""
 
 
 class UserError(ValueError):
@@ -21,13 +23,18 @@ def check(cond: bool, key: str, expected: str, value: object) -> None:
 
 
 class NonFiniteLossError(UserError):
-    """A training stage produced a non-finite loss; the message names the stage, epoch, step and loss terms, and the
-    last good checkpoint (which is kept)."""
+    """A training stage produced a non-finite loss.
+
+    The message names the stage, epoch, step and loss terms, and the last good checkpoint, which is kept.
+    """
 
 
 class Preempted(Exception):
-    """The run was stopped by SIGTERM/SIGUSR1 after writing a step checkpoint; the command line exits with
-    `exit_status` (128 + the signal number, as if killed by it) and the message says how to resume."""
+    """The run was stopped by SIGTERM/SIGUSR1 after writing a step checkpoint.
+
+    The command line exits with `exit_status`, 128 + the signal number, as if killed by it; the message says how to
+    resume.
+    """
 
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)

@@ -25,7 +25,10 @@ __all__ = ["ConfusionMatrix", "segmentation_metrics"]
 
 
 class ConfusionMatrix:
-    """Accumulates a (C, C) int64 confusion matrix (rows = ground truth, cols = prediction), ignoring `ignore_index`."""
+    """Accumulates a (C, C) int64 confusion matrix, ignoring `ignore_index`.
+
+    Rows are the ground truth, columns the prediction.
+    """
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
                  device: torch.device | str | None = None) -> None:
@@ -41,7 +44,7 @@ class ConfusionMatrix:
 
     @property
     def matrix(self) -> torch.Tensor:
-        """The accumulated (C, C) int64 counts (the live tensor; clone it before modifying)."""
+        """The accumulated (C, C) int64 counts: the live tensor, so clone it before modifying."""
         return self._matrix
 
     def reset(self) -> None:
@@ -55,7 +58,8 @@ class ConfusionMatrix:
         range check on ``pred`` (to raise early) and the ones inside ``torch.bincount``.
         """
         if not isinstance(pred, torch.Tensor) or not isinstance(target, torch.Tensor):
-            raise TypeError(f"pred and target must be torch.Tensor, got {type(pred).__name__} and {type(target).__name__}")
+            raise TypeError(f"pred and target must be torch.Tensor, got {type(pred).__name__} and "
+                            f"{type(target).__name__}")
         if pred.shape != target.shape:
             raise ValueError(f"pred and target shapes differ: pred {tuple(pred.shape)} vs target {tuple(target.shape)}")
         if pred.device != target.device:
@@ -94,7 +98,7 @@ def _opt(x: float, ok: bool) -> float | None:
 
 
 def segmentation_metrics(confusion: np.ndarray | torch.Tensor, class_names: Sequence[str]) -> dict[str, Any]:
-    """Summarise a (C, C) confusion matrix (rows = GT) as JSON-ready mIoU / accuracy scores, all in [0, 1]."""
+    """Summarise a (C, C) confusion matrix, rows the ground truth, as JSON-ready mIoU and accuracy scores in [0, 1]."""
     if isinstance(confusion, torch.Tensor):
         confusion = confusion.detach().cpu().numpy()
     cm = np.asarray(confusion)

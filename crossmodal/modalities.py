@@ -50,6 +50,7 @@ class PairTransform:
         self._aug: tuple[tuple[str, ...], A.Compose] | None = None
 
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch, which with the seed and the sample index fixes each sample's augmentation."""
         self.epoch = epoch
 
     def _compose(self, keys: tuple[str, ...]) -> A.Compose:
@@ -66,7 +67,8 @@ class PairTransform:
             keys = tuple(arrays)
             h, w = arrays[keys[0]].shape[:2]
             compose = self._compose(keys)
-            compose.set_random_seed(int(np.random.SeedSequence([self.seed, self.epoch, int(sample["index"])]).generate_state(1)[0]))
+            stream = np.random.SeedSequence([self.seed, self.epoch, int(sample["index"])])
+            compose.set_random_seed(int(stream.generate_state(1)[0]))
             out = compose(image=np.zeros((h, w, 1), np.uint8), **arrays)
             arrays = {k: out[k] for k in keys}
         result: dict = {"index": sample["index"]}

@@ -1,8 +1,11 @@
-"""Run bookkeeping: the Accelerator, the run folder, the log file, and what produced the numbers.
+"""Run bookkeeping: the Accelerator and its trackers, the run folder, the log file, and what produced the numbers.
 
-torch and Accelerate load inside the functions that use them, so `cpu_name` serves torch-free benchmarks too."""
+torch and Accelerate load inside the functions that use them, so `cpu_name` serves torch-free benchmarks and
+`check_trackers` serves config checking.
+"""
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import platform
@@ -14,12 +17,23 @@ from typing import TYPE_CHECKING
 from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config, dump_yaml, to_dict
 from crossmodal.diskspace import DiskFullError
+from crossmodal.errors import ConfigError, check
 from crossmodal.seeds import seed_for
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
+TRACKERS = ("tensorboard", "wandb", "mlflow", "aim", "comet_ml")  # `trackers:`, each also the module it needs
 _RUN_DIR: list[Path] = []  # the folder of the run started in this process (start_run): its log records a failure
+
+
+def check_trackers(trackers: list[str]) -> None:
+    """Check that each of `trackers` is an Accelerate tracker installed here; ConfigError naming `trackers` if not."""
+    for tracker in trackers:
+        check(tracker in TRACKERS, "trackers", f"a list of {', '.join(TRACKERS)}", trackers)
+        if importlib.util.find_spec(tracker) is None:
+            raise ConfigError(f"config key 'trackers' names '{tracker}', which is not installed here "
+                              f"(pip install {tracker})")
 
 
 def make_accelerator(cfg: Config) -> Accelerator:
@@ -55,8 +69,10 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def move_aside(run_dir: Path) -> Path:
-    """Rename an earlier run's folder to <name>.prev-<YYYYmmdd-HHMMSS> (now; -1, -2 ... if that exists), so a
-    new run starts from an empty folder and nothing of the old one (cells, checkpoints, evaluations) mixes in."""
+    """Rename an earlier run's folder to <name>.prev-<YYYYmmdd-HHMMSS>, with -1, -2 ... if that exists.
+
+    A new run then starts from an empty folder, and nothing of the old one (cells, checkpoints, evaluations) mixes in.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = run_dir.with_name(f"{run_dir.name}.prev-{stamp}")
     n = 0
@@ -68,8 +84,11 @@ def move_aside(run_dir: Path) -> Path:
 
 
 def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tuple[Path, logging.Logger]:
-    """Create runs/<name>/ and log to runs/<name>/log.txt (main process). A new run (not `resume`) starts from an
-    empty folder: an earlier run's folder of the same name is moved aside whole to runs/<name>.prev-<time>/."""
+    """Create runs/<name>/ and log to runs/<name>/log.txt from the main process.
+
+    A new run (not `resume`) starts from an empty folder: an earlier run's folder of the same name is moved aside
+    whole to runs/<name>.prev-<time>/.
+    """
     run_dir = Path(cfg.output_dir) / cfg.name
     log = logging.getLogger("crossmodal")
     log.setLevel(logging.INFO)
@@ -98,8 +117,11 @@ def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tu
 
 
 def log_failure(err: BaseException) -> str:
-    """The one line a run that stops on bad input prints (`error: ...`; on a full disk with how to resume), also
-    written to the run's log.txt once the run folder exists, so the log says why the run ended."""
+    """Return the one line a run that stops on bad input prints, and log it.
+
+    The line is `error: ...`, on a full disk with how to resume. It is also written to the run's log.txt once the
+    run folder exists, so the log says why the run ended.
+    """
     line = f"error: {err}"
     if not _RUN_DIR:  # stopped before the run folder was started: nothing to record it in
         return line
@@ -132,6 +154,7 @@ def device_name(accelerator: Accelerator) -> str:
 
 
 def versions() -> dict[str, str]:
+    """Return the versions of Python and the libraries that produced the numbers."""
     import accelerate
     import albumentations
     import cv2

@@ -1,8 +1,9 @@
-"""Add an `hha` modality (uint8 (N,H,W,3), crossmodal.data.hha) to a paired file, computed from its depth.
+"""Add an `hha` modality to a paired file, computed from its depth by crossmodal.data.hha.
 
-Needs the file's root `intrinsics` attribute ([fx, fy, cx, cy] at the stored resolution). Writes a copy plus the
-new dataset to a hidden temp file next to the output and renames it into place only when complete, so the
-input is never left half-modified. Afterwards a config can use `data.target: hha`, `data.target_encoding: hha`.
+The new dataset is uint8 (N,H,W,3). It needs the file's root `intrinsics` attribute, [fx, fy, cx, cy] at the stored
+resolution. A copy plus the new dataset is written to a hidden staging file next to the output and renamed into
+place only when complete, so the input is never left half-modified. Afterwards a config can use `data.target: hha`,
+`data.target_encoding: hha`.
 
     python -m data_tools.add_hha data/nyu/test.h5 --in-place
     python -m data_tools.add_hha data/nyu/test.h5 --out data/nyu_hha/test.h5 --raw-depth raw_depth
@@ -10,7 +11,6 @@ input is never left half-modified. Afterwards a config can use `data.target: hha
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,11 +18,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from crossmodal.atomic import temp_path_beside
-from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, read_info
+from crossmodal.data.h5format import MODALITY_NAME, RESERVED_MODALITIES, FormatError, PairedInfo, read_info
 from crossmodal.data.hha import depth_to_hha
 from crossmodal.diskspace import check_free_space, writing_h5
-from data_tools.common import tool_main
+from data_tools.common import tool_main, tool_parser
+from data_tools.staged import StagedOutput
 
 PROG = "python -m data_tools.add_hha"
 
@@ -46,10 +46,9 @@ def _intrinsics(info_attrs: dict, path: Path) -> tuple[float, float, float, floa
     return values  # type: ignore[return-value]
 
 
-def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | None = None, name: str = "hha",
-            overwrite: bool = False, pixel_origin: float = 0.0) -> Path:
-    """Copy `path` to `out` with an extra uint8 HHA dataset `name` computed from `depth` (atomic rename)."""
-    info = read_info(path)
+def _check_request(info: PairedInfo, path: Path, out: Path, depth: str, raw_depth: str | None, name: str,
+                   overwrite: bool) -> tuple[float, float, float, float]:
+    """Refuse missing or non-metric depth, a bad or taken modality name and an existing output; the intrinsics."""
     for key, what in ((depth, "--depth"), (raw_depth, "--raw-depth")):
         if key is None:
             continue
@@ -65,38 +64,49 @@ def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | Non
         raise FileExistsError(f"{path}: already has a modality '{name}' (pass --overwrite to recompute it)")
     if out.resolve() != path.resolve() and out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    return intrinsics
+
+
+def _write_hha(f: h5py.File, info: PairedInfo, depth: str, raw_depth: str | None, name: str,
+               intrinsics: tuple[float, float, float, float], pixel_origin: float) -> None:
+    """Compute the HHA dataset `name` frame by frame in the open copy and list it among the modalities."""
+    h, w = info.shapes[depth]
+    if name in f:
+        del f[name]
+    ds = f.create_dataset(name, shape=(info.num_samples, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))
+    for key, value in HHA_ATTRS.items():
+        ds.attrs[key] = value
+    ds.attrs["description"] = (f"crossmodal.data.hha.depth_to_hha of '{depth}'"
+                               + (f" (normals from pixels with '{raw_depth}' > 0)" if raw_depth else "")
+                               + f", intrinsics {list(intrinsics)}, pixel_origin {pixel_origin:g}")
+    for i in range(info.num_samples):
+        raw = f[raw_depth][i] if raw_depth else None
+        ds[i] = depth_to_hha(f[depth][i], intrinsics, raw, pixel_origin=pixel_origin)
+    mods = [m for m in info.modalities if m != name] + [name]
+    f.attrs["modalities"] = np.array(mods, dtype=h5py.string_dtype("utf-8"))
+
+
+def add_hha(path: Path, out: Path, *, depth: str = "depth", raw_depth: str | None = None, name: str = "hha",
+            overwrite: bool = False, pixel_origin: float = 0.0) -> Path:
+    """Copy `path` to `out` with an extra uint8 HHA dataset `name` computed from `depth`, renamed into place."""
+    info = read_info(path)
+    intrinsics = _check_request(info, path, out, depth, raw_depth, name, overwrite)
     h, w = info.shapes[depth]
     check_free_space(out, path.stat().st_size + info.num_samples * h * w * 3, "output file",
                      f"a copy of {path} plus {info.num_samples} uint8 HHA frames of {h}x{w}x3, uncompressed")
-    tmp = temp_path_beside(out)
-    try:
-        shutil.copyfile(path, tmp)
-        with writing_h5(tmp, "r+", shown=out) as f:  # a full disk: one line naming `out`, no HDF5 crash
-            if name in f:
-                del f[name]
-            ds = f.create_dataset(name, shape=(info.num_samples, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))
-            for key, value in HHA_ATTRS.items():
-                ds.attrs[key] = value
-            ds.attrs["description"] = (f"crossmodal.data.hha.depth_to_hha of '{depth}'"
-                                       + (f" (normals from pixels with '{raw_depth}' > 0)" if raw_depth else "")
-                                       + f", intrinsics {list(intrinsics)}, pixel_origin {pixel_origin:g}")
-            for i in range(info.num_samples):
-                raw = f[raw_depth][i] if raw_depth else None
-                ds[i] = depth_to_hha(f[depth][i], intrinsics, raw, pixel_origin=pixel_origin)
-            mods = [m for m in info.modalities if m != name] + [name]
-            f.attrs["modalities"] = np.array(mods, dtype=h5py.string_dtype("utf-8"))
-        read_info(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with StagedOutput(out, overwrite=True) as staged:  # the checks above refused what may not be replaced
+        shutil.copyfile(path, staged.path())
+        with writing_h5(staged.path(), "r+", shown=out) as f:  # a full disk: one line naming `out`, no HDF5 crash
+            _write_hha(f, info, depth, raw_depth, name, intrinsics, pixel_origin)
+        read_info(staged.path())
     return out
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Add an HHA encoding of a paired file's depth (Gupta et al., ECCV 2014; docs/hha.md).",
-        epilog="example: python -m data_tools.add_hha data/nyu/test.h5 --in-place")
+    """The command line (every option with an example)."""
+    p = tool_parser(PROG, "Add an HHA encoding of a paired file's depth (Gupta et al., ECCV 2014; docs/hha.md).",
+                    "example: python -m data_tools.add_hha data/nyu/test.h5 --in-place", wrap=False)
     p.add_argument("file", type=Path, help="paired HDF5 file with float32 depth and a root 'intrinsics' attribute")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, help="write a new file (the input is left unchanged)")

@@ -23,8 +23,11 @@ class Association:
 
 
 def associate(source: Sequence[float], target: Sequence[float], max_dt: float, offset: float = 0.0) -> Association:
-    """Pair source[i] with target[j] (target shifted by `offset`) when |s - (t + offset)| < max_dt (strictly, as TUM's script), nearest first,
-    each stamp used at most once; stamps need not be sorted."""
+    """Pair source and target stamps nearest first, one-to-one, as TUM's associate.py does.
+
+    source[i] pairs with target[j], the target shifted by `offset`, when |s - (t + offset)| < max_dt, strictly as in
+    TUM's script. Each stamp is used at most once; stamps need not be sorted.
+    """
     if max_dt < 0:
         raise ValueError(f"max_dt must be >= 0, got {max_dt}")
     order = sorted(range(len(target)), key=lambda j: target[j])
@@ -45,7 +48,10 @@ def associate(source: Sequence[float], target: Sequence[float], max_dt: float, o
 
 
 def _median_offset(source: Sequence[float], shifted_sorted: Sequence[float]) -> float | None:
-    """Median signed gap target - nearest source: a clock or latency offset shows up here when nothing pairs."""
+    """Median signed gap, target - nearest source.
+
+    A clock or latency offset shows up here when nothing pairs.
+    """
     if not source or not shifted_sorted:
         return None
     ordered = sorted(source)

@@ -1,6 +1,7 @@
-"""NYU-Depth V2 Kinect cameras (toolbox camera_params.m): intrinsics, distortion, depth->RGB extrinsics, registration.
+"""NYU-Depth V2 Kinect cameras: intrinsics, distortion, depth->RGB extrinsics, registration.
 
-Pixel coordinates are 0-based pixel centres (OpenCV's convention, which cv2.undistort uses for the RGB image too).
+The numbers are those of the toolbox's camera_params.m. Pixel coordinates are 0-based pixel centres, OpenCV's
+convention, which cv2.undistort uses for the RGB image too.
 """
 from __future__ import annotations
 
@@ -45,12 +46,12 @@ def camera_matrix(intrinsics: tuple[float, float, float, float]) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def depth_to_rgb_rotation() -> np.ndarray:
-    """Rotation R (close to identity) taking depth-camera points to RGB-camera points: P_rgb = R @ P_depth - T.
+    """The rotation R taking depth-camera points to RGB-camera points: P_rgb = R @ P_depth - T.
 
-    camera_params.m builds R_tb = inv(reshape(-v, 3, 3)') = -inv(V) (V = v read row-major), i.e. minus a rotation,
-    and depth_world2rgb_world.m computes P' = R_tb P + T = -(inv(V) P - T). The projection X/Z, Y/Z does not see
-    the overall sign and the toolbox z-buffers with the depth-camera z, so the toolbox's mapping is exactly
-    P_rgb = inv(V) P - T with a proper rotation inv(V); T's x (2.5 cm) is the RGB camera's offset along +x.
+    R is close to identity. camera_params.m builds R_tb = inv(reshape(-v, 3, 3)') = -inv(V), with V = v read
+    row-major: minus a rotation. depth_world2rgb_world.m computes P' = R_tb P + T = -(inv(V) P - T). The projection
+    X/Z, Y/Z does not see the overall sign and the toolbox z-buffers with the depth-camera z, so the toolbox's mapping
+    is exactly P_rgb = inv(V) P - T with a proper rotation inv(V); T's x, 2.5 cm, is the RGB camera's offset along +x.
     """
     r = np.linalg.inv(np.asarray(ROTATION_VALUES, np.float64).reshape(3, 3))
     if not (np.allclose(r @ r.T, np.eye(3), atol=1e-6) and abs(np.linalg.det(r) - 1) < 1e-6
@@ -66,7 +67,10 @@ def translation() -> np.ndarray:
 
 
 def raw_to_metres(raw: np.ndarray) -> np.ndarray:
-    """Raw 11-bit Kinect values -> float32 metres (0 where raw < 600 or raw == 2047, else clipped to [0, 10])."""
+    """Raw 11-bit Kinect values -> float32 metres, clipped to [0, 10].
+
+    0 where raw < 600 or raw == 2047.
+    """
     r = np.asarray(raw).astype(np.float64)
     metres = np.clip(DEPTH_PARAM1 / (DEPTH_PARAM2 - r), 0.0, MAX_DEPTH)
     invalid = (r < RAW_MIN_VALID) | (r == RAW_NO_READING)
@@ -87,11 +91,12 @@ def _depth_rays_in_rgb() -> np.ndarray:
 
 
 def register_depth(metres: np.ndarray) -> np.ndarray:
-    """Depth image (metres, 0 = none) from the depth camera -> z-depth in the undistorted RGB camera, holes 0.
+    """Depth in metres from the depth camera -> z-depth in the undistorted RGB camera, holes 0.
 
-    Each valid depth pixel is undistorted (depth intrinsics + distortion), back-projected, moved into the RGB camera
-    (P_rgb = R P - T), projected with the RGB intrinsics and rounded to the nearest pixel; where several land on one
-    pixel the nearest wins (z-buffer). Stored values are z along the RGB optical axis, clipped to [0, 10] m.
+    0 marks no reading in the input too. Each valid depth pixel is undistorted with the depth intrinsics and
+    distortion, back-projected, moved into the RGB camera by P_rgb = R P - T, projected with the RGB intrinsics and
+    rounded to the nearest pixel; where several land on one pixel the nearest wins, as a z-buffer. Stored values are
+    z along the RGB optical axis, clipped to [0, 10] m.
     """
     if metres.shape != (NYU_HEIGHT, NYU_WIDTH):
         raise ValueError(f"register_depth needs a {NYU_HEIGHT}x{NYU_WIDTH} depth image, got shape {metres.shape}")
@@ -123,7 +128,10 @@ def _rgb_undistort_maps(height: int, width: int) -> tuple[np.ndarray, np.ndarray
 
 
 def undistort_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Undistort a 480x640 RGB frame with the RGB distortion, keeping the RGB intrinsics (as cv2.undistort does)."""
+    """Undistort a 480x640 RGB frame with the RGB distortion, keeping the RGB intrinsics.
+
+    This is what cv2.undistort does.
+    """
     if rgb.shape != (NYU_HEIGHT, NYU_WIDTH, 3):
         raise ValueError(f"undistort_rgb needs a {NYU_HEIGHT}x{NYU_WIDTH}x3 image, got shape {rgb.shape}")
     map1, map2 = _rgb_undistort_maps(NYU_HEIGHT, NYU_WIDTH)
@@ -132,7 +140,10 @@ def undistort_rgb(rgb: np.ndarray) -> np.ndarray:
 
 def scale_intrinsics(intrinsics: tuple[float, float, float, float], src_hw: tuple[int, int],
                      dst_hw: tuple[int, int]) -> tuple[float, float, float, float]:
-    """Intrinsics after resizing src_hw -> dst_hw with cv2.resize (pixel centres: c' = (c + 0.5) s - 0.5)."""
+    """Intrinsics after resizing src_hw -> dst_hw with cv2.resize.
+
+    Pixel centres move as c' = (c + 0.5) s - 0.5.
+    """
     fx, fy, cx, cy = intrinsics
     sy, sx = dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1]
     return fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5
@@ -152,8 +163,11 @@ RGB_INTRINSICS_4DP: tuple[float, float, float, float] = (round(RGB_INTRINSICS[0]
 
 def intrinsics_at_size(intrinsics: tuple[float, float, float, float], height: int, width: int,
                        src_hw: tuple[int, int] = (NYU_HEIGHT, NYU_WIDTH)) -> tuple[float, float, float, float]:
-    """All four numbers multiplied by the size ratio src_hw -> (height, width) (c' = c s): how the synthetic renderer
-    sizes its camera. scale_intrinsics (c' = (c + 0.5) s - 0.5) is the one that matches a cv2.resize of an image."""
+    """All four numbers multiplied by the size ratio src_hw -> (height, width): c' = c s.
+
+    This is how the synthetic renderer sizes its camera. scale_intrinsics, with c' = (c + 0.5) s - 0.5, is the one that
+    matches a cv2.resize of an image.
+    """
     fx, fy, cx, cy = intrinsics
     sx, sy = width / src_hw[1], height / src_hw[0]
     return fx * sx, fy * sy, cx * sx, cy * sy

@@ -7,6 +7,7 @@ import shlex
 import signal
 import sys
 import tempfile
+import textwrap
 import uuid
 from collections import deque
 from multiprocessing import get_context
@@ -84,19 +85,26 @@ def check_val_fraction(fraction: float) -> None:
 
 
 def add_val_arguments(parser: argparse.ArgumentParser, fraction_help: str, seed_unit: str) -> None:
-    """--val-fraction F and --val-seed S, as every tool that writes a labeled train split offers them
-    (carve_by_group); `fraction_help` says which groups are kept whole and where val.h5 goes."""
+    """Add --val-fraction F and --val-seed S, offered by every tool that writes a labeled train split.
+
+    The split itself is carve_by_group's; `fraction_help` says which groups are kept whole and where val.h5 goes."""
     parser.add_argument("--val-fraction", type=val_fraction, default=0.0, metavar="F",
                         help=f"{fraction_help}; default 0 = no val.h5, e.g. --val-fraction 0.15")
     parser.add_argument("--val-seed", type=int, default=0, metavar="S",
                         help=f"seed of the {seed_unit} order for --val-fraction (default 0); same seed, same val.h5")
 
 
+def add_output_flags(parser: argparse.ArgumentParser, replaces: str = "an existing output file") -> None:
+    """Add --overwrite and --quiet, the last options of every converter with a progress bar."""
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {replaces}")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def carve_by_group(groups: Sequence[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Split item indices into (train, val), keeping each group whole, so val shares no group with train.
 
     The sorted distinct groups are shuffled with `seed`; whole groups go to val in that order until val holds
-    at least round(fraction * len(groups)) items (at least one group). Both lists are ascending. ValueError when
+    at least round(fraction * len(groups)) items, and at least one group. Both lists are ascending. ValueError when
     the fraction selects nothing or would leave train without a group (the message says how many there are)."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"--val-fraction must be in (0, 1) to carve a val split, got {fraction:g}")
@@ -135,6 +143,17 @@ def val_path_beside(out: Path) -> Path:
         raise ValueError(f"--out {out}: the val split is written to val.h5 beside --out, so --out may not be "
                          f"val.h5 itself when --val-fraction is given")
     return val
+
+
+def tool_parser(prog: str, description: str, epilog: str, *, wrap: bool = True) -> argparse.ArgumentParser:
+    """A data tool's argument parser with its description and examples.
+
+    With wrap the description is filled to 96 columns and both texts are printed as written; without it argparse
+    wraps them itself."""
+    if not wrap:
+        return argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
+    return argparse.ArgumentParser(prog=prog, description=textwrap.fill(description, width=96),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=epilog)
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
@@ -218,11 +237,12 @@ def _run_ordered_batch(batch: list) -> list:
 
 def ordered_map(func: Callable[[T], R], items: Iterable[T], workers: int, *, batch: int = 2,
                 batches_per_worker: int = 2) -> Iterator[R]:
-    """func over items, results in item order: in this process when workers <= 1, else in a spawn pool of
-    `workers` processes fed batches of `batch` items, at most workers * batches_per_worker batches in flight (so
-    memory stays bounded). func must be picklable (a module-level function or a functools.partial of one); an
-    exception raised in a worker is raised here unchanged (the pool is terminated on errors, Ctrl-C, or when the
-    caller stops iterating)."""
+    """Apply func to the items and yield the results in item order.
+
+    With workers <= 1 this runs here; otherwise in a spawn pool of `workers` processes fed batches of `batch`
+    items, with at most workers * batches_per_worker batches in flight so that memory stays bounded. func must be
+    picklable: a module-level function or a functools.partial of one. An exception raised in a worker is raised
+    here unchanged; the pool is terminated on errors, on Ctrl-C and when the caller stops iterating."""
     if workers <= 1:
         for item in items:
             yield func(item)
@@ -257,8 +277,9 @@ def warn(prog: str, message: str) -> None:
 
 
 def run_tool(body: Callable[[], int], prog: str) -> int:
-    """Run a tool's body; bad input (FormatError, ValueError, missing/existing/unwritable files) or a full disk -> one
-    line, exit 2."""
+    """Run a tool's body, reporting bad input or a full disk in one line with exit code 2.
+
+    Bad input is a FormatError, a ValueError or a missing, existing or unwritable file. Ctrl-C gives exit code 130."""
     try:
         return body()
     except USER_ERRORS as err:
@@ -280,8 +301,10 @@ def run_tool(body: Callable[[], int], prog: str) -> int:
 
 def tool_main(prog: str, parser: Callable[[], argparse.ArgumentParser],
               run: Callable[[argparse.Namespace, list[str]], int]) -> Callable[[list[str] | None], int]:
-    """A data tool's main(argv=None) -> exit code: parse argv (default sys.argv[1:]; --help gives 0 and a usage
-    error 2 instead of exiting the caller), then run(args, argv) under run_tool (bad input: one line, exit 2)."""
+    """A data tool's main(argv=None), which returns the exit code.
+
+    It parses argv, by default sys.argv[1:]; --help returns 0 and a usage error 2 instead of exiting the caller.
+    Then it calls run(args, argv) under run_tool, so bad input is one line and exit code 2."""
     def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = parse_args(parser(), argv)

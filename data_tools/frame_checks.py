@@ -1,8 +1,11 @@
-"""What the data tools check on the frames they write, before the output is committed: depth stored as metres with
-an implausible median is refused (checked early, after the first frames, and again over all of them); all-zero,
-constant and saturated frames are counted and named as a warning and left out of the per-channel statistics the
-tools print for data.target_mean / data.target_std, which come with a percentile summary so that one bad frame
-cannot move them. The per-frame rules are crossmodal.data.plausibility's, shared with the run's data check."""
+"""What the data tools check on the frames they write, before the output is committed.
+
+Depth stored as metres with an implausible median is refused: checked early, after the first frames, and again
+over all of them. All-zero, constant and saturated frames are counted and named in a warning, and left out of the
+per-channel statistics the tools print for data.target_mean / data.target_std. A percentile summary comes with
+those statistics, so one bad frame cannot move them unnoticed. The per-frame rules are
+crossmodal.data.plausibility's, shared with the run's data check.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,8 +43,11 @@ class _Moments:
 
 @dataclass
 class ModalityWatch:
-    """The checks of one stored modality over the frames written: `metres` turns on the depth-unit check, `stats`
-    the channel statistics (targets); `where` names the input in messages, `scale` is the factor applied."""
+    """The checks of one stored modality over the frames written.
+
+    `metres` turns on the depth-unit check and `stats` the channel statistics of targets; `where` names the input
+    in messages and `scale` is the factor applied.
+    """
 
     name: str
     total: int
@@ -90,8 +96,7 @@ class ModalityWatch:
                          f"frames {text}: {how}; nothing written")
 
     def finish(self, names: Sequence[str]) -> tuple[list[str], list[str], dict]:
-        """After the last frame: the depth check over all frames, then (warnings, statistics lines, dataset
-        attributes)."""
+        """Run the depth check over all frames; the warnings, statistics lines and dataset attributes."""
         if self.metres:
             self.check_depth()
         lines = []
@@ -116,8 +121,10 @@ class ModalityWatch:
 
 
 def finish_all(watches: Sequence[ModalityWatch], names: Sequence[str], f: h5py.File) -> list[str]:
-    """Finish every watch, store the statistics as attributes of the staged file's datasets; the lines to print
-    (statistics first, then warnings)."""
+    """Finish every watch and store the statistics as attributes of the staged file's datasets.
+
+    Returns the lines to print: statistics first, then warnings.
+    """
     notes, warnings = [], []
     for w in watches:
         warned, stats, attrs = w.finish(names)

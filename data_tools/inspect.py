@@ -1,12 +1,13 @@
-"""Describe a paired HDF5 file (docs/data_format.md): sizes, value ranges, missing depth, class shares, a preview.
+"""Describe a paired HDF5 file: sizes, value ranges, missing depth, class shares, a preview.
 
     python -m data_tools.inspect data/nyu40/test.h5 --preview test.png --num 4
+
+The format is described in docs/data_format.md.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError, PairedInfo, read_info
-from data_tools.common import int_at_least, tool_main
+from data_tools.common import int_at_least, tool_main, tool_parser
 from data_tools.stamps import TIMING_ATTRS, timing_lines
 
 PROG = "python -m data_tools.inspect"
@@ -147,7 +148,10 @@ def describe(path: Path, max_frames: int = 200) -> str:
 
 
 def _timing_lines(attrs: dict[str, Any]) -> list[str]:
-    """The stamp summary a converter stored (data_tools.stamps: rates, gaps, unpaired frames, pairing offsets)."""
+    """The stamp summary a converter stored: rates, gaps, unpaired frames, pairing offsets.
+
+    data_tools.stamps wrote it.
+    """
     limit = f" beyond max_dt {_fmt(float(attrs['max_dt']))} s" if isinstance(attrs.get("max_dt"), float) else ""
     found = timing_lines(attrs, limit)
     if not found:
@@ -210,7 +214,7 @@ def _as_image(name: str, arr: np.ndarray, info: PairedInfo, depth_max: dict[str,
 def write_preview(path: Path, png: Path, num: int) -> Path:
     """A sheet of `num` evenly spaced samples: one row each, columns rgb | depth-like | label | others."""
     from crossmodal.colours import class_palette
-    from eval.plots import image_sheet
+    from eval.plots.sheet import image_sheet
 
     info = read_info(path)
     order = [m for m in info.modalities if m == "rgb"] + [m for m in info.modalities if is_depth_like(m)] + \
@@ -253,11 +257,8 @@ DESCRIPTION = (
 
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description=textwrap.fill(DESCRIPTION, width=96),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m data_tools.inspect data/nyu40/test.h5 --preview previews/nyu40_test.png --num 4")
+    p = tool_parser(PROG, DESCRIPTION, "example:\n  python -m data_tools.inspect data/nyu40/test.h5 "
+                                       "--preview previews/nyu40_test.png --num 4")
     p.add_argument("file", type=Path, help="a paired HDF5 file (docs/data_format.md), e.g. data/synthetic/test.h5")
     p.add_argument("--preview", type=Path, default=None, help="write a PNG sheet of samples, e.g. preview.png")
     p.add_argument("--num", type=int_at_least(1), default=4, help="samples in the preview (default 4), e.g. 6")
@@ -267,7 +268,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
-    """Print the report (and write the preview); bad input raises (tool_main reports it in one line, exit 2)."""
+    """Print the report and write the preview, if asked; bad input raises.
+
+    tool_main reports bad input in one line, exit 2.
+    """
     print(describe(args.file, args.max_frames))
     if args.preview is not None:
         png = write_preview(args.file, args.preview, args.num)

@@ -4,8 +4,8 @@ The L -> ab transfer of the CRD paper: a teacher sees lightness only, a student 
 folder of images (png/jpg/bmp/tiff, recursive; class = top-level sub-folder as torchvision's ImageFolder),
 the STL-10 binary files, or CIFAR-10/100 python batches, and writes `L` (N,H,W) float32 in [0, 100],
 `ab` (N,H,W,2) float32 and `rgb` (N,H,W,3) uint8 (previews) with OpenCV's Lab conversion of float RGB in
-[0, 1]. Image-level class labels go to the dataset `class_id` (int64 (N,), -1 = none; not a modality) with
-the root attribute `image_class_names`.
+[0, 1]. Image-level class labels go to the dataset `class_id`, int64 of shape (N,) with -1 = none and not a
+modality, with the root attribute `image_class_names`.
 
     python -m data_tools.lab --images data/stl10_binary --split train --out data/lab/stl10_train.h5
 """
@@ -22,11 +22,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from crossmodal.data.h5writer import PairedWriter
 from crossmodal.data.sensor_files import imread
-from crossmodal.diskspace import writing_h5
-from data_tools.common import command_line, commit, int_at_least, parse_size, staging_path, tool_main
+from data_tools.common import command_line, int_at_least, parse_size, tool_main, tool_parser
 from data_tools.resize import add_aspect_argument, crop_to, crop_window, resized, size_aspect, size_attrs
+from data_tools.staged import StagedOutput
 
 PROG = "python -m data_tools.lab"
 
@@ -35,6 +34,9 @@ LAB_ATTRS = {
     "L": {"units": "CIE-L* (0..100)", "channels": "L* lightness; OpenCV COLOR_RGB2Lab of sRGB float in [0, 1]"},
     "ab": {"units": "CIE-a*b*", "channels": "a*,b* (OpenCV COLOR_RGB2Lab of sRGB float in [0, 1], about -128..127)"},
 }
+
+CLASS_ID_ATTRS = {"units": "class-id",
+                  "channels": "image-level class id, index into root attribute image_class_names; -1 = none"}
 
 
 @dataclass
@@ -61,7 +63,7 @@ def rgb_to_lab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # Sources
 # ----------------------------------------------------------------------------------------------
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
     """RGB uint8 (H, W, 3) from any image OpenCV reads; ValueError naming the file otherwise."""
     bgr = imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
@@ -81,7 +83,7 @@ def folder_source(root: Path) -> ImageSource:
         class_names = sorted({r.parts[0] for r, sub in zip(rel, in_sub) if sub})
         index = {n: i for i, n in enumerate(class_names)}
         class_ids = np.array([index[r.parts[0]] if sub else -1 for r, sub in zip(rel, in_sub)], np.int64)
-    return ImageSource("folder", [str(p) for p in files], lambda i: _read_image(files[i]), class_ids, class_names)
+    return ImageSource("folder", [str(p) for p in files], lambda i: read_image(files[i]), class_ids, class_names)
 
 
 def _stl10_source(root: Path, split: str) -> ImageSource:
@@ -197,8 +199,10 @@ def open_source(root: Path, split: str | None = None) -> ImageSource:
 
 def _fit(rgb: np.ndarray, size: tuple[int, int] | None, shape: tuple[int, int] | None, name: str,
          aspect: str = "refuse") -> np.ndarray:
-    """Resize to `size` (area when shrinking, bilinear when enlarging; an image whose aspect ratio that would change
-    is refused, cropped or stretched as `aspect` says, data_tools.resize), or require the first image's shape."""
+    """Resize to `size`, or without one require the first image's shape.
+
+    Resizing uses area interpolation when shrinking and bilinear when enlarging. An image whose aspect ratio that
+    would change is refused, cropped or stretched as `aspect` says (data_tools.resize)."""
     if size is not None:
         return resized(crop_to(rgb, crop_window(rgb.shape[:2], size, aspect, name), rgb.shape[:2]), size, nearest=False)
     if shape is not None and rgb.shape[:2] != shape:
@@ -207,10 +211,18 @@ def _fit(rgb: np.ndarray, size: tuple[int, int] | None, shape: tuple[int, int] |
     return rgb
 
 
+def _lab_frame(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """One stored frame: the RGB preview and its L and ab channels."""
+    lum, ab = rgb_to_lab(rgb)
+    return {"rgb": rgb, "L": lum, "ab": ab}
+
+
 def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = None, overwrite: bool = False,
             command: str = "data_tools.lab", limit: int | None = None, aspect: str | None = None) -> Path:
-    """Write rgb, L, ab (and class_id) for every image of `source` to `out`, atomically; the first image whose
-    aspect ratio `size` would change stops it (nothing written) unless aspect is 'crop' or 'stretch'."""
+    """Write rgb, L, ab and class_id for every image of `source` to `out`, atomically.
+
+    The first image whose aspect ratio `size` would change stops it, with nothing written, unless aspect is
+    'crop' or 'stretch'."""
     policy = size_aspect(size, aspect)
     n = len(source) if limit is None else min(limit, len(source))
     if n < 1:
@@ -224,22 +236,12 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
     if source.class_ids is not None:
         attrs["image_class_names"] = list(source.class_names)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = staging_path(out)
-    try:
-        with PairedWriter(staged, n, specs, class_names=None, source=command, attrs=attrs,
-                          modality_attrs=LAB_ATTRS, overwrite=True) as writer:
-            for i in range(n):
-                rgb = first if i == 0 else _fit(source.read(i), size, (h, w), source.names[i], policy)
-                lum, ab = rgb_to_lab(rgb)
-                writer.write(i, {"rgb": rgb, "L": lum, "ab": ab})
+    frames = (_lab_frame(first if i == 0 else _fit(source.read(i), size, (h, w), source.names[i], policy))
+              for i in range(n))
+    with StagedOutput(out, overwrite=overwrite) as staged:
+        staged.write(frames, n, specs, class_names=None, source=command, attrs=attrs, modality_attrs=LAB_ATTRS)
         if source.class_ids is not None:
-            with writing_h5(staged, "r+") as f:
-                ds = f.create_dataset("class_id", data=source.class_ids[:n].astype(np.int64))
-                ds.attrs["units"] = "class-id"
-                ds.attrs["channels"] = "image-level class id, index into root attribute image_class_names; -1 = none"
-        commit(staged, out, overwrite)
-    finally:
-        staged.unlink(missing_ok=True)
+            staged.add_rows({"class_id": (source.class_ids[:n].astype(np.int64), CLASS_ID_ATTRS)})
     return out
 
 
@@ -248,12 +250,11 @@ def convert(source: ImageSource, out: Path, *, size: tuple[int, int] | None = No
 # ----------------------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Convert images to CIE Lab pairs (L: lightness, ab: colour) in one paired HDF5 file.",
-        epilog="examples: python -m data_tools.lab --images photos/ --size 96x96 --out data/lab/photos.h5\n"
-               "          python -m data_tools.lab --images stl10_binary --split unlabeled --out data/lab/unl.h5",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The command line (every option with an example)."""
+    p = tool_parser(
+        PROG, "Convert images to CIE Lab pairs (L: lightness, ab: colour) in one paired HDF5 file.",
+        "examples: python -m data_tools.lab --images photos/ --size 96x96 --out data/lab/photos.h5\n"
+        "          python -m data_tools.lab --images stl10_binary --split unlabeled --out data/lab/unl.h5")
     p.add_argument("--images", required=True, type=Path,
                    help="a folder of images (class = sub-folder), STL-10 binaries or CIFAR python batches")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/lab/train.h5")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from crossmodal.data.h5format import FormatError
 from crossmodal.data.h5writer import PairedWriter
 from data_tools import camera, nyu_tables
 from data_tools.common import (
+    add_output_flags,
     add_val_arguments,
     carve_by_group,
     check_input_file,
@@ -30,8 +30,10 @@ from data_tools.common import (
     check_val_fraction,
     progress,
     tool_main,
+    tool_parser,
     warn,
 )
+from data_tools.staged import StagedOutput
 
 PROG = "python -m data_tools.nyu_labeled"
 NUM_NYU_CLASSES = 894
@@ -219,27 +221,101 @@ def carve_val(mat: Path, src: LabeledMat, train: np.ndarray, fraction: float,
     return train[keep], train[val], sorted({scenes[i] for i in val})
 
 
-def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: bool = False,
-            overwrite: bool = False, show_progress: bool = True, val_fraction: float = 0.0, val_seed: int = 0,
-            log: Callable[[str], None] = _stderr) -> list[Path]:
-    """Validate the inputs, then stream every frame into DIR/train.h5 + DIR/test.h5 (or DIR/all.h5) atomically;
-    with val_fraction > 0 whole training scenes go to DIR/val.h5 instead (see carve_val)."""
+def _groups(mat: Path, src: LabeledMat, splits: Path | None, val_fraction: float, val_seed: int,
+            log: Callable[[str], None]) -> dict[str, np.ndarray]:
+    """The 1-based NYU indices of each output split: train and test (and val), or all."""
+    if splits is None:
+        return {"all": np.arange(1, src.num_frames + 1)}
+    groups = read_splits(splits, src.num_frames)
+    if val_fraction > 0:
+        n_train = int(groups["train"].size)
+        train, val, val_scenes = carve_val(mat, src, groups["train"], val_fraction, val_seed)
+        groups = {"train": train, "val": val, "test": groups["test"]}
+        log(f"val: {val.size} of {n_train} training frames ({len(val_scenes)} scenes) carved into val.h5 "
+            f"(--val-fraction {val_fraction:g} --val-seed {val_seed}); train keeps {train.size} frames")
+    return groups
+
+
+def _labels(classes: int, src: LabeledMat) -> tuple[np.ndarray, list[str], dict[str, dict[str, str]]]:
+    """The NYU id lookup table, the class names and the description of each stored modality."""
+    lut = nyu_tables.nyu_to_class_ids(classes)
+    names = list(nyu_tables.class_names(classes))
+    if classes == NUM_NYU_CLASSES:
+        names = [a or b for a, b in zip(src.names, nyu_tables.NAMES_894)]
+    ignore = int(np.iinfo(lut.dtype).max)
+    label_note = ("NYU class id - 1" if classes == NUM_NYU_CLASSES else f"NYU-{classes} class id - 1")
+    mod_attrs = {
+        "depth": {"description": "NYU 'depths': Kinect depth projected into the RGB camera, holes in-painted "
+                                 "(Levin et al. colorization)"},
+        "raw_depth": {"description": "NYU 'rawDepths': projected raw Kinect depth, 0 = no reading"},
+        "label": {"channels": f"class id ({label_note}); {ignore} = ignore (NYU 0 = unlabeled)"},
+    }
+    return lut, names, mod_attrs
+
+
+def _split_file(mat: Path, splits: Path | None, src: LabeledMat, split: str, idx: np.ndarray, classes: int,
+                window: tuple[int, int, int, int] | None, val: tuple[float, int]) -> tuple[str, dict[str, Any]]:
+    """The source line and root attributes of one split's file; window is the --crop window or None."""
+    top, bottom, left, right = window or (0, src.height, 0, src.width)
+    attrs: dict[str, Any] = {
+        "intrinsics": frame_intrinsics(src.height, src.width, window is not None),
+        "nyu_index": idx.astype(np.int64), "split": split, "classes": int(classes),
+        "crop": [top, bottom, left, right], "camera": "NYU-Depth V2 Kinect v1 RGB (undistorted)"}
+    if src.scenes is not None:
+        attrs["scene"] = [src.scenes[k - 1] for k in idx]
+    val_fraction, val_seed = val
+    carved = ""
+    if val_fraction > 0 and split in ("train", "val"):
+        attrs.update(val_fraction=float(val_fraction), val_seed=int(val_seed), val_grouping="scene")
+        if split == "val":
+            attrs["carved_from"] = "train"
+        carved = f" --val-fraction {val_fraction:g} --val-seed {val_seed}"
+    which = f" --splits {splits.name}" if splits is not None else " --all"
+    source = (f"data_tools.nyu_labeled --mat {mat.name}{which} --classes {classes}"
+              + (" --crop" if window is not None else "") + carved + f" split={split}")
+    return source, attrs
+
+
+def _write_frames(f: h5py.File, src: LabeledMat, groups: dict[str, np.ndarray], writers: dict[str, PairedWriter],
+                  lut: np.ndarray, window: tuple[int, int, int, int], show_progress: bool) -> None:
+    """Stream every frame of the .mat, in order, to its split's writer, cut to the window and labels mapped."""
+    top, bottom, left, right = window
+    where: dict[int, tuple[str, int]] = {}
+    for split, idx in groups.items():
+        for row, nyu in enumerate(idx):
+            where[int(nyu)] = (split, row)
+    frames = range(src.num_frames)
+    for i in (progress(frames, src.num_frames, "nyu labeled") if show_progress else frames):
+        frame = read_frame(f, src, i)
+        split, row = where[i + 1]
+        writers[split].write(row, {
+            "rgb": np.ascontiguousarray(frame["rgb"][top:bottom, left:right]),
+            "depth": np.ascontiguousarray(frame["depth"][top:bottom, left:right]),
+            "raw_depth": np.ascontiguousarray(frame["raw_depth"][top:bottom, left:right]),
+            "label": np.ascontiguousarray(lut[frame["label"][top:bottom, left:right]]),
+        })
+
+
+def _check_options(classes: int, val_fraction: float, splits: Path | None) -> None:
+    """Refuse a class set or a --val-fraction the conversion cannot honour."""
     if classes not in nyu_tables.CLASS_SETS:
         raise ValueError(f"--classes must be one of {nyu_tables.CLASS_SETS}, got {classes}")
     check_val_fraction(val_fraction)
     if val_fraction > 0 and splits is None:
         raise ValueError("--val-fraction carves val.h5 from the training frames of --splits; --all has no "
                          "training split")
+
+
+def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: bool = False,
+            overwrite: bool = False, show_progress: bool = True, val_fraction: float = 0.0, val_seed: int = 0,
+            log: Callable[[str], None] = _stderr) -> list[Path]:
+    """Validate the inputs, then stream every frame into DIR/train.h5 and DIR/test.h5, or DIR/all.h5, atomically.
+
+    With val_fraction > 0 whole training scenes go to DIR/val.h5 instead (see carve_val)."""
+    _check_options(classes, val_fraction, splits)
     with open_mat(mat) as f:
         src = check_mat(f, mat)
-        groups = read_splits(splits, src.num_frames) if splits is not None else \
-            {"all": np.arange(1, src.num_frames + 1)}
-        if val_fraction > 0:
-            n_train = int(groups["train"].size)
-            train, val, val_scenes = carve_val(mat, src, groups["train"], val_fraction, val_seed)
-            groups = {"train": train, "val": val, "test": groups["test"]}
-            log(f"val: {val.size} of {n_train} training frames ({len(val_scenes)} scenes) carved into val.h5 "
-                f"(--val-fraction {val_fraction:g} --val-seed {val_seed}); train keeps {train.size} frames")
+        groups = _groups(mat, src, splits, val_fraction, val_seed, log)
         if crop and (src.height, src.width) != (camera.NYU_HEIGHT, camera.NYU_WIDTH):
             raise FormatError(f"{mat}: --crop needs 480x640 frames (rows 45:470, cols 40:600); "
                               f"this file has {src.height}x{src.width}")
@@ -248,59 +324,20 @@ def convert(mat: Path, splits: Path | None, out: Path, classes: int = 40, crop: 
         if splits is not None and val_fraction == 0 and (out / "val.h5").exists():
             warn(PROG, f"{out / 'val.h5'} is left from an earlier --val-fraction run and overlaps the train.h5 "
                        f"written now; delete it or pass --val-fraction again")
-
-        lut = nyu_tables.nyu_to_class_ids(classes)
-        names = list(nyu_tables.class_names(classes))
-        if classes == NUM_NYU_CLASSES:
-            names = [a or b for a, b in zip(src.names, nyu_tables.NAMES_894)]
-        top, bottom, left, right = camera.EVAL_CROP if crop else (0, src.height, 0, src.width)
+        lut, names, mod_attrs = _labels(classes, src)
+        window = camera.EVAL_CROP if crop else None
+        top, bottom, left, right = window or (0, src.height, 0, src.width)
         h, w = bottom - top, right - left
-        ignore = int(np.iinfo(lut.dtype).max)
         specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32), "raw_depth": ((h, w), np.float32),
                  "label": ((h, w), lut.dtype)}
-        label_note = ("NYU class id - 1" if classes == NUM_NYU_CLASSES else f"NYU-{classes} class id - 1")
-        mod_attrs = {
-            "depth": {"description": "NYU 'depths': Kinect depth projected into the RGB camera, holes in-painted "
-                                     "(Levin et al. colorization)"},
-            "raw_depth": {"description": "NYU 'rawDepths': projected raw Kinect depth, 0 = no reading"},
-            "label": {"channels": f"class id ({label_note}); {ignore} = ignore (NYU 0 = unlabeled)"},
-        }
-        where: dict[int, tuple[str, int]] = {}
-        for split, idx in groups.items():
-            for row, nyu in enumerate(idx):
-                where[int(nyu)] = (split, row)
-        with ExitStack() as stack:
+        with StagedOutput(list(paths.values()), overwrite=overwrite) as staged, ExitStack() as stack:
             writers = {}
             for split, idx in groups.items():
-                attrs: dict[str, Any] = {
-                    "intrinsics": frame_intrinsics(src.height, src.width, crop),
-                    "nyu_index": idx.astype(np.int64), "split": split, "classes": int(classes),
-                    "crop": [top, bottom, left, right], "camera": "NYU-Depth V2 Kinect v1 RGB (undistorted)"}
-                if src.scenes is not None:
-                    attrs["scene"] = [src.scenes[k - 1] for k in idx]
-                carved = ""
-                if val_fraction > 0 and split in ("train", "val"):
-                    attrs.update(val_fraction=float(val_fraction), val_seed=int(val_seed),
-                                 val_grouping="scene")
-                    if split == "val":
-                        attrs["carved_from"] = "train"
-                    carved = f" --val-fraction {val_fraction:g} --val-seed {val_seed}"
-                source = (f"data_tools.nyu_labeled --mat {mat.name}"
-                          + (f" --splits {splits.name}" if splits is not None else " --all")
-                          + f" --classes {classes}" + (" --crop" if crop else "") + carved + f" split={split}")
-                writers[split] = stack.enter_context(PairedWriter(
-                    paths[split], int(idx.size), specs, class_names=names, source=source, attrs=attrs,
-                    modality_attrs=mod_attrs, overwrite=overwrite))
-            frames = range(src.num_frames)
-            for i in (progress(frames, src.num_frames, "nyu labeled") if show_progress else frames):
-                frame = read_frame(f, src, i)
-                split, row = where[i + 1]
-                writers[split].write(row, {
-                    "rgb": np.ascontiguousarray(frame["rgb"][top:bottom, left:right]),
-                    "depth": np.ascontiguousarray(frame["depth"][top:bottom, left:right]),
-                    "raw_depth": np.ascontiguousarray(frame["raw_depth"][top:bottom, left:right]),
-                    "label": np.ascontiguousarray(lut[frame["label"][top:bottom, left:right]]),
-                })
+                source, attrs = _split_file(mat, splits, src, split, idx, classes, window, (val_fraction, val_seed))
+                writers[split] = stack.enter_context(staged.writer(
+                    int(idx.size), specs, class_names=names, source=source, attrs=attrs, modality_attrs=mod_attrs,
+                    out=paths[split]))
+            _write_frames(f, src, groups, writers, lut, (top, bottom, left, right), show_progress)
     return [paths[s] for s in groups]
 
 
@@ -314,14 +351,12 @@ DESCRIPTION = (
 
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description=textwrap.fill(DESCRIPTION, width=96),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat \\\n"
-               "      --splits downloads/nyu/splits.mat --classes 40 --crop --val-fraction 0.15 --out data/nyu40\n"
-               "  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat --all "
-               "--classes 894 --out data/nyu894")
+    p = tool_parser(
+        PROG, DESCRIPTION,
+        "example:\n  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat \\\n"
+        "      --splits downloads/nyu/splits.mat --classes 40 --crop --val-fraction 0.15 --out data/nyu40\n"
+        "  python -m data_tools.nyu_labeled --mat downloads/nyu/nyu_depth_v2_labeled.mat --all "
+        "--classes 894 --out data/nyu894")
     p.add_argument("--mat", required=True, type=Path,
                    help="the labeled .mat (MATLAB v7.3), e.g. downloads/nyu_depth_v2_labeled.mat")
     which = p.add_mutually_exclusive_group(required=True)
@@ -338,8 +373,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="apply the standard 425x560 evaluation crop (rows 45:470, cols 40:600); intrinsics follow")
     add_val_arguments(p, "move whole scenes (grouped by the .mat's 'scenes') holding about F of the training frames "
                          "into DIR/val.h5, so no scene is in both train and val; needs --splits", "scene")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(p, "existing output files")
     return p
 
 

@@ -12,8 +12,8 @@ import os
 import posixpath
 import re
 import sys
-import textwrap
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -23,11 +23,10 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-from crossmodal.data.h5writer import PairedWriter
-from crossmodal.diskspace import writing_h5
 from data_tools import camera
-from data_tools.common import check_outputs, commit, int_at_least, parse_size, progress, staging_path, tool_main, warn
+from data_tools.common import add_output_flags, check_outputs, int_at_least, parse_size, tool_main, tool_parser, warn
 from data_tools.resize import add_aspect_argument, crop_to, crop_window, fit_intrinsics, size_aspect, size_attrs
+from data_tools.staged import StagedOutput
 
 PROG = "python -m data_tools.nyu_raw"
 # d-<unix time>-<frame counter>.pgm (depth), r-....ppm (RGB), a-....dump (accelerometer), as the recorder names them.
@@ -189,14 +188,20 @@ def _pnm(data: bytes, magic: bytes, where: str) -> tuple[int, int, int, memoryvi
     return w, h, maxval, memoryview(data)[pos + 1:]
 
 
+def _payload(data: bytes, magic: bytes, where: str, what: str, maxval: int, size: int) -> memoryview:
+    """The payload of a NYU dump of the recorder's size and maxval (BadFrame naming `where` otherwise)."""
+    w, h, got, payload = _pnm(data, magic, where)
+    if (w, h) != (W, H) or got != maxval:
+        raise BadFrame(f"{where}: {what} is {w}x{h} with maxval {got}; expected {W}x{H} with maxval {maxval}")
+    if len(payload) != size:
+        raise BadFrame(f"{where}: {what} payload is {len(payload)} bytes; expected {size} "
+                       f"({'truncated' if len(payload) < size else 'trailing bytes'})")
+    return payload
+
+
 def decode_depth(data: bytes, where: str) -> tuple[np.ndarray, bool]:
     """Raw 11-bit depth (H, W) uint16 from a NYU .pgm (little-endian payload); True if it had to be byte-swapped."""
-    w, h, maxval, payload = _pnm(data, b"P5", where)
-    if (w, h) != (W, H) or maxval != 65535:
-        raise BadFrame(f"{where}: depth is {w}x{h} with maxval {maxval}; expected {W}x{H} with maxval 65535")
-    if len(payload) != DEPTH_PAYLOAD:
-        raise BadFrame(f"{where}: depth payload is {len(payload)} bytes; expected {DEPTH_PAYLOAD} "
-                       f"({'truncated' if len(payload) < DEPTH_PAYLOAD else 'trailing bytes'})")
+    payload = _payload(data, b"P5", where, "depth", 65535, DEPTH_PAYLOAD)
     raw = np.frombuffer(payload, "<u2").reshape(H, W)
     if int(raw.max()) <= camera.RAW_MAX:
         return raw, False
@@ -209,12 +214,7 @@ def decode_depth(data: bytes, where: str) -> tuple[np.ndarray, bool]:
 
 def decode_rgb(data: bytes, where: str) -> np.ndarray:
     """RGB (H, W, 3) uint8 from a NYU .ppm."""
-    w, h, maxval, payload = _pnm(data, b"P6", where)
-    if (w, h) != (W, H) or maxval != 255:
-        raise BadFrame(f"{where}: RGB is {w}x{h} with maxval {maxval}; expected {W}x{H} with maxval 255")
-    if len(payload) != RGB_PAYLOAD:
-        raise BadFrame(f"{where}: RGB payload is {len(payload)} bytes; expected {RGB_PAYLOAD} "
-                       f"({'truncated' if len(payload) < RGB_PAYLOAD else 'trailing bytes'})")
+    payload = _payload(data, b"P6", where, "RGB", 255, RGB_PAYLOAD)
     return np.frombuffer(payload, np.uint8).reshape(H, W, 3)
 
 
@@ -225,8 +225,9 @@ def size_ok(frame: Frame, payload: int) -> bool:
 
 def make_pair(raw: np.ndarray, rgb: np.ndarray, size: tuple[int, int] | None,
               window: tuple[int, int, int, int] = (0, 0, H, W)) -> dict[str, np.ndarray]:
-    """Undistorted RGB and depth registered into it (metres, 0 = none), optionally cut to window (--aspect crop;
-    data_tools.resize.crop_window) and resized to size (H, W)."""
+    """Undistorted RGB and the depth registered into it, in metres with 0 = none.
+
+    Both are cut to `window` first (--aspect crop, data_tools.resize.crop_window), then resized to `size` (H, W)."""
     rgb_u = crop_to(camera.undistort_rgb(rgb), window, (H, W))
     depth = crop_to(camera.register_depth(camera.raw_to_metres(raw)), window, (H, W))
     if size is not None and size != depth.shape:
@@ -276,30 +277,28 @@ class Report:
     empty_scenes: list[str] = field(default_factory=list)
 
 
-def _metadata(pairs: list[Pair]) -> dict[str, np.ndarray]:
+ROW_DESCRIPTIONS = {"scene": "scene folder of each sample", "timestamp": "unix times [depth, rgb] of each sample",
+                    "depth_file": "raw depth dump of each sample", "rgb_file": "raw RGB dump of each sample"}
+DEPTH_ATTRS = {"depth": {"description": "raw Kinect depth (351.3 / (1092.5 - raw), raw < 600 or 2047 invalid) "
+                                        "registered into the undistorted RGB camera; not in-painted"}}
+
+
+def _metadata(pairs: list[Pair]) -> dict[str, tuple[np.ndarray, str]]:
     """Per-sample datasets stored next to the modalities: scene, timestamps and source file names."""
     text = h5py.string_dtype("utf-8")
-    return {
+    meta = {
         "scene": np.array([p.scene.name for p in pairs], dtype=text),
         "timestamp": np.array([[p.depth.time, p.rgb.time] for p in pairs], np.float64),
         "depth_file": np.array([p.depth.member for p in pairs], dtype=text),
         "rgb_file": np.array([p.rgb.member for p in pairs], dtype=text),
     }
-
-
-def _add_metadata(path: Path, meta: dict[str, np.ndarray]) -> None:
-    """Write the per-sample metadata datasets into a finished paired file."""
-    descriptions = {"scene": "scene folder of each sample", "timestamp": "unix times [depth, rgb] of each sample",
-                    "depth_file": "raw depth dump of each sample", "rgb_file": "raw RGB dump of each sample"}
-    with writing_h5(path, "r+") as f:
-        for key, arr in meta.items():
-            f.create_dataset(key, data=arr)
-            f[key].attrs["description"] = descriptions[key]
+    return {key: (arr, ROW_DESCRIPTIONS[key]) for key, arr in meta.items()}
 
 
 def _whole_files(pairs: list[Pair], skip_bad: bool, report: Report) -> list[Pair]:
-    """Cheap first pass on file sizes, so truncated files are known before N is fixed: the pairs whose two dumps
-    have their payload's size (BadFrame for the first other one, or with skip_bad listed in report.skipped)."""
+    """The pairs whose two dumps have their payload's size, checked cheaply before N is fixed.
+
+    The first other pair raises BadFrame, or with skip_bad is listed in report.skipped and left out."""
     good = []
     for p in pairs:
         for frame, payload in ((p.depth, DEPTH_PAYLOAD), (p.rgb, RGB_PAYLOAD)):
@@ -315,81 +314,95 @@ def _whole_files(pairs: list[Pair], skip_bad: bool, report: Report) -> list[Pair
     return good
 
 
-def convert(scenes_dir: Path, out: Path, *, every: int = 1, size: tuple[int, int] | None = None,
-            overwrite: bool = False, skip_bad: bool = False, show_progress: bool = True,
-            aspect: str | None = None) -> Report:
-    """Sync, convert and register every kept pair into one paired file (atomically, with per-sample metadata).
-    A size of another aspect ratio than 480x640 is refused unless aspect is 'crop' or 'stretch' (data_tools.resize;
-    the intrinsics follow)."""
-    if every < 1:
-        raise ValueError(f"--every must be >= 1, got {every}")
-    policy = size_aspect(size, aspect)
-    scenes = find_scenes(scenes_dir)
-    pairs, empty = synced_pairs(scenes, every)
-    report = Report(out, empty_scenes=empty)
+def _frames(pairs: list[Pair], reader: _Reader, size: tuple[int, int] | None, window: tuple[int, int, int, int],
+            skip_bad: bool, report: Report, failed: np.ndarray, specs: dict) -> Iterator[dict[str, np.ndarray]]:
+    """Each pair decoded and registered, in order.
+
+    With skip_bad a frame that cannot be decoded is listed in report.skipped, marked in `failed` and stands as
+    zeros, to be dropped once every frame is written."""
+    for i, p in enumerate(pairs):
+        try:
+            raw, swapped = decode_depth(reader.read(p.scene, p.depth), p.scene.where(p.depth))
+            rgb = decode_rgb(reader.read(p.scene, p.rgb), p.scene.where(p.rgb))
+        except BadFrame as err:
+            if not skip_bad:
+                raise
+            report.skipped.append(str(err))
+            failed[i] = True
+            yield {k: np.zeros(s, d) for k, (s, d) in specs.items()}
+            continue
+        if swapped:
+            report.swapped.append(p.scene.where(p.depth))
+        yield make_pair(raw, rgb, size, window)
+
+
+def _drop_failed(staged: StagedOutput, pairs: list[Pair], failed: np.ndarray, scenes_dir: Path, specs: dict,
+                 source: str, attrs: dict) -> list[Pair]:
+    """Rewrite the staged file without the rows marked in `failed`; the pairs that remain."""
+    keep = np.flatnonzero(~failed)
+    if keep.size == 0:
+        raise FormatError(f"{scenes_dir}: every synced frame is corrupt; nothing to write")
+    first = staged.scratch()
+    os.replace(staged.path(), first)
+    with h5py.File(first, "r") as src:
+        staged.write(({name: src[name][k] for name in specs} for k in keep), int(keep.size), specs,
+                     class_names=None, source=source, modality_attrs=DEPTH_ATTRS,
+                     attrs={**attrs, "scenes": sorted({pairs[k].scene.name for k in keep})})
+    return [pairs[k] for k in keep]
+
+
+def _root_attrs(pairs: list[Pair], every: int, intrinsics: list[float], size: tuple[int, int] | None,
+                policy: str) -> dict:
+    """The root attributes: camera, registration, kept scenes and size."""
+    return {"intrinsics": [float(v) for v in intrinsics], "every": int(every),
+            "camera": "NYU-Depth V2 Kinect v1 RGB, undistorted (pinhole)",
+            "registration": "NYU toolbox camera_params.m: depth undistorted, back-projected, P_rgb = R P - T, "
+                            "projected with the RGB intrinsics, nearest point per pixel; holes 0",
+            "scenes": sorted({p.scene.name for p in pairs}), **size_attrs(size, policy)}
+
+
+def _pairs(scenes_dir: Path, every: int, skip_bad: bool, report: Report) -> list[Pair]:
+    """The synced pairs of every scene whose files have the right size (see _whole_files)."""
+    pairs, report.empty_scenes = synced_pairs(find_scenes(scenes_dir), every)
     if not pairs:
         raise FormatError(f"{scenes_dir}: no synced depth/RGB frames found (expected scene folders or .zip archives "
                           f"with d-<time>-<n>.pgm and r-<time>-<n>.ppm files)")
     pairs = _whole_files(pairs, skip_bad, report)
     if not pairs:
         raise FormatError(f"{scenes_dir}: every synced frame is corrupt; nothing to write")
+    return pairs
+
+
+def convert(scenes_dir: Path, out: Path, *, every: int = 1, size: tuple[int, int] | None = None,
+            overwrite: bool = False, skip_bad: bool = False, show_progress: bool = True,
+            aspect: str | None = None) -> Report:
+    """Sync, convert and register every kept pair into one paired file, atomically, with per-sample metadata.
+
+    A size of another aspect ratio than 480x640 is refused unless aspect is 'crop' or 'stretch'
+    (data_tools.resize); the intrinsics follow."""
+    if every < 1:
+        raise ValueError(f"--every must be >= 1, got {every}")
+    policy = size_aspect(size, aspect)
+    report = Report(out)
+    pairs = _pairs(scenes_dir, every, skip_bad, report)
     what = f"{pairs[0].scene.where(pairs[0].rgb)} (every NYU raw frame is {H}x{W})"
     window = crop_window((H, W), size or (H, W), policy, what)
     check_outputs([out], overwrite)
     h, w = size or (H, W)
     intrinsics = fit_intrinsics(camera.RGB_INTRINSICS, (H, W), (h, w), policy, what)
-    attrs = {"intrinsics": [float(v) for v in intrinsics], "every": int(every),
-             "camera": "NYU-Depth V2 Kinect v1 RGB, undistorted (pinhole)",
-             "registration": "NYU toolbox camera_params.m: depth undistorted, back-projected, P_rgb = R P - T, "
-                             "projected with the RGB intrinsics, nearest point per pixel; holes 0",
-             "scenes": sorted({p.scene.name for p in pairs}), **size_attrs(size, policy)}
     source = f"data_tools.nyu_raw --scenes {scenes_dir.name} --every {every}" + (f" --size {h}x{w}" if size else "") \
         + (f" --aspect {aspect}" if aspect else "")
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
-    mod_attrs = {"depth": {"description": "raw Kinect depth (351.3 / (1092.5 - raw), raw < 600 or 2047 invalid) "
-                                          "registered into the undistorted RGB camera; not in-painted"}}
-    staged = staging_path(out)
-    compacted = staging_path(out)
-    reader = _Reader()
+    attrs = _root_attrs(pairs, every, intrinsics, size, policy)
     failed = np.zeros(len(pairs), bool)
-    try:
-        with PairedWriter(staged, len(pairs), specs, class_names=None, source=source, attrs=attrs,
-                          modality_attrs=mod_attrs) as writer:
-            rows: Iterator[int] = iter(range(len(pairs)))
-            for i in (progress(rows, len(pairs), "nyu raw") if show_progress else rows):
-                p = pairs[i]
-                try:
-                    raw, swapped = decode_depth(reader.read(p.scene, p.depth), p.scene.where(p.depth))
-                    rgb = decode_rgb(reader.read(p.scene, p.rgb), p.scene.where(p.rgb))
-                except BadFrame as err:
-                    if not skip_bad:
-                        raise
-                    report.skipped.append(str(err))
-                    failed[i] = True
-                    writer.write(i, {k: np.zeros(s, d) for k, (s, d) in specs.items()})  # dropped below
-                    continue
-                if swapped:
-                    report.swapped.append(p.scene.where(p.depth))
-                writer.write(i, make_pair(raw, rgb, size, window))
+    with closing(_Reader()) as reader, StagedOutput(out, overwrite=overwrite) as staged:
+        frames = _frames(pairs, reader, size, window, skip_bad, report, failed, specs)
+        staged.write(frames, len(pairs), specs, class_names=None, source=source, attrs=attrs,
+                     modality_attrs=DEPTH_ATTRS, desc="nyu raw" if show_progress else None)
         reader.close()
         if failed.any():
-            keep = np.flatnonzero(~failed)
-            if keep.size == 0:
-                raise FormatError(f"{scenes_dir}: every synced frame is corrupt; nothing to write")
-            with h5py.File(staged, "r") as src, PairedWriter(
-                    compacted, int(keep.size), specs, class_names=None, source=source,
-                    attrs={**attrs, "scenes": sorted({pairs[k].scene.name for k in keep})},
-                    modality_attrs=mod_attrs) as writer:
-                for row, k in enumerate(keep):
-                    writer.write(row, {name: src[name][k] for name in specs})
-            os.replace(compacted, staged)
-            pairs = [pairs[k] for k in keep]
-        _add_metadata(staged, _metadata(pairs))
-        commit(staged, out, overwrite)
-    finally:
-        reader.close()
-        staged.unlink(missing_ok=True)
-        compacted.unlink(missing_ok=True)
+            pairs = _drop_failed(staged, pairs, failed, scenes_dir, specs, source, attrs)
+        staged.add_rows(_metadata(pairs))
     report.num_samples = len(pairs)
     return report
 
@@ -405,12 +418,8 @@ DESCRIPTION = (
 
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description=textwrap.fill(DESCRIPTION, width=96),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m data_tools.nyu_raw --scenes downloads/nyu/raw --out data/nyu_raw/unlabeled.h5 "
-               "\\\n      --every 7 --size 240x320 --skip-bad")
+    p = tool_parser(PROG, DESCRIPTION, "example:\n  python -m data_tools.nyu_raw --scenes downloads/nyu/raw "
+                    "--out data/nyu_raw/unlabeled.h5 \\\n      --every 7 --size 240x320 --skip-bad")
     p.add_argument("--scenes", required=True, type=Path,
                    help="folder holding scene folders (e.g. bookstore_0001a/) and/or raw .zip archives, searched "
                         "recursively, e.g. downloads/nyu_raw")
@@ -425,8 +434,7 @@ def _parser() -> argparse.ArgumentParser:
     add_aspect_argument(p)
     p.add_argument("--skip-bad", action="store_true",
                    help="skip corrupt or unreadable frames and list them at the end (default: stop with an error)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(p)
     return p
 
 

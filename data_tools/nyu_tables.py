@@ -1,5 +1,6 @@
-"""NYU-Depth V2 class tables, embedded as data: 894 names, 894 -> 40 (Gupta et al.) and 40 -> 13 (Couprie et al.).
+"""NYU-Depth V2 class tables, embedded as data.
 
+The tables: NYU's 894 names, the map 894 -> 40 of Gupta et al. and the map 40 -> 13 of Couprie et al.
 Generated once from the public NYU metadata files (classMapping40.mat, class13Mapping.mat and their CSV exports);
 tests/data_tools/test_nyu_labeled.py checks every entry against them. NYU ids are 1-based and 0 means unlabeled;
 the converters store class id k as k - 1 and unlabeled as the ignore value (255, or 65535 for uint16).

@@ -20,13 +20,12 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import h5py
 import numpy as np
 
-from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, MODALITY_NAME, RESERVED_MODALITIES, FormatError
-from crossmodal.data.h5writer import PairedWriter
+from crossmodal.data.h5format import DEFAULT_MODALITY_ATTRS, FormatError
 from crossmodal.data.labels import MAX_CLASSES
 from crossmodal.data.sensor_files import (
     DEPTH_FACTORS,
@@ -39,21 +38,20 @@ from crossmodal.data.sensor_files import (
     to_source,
     to_target,
 )
-from crossmodal.diskspace import writing_h5
 from data_tools.common import (
     add_val_arguments,
     carve_by_group,
     check_val_fraction,
     command_line,
-    commit,
-    staging_path,
     tool_main,
     val_path_beside,
 )
-from data_tools.frame_checks import ModalityWatch, finish_all
+from data_tools.frame_checks import ModalityWatch
+from data_tools.frames import check_modality_name, is_depth, name_value, parse_scales, role_attrs
 from data_tools.resize import Resize, fit
 from data_tools.resize import add_arguments as add_resize_arguments
 from data_tools.resize import from_args as resize_from_args
+from data_tools.staged import StagedOutput
 
 PROG = "python -m data_tools.pairs"
 
@@ -71,7 +69,10 @@ class Folder:
     first: tuple[np.dtype, Path] | None = None  # dtype of the first file read, and that file
 
     def check_dtype(self, arr: np.ndarray, path: Path) -> None:
-        """Every file of one folder must hold one dtype / bit depth (an 8-bit PNG among 16-bit ones is refused)."""
+        """Refuse a file whose dtype or bit depth differs from the folder's first file.
+
+        Every file of one folder must hold one dtype: an 8-bit PNG among 16-bit ones is refused.
+        """
         if self.first is None:
             self.first = (arr.dtype, path)
         elif arr.dtype != self.first[0]:
@@ -126,26 +127,26 @@ def match(folders: list[Folder], frames: list[str] | None = None) -> tuple[list[
 # Reading and converting one file
 # ----------------------------------------------------------------------------------------------
 
-def _is_depth(name: str) -> bool:
-    """Depth-like modalities are resized with nearest neighbours (0 = no reading must stay exact)."""
-    return name == "depth" or name.endswith("_depth")
-
-
 def _bits(dtype: np.dtype) -> str:
     """A dtype as users know it from image files: 'uint16 (16-bit)', 'float32 (32-bit float)'."""
     return f"{dtype} ({dtype.itemsize * 8}-bit{' float' if dtype.kind == 'f' else ''})"
 
 
 def _check_depth_scale(name: str, arr: np.ndarray, path: Path, opts: Options) -> None:
-    """Integer depth needs a stated --scale: millimetres, 0.1 mm and 1/5000 m are all common, so none is assumed."""
-    if _is_depth(name) and arr.dtype.kind in "iu" and name not in opts.scale:
+    """Refuse integer depth without a stated --scale.
+
+    Millimetres, 0.1 mm and 1/5000 m are all common, so none is assumed.
+    """
+    if is_depth(name) and arr.dtype.kind in "iu" and name not in opts.scale:
         raise FormatError(f"{path}: integer depth ({arr.dtype}) in an unstated unit; '{name}' is stored in metres, "
                           f"so give --scale {name}=FACTOR, usually {DEPTH_FACTORS}")
 
 
 def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int | None) -> dict[str, np.ndarray]:
-    """All modalities of one frame, converted and brought to one size as opts.resize says (a change of aspect
-    ratio only as --aspect chooses)."""
+    """All modalities of one frame, converted and brought to one size.
+
+    opts.resize says which side is resized; a change of aspect ratio happens only as --aspect chooses.
+    """
     frame, paths = {}, {}
     for f in folders:
         path = f.files[key]
@@ -177,7 +178,7 @@ def load_frame(key: str, folders: list[Folder], opts: Options, num_classes: int 
                              f"({sizes[name][0]}x{sizes[name][1]}) differ in size; "
                              f"--resize source needs one target size")
         if role == resized or role == "label":
-            frame[name] = fit(arr, ref, opts.resize.aspect, nearest=role == "label" or _is_depth(name),
+            frame[name] = fit(arr, ref, opts.resize.aspect, nearest=role == "label" or is_depth(name),
                               what=f"frame '{key}': {name} {paths[name]}", error=FormatError)
     return frame
 
@@ -190,16 +191,8 @@ def _modality_attrs(folders: list[Folder], opts: Options, sample: dict[str, np.n
     """units/channels per modality (defaults for rgb, depth and label), plus scale and folder."""
     attrs: dict[str, dict] = {}
     for f in folders:
-        a: dict = {"folder": str(f.root)}
-        if f.role == "source" and f.name not in DEFAULT_MODALITY_ATTRS:
-            a.update(units="srgb-uint8", channels="R,G,B")
-        if f.role == "target":
-            scale = opts.scale.get(f.name, 1.0)
-            a["scale"] = float(scale)
-            if f.name not in DEFAULT_MODALITY_ATTRS:
-                c = 1 if sample[f.name].ndim == 2 else sample[f.name].shape[2]
-                a["units"] = "file values" + (f" x {scale:g}" if scale != 1 else "")
-                a["channels"] = f"{f.name}: {c} channel{'s' if c > 1 else ''} as read from the files"
+        a: dict = {"folder": str(f.root), **role_attrs(f.name, f.role, opts.scale.get(f.name, 1.0), sample[f.name],
+                                                       "file values", "as read from the files")}
         if f.name in opts.units:
             a["units"] = opts.units[f.name]
         if f.name in opts.channels:
@@ -229,7 +222,10 @@ def _class_names(path: Path | None, folders: list[Folder], keys: list[str]) -> l
 
 
 def frame_group(key: str) -> str:
-    """The group a frame is kept with for --val-fraction: its subfolder, or the frame itself at the top level."""
+    """The group a frame is kept with for --val-fraction.
+
+    It is the frame's subfolder, or the frame itself at the top level.
+    """
     parent = Path(key).parent.as_posix()
     return key if parent == "." else parent
 
@@ -238,8 +234,11 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
           attrs: dict | None = None, overwrite: bool = False, command: str = "data_tools.pairs",
           frames: list[str] | None = None, log: Callable[[str], None] = print, val_fraction: float = 0.0,
           val_seed: int = 0) -> Path:
-    """Match the folders' frames (or the listed ones) and write them as one paired file; reports via log. With
-    val_fraction > 0 (labels needed) whole subfolders (frame_group) holding about that fraction go to val.h5."""
+    """Match the folders' frames, or the listed ones, and write them as one paired file; reports via log.
+
+    With val_fraction > 0, which needs labels, whole subfolders (frame_group) holding about that fraction of the
+    frames go to val.h5 beside `out`.
+    """
     check_val_fraction(val_fraction)
     if val_fraction > 0 and not any(f.role == "label" for f in folders):
         raise ValueError("--val-fraction writes a labeled val.h5; give --label DIR")
@@ -274,19 +273,13 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
     specs = {n: (a.shape, a.dtype) for n, a in first.items()}
     mod_attrs = _modality_attrs(folders, opts, first)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = {path: staging_path(path) for path in parts}
     notes: list[str] = []
-    try:
+    with StagedOutput(list(parts), overwrite=overwrite) as staged:
         for path, part in parts.items():
             part_attrs = dict(attrs, split="val", carved_from=out.name) if path != out else attrs
-            part_notes = _write_staged(staged[path], part, folders, opts, specs, names, num_classes, command,
-                                       part_attrs, mod_attrs, keys[0])
+            part_notes = _write_part(staged, path, part, folders, opts, specs, names, num_classes, command,
+                                     part_attrs, mod_attrs, keys[0])
             notes += [f"{path.name}: {n}" for n in part_notes] if len(parts) > 1 else part_notes
-        for path in parts:
-            commit(staged[path], path, overwrite)
-    finally:
-        for path in staged.values():
-            path.unlink(missing_ok=True)
     for path, part in parts.items():
         log(f"wrote {path}: {len(part)} frames, " + ", ".join(f"{n} {specs[n][1]} {specs[n][0]}" for n in specs))
     for note in notes:
@@ -294,29 +287,33 @@ def build(folders: list[Folder], out: Path, opts: Options, *, class_names_file: 
     return out
 
 
-def _write_staged(staged: Path, keys: list[str], folders: list[Folder], opts: Options, specs: dict,
-                  names: list[str] | None, num_classes: int | None, command: str, attrs: dict | None,
-                  mod_attrs: dict, first_key: str) -> list[str]:
-    """Write these frames into one staged paired file with frame names and target channel statistics; each frame
-    checked as it is written (data_tools.frame_checks: depth units refused, suspicious frames named)."""
-    by_name = {f.name: f for f in folders}
+def _write_part(staged: StagedOutput, path: Path, keys: list[str], folders: list[Folder], opts: Options,
+                specs: dict, names: list[str] | None, num_classes: int | None, command: str, attrs: dict | None,
+                mod_attrs: dict, first_key: str) -> list[str]:
+    """Write these frames into the staged file of `path`, with frame names and target channel statistics.
+
+    Each frame is checked as it is written (data_tools.frame_checks): depth units refused, suspicious frames named.
+    """
     watches = [_watch(f, specs[f.name][0], len(keys), opts, mod_attrs[f.name]) for f in folders if f.role != "label"]
-    with PairedWriter(staged, len(keys), specs, class_names=names, source=command, attrs=attrs,
-                      modality_attrs=mod_attrs, overwrite=True) as writer:
-        for i, key in enumerate(keys):
-            frame = load_frame(key, folders, opts, num_classes)
-            for n, a in frame.items():
-                if (a.shape, a.dtype) != specs[n]:
-                    raise ValueError(f"{by_name[n].files[key]}: {n} is {a.dtype} {a.shape} but the "
-                                     f"first frame ({first_key}) gave {specs[n][1]} {specs[n][0]}; "
-                                     f"all frames must have one size and channel count")
-            for w in watches:
-                w.add(i, frame[w.name])
-            writer.write(i, frame)
-    with writing_h5(staged, "r+") as f:
-        ds = f.create_dataset("frame_name", data=np.array(keys, dtype=h5py.string_dtype("utf-8")))
-        ds.attrs["description"] = "file name (relative, without extension) each row was read from; not a modality"
-        return finish_all(watches, keys, f)
+    staged.write(_frames(keys, folders, opts, num_classes, specs, first_key), len(keys), specs, class_names=names,
+                 source=command, attrs=attrs, modality_attrs=mod_attrs, watches=watches, out=path)
+    frame_names = (np.array(keys, dtype=h5py.string_dtype("utf-8")),
+                   "file name (relative, without extension) each row was read from; not a modality")
+    return staged.add_rows({"frame_name": frame_names}, watches=watches, names=keys, out=path)
+
+
+def _frames(keys: list[str], folders: list[Folder], opts: Options, num_classes: int | None, specs: dict,
+            first_key: str) -> Iterator[dict[str, np.ndarray]]:
+    """The frames of these keys, each checked to have the size and channels of the first frame."""
+    by_name = {f.name: f for f in folders}
+    for key in keys:
+        frame = load_frame(key, folders, opts, num_classes)
+        for n, a in frame.items():
+            if (a.shape, a.dtype) != specs[n]:
+                raise ValueError(f"{by_name[n].files[key]}: {n} is {a.dtype} {a.shape} but the "
+                                 f"first frame ({first_key}) gave {specs[n][1]} {specs[n][0]}; "
+                                 f"all frames must have one size and channel count")
+        yield frame
 
 
 def _watch(folder: Folder, shape: tuple[int, ...], total: int, opts: Options, attrs: dict) -> ModalityWatch:
@@ -334,14 +331,6 @@ def _watch(folder: Folder, shape: tuple[int, ...], total: int, opts: Options, at
 # Command line
 # ----------------------------------------------------------------------------------------------
 
-def _pair(text: str) -> tuple[str, str]:
-    """Parse NAME=VALUE."""
-    name, sep, value = text.partition("=")
-    if not sep or not name or not value:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name.strip(), value
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
@@ -349,19 +338,19 @@ def _parser() -> argparse.ArgumentParser:
                     "(docs/data_format.md, docs/new_modality.md).",
         epilog="example: python -m data_tools.pairs --source rgb=rec/rgb --target thermal=rec/thermal "
                "--scale thermal=0.01 --units thermal=kelvin --out data/thermal/unlabeled.h5")
-    p.add_argument("--source", type=_pair, metavar="NAME=DIR",
+    p.add_argument("--source", type=name_value, metavar="NAME=DIR",
                    help="colour images (8-bit), stored uint8 RGB, e.g. rgb=rec/rgb")
-    p.add_argument("--target", type=_pair, action="append", default=[], metavar="NAME=DIR",
+    p.add_argument("--target", type=name_value, action="append", default=[], metavar="NAME=DIR",
                    help="a target modality (repeatable), stored float32 x scale, e.g. thermal=rec/thermal")
     p.add_argument("--label", type=Path, metavar="DIR", help="single-channel class-id images (255 = ignore; 16-bit "
                    "images for more than 255 classes, 65535 = ignore)")
     p.add_argument("--class-names", type=Path, metavar="FILE", help="one class name per line; line i names label id i")
-    p.add_argument("--units", type=_pair, action="append", default=[], metavar="NAME=UNITS",
+    p.add_argument("--units", type=name_value, action="append", default=[], metavar="NAME=UNITS",
                    help="units of a target after scaling, e.g. thermal=kelvin")
-    p.add_argument("--scale", type=_pair, action="append", default=[], metavar="NAME=FACTOR",
+    p.add_argument("--scale", type=name_value, action="append", default=[], metavar="NAME=FACTOR",
                    help="multiply a target's file values by FACTOR, e.g. thermal=0.01 or depth=0.001; required for "
                         "integer depth images (depth=0.001 millimetres, 0.0001 for 0.1 mm, 0.0002 for 1/5000 m)")
-    p.add_argument("--channels", type=_pair, action="append", default=[], metavar="NAME=TEXT",
+    p.add_argument("--channels", type=name_value, action="append", default=[], metavar="NAME=TEXT",
                    help="what a target's channels are, e.g. 'thermal=brightness temperature'")
     add_resize_arguments(p, "depth and labels")
     p.add_argument("--intrinsics", metavar="FX,FY,CX,CY",
@@ -381,19 +370,12 @@ def _options(args: argparse.Namespace, folders: list[Folder]) -> tuple[Options, 
     """Check names and values of the per-modality options; root attributes from --intrinsics."""
     targets = {f.name for f in folders if f.role == "target"}
     named = {f.name for f in folders}
-    scale: dict[str, float] = {}
     for opt, items in (("--units", args.units), ("--scale", args.scale), ("--channels", args.channels)):
         for name, _ in items:
             allowed, what = (targets, "--target") if opt == "--scale" else (named, "modality")
             if name not in allowed:
                 raise ValueError(f"{opt} {name}=...: '{name}' is not a {what} here ({', '.join(sorted(allowed))})")
-    for name, value in args.scale:
-        try:
-            scale[name] = float(value)
-        except ValueError:
-            raise ValueError(f"--scale {name}={value}: not a number") from None
-        if not np.isfinite(scale[name]) or scale[name] == 0:
-            raise ValueError(f"--scale {name}={value}: expected a finite non-zero factor")
+    scale = parse_scales(args.scale, targets)
     units = dict(args.units)
     for name, unit in units.items():
         if name in ("depth", "raw_depth") and unit != "metres":
@@ -424,10 +406,8 @@ def _folders(args: argparse.Namespace) -> list[Folder]:
         raise ValueError("nothing to pair: give --source NAME=DIR and/or --target NAME=DIR")
     seen = set()
     for f in folders:
-        if f.role != "label" and (not MODALITY_NAME.fullmatch(f.name) or f.name in RESERVED_MODALITIES
-                                  or f.name == "label"):
-            raise ValueError(f"modality name {f.name!r}: expected a letter then letters, digits or _ "
-                             f"(not 'label' or {', '.join(RESERVED_MODALITIES)})")
+        if f.role != "label":
+            check_modality_name(f.name)
         if f.name in seen:
             raise ValueError(f"modality '{f.name}' is given twice")
         seen.add(f.name)

@@ -1,8 +1,10 @@
-"""How the data tools bring two sensors' frames to one size (--resize source|target) without silently changing the
-picture's geometry: a resize that changes the aspect ratio by more than 1% is refused unless --aspect says how
-(crop: centre-crop the resized side to the other side's aspect first; stretch: scale x and y differently), and
-the camera intrinsics follow the same choice. Shared by data_tools.pairs and data_tools.rosbag, and (for --size
-HxW, the same policy) by data_tools.tum, nyu_raw, sunrgbd, scannet and lab."""
+"""How the data tools bring two sensors' frames to one size without silently changing the geometry.
+
+--resize source|target resizes one side to the other's size. A resize that changes the aspect ratio by more than
+1% is refused unless --aspect says how: crop centre-crops the resized side to the other side's aspect first,
+stretch scales x and y differently. The camera intrinsics follow the same choice. Shared by data_tools.pairs and
+data_tools.rosbag; data_tools.tum, nyu_raw, sunrgbd, scannet and lab apply the same policy to --size HxW.
+"""
 from __future__ import annotations
 
 import argparse
@@ -24,8 +26,10 @@ Intrinsics = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class Resize:
-    """--resize (which side is resized to the other's size) and --aspect (what a resize that changes the aspect
-    ratio does: refuse, crop or stretch)."""
+    """The --resize and --aspect choice: which side is resized, and what a change of aspect ratio does.
+
+    `side` is none, source or target: the side resized to the other's size. `aspect` is refuse, crop or stretch.
+    """
 
     side: str = "none"
     aspect: str = "refuse"
@@ -37,9 +41,14 @@ class Resize:
         return {"resize": self.side, "aspect": "kept (a change refused)" if self.aspect == "refuse" else self.aspect}
 
 
+NO_RESIZE = Resize()  # nothing resized; the default of the converters' Python functions
+
+
 def add_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """--resize and --aspect, as data_tools.pairs and data_tools.rosbag offer them; `what` says what is resized
-    with nearest neighbours."""
+    """Add --resize and --aspect, as data_tools.pairs and data_tools.rosbag offer them.
+
+    `what` says what is resized with nearest neighbours.
+    """
     parser.add_argument("--resize", choices=SIDES, default="none",
                         help="when sizes differ: resize the source to the target size or the targets to the source "
                              f"size (images area/bilinear, {what} nearest); default none = refuse")
@@ -71,8 +80,10 @@ def aspect_changes(src: Size, dst: Size) -> bool:
 
 
 def crop_box(src: Size, dst: Size) -> tuple[int, int, int, int]:
-    """(top, left, height, width) of the centred window of src with dst's aspect ratio (the whole of src when
-    the aspects agree within ASPECT_TOLERANCE)."""
+    """(top, left, height, width) of the centred window of src with dst's aspect ratio.
+
+    It is the whole of src when the aspects agree within ASPECT_TOLERANCE.
+    """
     h, w = src
     if not aspect_changes(src, dst):
         return 0, 0, h, w
@@ -92,9 +103,12 @@ def refusal(what: str, src: Size, dst: Size, hint: str = "") -> str:
 
 
 def resized(arr: np.ndarray, size: Size, nearest: bool, exact: bool = False) -> np.ndarray:
-    """arr resized to size (H, W): nearest for depth/labels, else area when shrinking, bilinear when enlarging.
-    `exact` picks OpenCV's INTER_NEAREST_EXACT (pixel-centre aligned) for nearest; the tools that have always used
-    it (tum, sunrgbd) keep it, those that used INTER_NEAREST (pairs, rosbag, scannet) keep theirs."""
+    """arr resized to size (H, W): nearest for depth and labels, else area or bilinear.
+
+    Area is used when shrinking, bilinear when enlarging. `exact` picks OpenCV's INTER_NEAREST_EXACT, aligned on
+    pixel centres, for nearest. The tools that have always used it, tum and sunrgbd, keep it; those that used
+    INTER_NEAREST, pairs, rosbag and scannet, keep theirs.
+    """
     h, w = size
     if arr.shape[:2] == (h, w):
         return arr
@@ -108,16 +122,21 @@ def resized(arr: np.ndarray, size: Size, nearest: bool, exact: bool = False) -> 
 
 def fit(arr: np.ndarray, size: Size, aspect: str, nearest: bool, what: str, hint: str = "",
         error: type[ValueError] = ValueError) -> np.ndarray:
-    """arr brought to size (H, W) as `aspect` says; `error` (naming `what`) when the aspect ratio would change
-    and aspect is 'refuse'."""
+    """arr brought to size (H, W) as `aspect` says.
+
+    Raises `error`, naming `what`, when the aspect ratio would change and aspect is 'refuse'.
+    """
     window = crop_window(arr.shape[:2], size, aspect, what, hint, error)
     return resized(crop_to(arr, window, arr.shape[:2]), size, nearest)
 
 
 def fit_intrinsics(k: Intrinsics, src: Size, dst: Size, aspect: str, what: str, hint: str = "",
                    error: type[ValueError] = ValueError) -> Intrinsics:
-    """fx, fy, cx, cy of a src-sized image after fit() to dst: crop shifts cx, cy by the crop offset and then
-    scales; stretch (or an unchanged aspect) scales x and y by their own factors (data_tools.camera)."""
+    """fx, fy, cx, cy of a src-sized image after fit() to dst.
+
+    A crop shifts cx, cy by the crop offset and then scales; stretch, or an unchanged aspect, scales x and y by their
+    own factors, as data_tools.camera does.
+    """
     if tuple(src) == tuple(dst):
         return k
     if aspect_changes(src, dst):
@@ -140,8 +159,10 @@ def add_aspect_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def size_aspect(size: Size | None, aspect: str | None) -> str:
-    """The aspect policy for --size and --aspect: 'refuse' unless --aspect chose crop or stretch (ValueError when
-    --aspect comes without --size, which it would not act on)."""
+    """The aspect policy for --size and --aspect: 'refuse' unless --aspect chose crop or stretch.
+
+    ValueError when --aspect comes without --size, which it would not act on.
+    """
     if aspect not in (None, "refuse") and size is None:
         raise ValueError(f"--aspect {aspect} chooses what --size does to a frame's aspect ratio; give --size HxW too")
     if (aspect or "refuse") not in ASPECTS:
@@ -150,7 +171,10 @@ def size_aspect(size: Size | None, aspect: str | None) -> str:
 
 
 def size_attrs(size: Size | None, aspect: str) -> dict[str, str]:
-    """Root attributes recording what --size did to the aspect ratio (as Resize.attrs; none without --size)."""
+    """Root attributes recording what --size did to the aspect ratio.
+
+    They are written as Resize.attrs are; none without --size.
+    """
     if size is None:
         return {}
     return {"aspect": "kept (a change refused)" if aspect == "refuse" else aspect}
@@ -158,9 +182,12 @@ def size_attrs(size: Size | None, aspect: str) -> dict[str, str]:
 
 def crop_window(src: Size, dst: Size, aspect: str, what: str, hint: str = "",
                 error: type[ValueError] = ValueError) -> tuple[int, int, int, int]:
-    """(top, left, height, width) of a src-sized frame that is then resized to dst: the centred crop_box when
-    aspect is 'crop' and the aspect changes, else the whole frame; `error` naming `what` when it changes and
-    aspect is 'refuse'. Tools call it once per frame size, before anything is written."""
+    """(top, left, height, width) of a src-sized frame that is then resized to dst.
+
+    It is the centred crop_box when aspect is 'crop' and the aspect changes, else the whole frame. Raises `error`,
+    naming `what`, when the aspect changes and aspect is 'refuse'. Tools call it once per frame size, before anything
+    is written.
+    """
     if aspect_changes(tuple(src), tuple(dst)):
         if aspect == "refuse":
             raise error(refusal(what, tuple(src), tuple(dst), hint))
@@ -170,8 +197,11 @@ def crop_window(src: Size, dst: Size, aspect: str, what: str, hint: str = "",
 
 
 def crop_to(arr: np.ndarray, window: tuple[int, int, int, int], ref: Size) -> np.ndarray:
-    """arr cut to window, which is given in ref-sized (H, W) coordinates and scaled when arr has another size (a
-    colour image or label map beside the depth frame the window was chosen for); arr itself for the whole frame."""
+    """arr cut to window; arr itself when the window is the whole frame.
+
+    The window is in ref-sized (H, W) coordinates and is scaled when arr has another size: a colour image or label
+    map beside the depth frame the window was chosen for.
+    """
     top, left, ch, cw = window
     if (top, left, ch, cw) == (0, 0, ref[0], ref[1]):
         return arr

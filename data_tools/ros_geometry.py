@@ -1,13 +1,16 @@
-"""Geometry of bag frames for data_tools.rosbag: bringing the topics of one frame to one size (--resize, --aspect;
-the policy of data_tools.resize, shared with data_tools.pairs) and the CameraInfo intrinsics that follow it."""
+"""Geometry of bag frames for data_tools.rosbag: one size per frame, and the intrinsics that follow.
+
+The topics of one frame are brought to one size as --resize and --aspect say, the policy of data_tools.resize
+that data_tools.pairs shares; the CameraInfo intrinsics follow the same crop and scale.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from data_tools.pairs import _is_depth
-from data_tools.resize import Resize, aspect_changes, aspect_text, fit, fit_intrinsics
+from data_tools.frames import is_depth
+from data_tools.resize import NO_RESIZE, Resize, aspect_changes, aspect_text, fit, fit_intrinsics
 from data_tools.ros_messages import BagError, Role
 
 UNREGISTERED_HINT = ("A depth topic that is not registered to the colour camera (e.g. /camera/depth/image_rect_raw "
@@ -17,7 +20,10 @@ UNREGISTERED_HINT = ("A depth topic that is not registered to the colour camera 
 
 def fit_sizes(frame: dict[str, np.ndarray], roles: list[Role], resize: Resize, stamp: float
               ) -> dict[str, np.ndarray]:
-    """Bring all modalities to one size as --resize says, a change of aspect ratio only as --aspect chooses."""
+    """Bring all modalities to one size as --resize says.
+
+    A change of aspect ratio happens only as --aspect chooses.
+    """
     sizes = {n: a.shape[:2] for n, a in frame.items()}
     if len(set(sizes.values())) == 1:
         return frame
@@ -33,15 +39,18 @@ def fit_sizes(frame: dict[str, np.ndarray], roles: list[Role], resize: Resize, s
                        f"--resize source needs one target size")
     ref = sizes[source] if resize.side == "target" else sizes[targets[0]]
     resized = targets if resize.side == "target" else [source]
-    return {n: fit(a, ref, resize.aspect, nearest=_is_depth(n), error=BagError, hint=UNREGISTERED_HINT,
+    return {n: fit(a, ref, resize.aspect, nearest=is_depth(n), error=BagError, hint=UNREGISTERED_HINT,
                    what=f"frame with source stamp {stamp:.9f}: {by[n].topic} ({n})") if n in resized else a
             for n, a in frame.items()}
 
 
 def camera_intrinsics(info: Any, roles: list[Role], raw_sizes: dict, stored: tuple[int, int],
-                      resize: Resize = Resize(), topic: str = "") -> list[float]:
-    """fx, fy, cx, cy from a CameraInfo's K, brought from its image size (the source's when it states none) to the
-    stored size as the images were (data_tools.resize.fit_intrinsics: a crop shifts cx, cy, then all scale)."""
+                      resize: Resize = NO_RESIZE, topic: str = "") -> list[float]:
+    """fx, fy, cx, cy from a CameraInfo's K, brought to the stored size as the images were.
+
+    K is for the CameraInfo's image size, or the source's when it states none. data_tools.resize.fit_intrinsics
+    applies the change: a crop shifts cx, cy, then all four scale.
+    """
     k = [float(v) for v in (info.k if hasattr(info, "k") else info.K)]  # ROS 2 names it k, ROS 1 K
     size = (int(info.height), int(info.width))
     if size[0] <= 0 or size[1] <= 0:

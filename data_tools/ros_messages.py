@@ -1,4 +1,7 @@
-"""ROS message bytes for data_tools.rosbag: header stamps peeked from raw messages, Image/CompressedImage decoded."""
+"""ROS message bytes for data_tools.rosbag: header stamps peeked, images decoded.
+
+The header stamps are peeked from raw messages; Image and CompressedImage messages are decoded.
+"""
 from __future__ import annotations
 
 import struct
@@ -8,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from crossmodal.data.sensor_files import imdecode
-from data_tools.pairs import _is_depth
+from data_tools.frames import is_depth
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -30,7 +33,10 @@ class BagError(ValueError):
 # ------------------------------------------------------------------------------------------------ header bytes
 
 class _Bytes:
-    """A cursor over one serialised message: ROS 1 (packed little-endian) or CDR (aligned, either endianness)."""
+    """A cursor over one serialised message, ROS 1 or CDR.
+
+    ROS 1 messages are packed little-endian; CDR ones aligned, in either endianness.
+    """
 
     def __init__(self, raw: bytes, cdr: bool) -> None:
         self.raw, self.cdr = memoryview(raw), cdr
@@ -78,7 +84,10 @@ class Peek:
 
 
 def peek(raw: bytes, msgtype: str, cdr: bool) -> Peek:
-    """Header stamp (and height, width, encoding of an Image, format of a CompressedImage) from the raw bytes."""
+    """The header stamp and image description of one message, from its raw bytes.
+
+    The description is the height, width and encoding of an Image, or the format of a CompressedImage.
+    """
     b = _Bytes(raw, cdr)
     if not cdr:
         b.u32()  # seq
@@ -109,7 +118,10 @@ def _where(role: Role, stamp: float) -> str:
 
 
 def _image(msg: dict, role: Role, stamp: float) -> np.ndarray:
-    """A sensor_msgs/Image as an (H, W) or (H, W, C) array in native byte order (row padding and endianness)."""
+    """A sensor_msgs/Image as an (H, W) or (H, W, C) array in native byte order.
+
+    Row padding is dropped and the endianness converted.
+    """
     enc = msg["encoding"]
     if enc not in ENCODINGS:
         raise BagError(f"{_where(role, stamp)}: image encoding {enc!r} is not supported "
@@ -196,8 +208,10 @@ def message_fields(msg: Any, msgtype: str) -> dict:
 
 
 def decode(msg: dict, role: Role, stamp: float) -> tuple[np.ndarray, float]:
-    """One message (plain fields) as stored: uint8 RGB for the source, float32 x scale for targets (0 = none);
-    and the factor applied to the raw values (1 for the source)."""
+    """One message, given as plain fields, decoded as stored; and the factor applied to its raw values.
+
+    The source becomes uint8 RGB with factor 1; a target float32 times its scale, 0 where there is no reading.
+    """
     if msg["type"] == IMAGE:
         arr, enc = _image(msg, role, stamp), msg["encoding"]
     else:
@@ -208,7 +222,7 @@ def decode(msg: dict, role: Role, stamp: float) -> tuple[np.ndarray, float]:
         if arr.ndim == 2:
             return np.repeat(arr[..., None], 3, axis=2), 1.0
         return np.ascontiguousarray(arr[..., :3]), 1.0
-    scale = role.scale if role.scale is not None else (0.001 if _is_depth(role.name) and arr.dtype == np.uint16
+    scale = role.scale if role.scale is not None else (0.001 if is_depth(role.name) and arr.dtype == np.uint16
                                                        else 1.0)
     out = (arr.astype(np.float64) * scale).astype(np.float32)
     out[~np.isfinite(out)] = 0.0  # depth drivers mark "no reading" with NaN

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import textwrap
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,20 +28,17 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from crossmodal.data.h5writer import PairedWriter
 from crossmodal.data.sensor_files import imread
-from crossmodal.diskspace import writing_h5
 from data_tools.common import (
+    add_output_flags,
     check_input_file,
     check_outputs,
     command_line,
-    commit,
     int_at_least,
     ordered_map,
     parse_size,
-    progress,
-    staging_path,
     tool_main,
+    tool_parser,
     warn,
 )
 from data_tools.nyu_tables import NAMES_40
@@ -55,9 +51,7 @@ from data_tools.resize import (
     size_aspect,
     size_attrs,
 )
-from data_tools.scannet_sens import (  # noqa: F401
-    COLOR_TYPES,
-    DEPTH_TYPES,
+from data_tools.scannet_sens import (
     FrameEntry,
     SensError,
     SensHeader,
@@ -69,6 +63,7 @@ from data_tools.scannet_sens import (  # noqa: F401
     read_exact,
     read_header,
 )
+from data_tools.staged import StagedOutput
 
 PROG = "python -m data_tools.scannet"
 IGNORE = 255
@@ -160,8 +155,10 @@ def make_sample(job: Job, entry: FrameEntry, f=None) -> dict[str, np.ndarray]:
 
 
 def _samples(job: Job, entries: list[FrameEntry], workers: int) -> Iterator[dict[str, np.ndarray]]:
-    """Samples in frame order: here through one open file, or with workers > 1 in a spawn pool (bounded, at most 4
-    frames per worker in flight; data_tools.common.ordered_map)."""
+    """The samples in frame order.
+
+    They are read here through one open file, or with workers > 1 in a spawn pool with at most 4 frames per worker
+    in flight (data_tools.common.ordered_map)."""
     if workers <= 1:
         with open(job.header.path, "rb") as f:
             for e in entries:
@@ -207,11 +204,9 @@ def _header_attrs(header: SensHeader, sens: Path) -> dict:
     }
 
 
-def convert(sens: Path, out: Path, *, every: int = 1, size: tuple[int, int] | None = None,
-            labels: Path | None = None, label_map: Path | None = None, workers: int = 1, overwrite: bool = False,
-            show_progress: bool = True, command: str | None = None, aspect: str | None = None) -> Report:
-    """Convert every `every`-th frame of a .sens file into one paired file (atomically, with per-frame metadata).
-    A size of another aspect ratio than the depth camera's is refused unless aspect is 'crop' or 'stretch'."""
+def _check_options(sens: Path, every: int, workers: int, size: tuple[int, int] | None, aspect: str | None,
+                   labels: Path | None, label_map: Path | None) -> str:
+    """Refuse bad options before the recording is read; returns the --aspect policy."""
     if every < 1:
         raise ValueError(f"--every must be >= 1, got {every}")
     policy = size_aspect(size, aspect)
@@ -226,6 +221,49 @@ def convert(sens: Path, out: Path, *, every: int = 1, size: tuple[int, int] | No
     if labels is not None and not labels.is_dir():
         raise NotADirectoryError(f"--labels {labels}: no such folder; expected the exported label-filt/ folder of "
                                  f"<frame index>.png files")
+    return policy
+
+
+def _check_label_files(labels: Path, entries: list[FrameEntry]) -> None:
+    """Every kept frame needs its label-filt PNG."""
+    missing = [e.index for e in entries if not (labels / f"{e.index}.png").is_file()]
+    if missing:
+        raise FileNotFoundError(f"--labels {labels}: {len(missing)} of the {len(entries)} kept frames have no "
+                                f"label PNG (first missing: {labels / f'{missing[0]}.png'}); label-filt holds "
+                                f"<frame index>.png -- choose --every to match the exported frames")
+
+
+def _modality_attrs(header: SensHeader, labels: Path | None, label_map: Path | None) -> dict:
+    """The description of each stored modality."""
+    mod_attrs = {"rgb": {"description": "ScanNet colour, " + REGISTRATION},
+                 "depth": {"description": f"ScanNet depth, uint16 / depth_shift ({header.depth_shift:g}); "
+                                          f"0 = no reading; not in-painted"}}
+    if label_map is not None:
+        mod_attrs["label"] = {"description": f"label-filt ScanNet ids mapped to NYU-40 (id - 1) with "
+                                             f"{label_map.name}; 0 / unmapped = 255", "folder": str(labels)}
+    return mod_attrs
+
+
+def _row_datasets(entries: list[FrameEntry]) -> dict:
+    """The per-row frame index, pose and timestamps from the .sens file."""
+    text = h5py.string_dtype("utf-8")
+    return {
+        "frame_name": (np.array([str(e.index) for e in entries], dtype=text),
+                       "frame index in the .sens file each row came from (label-filt <index>.png); not a modality"),
+        "camera_to_world": (np.stack([e.camera_to_world for e in entries]).astype(np.float32),
+                            "per-frame 4x4 camera-to-world pose from the .sens file (-inf = invalid)"),
+        "timestamp": (np.array([[e.timestamp_color, e.timestamp_depth] for e in entries], np.uint64),
+                      "[colour, depth] timestamps from the .sens file (typically microseconds)"),
+    }
+
+
+def convert(sens: Path, out: Path, *, every: int = 1, size: tuple[int, int] | None = None,
+            labels: Path | None = None, label_map: Path | None = None, workers: int = 1, overwrite: bool = False,
+            show_progress: bool = True, command: str | None = None, aspect: str | None = None) -> Report:
+    """Convert every `every`-th frame of a .sens file into one paired file, atomically, with per-frame metadata.
+
+    A size of another aspect ratio than the depth camera's is refused unless aspect is 'crop' or 'stretch'."""
+    policy = _check_options(sens, every, workers, size, aspect, labels, label_map)
     header = read_header(sens)
     check_header(header)
     dh, dw = header.depth_height, header.depth_width
@@ -235,54 +273,23 @@ def convert(sens: Path, out: Path, *, every: int = 1, size: tuple[int, int] | No
     entries = index_frames(header)[::every]
     lut = read_label_map(label_map) if label_map is not None else None
     if labels is not None:
-        missing = [e.index for e in entries if not (labels / f"{e.index}.png").is_file()]
-        if missing:
-            raise FileNotFoundError(f"--labels {labels}: {len(missing)} of the {len(entries)} kept frames have no "
-                                    f"label PNG (first missing: {labels / f'{missing[0]}.png'}); label-filt holds "
-                                    f"<frame index>.png -- choose --every to match the exported frames")
+        _check_label_files(labels, entries)
     check_outputs([out], overwrite)
     intrinsics = fit_intrinsics(header.depth_intrinsics(), (dh, dw), hw, policy, what, error=SensError)
     attrs = {"intrinsics": np.array(intrinsics, np.float64), "every": int(every), **_header_attrs(header, sens),
              **size_attrs(size, policy)}
+    specs = {"rgb": ((*hw, 3), np.uint8), "depth": (hw, np.float32)}
     if lut is not None:
         attrs["label_map"] = label_map.name
         attrs["nyu40_ids"] = np.arange(1, 41, dtype=np.int64)
-    source = command or f"data_tools.scannet --sens {sens.name} --every {every}"
-    specs = {"rgb": ((*hw, 3), np.uint8), "depth": (hw, np.float32)}
-    if lut is not None:
         specs["label"] = (hw, np.uint8)
-    mod_attrs = {"rgb": {"description": "ScanNet colour, " + REGISTRATION},
-                 "depth": {"description": f"ScanNet depth, uint16 / depth_shift ({header.depth_shift:g}); "
-                                          f"0 = no reading; not in-painted"}}
-    if lut is not None:
-        mod_attrs["label"] = {"description": f"label-filt ScanNet ids mapped to NYU-40 (id - 1) with "
-                                             f"{label_map.name}; 0 / unmapped = 255", "folder": str(labels)}
-    job = Job(header, hw, labels, lut, window)
-    staged = staging_path(out)
-    try:
-        with PairedWriter(staged, len(entries), specs, class_names=list(NAMES_40) if lut is not None else None,
-                          source=source, attrs=attrs, modality_attrs=mod_attrs) as writer:
-            samples = _samples(job, entries, workers)
-            rows = enumerate(samples)
-            for i, sample in (progress(rows, len(entries), "scannet") if show_progress else rows):
-                writer.write(i, sample)
-        text = h5py.string_dtype("utf-8")
-        with writing_h5(staged, "r+") as f:
-            meta = {
-                "frame_name": (np.array([str(e.index) for e in entries], dtype=text),
-                               "frame index in the .sens file each row came from (label-filt <index>.png); "
-                               "not a modality"),
-                "camera_to_world": (np.stack([e.camera_to_world for e in entries]).astype(np.float32),
-                                    "per-frame 4x4 camera-to-world pose from the .sens file (-inf = invalid)"),
-                "timestamp": (np.array([[e.timestamp_color, e.timestamp_depth] for e in entries], np.uint64),
-                              "[colour, depth] timestamps from the .sens file (typically microseconds)"),
-            }
-            for key, (arr, desc) in meta.items():
-                f.create_dataset(key, data=arr)
-                f[key].attrs["description"] = desc
-        commit(staged, out, overwrite)
-    finally:
-        staged.unlink(missing_ok=True)
+    with StagedOutput(out, overwrite=overwrite) as staged:
+        staged.write(_samples(Job(header, hw, labels, lut, window), entries, workers), len(entries), specs,
+                     class_names=list(NAMES_40) if lut is not None else None,
+                     source=command or f"data_tools.scannet --sens {sens.name} --every {every}", attrs=attrs,
+                     modality_attrs=_modality_attrs(header, labels, label_map),
+                     desc="scannet" if show_progress else None)
+        staged.add_rows(_row_datasets(entries))
     rep = Report(out, len(entries), header.num_frames)
     if not np.allclose(header.extrinsic_depth, np.eye(4), atol=1e-3):
         rep.notes.append("extrinsic_depth is not the identity; colour was still only resized (not reprojected)")
@@ -302,13 +309,11 @@ DESCRIPTION = (
 
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description=textwrap.fill(DESCRIPTION, width=96),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m data_tools.scannet --sens scans/scene0000_00/scene0000_00.sens --every 10 \\\n"
+    p = tool_parser(
+        PROG, DESCRIPTION,
+        "example:\n  python -m data_tools.scannet --sens scans/scene0000_00/scene0000_00.sens --every 10 \\\n"
                "      --labels scans/scene0000_00/label-filt --label-map scannetv2-labels.combined.tsv \\\n"
-               "      --out data/scannet/scene0000_00.h5")
+        "      --out data/scannet/scene0000_00.h5")
     p.add_argument("--sens", required=True, type=Path, help="ScanNet .sens file, e.g. scene0000_00.sens")
     p.add_argument("--out", required=True, type=Path, help="output HDF5 file, e.g. data/scannet/scene0000_00.h5")
     p.add_argument("--every", type=int_at_least(1), default=1,
@@ -326,8 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     add_aspect_argument(p)
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="decode with N processes (frames stay in order), e.g. --workers 2 (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(p)
     return p
 
 

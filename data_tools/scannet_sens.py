@@ -1,5 +1,6 @@
-"""The ScanNet `.sens` file format as ScanNet's own reader reads it (SensReader/python/SensorData.py and
-SensReader/src/sensorData.h, version 4), all little-endian:
+"""The ScanNet `.sens` file format, read as ScanNet's own reader reads it.
+
+The reader is SensReader/python/SensorData.py and SensReader/src/sensorData.h, version 4; all little-endian:
 
     uint32 version (= 4); uint64 n + n bytes sensor name;
     float32[16] intrinsic_color, extrinsic_color, intrinsic_depth, extrinsic_depth (row-major 4x4);

@@ -1,12 +1,12 @@
-"""Stamps of the converters that pair frames by time (data_tools.rosbag, data_tools.tum): checks, timing summary,
-and the bag topics' pairing plan.
+"""Stamps of the converters that pair frames by time: checks, timing summary, the bag topics' plan.
 
-Checks: a stream's stamps must be set, distinct and, in recording order, never far behind the latest one, and two
-bags must not hold the same stretch of time; otherwise pairing by stamps pairs frames by accident. Summary: per
-stream its median rate, its gaps (real drops: more than GAP_PERIODS median periods between consecutive stamps) and
-its longest interval; per paired stream how many source frames lack a partner because the streams run at different
-rates (by design) and how many for other reasons, and the pairing offset (target - source) over the written pairs.
-The summary is printed and stored as root attributes (TIMING_ATTRS; docs/recordings.md).
+The converters are data_tools.rosbag and data_tools.tum. Checks: a stream's stamps must be set, distinct and, in
+recording order, never far behind the latest one, and two bags must not hold the same stretch of time; otherwise
+pairing by stamps pairs frames by accident. Summary: per stream its median rate, its gaps and its longest
+interval. A gap is a real drop: more than GAP_PERIODS median periods between consecutive stamps. Per paired
+stream the summary counts the source frames that lack a partner because the streams run at different rates, by
+design, and those that lack one for other reasons, and gives the pairing offset, target - source, over the written
+pairs. The summary is printed and stored as root attributes: TIMING_ATTRS, described in docs/recordings.md.
 """
 from __future__ import annotations
 
@@ -30,9 +30,12 @@ TIMING_ATTRS = ("stamp_modalities", "median_rate_hz", "gap_count", "longest_gap_
 
 def stamp_faults(stamps: Sequence[float], where: str, positions: Sequence[str] | None = None,
                  noun: str = "stamps") -> list[tuple[str, str]]:
-    """(finding, what to do) per broken rule (zero, repeated, going back more than REORDER_FRAMES periods); the
-    finding names `where`, the count and the first position (positions[i], default 'message i') and stamp. Empty
-    when the stamps are sound; arrival out of stamp order by up to REORDER_FRAMES periods is transport jitter."""
+    """(finding, what to do) per broken rule of the stamps; empty when they are sound.
+
+    The rules: no zero stamps, no repeated ones, none going back more than REORDER_FRAMES periods. Arrival out of
+    stamp order by up to REORDER_FRAMES periods is transport jitter, not a fault. The finding names `where`, the count,
+    and the first position and stamp; positions[i] names a position, 'message i' by default.
+    """
     t = np.asarray(stamps, np.float64)
     if not len(t):
         return []
@@ -55,8 +58,10 @@ def stamp_faults(stamps: Sequence[float], where: str, positions: Sequence[str] |
 
 def check_stamps(stamps: Sequence[float], where: str, error: type[Exception] = ValueError,
                  positions: Sequence[str] | None = None, advice: str = "", noun: str = "stamps") -> None:
-    """Raise `error` naming the first of stamp_faults (zero, repeated, backwards stamps), if any, and what to do
-    (`advice` is appended to that)."""
+    """Raise `error` naming the first fault of stamp_faults, if any, and what to do.
+
+    The faults are zero, repeated and backwards stamps; `advice` is appended to what to do.
+    """
     faults = stamp_faults(stamps, where, positions, noun)
     if faults:
         finding, fix = faults[0]
@@ -64,8 +69,11 @@ def check_stamps(stamps: Sequence[float], where: str, error: type[Exception] = V
 
 
 def in_recording_order(stamps: Sequence[float]) -> bool:
-    """True when at most one step in ten between consecutive stamps goes back: a list written as recorded (perhaps
-    with a clock jump), not one sorted some other way, whose order says nothing about time."""
+    """True when at most one step in ten between consecutive stamps goes back.
+
+    Such a list was written as recorded, perhaps with a clock jump; a list sorted some other way says nothing about
+    time by its order.
+    """
     t = np.asarray(stamps, np.float64)
     return int((np.diff(t) < 0).sum()) * 10 <= len(t)
 
@@ -80,9 +88,11 @@ def _repeats(t: np.ndarray) -> np.ndarray:
 
 def check_overlap(stamps: Sequence[float], owner: Sequence[int], names: Sequence[str], where: str,
                   error: type[Exception] = ValueError) -> None:
-    """Two recordings (owner[i] indexes names) must not hold the same stretch of one stream's time: a bag given twice
-    under two names, or two recordings of the same time, would interleave. Ranges may touch by REORDER_FRAMES
-    periods (a recording split while messages were in flight)."""
+    """Refuse two recordings that hold the same stretch of one stream's time.
+
+    owner[i] indexes names. A bag given twice under two names, or two recordings of the same time, would interleave.
+    Ranges may touch by REORDER_FRAMES periods: a recording split while messages were in flight.
+    """
     t, own = np.asarray(stamps, np.float64), np.asarray(owner)
     parts = sorted((float(t[own == k].min()), float(t[own == k].max()), k) for k in np.unique(own))
     slack = REORDER_FRAMES * median_period(t)
@@ -138,9 +148,12 @@ class PairTiming:
 
 def pair_timing(source: StreamTiming, target: StreamTiming, num_source: int, num_paired: int,
                 offsets: Sequence[float]) -> PairTiming:
-    """Split the num_source - num_paired unpaired source frames: a target at a lower rate leaves a share
-    1 - rate_target / rate_source of the source frames without a partner by design; the rest are drops, gaps or
-    offsets. `offsets` are target - source over the pairs written."""
+    """Split the unpaired source frames into those left by the rate difference and the rest.
+
+    Of num_source frames, num_paired paired. A target at a lower rate leaves a share 1 - rate_target / rate_source of
+    the source frames without a partner by design; the rest are drops, gaps or offsets. `offsets` are target - source
+    over the pairs written.
+    """
     unpaired = max(num_source - num_paired, 0)
     share = 1.0 - target.rate_hz / source.rate_hz if source.rate_hz > 0 and target.rate_hz > 0 else 0.0
     by_rate = min(unpaired, int(round(num_source * max(share, 0.0))))
@@ -152,7 +165,10 @@ def pair_timing(source: StreamTiming, target: StreamTiming, num_source: int, num
 
 def timing_attrs(names: Sequence[str], streams: Sequence[StreamTiming], pairs: Sequence[PairTiming | None]
                  ) -> dict[str, Any]:
-    """The root attributes (TIMING_ATTRS) for modalities `names` (source first; its pairs entry None, stored 0)."""
+    """The root attributes TIMING_ATTRS for the modalities `names`, the source first.
+
+    The source's pairs entry is None, and stored as 0.
+    """
     zero = PairTiming(0, 0, 0.0, 0.0)
     ps = [p or zero for p in pairs]
     return {"stamp_modalities": list(names),
@@ -167,8 +183,11 @@ def timing_attrs(names: Sequence[str], streams: Sequence[StreamTiming], pairs: S
 
 
 def timing_lines(attrs: dict[str, Any], limit: str = "") -> list[str]:
-    """The summary as text, from the attributes (TIMING_ATTRS; absent ones: no lines): per stream its rate and gaps,
-    per target the unpaired source frames by cause and the pairing offset. `limit` names the pairing limit."""
+    """The summary as text, from the root attributes TIMING_ATTRS; absent ones give no lines.
+
+    Per stream its rate and gaps; per target the unpaired source frames by cause and the pairing offset. `limit`
+    names the pairing limit.
+    """
     if not all(k in attrs for k in TIMING_ATTRS):
         return []
     names = [str(n) for n in attrs["stamp_modalities"]]
@@ -196,8 +215,11 @@ def timing_lines(attrs: dict[str, Any], limit: str = "") -> list[str]:
 
 @dataclass
 class Stream:
-    """The first pass over one image topic: header stamps, receive times and bags in message order (and raw
-    sizes/encodings); times() are the ones pairing uses (--pair-by)."""
+    """The first pass over one image topic: its times, bags, raw size and encoding.
+
+    Header stamps, receive times and bags are in message order; times() gives the ones pairing uses, as --pair-by
+    says.
+    """
 
     role: Role
     msgtype: str = ""
@@ -218,8 +240,11 @@ RECEIVE_ADVICE = ("; for a driver known to stamp badly, --pair-by receive pairs 
 
 
 def check_times(s: Stream, bags: list[Path]) -> list[str]:
-    """A topic's pairing times must be sound (data_tools.stamps: set, distinct, not going back, bags not overlapping
-    in time), else BagError. With --pair-by receive the header stamps are only reported: the warnings returned."""
+    """Check a topic's pairing times; BagError when they are not sound, else the warnings.
+
+    Sound times are set, distinct, do not go back, and the bags do not overlap in time. With --pair-by receive the
+    header stamps are only reported: those are the warnings returned.
+    """
     where = f"{', '.join(str(b) for b in bags)}: topic {s.role.topic} ({s.role.name})"
     check_overlap(s.times(), s.bag, [f"--bag {b}" for b in bags], where, BagError)
     if not s.by_receive:
@@ -242,8 +267,11 @@ class Plan:
 
 def plan(streams: dict[str, Stream], roles: list[Role], max_dt: float, every: int,
          start: float | None, end: float | None, where: str) -> Plan:
-    """Associate every target with the source by their times (Stream.times); window, keep frames all targets pair
-    with, thin; the rate, gap and offset summary (data_tools.stamps)."""
+    """Associate every target with the source by their times and plan the rows to write.
+
+    Times are Stream.times. The plan keeps the frames in the --start/--end window that every target pairs with,
+    thinned by `every`, and holds the rate, gap and offset summary of data_tools.stamps.
+    """
     src = next(r for r in roles if r.role == "source")
     s_stamps = streams[src.topic].times()
     t0 = min(s_stamps)

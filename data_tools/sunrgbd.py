@@ -10,8 +10,8 @@ What is read, per scene folder SUNRGBD/<sensor>/<collection>/.../<scene>/ (senso
   SUNRGBDtoolbox/read3dPoints.m decodes them; stored as float32 metres, 0 = no reading (the toolbox's clip of
   values above 8 m is not applied);
 * `intrinsics.txt` - the 3x3 camera matrix K, row by row (fx 0 cx / 0 fy cy / 0 0 1). The toolbox projects with
-  MATLAB's 1-based pixel grid (read_3d_pts_general.m: meshgrid(1:w, 1:h) - cx), so the stored principal point
-  is cx - 1, cy - 1 (0-based pixel centres), scaled with --size;
+  MATLAB's 1-based pixel grid, as read_3d_pts_general.m does with meshgrid(1:w, 1:h) - cx, so the stored
+  principal point is cx - 1, cy - 1 (0-based pixel centres), scaled with --size;
 * labels, when `--labels NAME` is given: a per-scene label image NAME (a path or glob inside the scene folder,
   e.g. `seg37.png` or `label37/*.png`) holding the 37-class ids of SUNRGBDtoolbox's seg37list, 1..37, 0 = void;
   stored as 0..36 with 255 = ignore. Such PNGs are what the usual exports of
@@ -23,15 +23,15 @@ What is read, per scene folder SUNRGBD/<sensor>/<collection>/.../<scene>/ (senso
   linear order) pointing to image k's label stored transposed (W, H), ids 0..37 of seg37list. Image k is
   SUNRGBDMeta(k) of SUNRGBDMeta.mat (MATLAB v5/v7, read with scipy.io.loadmat, so scipy is needed for this path
   only), whose field `sequenceName` ('SUNRGBD/kv2/kinect2data/<scene>', with or without the leading 'SUNRGBD/')
-  or `rgbpath` ('/n/fs/sun3d/data/SUNRGBD/<scene>/image/<file>.jpg', cut from 'SUNRGBD/' on) names the scene. Scenes are matched by that path relative to SUNRGBD/; only the
-  selected scenes' labels are read, one dataset per frame (the whole file needs ~64 GB in memory).
+  or `rgbpath` ('/n/fs/sun3d/data/SUNRGBD/<scene>/image/<file>.jpg', cut from 'SUNRGBD/' on) names the scene.
+  Scenes are matched by that path relative to SUNRGBD/; only the selected scenes' labels are read, one dataset
+  per frame (the whole file needs ~64 GB in memory).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,39 +42,26 @@ import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-from crossmodal.data.h5writer import PairedWriter
-from crossmodal.diskspace import writing_h5
 from data_tools.common import (
+    add_output_flags,
     add_val_arguments,
     carve_by_group,
     check_input_file,
     check_outputs,
     check_val_fraction,
     command_line,
-    commit,
     int_at_least,
     ordered_map,
     parse_size,
     positive_number,
-    progress,
-    staging_path,
     tool_main,
+    tool_parser,
     val_path_beside,
     warn,
 )
 from data_tools.resize import add_aspect_argument, fit_intrinsics, size_aspect, size_attrs
-from data_tools.sunrgbd_frames import (  # noqa: F401
-    TOOLBOX_CLIP_M,
-    check_sizes,
-    image_size,
-    load_counted,
-    load_frame,
-    read_depth,
-    read_intrinsics,
-    read_label,
-    read_rgb,
-    unrotate,
-)
+from data_tools.staged import StagedOutput
+from data_tools.sunrgbd_frames import TOOLBOX_CLIP_M, check_sizes, load_counted, read_intrinsics
 from data_tools.sunrgbd_toolbox import SEG37, SEG_FIELD, SEG_GROUP, attach_seg, close_seg_mat, split_entry
 
 PROG = "python -m data_tools.sunrgbd"
@@ -243,31 +230,19 @@ def convert(root: Path, out: Path, *, split_file: Path | None = None, size: tupl
             close_seg_mat(seg_file)
 
 
-def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int, int] | None, depth: str,
-             labels: str | None, seg_file: Path | None, meta_file: Path | None, sensors: list[str] | None,
-             max_depth: float | None, workers: int, overwrite: bool, show_progress: bool, command: str,
-             val_fraction: float = 0.0, val_seed: int = 0, aspect: str = "refuse") -> Report:
-    """convert's body (convert closes the label file whatever happens)."""
-    scenes = find_scenes(root, depth, labels, sensors)
-    if split_file is not None:
-        scenes = select(scenes, split_file)
-    parts: dict[str, tuple[Path, list[Scene]]] = {"out": (out, scenes)}
-    if val_fraction > 0:
-        val_out = val_path_beside(out)
-        keep, val = carve_by_group([s.rel for s in scenes], val_fraction, val_seed)
-        parts = {"out": (out, [scenes[i] for i in keep]), "val": (val_out, [scenes[i] for i in val])}
-    if seg_file is not None and meta_file is not None:
-        attach_seg(scenes, root, seg_file, meta_file)
-    labelled = labels is not None or seg_file is not None
-    check_sizes(scenes, size, show_progress, aspect)
-    check_outputs([path for path, _ in parts.values()], overwrite)
-    h, w = size or scenes[0].size
-    ks = np.array([fit_intrinsics(read_intrinsics(s.intrinsics_file), s.size, (h, w), aspect, str(s.folder),
-                                  error=FormatError) for s in scenes], np.float64)
-    common = bool(np.all(np.abs(ks - ks[0]) < 1e-9))
-    index = {id(s): k for k, s in enumerate(scenes)}
-    report = Report(out, sensors=dict(Counter(s.sensor for s in scenes)),
-                    sizes=dict(Counter(f"{s.size[0]}x{s.size[1]}" for s in scenes)), common_intrinsics=common)
+def _parts(out: Path, scenes: list[Scene], val_fraction: float, val_seed: int) -> dict[Path, list[Scene]]:
+    """The scenes of each output file: all in out, or with val_fraction > 0 whole scene folders in val.h5."""
+    if val_fraction <= 0:
+        return {out: scenes}
+    val_out = val_path_beside(out)
+    keep, val = carve_by_group([s.rel for s in scenes], val_fraction, val_seed)
+    return {out: [scenes[i] for i in keep], val_out: [scenes[i] for i in val]}
+
+
+def _root_attrs(report: Report, ks: np.ndarray, depth: str, max_depth: float | None, size: tuple[int, int] | None,
+                aspect: str, val: tuple[float, int]) -> dict:
+    """The root attributes shared by the output files: sensors, depth folder, intrinsics, size and val split."""
+    common = report.common_intrinsics
     attrs: dict = {"sensors": sorted(report.sensors), "depth_folder": "depth_bfx" if depth == "bfx" else "depth",
                    "intrinsics_note": "per row in the dataset 'intrinsics' (N, 4) [fx, fy, cx, cy], 0-based pixel "
                                       "centres at the stored size (intrinsics.txt principal point minus 1, MATLAB "
@@ -281,65 +256,85 @@ def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int,
     attrs.update(size_attrs(size, aspect))
     if size is not None:
         attrs["native_sizes"] = [f"{k} ({n})" for k, n in sorted(report.sizes.items())]
-    specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
-    if labelled:
-        specs["label"] = ((h, w), np.uint8)
-    mod_attrs = {"depth": {"folder": attrs["depth_folder"], "scale": 0.001,
+    if val[0] > 0:
+        attrs.update(val_fraction=float(val[0]), val_seed=int(val[1]), val_grouping="scene folder")
+    return attrs
+
+
+def _modality_attrs(depth: str, max_depth: float | None, label_source: str | None) -> dict:
+    """The description of the stored depth, and of the labels when label_source says where they come from."""
+    mod_attrs = {"depth": {"folder": "depth_bfx" if depth == "bfx" else "depth", "scale": 0.001,
                            "description": "SUN RGB-D depth PNG, bits rotated back ((raw >> 3) | (raw << 13)), "
                                           "millimetres x 0.001; 0 = no reading"
                                           + ("; hole-filled by the toolbox (depth_bfx)" if depth == "bfx" else "")
                                           + (f"; readings beyond {max_depth:g} m set to 0" if max_depth else "")}}
-    if labelled:
-        source = labels if labels is not None else \
-            f"{seg_file} ({SEG_GROUP}.{SEG_FIELD}, matched by sequenceName in {meta_file})"
-        mod_attrs["label"] = {"description": f"SUNRGBDtoolbox seg37list ids 1..37 from {source} minus 1; "
+    if label_source is not None:
+        mod_attrs["label"] = {"description": f"SUNRGBDtoolbox seg37list ids 1..37 from {label_source} minus 1; "
                                              f"0 (void) -> 255"}
-    if val_fraction > 0:
-        attrs.update(val_fraction=float(val_fraction), val_seed=int(val_seed), val_grouping="scene folder")
-    staged = {key: staging_path(path) for key, (path, _) in parts.items()}
-    far = [0, 0]
-    try:
-        for key, (path, rows_of) in parts.items():
-            file_attrs = dict(attrs, split="val", carved_from=str(out.name)) if key == "val" else attrs
-            _write_staged(staged[key], rows_of, ks[[index[id(s)] for s in rows_of]], (h, w), specs, labelled,
-                          command, file_attrs, mod_attrs, max_depth, workers, show_progress, far)
-        for key, (path, _) in parts.items():
-            commit(staged[key], path, overwrite)
-    finally:
-        for path in staged.values():
-            path.unlink(missing_ok=True)
-    report.num_samples = len(parts["out"][1])
-    if "val" in parts:
-        report.val_path, report.val_samples = parts["val"][0], len(parts["val"][1])
-    report.far_pixels, report.total_pixels = far
-    return report
+    return mod_attrs
 
 
-def _write_staged(staged: Path, scenes: list[Scene], ks: np.ndarray, hw: tuple[int, int], specs: dict,
-                  labelled: bool, command: str, attrs: dict, mod_attrs: dict, max_depth: float | None,
-                  workers: int, show_progress: bool, far: list[int]) -> None:
-    """Stream these scenes into one staged paired file plus its per-row metadata; adds to the far-pixel counts."""
-    h, w = hw
-    with PairedWriter(staged, len(scenes), specs, class_names=list(SEG37) if labelled else None, source=command,
-                      attrs=attrs, modality_attrs=mod_attrs, overwrite=True) as writer:
-        load = partial(load_counted, size=(h, w), max_depth=max_depth)
-        rows: Iterator[tuple[int, tuple[dict[str, np.ndarray], int, int]]] = \
-            enumerate(ordered_map(load, scenes, workers))
-        for row, (frame, n_far, n_total) in (progress(rows, len(scenes), "sunrgbd") if show_progress else rows):
-            writer.write(row, frame)
-            far[0] += n_far
-            far[1] += n_total
+def _row_datasets(scenes: list[Scene], ks: np.ndarray) -> dict:
+    """The per-row frame name, scene folder, sensor and intrinsics."""
     text = h5py.string_dtype("utf-8")
-    meta = {
+    return {
         "frame_name": (np.array([s.rgb.stem for s in scenes], dtype=text), "colour image name without extension"),
         "scene": (np.array([s.rel for s in scenes], dtype=text), "scene folder relative to --root"),
         "sensor": (np.array([s.sensor for s in scenes], dtype=text), "sensor folder (kv1, kv2, realsense, xtion)"),
         "intrinsics": (ks, "[fx, fy, cx, cy] per row in pixels at the stored size, 0-based pixel centres"),
     }
-    with writing_h5(staged, "r+") as f:
-        for key, (arr, description) in meta.items():
-            f.create_dataset(key, data=arr)
-            f[key].attrs["description"] = description
+
+
+def _counted(frames: Iterator[tuple[dict[str, np.ndarray], int, int]], far: list[int]
+             ) -> Iterator[dict[str, np.ndarray]]:
+    """The frames of load_counted, adding their far and total depth pixels to `far`."""
+    for frame, n_far, n_total in frames:
+        far[0] += n_far
+        far[1] += n_total
+        yield frame
+
+
+def _convert(root: Path, out: Path, *, split_file: Path | None, size: tuple[int, int] | None, depth: str,
+             labels: str | None, seg_file: Path | None, meta_file: Path | None, sensors: list[str] | None,
+             max_depth: float | None, workers: int, overwrite: bool, show_progress: bool, command: str,
+             val_fraction: float = 0.0, val_seed: int = 0, aspect: str = "refuse") -> Report:
+    """The body of convert, which closes the label file whatever happens."""
+    scenes = find_scenes(root, depth, labels, sensors)
+    if split_file is not None:
+        scenes = select(scenes, split_file)
+    parts = _parts(out, scenes, val_fraction, val_seed)
+    if seg_file is not None and meta_file is not None:
+        attach_seg(scenes, root, seg_file, meta_file)
+    label_source = labels if labels is not None else None if seg_file is None else \
+        f"{seg_file} ({SEG_GROUP}.{SEG_FIELD}, matched by sequenceName in {meta_file})"
+    check_sizes(scenes, size, show_progress, aspect)
+    check_outputs(list(parts), overwrite)
+    h, w = size or scenes[0].size
+    ks = np.array([fit_intrinsics(read_intrinsics(s.intrinsics_file), s.size, (h, w), aspect, str(s.folder),
+                                  error=FormatError) for s in scenes], np.float64)
+    index = {id(s): k for k, s in enumerate(scenes)}
+    report = Report(out, sensors=dict(Counter(s.sensor for s in scenes)),
+                    sizes=dict(Counter(f"{s.size[0]}x{s.size[1]}" for s in scenes)),
+                    common_intrinsics=bool(np.all(np.abs(ks - ks[0]) < 1e-9)))
+    attrs = _root_attrs(report, ks, depth, max_depth, size, aspect, (val_fraction, val_seed))
+    specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
+    if label_source is not None:
+        specs["label"] = ((h, w), np.uint8)
+    far = [0, 0]
+    load = partial(load_counted, size=(h, w), max_depth=max_depth)
+    with StagedOutput(list(parts), overwrite=overwrite) as staged:
+        for path, rows_of in parts.items():
+            staged.write(_counted(ordered_map(load, rows_of, workers), far), len(rows_of), specs,
+                         class_names=list(SEG37) if label_source is not None else None, source=command,
+                         attrs=dict(attrs, split="val", carved_from=str(out.name)) if path != out else attrs,
+                         modality_attrs=_modality_attrs(depth, max_depth, label_source),
+                         desc="sunrgbd" if show_progress else None, out=path)
+            staged.add_rows(_row_datasets(rows_of, ks[[index[id(s)] for s in rows_of]]), out=path)
+    report.num_samples = len(parts[out])
+    if len(parts) > 1:
+        report.val_path, report.val_samples = list(parts)[1], len(list(parts.values())[1])
+    report.far_pixels, report.total_pixels = far
+    return report
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -348,8 +343,8 @@ DESCRIPTION = (
     "Build RGB-D frames from SUN RGB-D as released (SUNRGBD/<sensor>/.../<scene>/ with image/*.jpg, depth/*.png "
     "or depth_bfx/*.png and intrinsics.txt), optionally with 37-class labels from one label PNG per scene "
     "(--labels) or from the toolbox's SUNRGBD2Dseg.mat matched by scene path through SUNRGBDMeta.mat (--seg-mat "
-    "with --meta; scipy needed). Depth PNG bits are rotated back ((raw >> 3) | (raw << 13)) and stored as float32 metres "
-    "(0 = no reading); labels 1..37 become 0..36 (seg37list), 0 = void becomes 255. One file holds one size: "
+    "with --meta; scipy needed). Depth PNG bits are rotated back ((raw >> 3) | (raw << 13)) and stored as float32 "
+    "metres (0 = no reading); labels 1..37 become 0..36 (seg37list), 0 = void becomes 255. One file holds one size: "
     "--size resizes every frame (colour area/bilinear, depth and labels nearest), or pick one --sensor. Output: "
     "rgb, depth[, label], plus per-row frame_name, scene, sensor and intrinsics (N, 4)."
 )
@@ -357,15 +352,14 @@ DESCRIPTION = (
 
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
-    p = argparse.ArgumentParser(
-        prog=PROG, description=textwrap.fill(DESCRIPTION, width=96),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 "
-               "--out data/sunrgbd/all.h5\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --sensor kv2 "
-               "--labels seg37.png \\\n      --split-file splits/test_scenes.txt --out data/sunrgbd/kv2_test.h5\n"
-               "  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 \\\n"
-               "      --seg-mat SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat --meta SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat"
-               " \\\n      --out data/sunrgbd/all_labelled.h5")
+    p = tool_parser(
+        PROG, DESCRIPTION,
+        "examples:\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 "
+        "--out data/sunrgbd/all.h5\n  python -m data_tools.sunrgbd --root downloads/SUNRGBD --sensor kv2 "
+        "--labels seg37.png \\\n      --split-file splits/test_scenes.txt --out data/sunrgbd/kv2_test.h5\n"
+        "  python -m data_tools.sunrgbd --root downloads/SUNRGBD --size 240x320 \\\n"
+        "      --seg-mat SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat --meta SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat"
+        " \\\n      --out data/sunrgbd/all_labelled.h5")
     p.add_argument("--root", required=True, type=Path,
                    help="the unpacked SUNRGBD/ folder (or one sensor folder in it), searched recursively for scene "
                         "folders, e.g. downloads/SUNRGBD")
@@ -400,8 +394,7 @@ def _parser() -> argparse.ArgumentParser:
     add_val_arguments(p, "move whole scene folders (SUN RGB-D keeps one frame per scene folder, so this is per "
                          "frame) holding about F of the selected frames into val.h5 beside --out; needs labels",
                       "scene")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(p)
     return p
 
 

@@ -1,6 +1,8 @@
-"""SUN RGB-D frames: reading a scene's colour, bit-rotated depth, labels and intrinsics.txt, checking every scene's
-size from the file headers before anything is written (and what --size / --aspect do to each scene's aspect ratio,
-data_tools.resize), and bringing a frame to the stored size; used by data_tools.sunrgbd."""
+"""SUN RGB-D frames: reading, size checks and resizing, for data_tools.sunrgbd.
+
+A scene's colour, bit-rotated depth, labels and intrinsics.txt are read here. Every scene's size is checked from
+the file headers before anything is written, together with what --size and --aspect do to its aspect ratio
+(data_tools.resize). Each frame is then brought to the stored size."""
 from __future__ import annotations
 
 from collections import Counter
@@ -88,8 +90,9 @@ TOOLBOX_CLIP_M = 8.0  # read3dPoints.m clips decoded depth at 8 m
 
 def load_frame(scene: Scene, size: tuple[int, int], max_depth: float | None = None,
                far: list[int] | None = None) -> dict[str, np.ndarray]:
-    """One scene's modalities at the stored size; depth beyond max_depth becomes 0 (pixels beyond the toolbox's
-    8 m clip are counted into far[0] of far = [count, total])."""
+    """One scene's modalities at the stored size; depth beyond max_depth becomes 0.
+
+    With far = [count, total], the pixels beyond the toolbox's 8 m clip are added to far[0] and all to far[1]."""
     rgb, depth = read_rgb(scene.rgb), read_depth(scene.depth)
     if far is not None:
         far[0] += int(np.count_nonzero(depth > TOOLBOX_CLIP_M))
@@ -120,10 +123,11 @@ def load_counted(scene: Scene, size: tuple[int, int], max_depth: float | None
 
 def check_sizes(scenes: list[Scene], size: tuple[int, int] | None, show_progress: bool,
                 aspect: str = "refuse") -> None:
-    """Read every file's size from its header: rgb, depth and label of a scene must agree; without --size all
-    scenes must have one size (else a FormatError listing the sizes by sensor); with it, a scene whose aspect
-    ratio --size would change is refused unless aspect is 'crop' (its window is kept in scene.window) or
-    'stretch' (data_tools.resize)."""
+    """Read every file's size from its header and check the sizes agree.
+
+    The rgb, depth and label of a scene must have one size. Without --size all scenes must have one size, else a
+    FormatError lists the sizes by sensor. With it, a scene whose aspect ratio --size would change is refused
+    unless aspect is 'crop', which keeps its window in scene.window, or 'stretch' (data_tools.resize)."""
     it: Iterator[Scene] = iter(scenes)
     for s in (progress(it, len(scenes), "sunrgbd sizes") if show_progress and len(scenes) > 200 else it):
         files = [("image", s.rgb), ("depth", s.depth)] + ([("label", s.label)] if s.label is not None else [])

@@ -1,6 +1,8 @@
-"""SUN RGB-D's 37-class labels and scene paths: the toolbox files SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat (MATLAB
-v7.3 = HDF5, read one label at a time through its object references) and SUNRGBDMeta.mat (MATLAB v5/v7, scipy), and
-the id mapping shared with exported label PNGs (0 = void -> 255, 1..37 -> 0..36); used by data_tools.sunrgbd."""
+"""SUN RGB-D's 37-class labels and scene paths from the toolbox's files, for data_tools.sunrgbd.
+
+SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat is MATLAB v7.3, that is HDF5, read one label at a time through its object
+references; SUNRGBDMeta.mat is MATLAB v5/v7, read with scipy. The id mapping is shared with exported label PNGs:
+0 = void becomes 255, 1..37 become 0..36."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +25,10 @@ IGNORE = 255
 
 
 def split_entry(line: str) -> str:
-    """A split-file line as a scene path relative to SUNRGBD/: '/n/fs/sun3d/data/SUNRGBD/kv1/NYUdata/NYU0001/'
-    and 'kv1/NYUdata/NYU0001' both give 'kv1/NYUdata/NYU0001' (a trailing image/<file> is cut off too)."""
+    """A split-file line as a scene path relative to SUNRGBD/.
+
+    '/n/fs/sun3d/data/SUNRGBD/kv1/NYUdata/NYU0001/' and 'kv1/NYUdata/NYU0001' both give 'kv1/NYUdata/NYU0001'; a
+    trailing image/<file> is cut off too."""
     path = line.strip().replace("\\", "/")
     marker = path.rfind("SUNRGBD/")
     if marker >= 0:
@@ -51,7 +55,9 @@ SEG_GROUP, SEG_FIELD = "SUNRGBD2Dseg", "seglabel"
 
 
 def _mat_text(value: object) -> str:
-    """A MATLAB char array as loadmat returns it (str, a (1,) / (0,) array of str, nested object arrays) -> str."""
+    """A MATLAB char array as loadmat returns it, as a str.
+
+    loadmat gives a str, a one- or zero-element array of str, or object arrays nested around one."""
     while isinstance(value, np.ndarray):
         if value.size == 0:
             return ""
@@ -60,8 +66,10 @@ def _mat_text(value: object) -> str:
 
 
 def read_meta(path: Path) -> list[tuple[str, ...]]:
-    """The scene paths relative to SUNRGBD/ of every image in SUNRGBDMeta.mat, in MATLAB order (index k = image
-    k+1): from sequenceName and from rgbpath without its /image/<file> (usually the same path; either matches)."""
+    """The scene paths relative to SUNRGBD/ of every image in SUNRGBDMeta.mat, in MATLAB order.
+
+    Index k is image k+1. Each entry holds the path from sequenceName and the one from rgbpath without its
+    /image/<file>; they are usually the same, and either matches."""
     check_input_file(path, "SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat")
     try:
         import scipy.io
@@ -190,6 +198,6 @@ def attach_seg(scenes: list[Scene], root: Path, seg_path: Path, meta_path: Path)
         k = next((index[c] for c in (split_entry(t + rel) for t in tails) if c in index), None)
         if k is None:
             raise FormatError(f"{s.folder}: scene {s.rel} is not in {meta_path} (neither as sequenceName nor "
-                              f"rgbpath of its {len(keys)} entries, which look like {example}); --seg-mat labels are matched by scene path relative "
-                              f"to SUNRGBD/")
+                              f"rgbpath of its {len(keys)} entries, which look like {example}); --seg-mat labels are "
+                              f"matched by scene path relative to SUNRGBD/")
         s.seg = (seg_path, k)

@@ -1,6 +1,7 @@
 """RGB-D pairs from a TUM RGB-D benchmark sequence folder (rgb.txt, depth.txt, rgb/*.png, depth/*.png).
 
-    python -m data_tools.tum --sequence rgbd_dataset_freiburg1_xyz/ --out data/tum/fr1_xyz.h5 [--max-dt 0.02] [--workers 2]
+    python -m data_tools.tum --sequence rgbd_dataset_freiburg1_xyz/ --out data/tum/fr1_xyz.h5 \
+        [--max-dt 0.02] [--workers 2]
 
 RGB and depth frames are associated exactly as TUM's own `associate.py` does (every candidate pair whose stamps
 differ by less than --max-dt, taken nearest first while both frames are still free; data_tools.associate), in RGB
@@ -12,34 +13,28 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import textwrap
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from statistics import median
-from typing import Iterator
 
 import cv2
 import h5py
 import numpy as np
 
 from crossmodal.data.h5format import FormatError
-from crossmodal.data.h5writer import PairedWriter
 from crossmodal.data.sensor_files import imread
-from crossmodal.diskspace import writing_h5
 from data_tools import camera
 from data_tools.associate import associate
 from data_tools.common import (
     check_outputs,
     command_line,
-    commit,
     int_at_least,
     ordered_map,
     parse_size,
     positive_number,
-    progress,
-    staging_path,
     tool_main,
+    tool_parser,
     warn,
 )
 from data_tools.resize import (
@@ -51,6 +46,7 @@ from data_tools.resize import (
     size_aspect,
     size_attrs,
 )
+from data_tools.staged import StagedOutput
 from data_tools.stamps import check_stamps, in_recording_order, pair_timing, stream_timing, timing_attrs, timing_lines
 
 PROG = "python -m data_tools.tum"
@@ -64,11 +60,15 @@ INTRINSICS = {
 }
 ROS_DEFAULT = (525.0, 525.0, 319.5, 239.5)
 CAMERA_NAME = re.compile(r"(?:freiburg|fr)([123])(?![0-9])", re.IGNORECASE)
+MODALITY_ATTRS = {"rgb": {"folder": "rgb.txt"},
+                  "depth": {"folder": "depth.txt", "scale": 1.0 / DEPTH_COUNTS_PER_METRE,
+                            "description": "TUM RGB-D depth (registered to the colour camera by the Kinect driver), "
+                                           "16-bit PNG counts / 5000; 0 = no reading; not in-painted"}}
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of rgb.txt / depth.txt: the stamp (as float and as written), the file, and where it was listed."""
+    """One line of rgb.txt or depth.txt: the stamp as float and as written, the file, and its line."""
 
     time: float
     stamp: str
@@ -96,12 +96,14 @@ class Report:
 # ------------------------------------------------------------------------------------------------ lists
 
 def read_list(path: Path, sequence: Path) -> list[Entry]:
-    """Parse a TUM 'timestamp filename' list as TUM's read_file_list does ('#' comments, spaces, tabs or commas).
+    """Parse a TUM 'timestamp filename' list as TUM's read_file_list does.
 
-    Entries come back sorted by stamp. Unlike TUM's script, which silently drops them, malformed lines (one field,
-    a stamp that is not a number) are errors naming the file and line; every listed file must exist. The stamps are
-    checked as a bag's are (data_tools.stamps: zero, repeated, and, in a list written in recording order, going back
-    in time), FormatError naming the count and the first line."""
+    '#' starts a comment; fields are separated by spaces, tabs or commas. Entries come back sorted by stamp. Unlike
+    TUM's script, which silently drops them, malformed lines are errors naming the file and line: one field only, or
+    a stamp that is not a number. Every listed file must exist. The stamps are checked as a bag's are by
+    data_tools.stamps: zero, repeated, and, in a list written in recording order, going back in time; the FormatError
+    names the count and the first line.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file; expected a TUM list of 'timestamp filename' lines in the "
                                 f"sequence folder {sequence}")
@@ -183,8 +185,11 @@ def read_depth(path: Path) -> np.ndarray:
 
 def make_pair(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int] | None,
               window: tuple[int, int, int, int] | None = None) -> dict[str, np.ndarray]:
-    """The pair at the stored size: first cut to window (--aspect crop; data_tools.resize.crop_window), then RGB
-    area (shrinking) or bilinear, depth nearest (0 stays 0)."""
+    """The pair at the stored size, cut to window first when --aspect crop gave one.
+
+    The window comes from data_tools.resize.crop_window. RGB is then resized by area when shrinking, else
+    bilinear; depth by nearest neighbours, so 0 stays 0.
+    """
     if window is not None:
         rgb, depth = crop_to(rgb, window, rgb.shape[:2]), crop_to(depth, window, depth.shape[:2])
     if size is not None:
@@ -208,11 +213,10 @@ def load_pair(files: tuple[Path, Path], native: tuple[int, int], first: str, siz
 
 # ------------------------------------------------------------------------------------------------ conversion
 
-def _write_row_metadata(staged: Path, rgb_list: list[Entry], depth_list: list[Entry],
-                        kept: list[tuple[int, int]]) -> None:
-    """Per-row frame_name, timestamp, rgb_file and depth_file datasets beside the modalities of a staged file."""
+def _row_datasets(rgb_list: list[Entry], depth_list: list[Entry], kept: list[tuple[int, int]]) -> dict:
+    """Per-row frame_name, timestamp, rgb_file and depth_file datasets, written beside the modalities."""
     text = h5py.string_dtype("utf-8")
-    meta = {
+    return {
         "frame_name": (np.array([rgb_list[i].stamp for i, _ in kept], dtype=text),
                        "rgb timestamp of each row, as written in rgb.txt; not a modality"),
         "timestamp": (np.array([[rgb_list[i].time, depth_list[j].time] for i, j in kept], np.float64),
@@ -220,21 +224,11 @@ def _write_row_metadata(staged: Path, rgb_list: list[Entry], depth_list: list[En
         "rgb_file": (np.array([rgb_list[i].file for i, _ in kept], dtype=text), "rgb file of each row"),
         "depth_file": (np.array([depth_list[j].file for _, j in kept], dtype=text), "depth file of each row"),
     }
-    with writing_h5(staged, "r+") as f:
-        for key, (arr, description) in meta.items():
-            f.create_dataset(key, data=arr)
-            f[key].attrs["description"] = description
 
 
-def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every: int = 1,
-            size: tuple[int, int] | None = None, intrinsics: tuple[float, float, float, float] | None = None,
-            workers: int = 1, overwrite: bool = False, show_progress: bool = True,
-            command: str = "data_tools.tum", aspect: str | None = None) -> Report:
-    """Associate, read and write every `every`-th RGB-D pair of one sequence into one paired file (atomically).
-
-    A size whose aspect ratio differs from the frames' is refused unless aspect is 'crop' or 'stretch'
-    (data_tools.resize; the intrinsics follow). With workers > 1 the frames are read, converted and resized in
-    that many processes (results in order, a few batches in flight); the file is the same byte for byte."""
+def _check_arguments(sequence: Path, max_dt: float, every: int, workers: int, size: tuple[int, int] | None,
+                     aspect: str | None) -> str:
+    """Refuse bad numbers and a sequence path that is not a folder; the aspect policy of the size."""
     if every < 1:
         raise ValueError(f"--every must be >= 1, got {every}")
     if workers < 1:
@@ -248,6 +242,22 @@ def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every:
     if not sequence.is_dir():
         raise NotADirectoryError(f"{sequence}: not a folder; expected a TUM RGB-D sequence "
                                  f"(rgb.txt, depth.txt, rgb/, depth/)")
+    return policy
+
+
+@dataclass
+class Pairing:
+    """The sequence's two lists, the pairs kept with their stamp gaps, and the report so far."""
+
+    rgb: list[Entry]
+    depth: list[Entry]
+    kept: list[tuple[int, int]]
+    gaps: list[float]  # depth - rgb stamp of each pair kept, seconds
+    report: Report
+
+
+def _pair_lists(sequence: Path, out: Path, max_dt: float, every: int) -> Pairing:
+    """Read both lists, associate them as TUM's script does and keep every `every`-th pair."""
     rgb_list = read_list(sequence / "rgb.txt", sequence)
     depth_list = read_list(sequence / "depth.txt", sequence)
     assoc = associate([e.time for e in rgb_list], [e.time for e in depth_list], max_dt)
@@ -260,46 +270,57 @@ def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every:
                           f"raise --max-dt)")
     kept = assoc.pairs[::every]
     report.skipped_every = len(assoc.pairs) - len(kept)
-    check_outputs([out], overwrite)
+    gaps = [depth_list[j].time - rgb_list[i].time for i, j in kept]
+    timings = [stream_timing([e.time for e in rgb_list]), stream_timing([e.time for e in depth_list])]
+    report.timing = timing_attrs(["rgb", "depth"], timings,
+                                 [None, pair_timing(*timings, len(rgb_list), len(assoc.pairs), gaps)])
+    return Pairing(rgb_list, depth_list, kept, gaps, report)
 
-    first_file = sequence / rgb_list[kept[0][0]].file
-    native = read_rgb(first_file).shape[:2]
-    h, w = size or native
-    window = crop_window(native, (h, w), policy, f"{first_file} (all frames have its size)", error=FormatError)
+
+def _root_attrs(sequence: Path, pairing: Pairing, native: tuple[int, int], size: tuple[int, int] | None,
+                policy: str, intrinsics: tuple[float, float, float, float] | None, max_dt: float, every: int,
+                first_file: Path) -> dict:
+    """The file's root attributes: intrinsics at the stored size, their source, and how frames were paired."""
+    report = pairing.report
     k640, report.intrinsics_source, guessed = camera_intrinsics(sequence, intrinsics)
     if guessed:
         report.notes.append(f"intrinsics: {report.intrinsics_source}; pass --intrinsics FX,FY,CX,CY if you know them")
     k_native = k640 if intrinsics is not None or native == (480, 640) else \
         camera.scale_intrinsics(k640, (480, 640), native)
-    k_stored = fit_intrinsics(k_native, native, (h, w), policy, str(first_file), error=FormatError)
-    gaps = [depth_list[j].time - rgb_list[i].time for i, j in kept]
-    attrs = {"intrinsics": [float(v) for v in k_stored], "intrinsics_source": report.intrinsics_source,
-             "sequence": sequence.resolve().name, "max_dt": float(max_dt), "every": int(every),
-             "depth_scale": f"depth PNG counts / {DEPTH_COUNTS_PER_METRE:g} = metres",
-             "association": "TUM associate.py: nearest first, one-to-one, |t_rgb - t_depth| < max_dt, offset 0",
-             "median_dt": float(median(gaps)), **size_attrs(size, policy)}
-    timings = [stream_timing([e.time for e in rgb_list]), stream_timing([e.time for e in depth_list])]
-    report.timing = timing_attrs(["rgb", "depth"], timings,
-                                 [None, pair_timing(*timings, len(rgb_list), len(assoc.pairs), gaps)])
-    attrs.update(report.timing)
+    k_stored = fit_intrinsics(k_native, native, size or native, policy, str(first_file), error=FormatError)
+    return {"intrinsics": [float(v) for v in k_stored], "intrinsics_source": report.intrinsics_source,
+            "sequence": sequence.resolve().name, "max_dt": float(max_dt), "every": int(every),
+            "depth_scale": f"depth PNG counts / {DEPTH_COUNTS_PER_METRE:g} = metres",
+            "association": "TUM associate.py: nearest first, one-to-one, |t_rgb - t_depth| < max_dt, offset 0",
+            "median_dt": float(median(pairing.gaps)), **size_attrs(size, policy), **report.timing}
+
+
+def convert(sequence: Path, out: Path, *, max_dt: float = DEFAULT_MAX_DT, every: int = 1,
+            size: tuple[int, int] | None = None, intrinsics: tuple[float, float, float, float] | None = None,
+            workers: int = 1, overwrite: bool = False, show_progress: bool = True,
+            command: str = "data_tools.tum", aspect: str | None = None) -> Report:
+    """Associate, read and write every `every`-th RGB-D pair of one sequence into one file, atomically.
+
+    A size whose aspect ratio differs from the frames' is refused unless aspect is 'crop' or 'stretch', as
+    data_tools.resize decides; the intrinsics follow. With workers > 1 the frames are read, converted and resized in
+    that many processes, results in order with a few batches in flight; the file is the same byte for byte.
+    """
+    policy = _check_arguments(sequence, max_dt, every, workers, size, aspect)
+    pairing = _pair_lists(sequence, out, max_dt, every)
+    kept, report = pairing.kept, pairing.report
+    check_outputs([out], overwrite)
+    first_file = sequence / pairing.rgb[kept[0][0]].file
+    native = read_rgb(first_file).shape[:2]
+    h, w = size or native
+    window = crop_window(native, (h, w), policy, f"{first_file} (all frames have its size)", error=FormatError)
+    attrs = _root_attrs(sequence, pairing, native, size, policy, intrinsics, max_dt, every, first_file)
     specs = {"rgb": ((h, w, 3), np.uint8), "depth": ((h, w), np.float32)}
-    mod_attrs = {"rgb": {"folder": "rgb.txt"},
-                 "depth": {"folder": "depth.txt", "scale": 1.0 / DEPTH_COUNTS_PER_METRE,
-                           "description": "TUM RGB-D depth (registered to the colour camera by the Kinect driver), "
-                                          "16-bit PNG counts / 5000; 0 = no reading; not in-painted"}}
-    staged = staging_path(out)
-    try:
-        with PairedWriter(staged, len(kept), specs, class_names=None, source=command, attrs=attrs,
-                          modality_attrs=mod_attrs, overwrite=True) as writer:
-            files = [(sequence / rgb_list[i].file, sequence / depth_list[j].file) for i, j in kept]
-            load = partial(load_pair, native=native, first=rgb_list[kept[0][0]].file, size=size, window=window)
-            rows: Iterator[tuple[int, dict[str, np.ndarray]]] = enumerate(ordered_map(load, files, workers))
-            for row, pair in (progress(rows, len(kept), "tum") if show_progress else rows):
-                writer.write(row, pair)
-        _write_row_metadata(staged, rgb_list, depth_list, kept)
-        commit(staged, out, overwrite)
-    finally:
-        staged.unlink(missing_ok=True)
+    files = [(sequence / pairing.rgb[i].file, sequence / pairing.depth[j].file) for i, j in kept]
+    load = partial(load_pair, native=native, first=pairing.rgb[kept[0][0]].file, size=size, window=window)
+    with StagedOutput(out, overwrite=overwrite) as staged:
+        staged.write(ordered_map(load, files, workers), len(kept), specs, class_names=None, source=command,
+                     attrs=attrs, modality_attrs=MODALITY_ATTRS, desc="tum" if show_progress else None)
+        staged.add_rows(_row_datasets(pairing.rgb, pairing.depth, kept))
     report.num_samples = len(kept)
     return report
 
@@ -335,11 +356,9 @@ def _size(text: str) -> tuple[int, int] | None:
 
 def _parser() -> argparse.ArgumentParser:
     """The command line (every option with an example)."""
-    p = argparse.ArgumentParser(
-        prog=PROG, description=textwrap.fill(DESCRIPTION, width=96),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m data_tools.tum --sequence downloads/rgbd_dataset_freiburg1_xyz "
-               "--out data/tum/fr1_xyz.h5 \\\n      --max-dt 0.02 --every 3 --size 240x320")
+    p = tool_parser(PROG, DESCRIPTION, "example:\n  python -m data_tools.tum --sequence "
+                                       "downloads/rgbd_dataset_freiburg1_xyz --out data/tum/fr1_xyz.h5 \\\n"
+                                       "      --max-dt 0.02 --every 3 --size 240x320")
     p.add_argument("--sequence", required=True, type=Path,
                    help="a TUM RGB-D sequence folder holding rgb.txt and depth.txt, "
                         "e.g. downloads/rgbd_dataset_freiburg1_xyz")

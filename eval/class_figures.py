@@ -1,6 +1,9 @@
-"""Which classes the report's per-class figures show: every class up to CHART_CLASSES (the shipped configs have 12 to
-40), else the most frequent ones of the test split in the per-class IoU chart and only the classes the example
-frames hold in their legend, so a run with hundreds of classes (uint16 labels) still gets readable figures."""
+"""Which classes the report's per-class figures show.
+
+Every class up to CHART_CLASSES; the shipped configs have 12 to 40. Beyond that, the per-class IoU chart shows the most
+frequent classes of the test split, and the example frames' legend only the classes they hold. So a run with hundreds of
+classes, in uint16 labels, still gets readable figures.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +17,10 @@ CHART_CLASSES = 40
 
 
 def chart_classes(class_names: Sequence[str], test_path: Path) -> tuple[list[str], str]:
-    """The classes of the per-class IoU chart (in class-id order) and its title: all of them, or the CHART_CLASSES
-    with the most labelled pixels in the test split (fewer when fewer have any)."""
+    """The classes of the per-class IoU chart, in class-id order, and its title.
+
+    All of them, or the CHART_CLASSES with the most labelled pixels in the test split; fewer when fewer have any.
+    """
     n = len(class_names)
     if n <= CHART_CLASSES:
         return list(class_names), "Per-class IoU on the test split"
@@ -26,8 +31,11 @@ def chart_classes(class_names: Sequence[str], test_path: Path) -> tuple[list[str
 
 
 def legend_classes(num_classes: int, maps: Iterable[np.ndarray]) -> list[int]:
-    """The class ids the example figure's legend lists: all of them, or (more than CHART_CLASSES) those present in
-    the shown ground truth and predictions (ignored pixels and other values left out)."""
+    """The class ids the example figure's legend lists.
+
+    All of them; with more than CHART_CLASSES, those present in the shown ground truth and predictions, leaving out
+    ignored pixels and other values.
+    """
     if num_classes <= CHART_CLASSES:
         return list(range(num_classes))
     present: set[int] = set()

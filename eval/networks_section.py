@@ -1,5 +1,8 @@
-"""The "Networks" section of report.md: for teacher and student, each tapped module (the stages the distillers'
-`layer` options index) with its channels and stride, and the parameter counts."""
+"""The "Networks" section of report.md: the tapped modules and parameter counts.
+
+For teacher and student: each tapped module, the stages the distillers' `layer` options index, with its channels and
+stride, and the parameter counts.
+"""
 from __future__ import annotations
 
 from typing import Any

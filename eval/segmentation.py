@@ -25,9 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     """python -m eval.segmentation --run runs/X --data FILE: test a finished run's fine-tuned students on FILE."""
     p = argparse.ArgumentParser(description="Evaluate the fine-tuned students of a finished run on a labeled paired "
                                 "file (docs/data_format.md): mIoU, pixel accuracy, mean accuracy, per-class IoU.",
-                                epilog="example: python -m eval.segmentation --run runs/default --data data/synthetic/test.h5")
+                                epilog="example: python -m eval.segmentation --run runs/default --data "
+                                       "data/synthetic/test.h5")
     p.add_argument("--run", required=True, type=Path, help="a run folder written by run_transfer.py")
-    p.add_argument("--data", required=True, type=Path, help="labeled paired HDF5 file holding the run's target modality")
+    p.add_argument("--data", required=True, type=Path,
+                   help="labeled paired HDF5 file holding the run's target modality")
     p.add_argument("--method", action="append", help="method(s) to evaluate (default: every fine-tuned checkpoint)")
     p.add_argument("--out", type=Path, help="JSON file for the metrics (default: <run>/eval_<data stem>.json)")
     args = p.parse_args(argv)
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             if needed not in test.modalities:
                 raise FormatError(f"{args.data} lacks modality '{needed}' (it has {', '.join(test.modalities)})")
         spec = input_spec(cfg, "target")
-        check_encoding(spec.encoding, cfg.data.target, test.shapes[cfg.data.target], str(args.data), spec.mean, spec.std)
+        check_encoding(spec.encoding, cfg.data.target, test.shapes[cfg.data.target], str(args.data), spec.mean,
+                       spec.std)
         ckpts = sorted((args.run / "checkpoints").glob("*_finetuned.pt"))
         if args.method:
             ckpts = [args.run / "checkpoints" / f"{m}_finetuned.pt" for m in args.method]

@@ -1,5 +1,8 @@
-"""Paired comparisons over seeds: the mean difference of two methods run with the same seeds, and its 95% interval
-(Student's t over the per-seed differences), so a verdict rests on the pairing rather than on two separate spreads."""
+"""Paired comparisons over seeds: the mean difference of two methods and its 95% interval.
+
+The two methods are run with the same seeds; the interval is Student's t over the per-seed differences. So a verdict
+rests on the pairing rather than on two separate spreads.
+"""
 from __future__ import annotations
 
 import math

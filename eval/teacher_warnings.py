@@ -1,5 +1,8 @@
-"""Warnings about the teacher's reference, for report.md and the log: a reference below the best student, and a
-head that predicts few of the classes (a teacher that has little to teach, or that was loaded for other data)."""
+"""Warnings about the teacher's reference, for report.md and the log.
+
+A reference below the best student, and a head that predicts few of the classes: a teacher that has little to teach, or
+that was loaded for other data.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping

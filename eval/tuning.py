@@ -9,8 +9,11 @@ def _setting(setting: Mapping[str, Any]) -> str:
 
 
 def tuning_section(tuning: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """'Choices made on the validation split': every tried setting with its val mIoU, the chosen one marked, and
-    how many settings each method was given (an unequal budget is said, not hidden)."""
+    """'Choices made on the validation split': every tried setting and its val mIoU.
+
+    The chosen setting is marked, and the section says how many settings each method was given: an unequal budget is
+    said, not hidden.
+    """
     if not tuning:
         return []
     seeds = sorted({s for r in tuning.values() for s in r["seeds"]})

@@ -1,10 +1,14 @@
-"""The paired verdict of a run (metrics.json "verdict") and its random-teacher control ("controls"): which CRD
-variant is best, by how much it leads the best baseline paired over seeds, and how much of a gain comes from what
-the teacher learned (trained teacher minus random teacher, same seeds)."""
+"""The paired verdict of a run (metrics.json "verdict") and its random-teacher control ("controls").
+
+It says which CRD variant is best, by how much it leads the best baseline paired over seeds, and how much of a
+gain comes from what the teacher learned: trained teacher minus random teacher, same seeds. Which methods are CRD
+variants is declared where each distiller is registered (crossmodal.config.distillers).
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from crossmodal.config.distillers import is_crd_variant
 from eval.stats import paired_diff
 
 
@@ -18,12 +22,15 @@ def _paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str) -> dict[str
 
 
 def choose(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou") -> dict[str, Any]:
-    """{"best", "best_baseline", "chosen_on"}: the best CRD variant and the best method that is neither a CRD
-    variant nor `none` (None where there is none), by mean val mIoU when every student has one ("val"), otherwise
-    by the reported metric ("test"). Every verdict sentence of a report compares these two."""
+    """The best CRD variant and the best baseline: {"best", "best_baseline", "chosen_on"}.
+
+    The baseline is the best method that is neither a CRD variant nor `none`; either is None where there is none.
+    They are chosen by mean val mIoU when every student has one ("val"), otherwise by the reported metric
+    ("test"). Every verdict sentence of a report compares these two.
+    """
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
-    crd = [m for m in students if m.startswith("crd")]
-    baselines = [m for m in students if not m.startswith("crd") and m != "none"]
+    crd = [m for m in students if is_crd_variant(m)]
+    baselines = [m for m in students if not is_crd_variant(m) and m != "none"]
     on_val = metric == "miou" and bool(students) and all(e.get("val_miou") is not None for e in students.values())
     key = "val_miou" if on_val else metric
     score = lambda m: students[m][key]  # noqa: E731
@@ -33,11 +40,13 @@ def choose(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou") -> di
 
 def paired_verdict(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[str, Mapping[str, Any]],
                    metric: str = "miou") -> dict[str, Any]:
-    """{"best", "best_baseline", "diff", "ci95", "seeds", "knowledge", "chosen_on"}: the best CRD variant against
-    the best method that is neither a CRD variant nor `none` (as `choose` picks them: on val when it can), paired by
-    seed (fractions; ci95 None with one seed); "knowledge" is the best controlled CRD variant (else the best
-    controlled method) against itself with a random teacher. Choosing on val fixes the comparison reported on test
-    before test is looked at."""
+    """The best CRD variant against the best baseline, paired by seed, and the knowledge part of a gain.
+
+    Returns {"best", "best_baseline", "diff", "ci95", "seeds", "knowledge", "chosen_on"}. The two methods are those
+    `choose` picks, on val when it can; the differences are fractions, and ci95 is None with one seed.
+    "knowledge" is the best controlled CRD variant, else the best controlled method, against itself with a random
+    teacher. Choosing on val fixes the comparison reported on test before test is looked at.
+    """
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
     out = choose(students, metric)
     key = "val_miou" if out["chosen_on"] == "val" else metric
@@ -45,7 +54,7 @@ def paired_verdict(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[s
         out.update(_paired(students[out["best"]], students[out["best_baseline"]], metric))
     random = controls.get("random_teacher", {})
     if random:
-        crd = [m for m in students if m.startswith("crd")]
+        crd = [m for m in students if is_crd_variant(m)]
         controlled = [m for m in crd if m in random] or [m for m in students if m in random]
         method = out["best"] if out["best"] in random else max(controlled, key=lambda m: students[m][key])
         out["knowledge"] = {"method": method, **_paired(students[method], random[method], metric)}
@@ -53,7 +62,10 @@ def paired_verdict(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[s
 
 
 def plus_minus(e: Mapping[str, Any], key: str) -> str:
-    """A mean in percent with its sample std over seeds: '47.0 ± 2.0' (no ± for one seed), 'n/a' if missing."""
+    """A mean in percent with its sample std over seeds, such as '47.0 ± 2.0'.
+
+    One seed gives no ±; a missing mean gives 'n/a'.
+    """
     if e.get(key) is None:
         return "n/a"
     std = e.get(f"{key}_std")
@@ -61,22 +73,27 @@ def plus_minus(e: Mapping[str, Any], key: str) -> str:
 
 
 def signed(points: float) -> str:
-    """A difference in points, signed to one decimal; '0.0' (never '-0.0' or '+0.0') when it rounds to nothing."""
+    """A difference in points, signed to one decimal.
+
+    It reads '0.0', never '-0.0' or '+0.0', when it rounds to nothing.
+    """
     text = f"{points:+.1f}"
     return "0.0" if text in ("+0.0", "-0.0") else text
 
 
 def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU",
             start: str = "random initialisation") -> list[str]:
-    """Plain sentences, computed from the numbers: is the best CRD variant ahead of, level with or behind the best
-    other distiller (else `none`), both as `choose` picks them, by how much, and is the gap larger than the
-    seed-to-seed spread?"""
+    """Plain sentences computed from the numbers: where the best CRD variant stands.
+
+    They say whether it is ahead of, level with or behind the best other distiller (else `none`), both as `choose`
+    picks them, by how much, and whether the gap is larger than the seed-to-seed spread.
+    """
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
     chosen = choose(students, metric)
     best, other = chosen["best"], chosen["best_baseline"] or ("none" if "none" in students else None)
     if not best or not other:
         return []
-    crd = [m for m in students if m.startswith("crd")]
+    crd = [m for m in students if is_crd_variant(m)]
     by = " by val mIoU" if chosen["chosen_on"] == "val" else ""
     gap = 100 * (students[best][metric] - students[other][metric])
     spread = max(100 * (students[m].get(f"{metric}_std") or 0.0) for m in (best, other))
@@ -135,8 +152,11 @@ def verdict_lines(v: Mapping[str, Any], label: str = "mIoU") -> list[str]:
 
 def controls_table(methods: Mapping[str, Mapping[str, Any]], controls: Mapping[str, Mapping[str, Any]],
                    metric: str = "miou") -> list[str]:
-    """report.md rows: each controlled method with the trained teacher, the random teacher, and the paired
-    difference (the knowledge part of its gain)."""
+    """The rows of report.md's controls table, one per controlled method.
+
+    Each row has the method with the trained teacher, with the random teacher, and the paired difference: the
+    knowledge part of its gain.
+    """
     random = controls.get("random_teacher", {})
     if not random:
         return []

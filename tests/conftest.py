@@ -82,3 +82,37 @@ def run_benchmark(script: Path, tmp_path: Path, section: str, args: list[str], t
     return proc, json.loads(out.read_text()), original, doc
 
 
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty start-up check cache for one test: $XDG_CACHE_HOME in its tmp_path."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def tum_associate(first: list[float], second: list[float], max_difference: float) -> list[tuple[float, float]]:
+    """TUM RGB-D's associate.py with offset 0, written out as the reference for data_tools.associate.
+
+    Every candidate pair within max_difference is taken, smallest difference first, while both stamps are free.
+    """
+    first_keys, second_keys = list(dict.fromkeys(first)), list(dict.fromkeys(second))
+    potential = sorted((abs(a - b), a, b) for a in first_keys for b in second_keys if abs(a - b) < max_difference)
+    matches = []
+    for _, a, b in potential:
+        if a in first_keys and b in second_keys:
+            first_keys.remove(a)
+            second_keys.remove(b)
+            matches.append((a, b))
+    return sorted(matches)
+
+
+def add_frame_names(path: Path, count: int) -> Path:
+    """Give a paired file the per-row frame names rec/0000, rec/0001, ... that a converter stores."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("frame_name", data=np.array([f"rec/{i:04d}" for i in range(count)],
+                                                     dtype=h5py.string_dtype("utf-8")))
+    return path

@@ -47,7 +47,9 @@ def test_random_teacher_control_and_paired_verdict(smoke_run, tmp_path):
     assert (run / "cells" / "crd_dense@random_teacher-seed1.pt").is_file()
     assert (run / "checkpoints" / "crd_dense@random_teacher-seed0_finetuned.pt").is_file()
     # a control cell skips the frozen probe (the report reads only its fine-tuned mIoU); the method's own has it
-    cell = lambda tag: torch.load(run / "cells" / f"{tag}-seed0.pt", map_location="cpu", weights_only=False)
+    def cell(tag):
+        return torch.load(run / "cells" / f"{tag}-seed0.pt", map_location="cpu", weights_only=False)
+
     assert "probe" in cell("crd_dense")["result"]["metrics"]
     assert "probe" not in cell("crd_dense@random_teacher")["result"]["metrics"]
     teacher = torch.load(run / "checkpoints" / "teacher.pt", map_location="cpu", weights_only=True)
@@ -61,7 +63,8 @@ def test_label_efficiency_curve(smoke_run, tmp_path):
     from crossmodal.downstream.finetune import label_subset
 
     run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0,1]",
-                         "finetune.label_counts=[8,16]", "probe.enabled=false", "transfer.epochs=1", "finetune.epochs=3")
+                         "finetune.label_counts=[8,16]", "probe.enabled=false", "transfer.epochs=1",
+                         "finetune.epochs=3")
     full = "32"  # the frames of smoke data.train
     for method in ("none", "crd_dense"):
         curve = m["label_efficiency"][method]

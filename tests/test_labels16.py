@@ -289,7 +289,7 @@ def test_predict_on_16_bit_pngs_with_labels_and_mask_invalid(splits, trained, tm
 def test_report_figures_of_300_classes(splits, trained, tmp_path):
     from crossmodal.downstream import example_indices
     from eval.class_figures import CHART_CLASSES, chart_classes, legend_classes
-    from eval.report import write_figures
+    from eval.run_figures import write_figures
 
     result = trained["result"]
     shown = example_indices(read_info(splits["test"]).num_samples, 2)

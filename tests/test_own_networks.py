@@ -1,6 +1,9 @@
-"""The pipeline with networks users bring: a teacher trained elsewhere (torchvision LR-ASPP, a module of their
-own) scores on the test split exactly what an independent evaluation of its weights gives, and students of other
-families go through transfer, probe, fine-tuning, checkpoints, resume, two processes, bf16 and eval.segmentation."""
+"""The pipeline with networks users bring.
+
+A teacher trained elsewhere, torchvision LR-ASPP or a module of their own, scores on the test split exactly what an
+independent evaluation of its weights gives. Students of other families go through transfer, probe, fine-tuning,
+checkpoints, resume, two processes, bf16 and eval.segmentation.
+"""
 import json
 import os
 import subprocess
@@ -39,7 +42,7 @@ def _train_elsewhere(model, data_dir, steps=40):
     torch.manual_seed(0)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for step in range(steps):
+    for _ in range(steps):
         idx = torch.randint(0, len(x), (16,))
         loss = torch.nn.functional.cross_entropy(_logits(model, x[idx]), y[idx], ignore_index=255)
         opt.zero_grad()
@@ -50,8 +53,10 @@ def _train_elsewhere(model, data_dir, steps=40):
 
 @torch.no_grad()
 def _miou_written_here(model, data_dir, batch=8):
-    """An evaluation independent of the project's: argmax, confusion over labeled pixels, mean IoU over the classes
-    present in the ground truth or the predictions."""
+    """An evaluation independent of the project's.
+
+    argmax, confusion over labeled pixels, mean IoU over the classes present in the ground truth or the predictions.
+    """
     x, y, names = _frames(data_dir / "test.h5")
     c = len(names)
     cm = np.zeros((c, c), np.int64)

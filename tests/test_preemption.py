@@ -1,7 +1,10 @@
-"""Stopping cleanly and numerical faults in the shared training loop (crossmodal/stages/loop.py) on a tiny model:
-SIGUSR1/SIGTERM end the step, write a snapshot and raise Preempted (also with a second signal during the save; several
-processes agree on the step); a non-finite loss stops the stage naming it, or is skipped and counted. The run
-itself stopped by SIGTERM and resumed is tests/test_resume.py::test_sigterm_mid_epoch_then_resume_gives_the_same_metrics."""
+"""Stopping cleanly and numerical faults in the shared training loop (crossmodal/stages/loop.py), on a tiny model.
+
+SIGUSR1/SIGTERM end the step, write a snapshot and raise Preempted, also with a second signal during the save;
+several processes agree on the step. A non-finite loss stops the stage naming it, or is skipped and counted. The run
+itself stopped by SIGTERM and resumed is
+tests/test_resume.py::test_sigterm_mid_epoch_then_resume_gives_the_same_metrics.
+"""
 import logging
 import os
 import signal
@@ -232,7 +235,8 @@ def test_a_run_skips_a_nonfinite_transfer_step_names_its_terms_and_reports_it(sm
 GROUP_SIGNAL = """
 import os, signal, time, torch
 from torch.utils.data import DataLoader, Dataset
-from crossmodal.stages.preemption import StopRequests, ignore_stop_signals
+from crossmodal.signals import ignore_stop_signals
+from crossmodal.stages.preemption import StopRequests
 
 class Slow(Dataset):
     def __len__(self):

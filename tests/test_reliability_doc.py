@@ -1,5 +1,8 @@
-"""docs/reliability.md and the README stay true: every test the doc names exists, its case count is the count of rows,
-and the README states both that count and the suite's test counts."""
+"""docs/reliability.md and the README stay true.
+
+Every test the doc names exists, its case count is the count of rows, and the README states both that count and the
+suite's test counts.
+"""
 import re
 
 import pytest

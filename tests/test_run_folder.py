@@ -114,15 +114,17 @@ def test_full_disk_is_refused(tmp_path, monkeypatch):
 def test_two_runs_needing_one_teacher_train_it_once(smoke_run, tmp_path, monkeypatch):
     """Two runs at once, same teacher, empty cache: one trains it (under the lock beside the cache), the other
     waits, says so, and reuses the file the first one wrote."""
-    from crossmodal.data.files import open_data, resolve_config
+    from crossmodal.config import resolve_config
+    from crossmodal.data.files import open_data
     from crossmodal.stages import teacher as stage
+    from crossmodal.stages.context import RunContext
 
     _, _, overrides = smoke_run
     shared = [o for o in overrides if not o.startswith(("output_dir=", "teacher.cache_dir="))]
     cfg = load_config(REPO / "configs" / "smoke.yaml", [*shared, f"output_dir={tmp_path}",
                                                         f"teacher.cache_dir={tmp_path / 'cache'}"])
     data = open_data(cfg)
-    resolve_config(cfg, data)
+    cfg = resolve_config(cfg, data)
     training = threading.Event()
     trained = []
 
@@ -132,7 +134,7 @@ def test_two_runs_needing_one_teacher_train_it_once(smoke_run, tmp_path, monkeyp
         time.sleep(1.0)  # the other run arrives while this one holds the lock
         return model, [1.0]
 
-    monkeypatch.setattr(stage, "train_segmenter", train)
+    monkeypatch.setattr(stage, "train_supervised", train)
     monkeypatch.setattr(stage, "recalibrate_after_stage", lambda *a, **k: None)
     accelerator = _accelerator()
     said, got = {}, {}
@@ -144,7 +146,7 @@ def test_two_runs_needing_one_teacher_train_it_once(smoke_run, tmp_path, monkeyp
         handler = logging.Handler()
         handler.emit = lambda record: said[name].append(record.getMessage())
         log.addHandler(handler)
-        got[name] = stage.get_teacher(cfg, data, accelerator, log, tmp_path / name)[1]
+        got[name] = stage.get_teacher(RunContext(cfg, data, accelerator, log, tmp_path / name))[1]
 
     first = threading.Thread(target=run, args=("a",), name="a")
     second = threading.Thread(target=run, args=("b",), name="b")

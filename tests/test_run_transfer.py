@@ -138,7 +138,10 @@ def test_two_processes_match_one_within_tolerance(smoke_run, tmp_path):
 
 @pytest.mark.slow
 def test_bf16_mixed_precision_runs_end_to_end(smoke_run, tmp_path):
-    """`accelerate launch --mixed_precision bf16` on the CPU: every stage under bf16 autocast (CRD scores in float32)."""
+    """`accelerate launch --mixed_precision bf16` on the CPU: every stage runs under bf16 autocast.
+
+    CRD's scores stay in float32.
+    """
     _, single, overrides = smoke_run
     cmd = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--num_processes", "1",
            "--num_machines", "1", "--mixed_precision", "bf16", "--dynamo_backend", "no",

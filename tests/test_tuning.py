@@ -72,8 +72,8 @@ def test_choices_are_made_on_val_and_test_is_read_once_after(smoke_run, tmp_path
 
     transfers = []
     real_transfer = cells.run_transfer
-    monkeypatch.setattr(cells, "run_transfer", lambda cfg, method, *a: transfers.append((method, cfg.seed)) or
-                        real_transfer(cfg, method, *a))
+    monkeypatch.setattr(cells, "run_transfer", lambda ctx, cfg, method, *a: transfers.append((method, cfg.seed)) or
+                        real_transfer(ctx, cfg, method, *a))
     run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0,1]", "probe.enabled=false",
                          "transfer.epochs=1", "finetune.epochs=2", "tune.trials={crd_dense: [{transfer.crd_dense."
                          "temperature: 0.5}, {transfer.crd_dense.temperature: 0.1}]}")
@@ -115,8 +115,8 @@ def test_fine_tuning_settings_are_tried_for_none_too_and_share_one_transfer(smok
 
     transfers = []
     real_transfer = cells.run_transfer
-    monkeypatch.setattr(cells, "run_transfer", lambda cfg, method, *a: transfers.append((method, cfg.seed)) or
-                        real_transfer(cfg, method, *a))
+    monkeypatch.setattr(cells, "run_transfer", lambda ctx, cfg, method, *a: transfers.append((method, cfg.seed)) or
+                        real_transfer(ctx, cfg, method, *a))
     run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0]", "probe.enabled=false",
                          "transfer.epochs=1", "finetune.epochs=2",
                          "tune.trials={none: [{}, {finetune.epochs: 3}], crd_dense: [{}, {finetune.epochs: 3}]}")

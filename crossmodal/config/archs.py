@@ -1,9 +1,15 @@
-"""What `student.arch` / `teacher.net.arch` may name, free of torch so configs are checked before anything heavy
-is imported: the built-in ResNet layouts (crossmodal.models.backbone builds them) and the families timm,
-torchvision and python (crossmodal.models.networks builds every one; docs/networks.md)."""
+"""What `student.arch` and `teacher.net.arch` may name, free of torch.
+
+Configs are checked before anything heavy is imported. A name is one of the built-in ResNet layouts, which
+crossmodal.models.backbone builds, or a name in the families timm, torchvision and python, which
+crossmodal.models.networks builds (docs/networks.md).
+"""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+
+from crossmodal.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,6 @@ class ArchSpec:
 
 def parse_arch(value: str, key: str = "arch") -> ArchSpec:
     """Split `value` into family and name, checking what can be checked without importing torch."""
-    import difflib
-
-    from crossmodal.errors import ConfigError
 
     if ":" not in value:
         if value not in ARCHS:

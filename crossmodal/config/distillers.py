@@ -1,7 +1,11 @@
-"""The options of every distiller (the config sections transfer.<name>), kept free of torch so a config is
-validated in a fraction of a second, before anything heavy is imported. The `@distiller` decorator on an options
-class is the one registration of a distiller: its name in `methods:`, its options, its class, whether it reads the
-teacher's logits (REGISTRY; OPTIONS maps the names to their options)."""
+"""The options and the registration of every distiller, free of torch.
+
+The options are the config sections transfer.<name>; keeping them free of torch lets a config be checked in a
+fraction of a second, before anything heavy is imported. The `@distiller` decorator on an options class is the one
+registration of a distiller: its name in `methods:`, its options, its class, its family, whether it reads the
+teacher's logits and where it keeps a head for the teacher's classes. REGISTRY holds the entries; OPTIONS maps the
+names to their options; `family`, `is_crd_variant`, `needs_teacher_logits` and `class_head` answer from them.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,6 +14,7 @@ from typing import Any, Callable
 
 from crossmodal.errors import check
 
+FAMILIES = ("baseline", "crd")  # crd: a CRD variant, which the verdict compares with the best baseline
 KERNELS = ("repdistiller", "taylor")  # cc
 OBJECTIVES = ("nce", "infonce")  # crd
 NEGATIVE_MODES = ("per_sample", "shared", "queue")  # crd
@@ -17,7 +22,10 @@ NEGATIVE_MODES = ("per_sample", "shared", "queue")  # crd
 
 @dataclass
 class DistillerConfig:
-    """Options every distiller has; subclasses add their own (the config section transfer.<name>)."""
+    """Options every distiller has; subclasses add their own (the config section transfer.<name>).
+
+    A field `num_classes`, where an options class has one, is the teacher's class count, filled from the data.
+    """
 
     weight: float = 1.0
 
@@ -36,25 +44,38 @@ def config_key(method: str) -> str:
 
 @dataclass(frozen=True)
 class DistillerEntry:
-    """One distiller selectable in `methods:`: its options (the section transfer.<config_key(name)>), where its class
-    is ("module:Class" inside crossmodal.distill, imported on first use) and whether it reads the teacher's logits."""
+    """One distiller selectable in `methods:`, as its registration declares it.
+
+    `options` is the section transfer.<config_key(name)>; `impl` is where its class is ("module:Class" inside
+    crossmodal.distill, imported on first use); `family` is "crd" for a CRD variant, else "baseline";
+    `needs_teacher_logits` says whether it reads the teacher's per-pixel logits; `head` is the state-dict prefix of
+    its head for the teacher's classes ("head.", "kd.head."), or None when it has none.
+    """
 
     name: str
     options: type[DistillerConfig]
     impl: str
     needs_teacher_logits: bool = False
+    family: str = "baseline"
+    head: str | None = None
 
 
 REGISTRY: dict[str, DistillerEntry] = {}
 
 
-def distiller(name: str, impl: str, *, needs_teacher_logits: bool = False) -> Callable[[type], type]:
-    """Decorator on a distiller's options class: the one place a distiller is registered (its name in `methods:`,
-    its class as "module:Class" in crossmodal.distill, and whether it needs the teacher's per-pixel logits)."""
+def distiller(name: str, impl: str, *, needs_teacher_logits: bool = False, family: str = "baseline",
+              head: str | None = None) -> Callable[[type], type]:
+    """Register a distiller: the decorator on its options class, and the one place a distiller is declared.
+
+    `impl` is its class as "module:Class" in crossmodal.distill; the keywords are those of DistillerEntry.
+    """
+    if family not in FAMILIES:
+        raise RuntimeError(f"distiller '{name}': family must be {' or '.join(FAMILIES)}, got {family!r}")
+
     def register(options: type) -> type:
         if name in REGISTRY or name == "none":
             raise RuntimeError(f"distiller name '{name}' is registered twice (or is reserved)")
-        REGISTRY[name] = DistillerEntry(name, options, impl, needs_teacher_logits)
+        REGISTRY[name] = DistillerEntry(name, options, impl, needs_teacher_logits, family, head)
         return options
     return register
 
@@ -106,10 +127,13 @@ class CCConfig(DistillerConfig):
         check(self.order >= 0, f"{key}.order", ">= 0", self.order)
 
 
-@distiller("crd_dense", "crd_dense:DenseCRD")
+@distiller("crd_dense", "crd_dense:DenseCRD", family="crd")
 @dataclass
 class DenseCRDConfig(DistillerConfig):
-    """transfer.crd_dense: embedding width, locations, temperature, stages read (teacher_layer None = layer)."""
+    """transfer.crd_dense: embedding width, locations, temperature, and the stages read.
+
+    teacher_layer None means the teacher's stage is `layer` too.
+    """
 
     feat_dim: int = 128
     num_locations: int = 16
@@ -122,7 +146,7 @@ class DenseCRDConfig(DistillerConfig):
         _check_dense_contrast(self, key)
 
 
-@distiller("crd", "crd:PooledCRD")
+@distiller("crd", "crd:PooledCRD", family="crd")
 @dataclass
 class CRDConfig(DistillerConfig):
     """transfer.crd: CRDLoss options (docs/crd.md) and the stage it reads (-1 = last)."""
@@ -150,12 +174,15 @@ class CRDConfig(DistillerConfig):
               self.num_negatives)
 
 
-@distiller("kd", "kd:KD", needs_teacher_logits=True)
+@distiller("kd", "kd:KD", needs_teacher_logits=True, head="head.")
 @dataclass
 class KDConfig(DistillerConfig):
-    """transfer.kd: weight, temperature, the student's segmentation head (classes, width, skip stage), the
-    stride of the grid the KL is taken on (1 = every pixel of the frame), and the class balance of its pixels
-    (0 = every pixel alike; p > 0 = weighted by 1 / (pixels of the teacher's class in the frame) ** p)."""
+    """transfer.kd: Hinton KD on the teacher's logits through a segmentation head of the distiller's own.
+
+    The options are the weight, the temperature, the head (classes, width, skip stage), the stride of the grid the
+    KL is taken on (1 = every pixel of the frame) and the class balance of its pixels: 0 weighs every pixel alike,
+    p > 0 weighs a pixel by 1 / n ** p, n being the pixels of the teacher's class in the frame.
+    """
 
     weight: float = 1.0
     temperature: float = 4.0
@@ -174,10 +201,10 @@ class KDConfig(DistillerConfig):
         _check_student_head(self, key)
 
 
-@distiller("crd+kd", "crd_kd:CRDKD", needs_teacher_logits=True)
+@distiller("crd+kd", "crd_kd:CRDKD", needs_teacher_logits=True, family="crd", head="kd.head.")
 @dataclass
 class CRDKDConfig(DistillerConfig):
-    """transfer.crd_kd: overall weight, and each part's options (their weights are the paper's beta and alpha)."""
+    """transfer.crd_kd: overall weight, and each part's options; their weights are the paper's beta and alpha."""
 
     crd: CRDConfig = field(default_factory=lambda: CRDConfig(weight=0.8))
     kd: KDConfig = field(default_factory=lambda: KDConfig(weight=1.0))
@@ -191,11 +218,14 @@ class CRDKDConfig(DistillerConfig):
         self.crd.check_data(f"{key}.crd", num_pairs)
 
 
-@distiller("crd_dense_logits", "crd_dense_logits:DenseCRDLogits", needs_teacher_logits=True)
+@distiller("crd_dense_logits", "crd_dense_logits:DenseCRDLogits", needs_teacher_logits=True, family="crd")
 @dataclass
 class DenseCRDLogitsConfig(DistillerConfig):
-    """transfer.crd_dense_logits: embedding width, locations per frame, temperature, and the student head that is
-    contrasted with the teacher's logits (classes, width, skip stage)."""
+    """transfer.crd_dense_logits: dense CRD of a student head against the teacher's logits.
+
+    The options are the embedding width, the locations per frame, the temperature, and the student head that is
+    contrasted with the teacher's logits: classes, width, skip stage.
+    """
 
     feat_dim: int = 128
     num_locations: int = 16
@@ -210,10 +240,14 @@ class DenseCRDLogitsConfig(DistillerConfig):
         _check_student_head(self, key)
 
 
-@distiller("crd_dense+kd", "crd_dense_kd:DenseCRDKD", needs_teacher_logits=True)
+@distiller("crd_dense+kd", "crd_dense_kd:DenseCRDKD", needs_teacher_logits=True, family="crd",
+           head="kd.head.")
 @dataclass
 class DenseCRDKDConfig(DistillerConfig):
-    """transfer.crd_dense_kd: overall weight, and each part's options (dense CRD on the features, KD on the logits)."""
+    """transfer.crd_dense_kd: overall weight, and each part's options.
+
+    The parts are dense CRD on the features and KD on the logits.
+    """
 
     crd_dense: DenseCRDConfig = field(default_factory=DenseCRDConfig)
     kd: KDConfig = field(default_factory=KDConfig)
@@ -286,7 +320,10 @@ class SPConfig(DistillerConfig):
 @distiller("vid", "vid:VID")
 @dataclass
 class VIDConfig(DistillerConfig):
-    """transfer.vid: weight (RepDistiller's beta 1), initial variance, eps, regressor width (0 = teacher's), stages."""
+    """transfer.vid: weight (RepDistiller's beta 1), initial variance, eps, regressor width, stages.
+
+    A regressor width of 0 means the teacher's width.
+    """
 
     weight: float = 1.0
     init_pred_var: float = 5.0
@@ -302,32 +339,53 @@ class VIDConfig(DistillerConfig):
 
 
 def fill_num_classes(section: Any, num_classes: int, key: str = "transfer") -> None:
-    """Set num_classes of every distiller option that reads the teacher's logits (KDConfig, DenseCRDLogitsConfig)
-    inside a config section (e.g. cfg.transfer) that left it at 0."""
-    if isinstance(section, (KDConfig, DenseCRDLogitsConfig)):
+    """Set `num_classes` of every distiller option inside a config section that left it at 0.
+
+    `section` is e.g. cfg.transfer; an options class with a `num_classes` field reads the teacher's logits with a
+    head of its own. A value already set must be 0 or the teacher's class count.
+    """
+    if not dataclasses.is_dataclass(section):
+        return
+    for f in dataclasses.fields(section):
+        if f.name != "num_classes":
+            fill_num_classes(getattr(section, f.name), num_classes, f"{key}.{f.name}")
+            continue
         check(section.num_classes in (0, num_classes), f"{key}.num_classes",
               f"0 or the teacher's class count ({num_classes})", section.num_classes)
         section.num_classes = num_classes
-    elif dataclasses.is_dataclass(section):
-        for f in dataclasses.fields(section):
-            fill_num_classes(getattr(section, f.name), num_classes, f"{key}.{f.name}")
-
-
-def class_head(section: Any) -> tuple[str, KDConfig] | None:
-    """Where a distiller with options `section` keeps its segmentation head over the student that predicts the
-    teacher's classes (what `finetune.head_init: distiller` starts the fine-tuning from): the head's state-dict
-    prefix and its options, ("head.", kd) for kd and ("kd.head.", its kd part) for a CRD+KD combination; None for
-    a distiller without one."""
-    if isinstance(section, KDConfig):
-        return "head.", section
-    part = getattr(section, "kd", None)
-    return ("kd.head.", part) if isinstance(part, KDConfig) else None
 
 
 OPTIONS: dict[str, type[DistillerConfig]] = {name: entry.options for name, entry in REGISTRY.items()}
 
 
+def family(method: str) -> str | None:
+    """The family `method` is registered with ("crd" or "baseline"); None for `none` or an unknown name."""
+    entry = REGISTRY.get(method)
+    return entry.family if entry else None
+
+
+def is_crd_variant(method: str) -> bool:
+    """Whether `method` is a CRD variant (crd, crd_dense, their +kd combinations, crd_dense_logits)."""
+    return family(method) == "crd"
+
+
 def needs_teacher_logits(method: str) -> bool:
-    """Whether `method` distils the teacher's per-pixel logits (a segmentation teacher; not for classification)."""
+    """Whether `method` distils the teacher's per-pixel logits, which only a segmentation teacher has."""
     entry = REGISTRY.get(method)
     return entry is not None and entry.needs_teacher_logits
+
+
+def class_head(method: str, transfer: Any) -> tuple[str, KDConfig] | None:
+    """Where `method`'s distiller keeps its head that predicts the teacher's classes, and that head's options.
+
+    `transfer` is the config's transfer section. The head is what `finetune.head_init: distiller` starts the
+    fine-tuning from: ("head.", transfer.kd) for kd and ("kd.head.", its kd part) for a CRD+KD combination. The
+    options sit at the prefix's path in the method's section. None for a distiller without such a head.
+    """
+    entry = REGISTRY.get(method)
+    if entry is None or entry.head is None:
+        return None
+    options = getattr(transfer, config_key(method))
+    for part in entry.head.split(".")[:-2]:
+        options = getattr(options, part)
+    return entry.head, options

@@ -1,5 +1,7 @@
-"""Encodings: how a stored array (docs/data_format.md) becomes network input channels. NumPy only, so configs
-naming an encoding are checked before torch is imported."""
+"""Encodings: how a stored array (docs/data_format.md) becomes network input channels.
+
+NumPy only, so configs naming an encoding are checked before torch is imported.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +59,8 @@ ENCODINGS: dict[str, Encoding] = {
     "logdepth_valid": Encoding(2, _logdepth_valid, "standardised log-depth (0 at holes) and a validity mask"),
     "metres": Encoding(1, _metres, "depth in metres, centred at 3 m and scaled by 1/2; holes 0"),
     "raw": Encoding(0, _generic, "the stored array as float32, channels first (channel count from the data)"),
-    # HHA (crossmodal.data.hha, docs/hha.md): stored uint8 (H, W, 3) -> [0, 1] -> minus 0.5 per channel (fixed, no data stats).
+    # HHA (crossmodal.data.hha, docs/hha.md): stored uint8 (H, W, 3) -> [0, 1] -> minus 0.5 per channel (fixed, no
+    # data statistics)
     "hha": Encoding(3, lambda x: _generic(x) / np.float32(255.0) - np.float32(0.5),
                     "uint8 HHA (disparity, height, angle) scaled to [0, 1] and centred: x / 255 - 0.5"),
 }
@@ -75,7 +78,8 @@ class InputSpec:
         out = ENCODINGS[self.encoding].fn(x)
         if self.mean:
             shape = (-1, 1, 1)
-            out = (out - np.asarray(self.mean, np.float32).reshape(shape)) / np.asarray(self.std, np.float32).reshape(shape)
+            mean = np.asarray(self.mean, np.float32).reshape(shape)
+            out = (out - mean) / np.asarray(self.std, np.float32).reshape(shape)
         return out.astype(np.float32, copy=False)
 
 
@@ -89,12 +93,16 @@ def encoding_channels(name: str, stored_shape: Sequence[int]) -> int:
 
 def check_encoding(name: str, modality: str, stored_shape: Sequence[int], path: str,
                    mean: Sequence[float] = (), std: Sequence[float] = ()) -> None:
-    """Fail early when an encoding (and its standardisation) does not fit what the file stores: the stored shape
-    first (the root cause), only then the mean/std lengths that follow from it."""
+    """Fail early when an encoding and its standardisation do not fit what the file stores.
+
+    The stored shape is checked first, as the root cause; only then the mean/std lengths that follow from it.
+    """
     if name in ("rgb", "hha") and (len(stored_shape) != 3 or stored_shape[-1] != 3):
-        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W, 3)")
+        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding "
+                        f"'{name}' needs (H, W, 3)")
     if name in DEPTH_ENCODINGS and len(stored_shape) != 2:
-        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding '{name}' needs (H, W) depth in metres")
+        raise UserError(f"{path}: modality '{modality}' has per-sample shape {tuple(stored_shape)}; encoding "
+                        f"'{name}' needs (H, W) depth in metres")
     channels = encoding_channels(name, stored_shape)
     if len(mean) != len(std) or (mean and len(mean) != channels):
         raise UserError(f"{path}: modality '{modality}' with encoding '{name}' has {channels} channel(s); its "

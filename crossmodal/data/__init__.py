@@ -1,5 +1,7 @@
-"""Paired multi-modal data on disk: the HDF5 format, its writers and a lazy torch Dataset (imported on first use,
-so reading and checking files needs no torch)."""
+"""Paired multi-modal data on disk: the HDF5 format, its writers and a lazy torch Dataset.
+
+PairedDataset is imported on first use, so reading and checking files needs no torch.
+"""
 from typing import Any
 
 from crossmodal.data.h5format import (

@@ -1,7 +1,9 @@
-"""Start-up checks of a run's split files that catch quiet data faults before any training: label ids outside
-the class list (a whole-dataset read, done once per file and cached by the file's fingerprint), and modalities
-stored differently (dtype, channels, units, scale) or class names that differ between the splits of one run.
-h5py and numpy only, like crossmodal.data.files."""
+"""Start-up checks of a run's split files that catch quiet data faults before any training.
+
+Label ids outside the class list are found by a whole-dataset read, done once per file and cached by the file's
+fingerprint. Modalities stored differently between the splits of one run, in dtype, channels, units or scale, and
+class names that differ between them are refused too. h5py and numpy only, like crossmodal.data.files.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +35,10 @@ def cache_dir() -> Path:
 
 
 def fingerprint(path: Path) -> dict[str, int]:
-    """What identifies one version of a file: size, modification time (ns) and inode; any rewrite changes it."""
+    """What identifies one version of a file: size, modification time in ns, and inode.
+
+    Any rewrite changes it.
+    """
     st = path.stat()
     return {"size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns), "inode": int(st.st_ino)}
 
@@ -44,8 +49,11 @@ def _cache_file(path: Path) -> Path:
 
 
 def _load_entry(path: Path, fp: dict[str, int]) -> dict[str, Any]:
-    """The cached results for this version of `path`; {} when there are none, the file changed or the cache is
-    unreadable or corrupt (a cache only saves time, it is never trusted over the data)."""
+    """The cached results for this version of `path`; {} when there are none.
+
+    Also {} when the file changed or the cache is unreadable or corrupt: a cache only saves time, it is never trusted
+    over the data.
+    """
     try:
         entry = json.loads(_cache_file(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -57,8 +65,10 @@ def _load_entry(path: Path, fp: dict[str, int]) -> dict[str, Any]:
 
 
 def cached(path: Path, check: str, compute: Callable[[], Any]) -> Any:
-    """compute() for this file, or its result cached under `check` for the file's current fingerprint; a cache
-    that cannot be written is skipped silently."""
+    """compute() for this file, or its result cached under `check` for the file's current fingerprint.
+
+    A cache that cannot be written is skipped silently.
+    """
     fp = fingerprint(path)
     checks = _load_entry(path, fp)
     if check in checks:
@@ -118,7 +128,7 @@ def describe_row(f: h5py.File, row: int) -> str:
 
 
 def _first_bad_label(path: Path, num_classes: int) -> str:
-    """The message for the first row holding a label id outside 0..num_classes-1 (and not the ignore value)."""
+    """The message for the first row holding a label id outside 0..num_classes-1, ignore value aside."""
     try:
         with h5py.File(path, "r") as f:
             ds = f["label"]
@@ -137,8 +147,10 @@ def _first_bad_label(path: Path, num_classes: int) -> str:
 
 
 def check_label_ids(info: PairedInfo, split: str, num_classes: int) -> None:
-    """FormatError naming the file and first frame when its 'label' dataset holds an id with no class name; the
-    whole-dataset read happens once per version of the file (cached by fingerprint)."""
+    """FormatError naming the file and first frame when its 'label' dataset holds an id with no class name.
+
+    The whole-dataset read happens once per version of the file, cached by fingerprint.
+    """
     if "label" not in info.modalities:
         return
     if info.dtypes["label"] not in (np.dtype(np.uint8), np.dtype(np.uint16)):
@@ -156,7 +168,10 @@ def check_label_ids(info: PairedInfo, split: str, num_classes: int) -> None:
 # ----------------------------------------------------------------------------------------------
 
 def _tool(info: PairedInfo) -> str:
-    """The data tool that wrote a file, from its 'source' attribute (e.g. 'data_tools.pairs'); '' when unknown."""
+    """The data tool that wrote a file, from its 'source' attribute; '' when unknown.
+
+    The tool is named as in 'data_tools.pairs'.
+    """
     words = str(info.attrs.get("source", "")).split()
     return next((w for w in words if w.startswith("data_tools.")), words[0] if words else "")
 
@@ -177,9 +192,11 @@ def _differ(name: str, a: tuple[str, PairedInfo], b: tuple[str, PairedInfo], sho
 
 
 def check_stored_alike(infos: Mapping[str, PairedInfo], modalities: Sequence[str]) -> None:
-    """ConfigError when a modality the run reads is stored with another dtype, channel count or units in one split
-    than in another, or with another scale factor by the same data tool (different tools apply their datasets'
-    own documented factors, which all end in the same units)."""
+    """ConfigError when a modality the run reads is stored differently in one split than in another.
+
+    Differently means another dtype, channel count or units, or another scale factor by the same data tool. Different
+    tools apply their datasets' own documented factors, which all end in the same units.
+    """
     for name in dict.fromkeys(modalities):
         held = [(split, info) for split, info in infos.items() if name in info.modalities]
         if not held:
@@ -201,8 +218,10 @@ def check_stored_alike(infos: Mapping[str, PairedInfo], modalities: Sequence[str
 
 def check_same_names(infos: Mapping[str, PairedInfo], reference: str, attr: str,
                      names_of: Callable[[PairedInfo], tuple[str, ...]]) -> None:
-    """ConfigError naming both files and the first differing id when a split's class names differ from those of
-    the reference split."""
+    """ConfigError when a split's class names differ from those of the reference split.
+
+    The message names both files and the first differing id.
+    """
     want = names_of(infos[reference])
     for split, info in infos.items():
         got = names_of(info)

@@ -1,7 +1,10 @@
-"""Per-frame content digests of a paired file: what the leakage check compares between splits, and what a split's
-content fingerprint (cell reuse, teacher cache, --resume) is made of. The writers store them (datasets `frame_hash`
-and `frame_constant`, docs/data_format.md); for a file written without them they are computed on first use and
-cached by the file's stat fingerprint (crossmodal.data.checks.cached). h5py and numpy only."""
+"""Per-frame content digests of a paired file: what the leakage check and content fingerprints use.
+
+The leakage check compares them between splits; a split's content fingerprint, used for cell reuse, the teacher
+cache and --resume, is made of them. The writers store them as the datasets `frame_hash` and `frame_constant`,
+described in docs/data_format.md. For a file written without them they are computed on first use and cached by
+the file's stat fingerprint through crossmodal.data.checks.cached. h5py and numpy only.
+"""
 from __future__ import annotations
 
 import base64
@@ -74,7 +77,10 @@ class FrameHasher:
 
 @dataclass(frozen=True)
 class FrameHashes:
-    """The digests (N, M, 16) and constant-flags (N, M) of every frame of a file's modalities, in that order."""
+    """The digests and constant-flags of every frame of a file's modalities.
+
+    Digests are (N, M, 16) and flags (N, M), the M modalities in the order of `modalities`.
+    """
 
     modalities: tuple[str, ...]
     digests: np.ndarray
@@ -93,7 +99,10 @@ def _names(value: Any) -> list[str]:
 
 
 def _stored(f: h5py.File, num: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{modality: (digests, flags)} the writer stored; {} when the file has none or they are not as written."""
+    """{modality: (digests, flags)} as the writer stored them.
+
+    {} when the file has none or they are not as written.
+    """
     try:
         ds, flags = f.get(HASH_DATASET), f.get(CONSTANT_DATASET)
         if not isinstance(ds, h5py.Dataset) or not isinstance(flags, h5py.Dataset) or "modalities" not in ds.attrs:
@@ -108,8 +117,11 @@ def _stored(f: h5py.File, num: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def _agrees(ds: h5py.Dataset, digests: np.ndarray) -> bool:
-    """Spot check of stored digests against the data (first, middle and last frame): a tool that rewrote a
-    modality in place after the writer closed the file leaves digests that no longer describe it."""
+    """Spot check of stored digests against the data: the first, middle and last frame.
+
+    A tool that rewrote a modality in place after the writer closed the file leaves digests that no longer describe
+    it.
+    """
     n = ds.shape[0]
     return all(np.array_equal(frame_digest(ds[r]), digests[r]) for r in sorted({0, n // 2, n - 1}))
 
@@ -147,8 +159,10 @@ def _read_error(path: Path, err: Exception) -> Exception:
 
 
 def file_hashes(info: PairedInfo) -> FrameHashes:
-    """The digests of every frame of every modality of the file `info` (a PairedInfo) describes: the stored ones
-    when they agree with the data, else computed (once per version of the file, cached)."""
+    """The digests of every frame of every modality of the file that `info`, a PairedInfo, describes.
+
+    They are the stored ones when those agree with the data, else computed once per version of the file and cached.
+    """
     from crossmodal.data.checks import cached
 
     path, num = Path(info.path), info.num_samples
@@ -179,7 +193,10 @@ def file_hashes(info: PairedInfo) -> FrameHashes:
 
 
 def _plain(value: Any) -> Any:
-    """Attributes as JSON can sort them: every key a string (an attribute name h5py hands back as bytes, repr'd)."""
+    """Attributes as JSON can sort them: every key a string.
+
+    An attribute name h5py hands back as bytes is repr'd.
+    """
     if isinstance(value, dict):
         return {k if isinstance(k, str) else repr(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -188,8 +205,11 @@ def _plain(value: Any) -> Any:
 
 
 def _fingerprint(info: PairedInfo) -> str:
-    """sha256 over what a run reads of the file: how each modality is stored, the root attributes, class names and
-    every frame's digest (labels and class_id included)."""
+    """sha256 over what a run reads of the file.
+
+    That is how each modality is stored, the root attributes, class names and every frame's digest, labels and
+    class_id included.
+    """
     described = {"num_samples": info.num_samples, "modalities": list(info.modalities),
                  "shapes": {m: list(s) for m, s in info.shapes.items()},
                  "dtypes": {m: str(d) for m, d in info.dtypes.items()}, "class_names": list(info.class_names),
@@ -207,8 +227,11 @@ def _fingerprint(info: PairedInfo) -> str:
 
 
 def content_fingerprint(path: str | Path) -> str:
-    """What identifies the content of a paired file wherever it lies (32 hex digits): any change to a frame, a
-    label, a class name or an attribute changes it, a copy or a move does not. Cached per version of the file."""
+    """What identifies the content of a paired file wherever it lies, as 32 hex digits.
+
+    Any change to a frame, a label, a class name or an attribute changes it; a copy or a move does not. Cached per
+    version of the file.
+    """
     from crossmodal.data.checks import cached
     from crossmodal.data.h5format import read_info
 

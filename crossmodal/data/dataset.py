@@ -1,4 +1,7 @@
-"""PairedDataset: the torch view of one paired HDF5 file (kept apart so reading the format needs no torch)."""
+"""PairedDataset: the torch view of one paired HDF5 file.
+
+It is kept apart so that reading the format needs no torch.
+"""
 from __future__ import annotations
 
 import os
@@ -9,14 +12,17 @@ import h5py
 import numpy as np
 import torch.utils.data
 
-from crossmodal.data.h5format import FormatError, _open, read_info
+from crossmodal.data.h5format import FormatError, open_paired, read_info
 from crossmodal.data.labels import to_memory
 
 
 class PairedDataset(torch.utils.data.Dataset):
-    """Samples of chosen modalities from one paired file; opens it lazily, once per process. With `memory_labels`,
-    `label` maps come as uint16 with the one in-memory ignore index (crossmodal.data.labels.IGNORE_INDEX) whatever
-    the file stores (uint8 with 255, uint16 with 65535), so losses and metrics need no per-file ignore value."""
+    """Samples of chosen modalities from one paired file, opened lazily once per process.
+
+    With `memory_labels`, `label` maps come as uint16 with the one in-memory ignore index,
+    crossmodal.data.labels.IGNORE_INDEX, whatever the file stores: uint8 with 255 or uint16 with 65535. Losses and
+    metrics then need no per-file ignore value.
+    """
 
     def __init__(self, path: str | os.PathLike, modalities: Sequence[str],
                  transform: Callable[[dict], dict] | None = None, indices: Sequence[int] | None = None,
@@ -52,7 +58,7 @@ class PairedDataset(torch.utils.data.Dataset):
     def _handle(self) -> dict[str, h5py.Dataset]:
         """This process's open datasets (re-opened after a fork, so workers never share an h5py handle)."""
         if self._file is None or self._pid != os.getpid():
-            self._file = _open(self.path)
+            self._file = open_paired(self.path)
             self._datasets = {m: self._file[m] for m in self.modalities}
             self._pid = os.getpid()
         return self._datasets

@@ -1,5 +1,7 @@
-"""Which data files a run reads, and their checks against the config: h5py and numpy only, so a run whose
-data disagree with its config fails before torch is loaded."""
+"""Which data files a run reads, and their checks against the config.
+
+h5py and numpy only, so a run whose data disagree with its config fails before torch is loaded.
+"""
 from __future__ import annotations
 
 import subprocess
@@ -7,14 +9,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossmodal.config import Config, ConfigError, teacher_head
+from crossmodal.config import Config, ConfigError, check_pair_count, teacher_head
+from crossmodal.config.encodings import check_encoding
 from crossmodal.data.checks import check_label_ids, check_same_names, check_stored_alike
 from crossmodal.data.content import content_fingerprint
 from crossmodal.data.h5format import PairedInfo, read_info
 from crossmodal.data.leakage import LeakageCheck, check_leakage
 from crossmodal.data.plausibility import check_plausibility
-from crossmodal.config.distillers import OPTIONS, config_key, fill_num_classes
-from crossmodal.config.encodings import check_encoding
 
 SPLITS = ("unlabeled", "teacher", "train", "test")  # always read; data.val is read when there is one
 
@@ -69,8 +70,11 @@ def split_path(cfg: Config, split: str) -> Path:
 
 
 def val_path(cfg: Config) -> Path | None:
-    """The validation file: data.val; else the synthetic val.h5 when data.train is the synthetic one too (a val
-    split must come from the same sensor and classes as train); else None."""
+    """Return the validation file, or None when the run has none.
+
+    That is data.val; else the synthetic val.h5 when data.train is the synthetic one too, since a val split must
+    come from the same sensor and classes as train.
+    """
     if cfg.data.val or (cfg.data.synthetic.enabled and not cfg.data.train):
         return split_path(cfg, "val")
     return None
@@ -111,14 +115,19 @@ def ensure_synthetic(cfg: Config, is_main: bool) -> None:
 
 
 def needs_teacher_split(cfg: Config) -> bool:
-    """data.teacher is read when the teacher is trained on it, or when it is named (a loaded or head-less teacher
-    needs no labeled source frames)."""
+    """Tell whether data.teacher is read: when the teacher is trained on it, or when it is named.
+
+    A loaded or head-less teacher needs no labeled source frames.
+    """
     return teacher_head(cfg) == "train" or bool(cfg.data.teacher)
 
 
 def teacher_vocabulary(cfg: Config) -> tuple[str, ...] | None:
-    """The teacher's own class names (teacher.num_classes, names from teacher.class_names: a list or a text file
-    with one a line; class_<i> when not given), () for a head-less teacher, None when it predicts the data's."""
+    """Return the teacher's own class names: () for a head-less teacher, None when it predicts the data's.
+
+    A vocabulary of its own has teacher.num_classes classes, named by teacher.class_names, a list or a text file
+    with one name a line, or class_<i> when not given.
+    """
     t = cfg.teacher
     if teacher_head(cfg) == "none":
         return ()
@@ -137,9 +146,8 @@ def teacher_vocabulary(cfg: Config) -> tuple[str, ...] | None:
     return tuple(names) if names else tuple(f"class_{i}" for i in range(t.num_classes))
 
 
-def open_data(cfg: Config) -> DataFiles:
-    """Read and cross-check the split files: present, holding the modalities and classes the config needs, stored
-    alike and naming the same classes, every label id within the class list (crossmodal.data.checks)."""
+def read_infos(cfg: Config) -> dict[str, PairedInfo]:
+    """Return what each split file the run reads holds; FileNotFoundError saying how to build a missing one."""
     infos = {}
     splits = [s for s in SPLITS if s != "teacher" or needs_teacher_split(cfg)]
     splits += ["val"] if val_path(cfg) is not None else []
@@ -148,11 +156,15 @@ def open_data(cfg: Config) -> DataFiles:
         if not path.is_file():
             how = (" ".join(synthetic_command(cfg)[1:]) if not getattr(cfg.data, split) else
                    "-m data_tools.synthetic --out DIR (embedded data), or the data_tools converter for your sensor")
-            raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: python {how}")
+            raise FileNotFoundError(f"dataset file for data.{split} does not exist: {path}. Build it with: "
+                                    f"python {how}")
         infos[split] = read_info(path)
-    task = cfg.task_spec
-    src, tgt, label = cfg.data.source, cfg.data.target, task.label_key
-    trains_teacher = teacher_head(cfg) == "train"
+    return infos
+
+
+def check_modalities(cfg: Config, infos: dict[str, PairedInfo], trains_teacher: bool) -> None:
+    """Check that each split holds the modalities and labels the run reads from it, in the configured encodings."""
+    src, tgt, label = cfg.data.source, cfg.data.target, cfg.task_spec.label_key
     need = {"unlabeled": [src, tgt], "teacher": [src, label] if trains_teacher else [src], "train": [tgt, label],
             "test": [src, tgt, label], "val": [tgt, label]}
     for split, mods in need.items():
@@ -169,6 +181,19 @@ def open_data(cfg: Config) -> DataFiles:
                 d = cfg.data
                 check_encoding(getattr(d, f"{side}_encoding"), name, info.shapes[name], str(info.path),
                                tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
+
+
+def open_data(cfg: Config) -> DataFiles:
+    """Read and cross-check the split files the run reads.
+
+    Each must be present, hold the modalities and classes the config needs, be stored like the others and name the
+    same classes, with every label id within the class list (crossmodal.data.checks).
+    """
+    infos = read_infos(cfg)
+    task = cfg.task_spec
+    src, tgt, label = cfg.data.source, cfg.data.target, task.label_key
+    trains_teacher = teacher_head(cfg) == "train"
+    check_modalities(cfg, infos, trains_teacher)
     check_stored_alike(infos, [src, tgt])
     names_of, names_attr = task.class_names, task.class_names_attr
     names = names_of(infos["test"])
@@ -185,10 +210,7 @@ def open_data(cfg: Config) -> DataFiles:
         raise ConfigError(f"config key 'finetune.label_counts' has {too_many}, not fewer than the "
                           f"{infos['train'].num_samples} frames of {infos['train'].path} (data.train, which is "
                           f"always the last point of the curve)")
-    for method in cfg.methods:
-        if method in OPTIONS:
-            key = config_key(method)
-            getattr(cfg.transfer, key).check_data(f"transfer.{key}", infos["unlabeled"].num_samples)
+    check_pair_count(cfg, infos["unlabeled"].num_samples)
     if cfg.tune.trials and "val" not in infos:
         raise ConfigError("config key 'tune.trials' needs a validation split to choose on, and this run has none: "
                           "name one in data.val (e.g. --val-fraction of the data_tools converters) or use the "
@@ -202,11 +224,3 @@ def open_data(cfg: Config) -> DataFiles:
     infos.setdefault("teacher", None)
     return DataFiles(**infos, num_classes=len(names), class_names=tuple(names), teacher_classes=vocabulary,
                      fingerprints=fingerprints, leakage=leakage)
-
-
-def resolve_config(cfg: Config, data: DataFiles) -> None:
-    """Fill the values that come from the data (class counts; the teacher's, which the logit distillers' heads
-    predict), so the saved config states them."""
-    cfg.data.num_classes = data.num_classes
-    if data.teacher_class_names:
-        fill_num_classes(cfg.transfer, len(data.teacher_class_names))

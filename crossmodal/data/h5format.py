@@ -173,82 +173,94 @@ def _read_attrs(obj: h5py.Group | h5py.Dataset, path: Path) -> dict[str, Any]:
                           f"{err}") from None
 
 
-def _read_info(f: h5py.File, path: Path) -> PairedInfo:
-    """Validate an open file and collect its PairedInfo."""
-    root = _read_attrs(f, path)
+def _root_attr(root: dict[str, Any], key: str, path: Path) -> Any:
+    """A required root attribute as stored; FormatError when it is missing."""
+    if key not in root:
+        raise FormatError(f"{path}: root attribute '{key}' is missing (not a {FORMAT_NAME} file?)")
+    return root[key]
 
-    def attr(key: str) -> Any:
-        if key not in root:
-            raise FormatError(f"{path}: root attribute '{key}' is missing (not a {FORMAT_NAME} file?)")
-        return root[key]
 
-    fmt = _decode(attr("format"))
+def _names_attr(value: Any, key: str, path: Path) -> list[str]:
+    """A root attribute holding a list of names, decoded; FormatError naming it when it is not one."""
+    try:
+        return _decode_names(value)
+    except TypeError as err:
+        raise FormatError(f"{path}: root attribute '{key}': {err}") from err
+
+
+def _check_root(root: dict[str, Any], path: Path) -> tuple[list[str], int, list[str]]:
+    """The modalities, sample count and class names the root attributes state, checked."""
+    fmt = _decode(_root_attr(root, "format", path))
     if fmt != FORMAT_NAME:
         raise FormatError(f"{path}: root attribute 'format' is {fmt!r}; expected {FORMAT_NAME!r}")
-    version = _decode(attr("format_version"))
+    version = _decode(_root_attr(root, "format_version", path))
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
         raise FormatError(f"{path}: root attribute 'format_version' is {version!r}; "
                           f"this reader supports {FORMAT_VERSION}")
-    try:
-        modalities = _decode_names(attr("modalities"))
-    except TypeError as err:
-        raise FormatError(f"{path}: root attribute 'modalities': {err}") from err
+    modalities = _names_attr(_root_attr(root, "modalities", path), "modalities", path)
     if not modalities:
         raise FormatError(f"{path}: root attribute 'modalities' is empty")
     bad = [m for m in modalities if not MODALITY_NAME.fullmatch(m) or m in RESERVED_MODALITIES]
     if bad:
         raise FormatError(f"{path}: root attribute 'modalities' has invalid names {bad}; expected letters, digits "
                           f"and underscores starting with a letter, not {', '.join(RESERVED_MODALITIES)}")
-    num = _decode(attr("num_samples"))
+    num = _decode(_root_attr(root, "num_samples", path))
     if not isinstance(num, int) or num < 1:
         raise FormatError(f"{path}: root attribute 'num_samples' is {num!r}; expected an integer >= 1")
-    source = _decode(attr("source"))
+    source = _decode(_root_attr(root, "source", path))
     if not isinstance(source, str):
         raise FormatError(f"{path}: root attribute 'source' is {source!r}; expected a string")
-    class_names: list[str] = []
-    if "class_names" in root:
-        try:
-            class_names = _decode_names(root["class_names"])
-        except TypeError as err:
-            raise FormatError(f"{path}: root attribute 'class_names': {err}") from err
+    class_names = _names_attr(root["class_names"], "class_names", path) if "class_names" in root else []
     if "label" in modalities and not class_names:
         raise FormatError(f"{path}: root attribute 'class_names' is missing or empty "
                           f"but the file has a 'label' dataset")
+    return modalities, num, class_names
 
+
+def _read_modality(f: h5py.File, path: Path, m: str, num: int, num_classes: int | None
+                   ) -> tuple[tuple[int, ...], np.dtype, dict[str, Any]]:
+    """Per-sample shape, dtype and attributes of one listed modality, checked against the format rules."""
+    if m not in f:
+        raise FormatError(f"{path}: modality '{m}' is listed in root attribute 'modalities' but has no dataset "
+                          f"(datasets present: {sorted(f.keys())})")
+    ds = f[m]
+    if not isinstance(ds, h5py.Dataset):
+        raise FormatError(f"{path}: '{m}' is a {type(ds).__name__}; expected a dataset")
+    if ds.ndim not in (3, 4) or ds.shape[0] != num:
+        raise FormatError(f"{path}: dataset '{m}' has shape {ds.shape}; expected ({num}, H, W[, C]) "
+                          f"with num_samples = {num}")
+    if ds.dtype not in ALLOWED_DTYPES:
+        raise FormatError(f"{path}: dataset '{m}' has dtype {ds.dtype}; expected uint8, uint16 or float32")
+    shape, dtype = tuple(int(s) for s in ds.shape[1:]), np.dtype(ds.dtype)
+    check_spec(path, m, shape, dtype, num_classes)  # the writer's rules (rgb, depth, label)
+    return shape, dtype, {k: _decode(v) for k, v in _read_attrs(ds, path).items()}
+
+
+def _read_class_id(f: h5py.File, root: dict[str, Any], path: Path, num: int) -> list[str]:
+    """The names of the image-level classes, after checking the `class_id` dataset against them."""
+    ds = f["class_id"]
+    if not isinstance(ds, h5py.Dataset) or ds.shape != (num,) or ds.dtype.kind not in "iu":
+        raise FormatError(f"{path}: 'class_id' must be an integer dataset of shape ({num},); found "
+                          f"{getattr(ds, 'shape', type(ds).__name__)} {getattr(ds, 'dtype', '')}")
+    names = _names_attr(root["image_class_names"], "image_class_names", path) if "image_class_names" in root else []
+    ids = ds[()]
+    if names and (ids.min() < -1 or ids.max() >= len(names)):
+        raise FormatError(f"{path}: 'class_id' holds values {int(ids.min())}..{int(ids.max())}; expected -1 (none) "
+                          f"or 0..{len(names) - 1} for the {len(names)} names in 'image_class_names'")
+    return names
+
+
+def _read_info(f: h5py.File, path: Path) -> PairedInfo:
+    """Validate an open file and collect its PairedInfo."""
+    root = _read_attrs(f, path)
+    modalities, num, class_names = _check_root(root, path)
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, np.dtype] = {}
     mod_attrs: dict[str, dict[str, Any]] = {}
     for m in modalities:
-        if m not in f:
-            raise FormatError(f"{path}: modality '{m}' is listed in root attribute 'modalities' but has no dataset "
-                              f"(datasets present: {sorted(f.keys())})")
-        ds = f[m]
-        if not isinstance(ds, h5py.Dataset):
-            raise FormatError(f"{path}: '{m}' is a {type(ds).__name__}; expected a dataset")
-        if ds.ndim not in (3, 4) or ds.shape[0] != num:
-            raise FormatError(f"{path}: dataset '{m}' has shape {ds.shape}; expected ({num}, H, W[, C]) "
-                              f"with num_samples = {num}")
-        if ds.dtype not in ALLOWED_DTYPES:
-            raise FormatError(f"{path}: dataset '{m}' has dtype {ds.dtype}; expected uint8, uint16 or float32")
-        shapes[m] = tuple(int(s) for s in ds.shape[1:])
-        dtypes[m] = np.dtype(ds.dtype)
-        check_spec(path, m, shapes[m], dtypes[m], len(class_names) or None)  # the writer's rules (rgb, depth, label)
-        mod_attrs[m] = {k: _decode(v) for k, v in _read_attrs(ds, path).items()}
-    image_names: list[str] = []
+        shapes[m], dtypes[m], mod_attrs[m] = _read_modality(f, path, m, num, len(class_names) or None)
     has_class_id = "class_id" in f
-    if has_class_id:
-        ds = f["class_id"]
-        if not isinstance(ds, h5py.Dataset) or ds.shape != (num,) or ds.dtype.kind not in "iu":
-            raise FormatError(f"{path}: 'class_id' must be an integer dataset of shape ({num},); found "
-                              f"{getattr(ds, 'shape', type(ds).__name__)} {getattr(ds, 'dtype', '')}")
-        try:
-            image_names = _decode_names(root["image_class_names"]) if "image_class_names" in root else []
-        except TypeError as err:
-            raise FormatError(f"{path}: root attribute 'image_class_names': {err}") from err
-        ids = ds[()]
-        if image_names and (ids.min() < -1 or ids.max() >= len(image_names)):
-            raise FormatError(f"{path}: 'class_id' holds values {int(ids.min())}..{int(ids.max())}; expected -1 (none) "
-                              f"or 0..{len(image_names) - 1} for the {len(image_names)} names in 'image_class_names'")
+    image_names = _read_class_id(f, root, path, num) if has_class_id else []
     extra = {k: _decode(v) for k, v in root.items()
              if k not in ("format", "format_version", "modalities", "class_names", "num_samples", "image_class_names")}
     return PairedInfo(path=path, num_samples=num, modalities=tuple(modalities), shapes=shapes, dtypes=dtypes,
@@ -256,8 +268,8 @@ def _read_info(f: h5py.File, path: Path) -> PairedInfo:
                       image_class_names=tuple(image_names), has_class_id=has_class_id)
 
 
-def _open(path: Path) -> h5py.File:
-    """Open read-only, turning 'missing' and 'not HDF5 / truncated' into clear errors."""
+def open_paired(path: Path) -> h5py.File:
+    """Open a paired file read-only, with clear errors for a missing, locked or corrupt file."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file (expected a {FORMAT_NAME} HDF5 file)")
     if path.is_dir():
@@ -272,7 +284,7 @@ def _open(path: Path) -> h5py.File:
 def read_info(path: str | os.PathLike) -> PairedInfo:
     """Open, validate and describe a paired file (its datasets are not read)."""
     path = Path(path)
-    with _open(path) as f:
+    with open_paired(path) as f:
         try:
             return _read_info(f, path)
         except (OSError, KeyError, RuntimeError) as err:

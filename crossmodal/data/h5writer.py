@@ -1,6 +1,8 @@
-"""Writing the paired format (docs/data_format.md): whole arrays at once (write_paired) or frame by frame
-(PairedWriter), validated against the format's rules, staged beside the output and renamed into place, with the
-per-frame content digests stored (crossmodal.data.content)."""
+"""Writing the paired format of docs/data_format.md, validated against the format's rules.
+
+Whole arrays are written at once by write_paired, or frame by frame by PairedWriter. Either stages the file beside
+the output and renames it into place, with the per-frame content digests of crossmodal.data.content stored.
+"""
 from __future__ import annotations
 
 import os
@@ -12,10 +14,24 @@ import numpy as np
 
 from crossmodal.atomic import temp_path_beside
 from crossmodal.data.content import FrameHasher
-from crossmodal.data.h5format import (DEFAULT_MODALITY_ATTRS, FORMAT_NAME, FORMAT_VERSION, RESERVED_ATTRS,
-                                      FormatError, check_spec, encode_attr)
-from crossmodal.diskspace import (WRITE_OPTIONS, abandon_h5, as_disk_full, check_conversion_space, frame_bytes,
-                                  writing_h5)
+from crossmodal.data.h5format import (
+    DEFAULT_MODALITY_ATTRS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    RESERVED_ATTRS,
+    FormatError,
+    check_spec,
+    encode_attr,
+)
+from crossmodal.diskspace import (
+    WRITE_OPTIONS,
+    abandon_h5,
+    as_disk_full,
+    check_conversion_space,
+    frame_bytes,
+    writing_h5,
+)
+
 
 def _check_values(path: Path, name: str, arr: np.ndarray, num_classes: int | None, where: str = "") -> None:
     """Check array values: finite non-negative depth, finite floats, label ids in range or ignore."""

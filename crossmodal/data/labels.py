@@ -16,7 +16,10 @@ LABEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 def label_dtype(num_classes: int) -> np.dtype:
-    """The dtype that stores `num_classes` class ids and the ignore value: uint8 up to 255 classes, else uint16."""
+    """The dtype that stores `num_classes` class ids and the ignore value.
+
+    uint8 up to 255 classes, else uint16.
+    """
     if not 1 <= int(num_classes) <= MAX_CLASSES:
         raise ValueError(f"{num_classes} classes: expected 1..{MAX_CLASSES} (uint16 labels, 65535 = ignore)")
     return np.dtype(np.uint8) if num_classes <= UINT8_CLASSES else np.dtype(np.uint16)
@@ -31,8 +34,11 @@ def file_ignore(dtype: np.dtype | type) -> int:
 
 
 def ignore_of(label: np.ndarray) -> int:
-    """The ignore value a label array uses: its dtype's largest for stored uint8/uint16 maps, IGNORE_INDEX for the
-    wider integer maps of memory (the two agree for uint16)."""
+    """The ignore value a label array uses.
+
+    Stored uint8/uint16 maps use their dtype's largest value; the wider integer maps of memory use IGNORE_INDEX. The
+    two agree for uint16.
+    """
     dtype = np.asarray(label).dtype
     return file_ignore(dtype) if dtype in LABEL_DTYPES else IGNORE_INDEX
 

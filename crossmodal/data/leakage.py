@@ -1,7 +1,10 @@
-"""No leakage between the splits of a run: the same file, or the same frame (identical content in every modality
-both files hold, labels aside), in a split the models learn from or are chosen on and one they are measured on is
-refused at start-up, before any training. The result says which pairs were compared, so the report states what
-was checked instead of asserting it. h5py and numpy only."""
+"""No leakage between the splits of a run, checked at start-up before any training.
+
+The same file, or the same frame, in a split the models learn from or are chosen on and one they are measured on
+is refused. The same frame means identical content in every modality both files hold, labels aside. The result
+says which pairs were compared, so the report states what was checked instead of asserting it. h5py and numpy
+only.
+"""
 from __future__ import annotations
 
 import os
@@ -27,7 +30,7 @@ NOT_COMPARED = ("label",)  # the same frame labeled differently is still the sam
 
 @dataclass(frozen=True)
 class PairCheck:
-    """One checked pair: the modalities compared (() when the files hold none in common besides labels)."""
+    """One checked pair and the modalities compared; () when the files share none besides labels."""
 
     first: str
     second: str
@@ -77,8 +80,11 @@ def _rows(path: Path, rows: tuple[int, int], other: Path) -> tuple[str, str]:
 
 
 def _keys(hashes: FrameHashes, mods: tuple[str, ...]) -> list[bytes | None]:
-    """Per row, the digests of `mods` as one key; None for a frame holding one value throughout in all of them
-    (an all-zero or saturated frame can occur in two recordings without being the same frame)."""
+    """Per row, the digests of `mods` as one key; None for frames of one value throughout.
+
+    A frame holding one value throughout in all of `mods`, such as an all-zero or saturated frame, can occur in two
+    recordings without being the same frame.
+    """
     digests, constant = hashes.columns(mods)
     return [None if constant[r].all() else digests[r].tobytes() for r in range(len(digests))]
 
@@ -101,8 +107,11 @@ def _compare(a: str, ia: PairedInfo, ha: FrameHashes, b: str, ib: PairedInfo, hb
 
 
 def check_leakage(infos: Mapping[str, PairedInfo | None]) -> LeakageCheck:
-    """Compare every pair of CHECKED_PAIRS that the run reads; ConfigError on the first leak (before any training).
-    Reads only the stored per-frame digests (computed once, and cached, for files written without them)."""
+    """Compare every pair of CHECKED_PAIRS that the run reads; ConfigError on the first leak.
+
+    This runs before any training and reads only the stored per-frame digests. Files written without them get them
+    computed once, and cached.
+    """
     hashes: dict[str, FrameHashes] = {}
 
     def of(split: str) -> FrameHashes:

@@ -9,13 +9,14 @@ from crossmodal.config import Config
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.h5format import PairedInfo
 from crossmodal.modalities import InputSpec, PairTransform
-from crossmodal.stages.preemption import ignore_stop_signals
+from crossmodal.signals import ignore_stop_signals
 
 
 def input_spec(cfg: Config, side: str) -> InputSpec:
     """The encoding and standardisation of data.source or data.target."""
     d = cfg.data
-    return InputSpec(getattr(d, f"{side}_encoding"), tuple(getattr(d, f"{side}_mean")), tuple(getattr(d, f"{side}_std")))
+    return InputSpec(getattr(d, f"{side}_encoding"), tuple(getattr(d, f"{side}_mean")),
+                     tuple(getattr(d, f"{side}_std")))
 
 
 class EpochSampler(Sampler[int]):
@@ -51,9 +52,11 @@ class EpochSampler(Sampler[int]):
 def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: bool, batch_size: int, num_workers: int,
                 seed: int, label: str | None = None, hflip: bool = True, scale_jitter: float = 0.25,
                 indices: list[int] | None = None) -> DataLoader:
-    """A loader yielding dicts of encoded tensors plus `index` (and the labels named by `label`: per-pixel
-    `label` or image-level `class_id`; per-pixel labels with the in-memory ignore index, IGNORE_INDEX of
-    crossmodal.data.labels), augmented jointly when training; `indices` restricts it to those frames."""
+    """A loader yielding dicts of encoded tensors plus `index`, augmented jointly when training.
+
+    `label` names the labels it yields too: per-pixel `label`, with the in-memory ignore index IGNORE_INDEX of
+    crossmodal.data.labels, or image-level `class_id`. `indices` restricts it to those frames.
+    """
     transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,
                               scale_jitter=scale_jitter, seed=seed)
     modalities = list(encodings) + ([label] if label else [])
@@ -78,8 +81,10 @@ def _epoch_sampler(loader: DataLoader) -> EpochSampler | None:
 
 
 def set_loader_epoch(loader: DataLoader, epoch: int, skip_batches: int = 0) -> None:
-    """Tell the sampler and the augmentation which epoch this is (both derive their randomness from it), and
-    how many (global) batches of it were already consumed before a resume."""
+    """Tell the sampler and the augmentation which epoch this is, and how many of its batches were consumed.
+
+    Both derive their randomness from the epoch. The batches are global ones consumed before a resume.
+    """
     if hasattr(loader, "set_epoch"):
         loader.set_epoch(epoch)
     sampler = _epoch_sampler(loader)

@@ -1,5 +1,8 @@
-"""HDF5 file locking, told apart from damage: a file another process holds open for writing is "locked by another
-process", not "truncated or corrupt"; a file system without locks gets the HDF5_USE_FILE_LOCKING hint."""
+"""HDF5 file locking, told apart from damage.
+
+A file another process holds open for writing is "locked by another process", not "truncated or corrupt"; a file
+system without locks gets the HDF5_USE_FILE_LOCKING hint.
+"""
 from __future__ import annotations
 
 import errno
@@ -13,8 +16,10 @@ UNSUPPORTED = (errno.ENOSYS, errno.ENOLCK, errno.EROFS, errno.EOPNOTSUPP)  # no 
 
 
 def lock_problem(path: str | os.PathLike, err: OSError) -> str | None:
-    """One line for an h5py open that failed on HDF5's file lock, naming `path` and what to do; None when `err`
-    is something else (a missing, damaged or non-HDF5 file)."""
+    """One line for an h5py open that failed on HDF5's file lock, naming `path` and what to do.
+
+    None when `err` is something else: a missing, damaged or non-HDF5 file.
+    """
     match = _LOCK.search(str(err))
     if match is None:
         return None

@@ -1,9 +1,11 @@
-"""Are the stored values plausible? Checked before any training, by the data tools on the frames they write and
-by the run's data check on its split files: depth stored as metres whose median lies outside [0.05, 20] m (a unit
-mistake, e.g. millimetres stored with scale 1) is refused, naming the likely unit; frames that are all zero,
-constant or saturated are counted and named, not refused (a dark frame can be real). The per-frame rules live
-here, once; the run's results are cached by the file's fingerprint (crossmodal.data.checks.cached). h5py and
-numpy only, like crossmodal.data.files."""
+"""Are the stored values plausible? Checked before any training, by the tools and by the run.
+
+The data tools check the frames they write; the run's data check checks its split files. Depth stored as metres
+whose median lies outside [0.05, 20] m is refused, naming the likely unit: a unit mistake, such as millimetres
+stored with scale 1. Frames that are all zero, constant or saturated are counted and named, not refused, since a
+dark frame can be real. The per-frame rules live here, once; the run's results are cached by the file's
+fingerprint through crossmodal.data.checks.cached. h5py and numpy only, like crossmodal.data.files.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +40,11 @@ def _shown(values: np.ndarray) -> str:
 
 
 def frame_faults(block: np.ndarray, ceiling: float | None = None) -> list[tuple[int, str, str]]:
-    """(index in block, kind, detail) for each frame of a (B, H, W[, C]) block that is all-zero, constant, or
-    saturated: more than 99% of each channel's values at one value (e.g. `ceiling`, the stored dtype's maximum)."""
+    """(index in block, kind, detail) for each all-zero, constant or saturated frame of a block.
+
+    The block is (B, H, W) or (B, H, W, C). Saturated means more than 99% of each channel's values at one value, such
+    as `ceiling`, the stored dtype's maximum.
+    """
     b = block.shape[0]
     if block.size == 0:
         return []
@@ -63,8 +68,11 @@ def frame_faults(block: np.ndarray, ceiling: float | None = None) -> list[tuple[
 
 
 def _modes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame and channel of x (B, C, pixels): the most frequent value (exactly for 8/16-bit data; else the
-    median, which is that value whenever one value holds more than half the pixels) and its share of the pixels."""
+    """Per frame and channel of x (B, C, pixels): the most frequent value and its share of the pixels.
+
+    The value is exact for 8/16-bit data; otherwise it is the median, which is that value whenever one value holds
+    more than half the pixels.
+    """
     if x.dtype.kind == "u" and x.dtype.itemsize <= 2:  # counting is much faster than sorting here
         counts = [[np.bincount(ch) for ch in frame] for frame in x]
         most = np.array([[cn.argmax() for cn in frame] for frame in counts], x.dtype)
@@ -75,7 +83,10 @@ def _modes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _median(values: np.ndarray) -> float:
-    """The median of a 1-D array by partial sorting (np.median is several times slower on frame-sized arrays)."""
+    """The median of a 1-D array by partial sorting.
+
+    np.median is several times slower on frame-sized arrays.
+    """
     n = values.size
     part = np.partition(values, n // 2)  # the upper middle value in place, the smaller ones before it
     upper = float(part[n // 2])
@@ -83,7 +94,10 @@ def _median(values: np.ndarray) -> float:
 
 
 def valid_medians(block: np.ndarray) -> np.ndarray:
-    """Per frame of a depth block (B, H, W): the median over valid pixels (> 0 and finite), NaN when none is."""
+    """Per frame of a depth block (B, H, W), the median over valid pixels; NaN when none is valid.
+
+    Valid pixels are > 0 and finite.
+    """
     out = np.full(block.shape[0], np.nan)
     for i, frame in enumerate(block.reshape(block.shape[0], -1)):
         valid = frame[np.isfinite(frame) & (frame > 0)]
@@ -93,15 +107,20 @@ def valid_medians(block: np.ndarray) -> np.ndarray:
 
 
 def depth_median(medians: Iterable[float]) -> float | None:
-    """The median depth of a set of frames: the median of their per-frame valid-pixel medians (None: no valid
-    pixel anywhere)."""
+    """The median depth of a set of frames: the median of their per-frame valid-pixel medians.
+
+    None when no pixel anywhere is valid.
+    """
     m = np.asarray([v for v in medians if v is not None and np.isfinite(v)], np.float64)
     return float(np.median(m)) if m.size else None
 
 
 def implausible(median: float | None, scale: float | None) -> tuple[str, float | None] | None:
-    """None when a depth median (metres) is plausible; else the problem in words and the --scale that would fix
-    it (the current scale times the likely unit's factor; None when no common unit fits)."""
+    """None when a depth median in metres is plausible; else the problem and the --scale to fix it.
+
+    The problem is given in words. That --scale is the current scale times the likely unit's factor; None when no
+    common unit fits.
+    """
     lo, hi = DEPTH_RANGE
     if median is None or lo <= median <= hi:
         return None
@@ -137,8 +156,10 @@ def sampled_depth_median(path: Path, name: str, frames: int = SAMPLE_FRAMES) -> 
 
 
 def scan_faults(path: Path, name: str) -> list[list[Any]]:
-    """[row, kind, detail] for every all-zero, constant or saturated frame of one modality (a whole read, in
-    blocks of BLOCK_BYTES)."""
+    """[row, kind, detail] for every all-zero, constant or saturated frame of one modality.
+
+    The whole modality is read, in blocks of BLOCK_BYTES.
+    """
     out: list[list[Any]] = []
     try:
         with h5py.File(path, "r") as f:
@@ -191,7 +212,7 @@ def check_depth_units(info: PairedInfo, split: str, name: str) -> None:
 
 
 def frame_warnings(info: PairedInfo, split: str, name: str) -> str | None:
-    """The warning naming the all-zero, constant and saturated frames of one modality (None: there are none)."""
+    """The warning naming the all-zero, constant and saturated frames of one modality; None if none."""
     faults = cached(info.path, f"frame_faults:{name}", lambda: scan_faults(info.path, name))
     if not isinstance(faults, list):  # a cache entry this version did not write
         faults = scan_faults(info.path, name)
@@ -209,9 +230,11 @@ def _print_warning(line: str) -> None:
 
 def check_plausibility(infos: Mapping[str, PairedInfo], modalities: Sequence[str],
                        log: Callable[[str], None] = _print_warning) -> list[str]:
-    """Refuse depth in metres with an implausible median (FormatError naming file, modality, median and fix);
-    return (and pass to `log`; default: printed as 'warning: ...') a line per modality with all-zero, constant or
-    saturated frames."""
+    """Refuse depth in metres with an implausible median; return a line per modality with faulty frames.
+
+    The FormatError names file, modality, median and fix. Faulty frames are all-zero, constant or saturated; the
+    lines are also passed to `log`, which by default prints them as 'warning: ...'.
+    """
     lines = []
     for split, info in infos.items():
         for name in dict.fromkeys(modalities):

@@ -1,6 +1,8 @@
-"""One sensor frame from a file: 8/16-bit PNG, TIFF (also float), JPEG/BMP colour images and .npy arrays, converted
-to what the paired format stores (docs/data_format.md); shared by data_tools.pairs and crossmodal-predict so both
-read files the same way and refuse the same things."""
+"""One sensor frame from a file, converted to what the paired format stores.
+
+Reads 8/16-bit PNG, TIFF, also float, JPEG/BMP colour images and .npy arrays, as docs/data_format.md describes.
+Shared by data_tools.pairs and crossmodal-predict, so both read files the same way and refuse the same things.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +25,11 @@ DEPTH_FACTORS = ("0.001 (millimetres: Kinect, RealSense, ScanNet), 0.0001 (0.1 m
 
 
 def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
-    """cv2.imread, None for every file OpenCV cannot decode (it raises cv2.error instead for some, e.g. a header
-    claiming more pixels than CV_IO_MAX_IMAGE_PIXELS), so callers' 'cannot be decoded' errors cover them all."""
+    """cv2.imread, but None for every file OpenCV cannot decode.
+
+    OpenCV raises cv2.error instead for some files, such as a header claiming more pixels than
+    CV_IO_MAX_IMAGE_PIXELS; returning None for them too lets the callers' 'cannot be decoded' errors cover them all.
+    """
     try:
         return cv2.imread(str(path), flags)
     except cv2.error:
@@ -42,8 +47,10 @@ def imdecode(data: np.ndarray, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray 
 
 
 def list_files(root: Path) -> dict[str, Path]:
-    """Every readable frame file under root, keyed by its relative path without the suffix (hidden files skipped);
-    a FormatError when two files give the same frame (e.g. 0001.png and 0001.npy)."""
+    """Every readable frame file under root, keyed by its relative path without the suffix.
+
+    Hidden files are skipped. A FormatError when two files give the same frame, such as 0001.png and 0001.npy.
+    """
     files: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
@@ -56,7 +63,10 @@ def list_files(root: Path) -> dict[str, Path]:
 
 
 def read_file(path: Path) -> np.ndarray:
-    """The array stored in an image (cv2.IMREAD_UNCHANGED, colour as RGB) or .npy file; errors name the file."""
+    """The array stored in an image or .npy file; errors name the file.
+
+    Images are read with cv2.IMREAD_UNCHANGED, colour as RGB.
+    """
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
@@ -100,7 +110,10 @@ def to_target(arr: np.ndarray, path: Path, scale: float, nan_as_zero: bool) -> n
 
 
 def _label_ids(arr: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 ids, mask of the file's ignore value: its dtype's largest, 255 in 8-bit files, 65535 in 16-bit ones)."""
+    """The ids as int64, and the mask of the file's ignore value.
+
+    The ignore value is the dtype's largest: 255 in 8-bit files, 65535 in 16-bit ones.
+    """
     if arr.ndim != 2 or arr.dtype.kind not in "iu":
         raise FormatError(f"{path}: label must be a single-channel integer image of class ids, "
                          f"got {arr.dtype} with shape {arr.shape} (palette/colour label images need converting)")
@@ -108,10 +121,12 @@ def _label_ids(arr: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray:
-    """Class ids (H, W) as the paired format stores them: uint8 with 255 = ignore for up to 255 classes (also when
-    num_classes is None), uint16 with 65535 = ignore for more. The file's ignore value (255 in 8-bit files, 65535 in
-    16-bit ones) is ignored; so is 255 in a 16-bit file while the classes fit uint8 (ids 0..254), as ever. Other ids
-    must be < num_classes."""
+    """Class ids (H, W) as the paired format stores them.
+
+    Up to 255 classes, or num_classes None, give uint8 with 255 = ignore; more give uint16 with 65535 = ignore. The
+    file's ignore value, 255 in 8-bit files and 65535 in 16-bit ones, is ignored; so is 255 in a 16-bit file while
+    the classes fit uint8 with ids 0..254, as ever. Other ids must be < num_classes.
+    """
     ids, ignored = _label_ids(arr, path)
     dtype = np.dtype(np.uint8) if num_classes is None else label_dtype(num_classes)
     ignore = int(np.iinfo(dtype).max)
@@ -130,9 +145,11 @@ def to_label(arr: np.ndarray, path: Path, num_classes: int | None) -> np.ndarray
 
 
 def largest_class_id(arr: np.ndarray, path: Path) -> int:
-    """The largest class id in a label image, -1 when it has none: the file's ignore value (255 / 65535) and 255 are
-    left out, so 16-bit images that mark ignore with 255 keep meaning ids 0..254, as ever; ids must lie in
-    0..65534 (at most 65535 classes fit uint16 labels)."""
+    """The largest class id in a label image, -1 when it has none.
+
+    The file's ignore value, 255 or 65535, and 255 are left out, so 16-bit images that mark ignore with 255 keep
+    meaning ids 0..254, as ever. Ids must lie in 0..65534: at most 65535 classes fit uint16 labels.
+    """
     ids, ignored = _label_ids(arr, path)
     ignored |= ids == IGNORE
     bad = ((ids < 0) | (ids >= MAX_CLASSES)) & ~ignored

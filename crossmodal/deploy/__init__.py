@@ -1,16 +1,5 @@
-"""Shipping a fine-tuned student: export it with its input encoding inside (ONNX or TorchScript)."""
-from __future__ import annotations
+"""Shipping a fine-tuned student: export it with its input encoding inside, and run it on new recordings.
 
-# `crossmodal.deploy.export` is the module (python -m crossmodal.deploy.export); its function is export.export
-__all__ = ["ExportError", "SensorModel", "TORCH_ENCODINGS", "build_sensor_model", "find_checkpoint", "list_checkpoints"]
-
-
-def __getattr__(name: str):
-    """Import the torch-based exporter only when one of its names is used, so `import crossmodal.deploy` stays light."""
-    if name in __all__:
-        import importlib
-
-        _export = importlib.import_module("crossmodal.deploy.export")
-
-        return getattr(_export, name)
-    raise AttributeError(name)
+`export` writes ONNX or TorchScript files (crossmodal-export), `predict` runs a run's student or such a file
+(crossmodal-predict), `frames` reads what it runs on, and `cli` holds the options both commands share.
+"""

@@ -1,11 +1,12 @@
-"""Export a fine-tuned student as ONNX or TorchScript with its input encoding inside, so the deployed model takes the
-sensor array exactly as the paired format stores it (docs/data_format.md) and cannot be fed the wrong encoding.
+"""Export a fine-tuned student as ONNX or TorchScript with its input encoding inside.
+
+The deployed model takes the sensor array exactly as the paired format stores it (docs/data_format.md), so it cannot
+be fed the wrong encoding.
 
     python -m crossmodal.deploy.export --run runs/default --method crd_dense --format onnx --out depth_seg.onnx
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -27,6 +28,7 @@ from crossmodal.config.encodings import (
     LOG_DEPTH_STD,
     encoding_channels,
 )
+from crossmodal.deploy.cli import add_student_options, command_parser
 from crossmodal.diskspace import check_output_dir
 from crossmodal.errors import UserError
 from crossmodal.models.weights import first_conv
@@ -43,7 +45,7 @@ class ExportError(UserError):
     """A run, method, seed or output that cannot be exported; the message says what the run has."""
 
 
-# ---- the NumPy encodings of crossmodal/config/encodings.py, ported to torch on a batch (N, H, W[, C]) -> (N, K, H, W) ----
+# ---- the NumPy encodings of crossmodal/config/encodings.py in torch, on a batch (N, H, W[, C]) -> (N, K, H, W) ----
 
 def _rgb_t(x: torch.Tensor) -> torch.Tensor:
     """`rgb`: uint8 channels-last -> [0, 1] -> ImageNet mean/std, channels first."""
@@ -84,9 +86,13 @@ assert set(TORCH_ENCODINGS) == set(ENCODINGS), "every NumPy encoding needs its t
 
 
 class SensorModel(nn.Module):
-    """Stored sensor array (N, H, W) or (N, H, W, C) -> encoding -> standardisation -> segmenter -> logits (N, K, H, W)."""
+    """A segmenter that takes the stored sensor array and gives logits (N, K, H, W).
 
-    def __init__(self, segmenter: nn.Module, encoding: str, mean: Sequence[float] = (), std: Sequence[float] = ()) -> None:
+    The array, (N, H, W) or (N, H, W, C), is encoded and standardised as in training before the segmenter runs.
+    """
+
+    def __init__(self, segmenter: nn.Module, encoding: str, mean: Sequence[float] = (),
+                 std: Sequence[float] = ()) -> None:
         super().__init__()
         if encoding not in TORCH_ENCODINGS:
             raise ExportError(f"encoding '{encoding}' has no torch port; known: {', '.join(sorted(TORCH_ENCODINGS))}")
@@ -109,7 +115,10 @@ class SensorModel(nn.Module):
 # ---- finding what a run holds ----
 
 def list_checkpoints(run_dir: Path, seeds: Sequence[int]) -> dict[tuple[str, int], Path]:
-    """The fine-tuned students of a run: {(method, seed): path}; a one-seed run's files carry no seed (the run's seed)."""
+    """The fine-tuned students of a run: {(method, seed): path}.
+
+    A one-seed run's files carry no seed in their names; they get the run's seed.
+    """
     found: dict[tuple[str, int], Path] = {}
     for path in sorted((run_dir / "checkpoints").glob("*_finetuned.pt")):
         m = _CKPT.match(path.name)
@@ -145,9 +154,13 @@ def find_checkpoint(run_dir: Path, method: str, seed: int | None, seeds: Sequenc
     return found[(method, seed)], seed
 
 
-def _stored_layout(cfg: Any, encoding: str, in_channels: int) -> tuple[tuple[int, ...], str, dict, tuple[int, int] | None]:
-    """Per-sample stored shape (spatial as 0), dtype, attributes and trained size of the target modality: from the
-    run's data files when they are still there, else from the encoding and the network's input channels."""
+def _stored_layout(cfg: Any, encoding: str, in_channels: int
+                   ) -> tuple[tuple[int, ...], str, dict, tuple[int, int] | None]:
+    """How the target modality is stored: per-sample shape (spatial as 0), dtype, attributes and trained size.
+
+    They come from the run's data files when these are still there, else from the encoding and the network's input
+    channels.
+    """
     from crossmodal.data.files import split_path
     from crossmodal.data.h5format import read_info
 
@@ -168,7 +181,8 @@ def _stored_layout(cfg: Any, encoding: str, in_channels: int) -> tuple[tuple[int
     return ((0, 0) if in_channels == 1 else (0, 0, in_channels)), "float32", {}, None
 
 
-def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None) -> tuple[SensorModel, dict[str, Any]]:
+def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
+                       ) -> tuple[SensorModel, dict[str, Any]]:
     """The fine-tuned student of (method, seed) wrapped with its encoding, in eval mode, and its metadata."""
     from crossmodal.config import load_config
     from crossmodal.data.loaders import input_spec
@@ -208,7 +222,8 @@ def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
         "input": {"name": INPUT_NAME, "layout": layout, "dtype": dtype,
                   "shape": ["batch", "height", "width"] + ([shape[2]] if len(shape) == 3 else [])},
         "output": {"name": OUTPUT_NAME, "layout": "NCHW", "dtype": "float32",
-                   "shape": ["batch", len(names), "height", "width"], "meaning": "per-pixel class logits at the input size"},
+                   "shape": ["batch", len(names), "height", "width"],
+                   "meaning": "per-pixel class logits at the input size"},
         "stride_multiple": stride,
         "size_rule": f"height and width must be multiples of {stride} (the network's largest stride)",
         "trained_size": list(trained) if trained else None,
@@ -230,8 +245,11 @@ def check_frame_size(meta: dict[str, Any], height: int, width: int) -> None:
 
 
 def example_input(meta: dict[str, Any], batch: int = 2, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """A sensor batch of the stored dtype and layout (positive values), for tracing and for tests: by default at the
-    trained size rounded up to multiples of stride_multiple (the size rule the exported model declares)."""
+    """A sensor batch of the stored dtype and layout with positive values, for tracing and for tests.
+
+    By default it has the trained size rounded up to multiples of stride_multiple, the size rule the exported model
+    declares.
+    """
     k = int(meta["stride_multiple"])
     h, w = size or tuple(-(-int(s) // k) * k for s in (meta["trained_size"] or (4 * k, 4 * k)))
     shape = [batch, h, w] + [int(c) for c in meta["input"]["shape"][3:]]
@@ -252,8 +270,11 @@ def require(module: str) -> Any:
                           f"pip install -e \".[deploy]\" (or pip install {module})") from None
 
 
-def _export_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, Any]) -> str:
-    """ONNX via the TorchScript-based exporter (dynamic_axes) when this torch has it, else the dynamo one."""
+def write_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, Any]) -> str:
+    """Write `model` traced on `x` to `tmp` as ONNX with `meta` inside; returns the metadata as JSON text.
+
+    The TorchScript-based exporter (dynamic_axes) is used when this torch has it, else the dynamo one.
+    """
     onnx = require("onnx")
 
     axes = {INPUT_NAME: {0: "batch", 1: "height", 2: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
@@ -280,7 +301,8 @@ def _export_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str,
                               f"--format torchscript instead") from err2
         exporter = f"torch.onnx.export(dynamo=True) (dynamo=False failed: {type(err).__name__})"
     proto = onnx.load(str(tmp))
-    meta = dict(meta, exporter=exporter, opset=int(max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))))
+    opset = int(max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")))
+    meta = dict(meta, exporter=exporter, opset=opset)
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta), **{
         k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}})
@@ -289,8 +311,11 @@ def _export_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str,
     return json.dumps(meta, indent=2)
 
 
-def _export_torchscript(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, Any]) -> str:
-    """TorchScript by tracing (shapes stay symbolic), the metadata as the extra file crossmodal.json."""
+def write_torchscript(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, Any]) -> str:
+    """Write `model` traced on `x` to `tmp` as TorchScript; returns the metadata as JSON text.
+
+    Shapes stay symbolic; the metadata goes in as the extra file crossmodal.json.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, torch.jit.TracerWarning))
         traced = torch.jit.trace(model, (x,), check_trace=False)
@@ -302,7 +327,10 @@ def _export_torchscript(model: SensorModel, x: torch.Tensor, tmp: Path, meta: di
 
 def export(run_dir: str | Path, method: str, seed: int | None, fmt: str, out: str | Path,
            overwrite: bool = False) -> dict[str, Any]:
-    """Export (method, seed) of a run to `out` (ONNX or TorchScript) and `<out>.json`, both atomically; the metadata."""
+    """Export (method, seed) of a run to `out` and `<out>.json`, both atomically; returns the metadata.
+
+    `fmt` is onnx or torchscript.
+    """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}': choose one of {', '.join(FORMATS)}")
     out = Path(out)
@@ -314,16 +342,18 @@ def export(run_dir: str | Path, method: str, seed: int | None, fmt: str, out: st
     model, meta = build_sensor_model(run_dir, method, seed)
     x = example_input(meta)
     with torch.no_grad(), atomic_path(out) as tmp:
-        text = (_export_onnx if fmt == "onnx" else _export_torchscript)(model, x, tmp, meta)
+        text = (write_onnx if fmt == "onnx" else write_torchscript)(model, x, tmp, meta)
         _check_exported(model, fmt, tmp, meta, x)
         write_text_atomic(side, text + "\n")
     return json.loads(text)
 
 
 def _check_exported(model: SensorModel, fmt: str, path: Path, meta: dict[str, Any], x: torch.Tensor) -> None:
-    """Refuse a file that does not compute what the checkpoint computes at another batch and size than the traced
-    one: tracing records one run of the forward, so Python code that branches on, or computes with, the input's
-    size is frozen at the traced size. (ONNX files are checked when onnxruntime is installed.)"""
+    """Refuse a file that does not compute what the checkpoint computes at another batch and size than the traced one.
+
+    Tracing records one run of the forward, so Python code that branches on, or computes with, the input's size is
+    frozen at the traced size. ONNX files are checked when onnxruntime is installed.
+    """
     k = int(meta["stride_multiple"])
     probe = example_input(meta, batch=x.shape[0] + 1, size=(x.shape[1] + k, x.shape[2] + 2 * k))
     want = model(probe).numpy()
@@ -372,7 +402,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
                 warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated in favour of torch.export
                 torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         except RuntimeError as err:
-            raise ExportError(f"{path} is a zip file but not a TorchScript model ({str(err).splitlines()[0]})") from None
+            raise ExportError(f"{path} is a zip file but not a TorchScript model "
+                              f"({str(err).splitlines()[0]})") from None
         text = extra[EXTRA_FILE]
         text = text.decode() if isinstance(text, bytes) else text
     else:
@@ -387,17 +418,18 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return json.loads(text)
 
 
+EXAMPLE = ("example:\n  crossmodal-export --run runs/default --method crd_dense --format onnx --out depth_seg.onnx\n\n"
+           "The model takes the sensor array as the paired format stores it (depth: float32 metres (N, H, W),\n"
+           "0 = no reading) and returns logits (N, C, H, W); H and W must be multiples of the network's largest\n"
+           "stride (written to the metadata as stride_multiple).")
+
+
 def main(argv: list[str] | None = None) -> int:
     """crossmodal-export: one fine-tuned student of a run -> an ONNX or TorchScript file plus <out>.json."""
-    parser = argparse.ArgumentParser(
-        prog="crossmodal-export", description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  crossmodal-export --run runs/default --method crd_dense --format onnx --out depth_seg.onnx\n\n"
-               "The model takes the sensor array as the paired format stores it (depth: float32 metres (N, H, W),\n"
-               "0 = no reading) and returns logits (N, C, H, W); H and W must be multiples of the network's largest\n"
-               "stride (written to the metadata as stride_multiple).")
-    parser.add_argument("--run", required=True, help="run folder written by run_transfer.py, e.g. runs/default")
-    parser.add_argument("--method", required=True, help="method whose fine-tuned student to export, e.g. crd_dense")
-    parser.add_argument("--seed", type=int, default=None, help="student seed (needed when the run has several)")
+    parser = command_parser("crossmodal-export", main.__doc__, EXAMPLE)
+    add_student_options(parser, required=True, run="run folder written by run_transfer.py, e.g. runs/default",
+                        method="method whose fine-tuned student to export, e.g. crd_dense",
+                        seed="student seed (needed when the run has several)")
     parser.add_argument("--format", choices=FORMATS, required=True, help="onnx (onnxruntime) or torchscript")
     parser.add_argument("--out", required=True, help="output file; the metadata also goes to <out>.json")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")

@@ -1,6 +1,8 @@
-"""The frames crossmodal-predict runs on: a paired HDF5 split, a folder of sensor files or one file, each frame
-converted to what an exported model takes (its metadata's modality, dtype and channels) and checked before any
-long work starts: sizes, dtype, channels, --scale and labels."""
+"""The frames crossmodal-predict runs on: a paired HDF5 split, a folder of sensor files or one file.
+
+Each frame is converted to what an exported model takes: its metadata's modality, dtype and channels. Sizes, dtype,
+channels, --scale and labels are checked before any long work starts.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -174,8 +176,10 @@ def _file_source(files: dict[str, Path], root: Path, exp: Expected, scale: float
 
 def open_frames(path: str | Path, meta: dict[str, Any], *, scale: float | None = None, nan_as_zero: bool = False,
                 labels: str | Path | None = None) -> FrameSource:
-    """The frames at `path` (HDF5 split, folder or file) for a model with this metadata; the first is read to check
-    dtype and channels, so bad input fails before the long work."""
+    """The frames at `path`, an HDF5 split, folder or file, for a model with this metadata.
+
+    The first frame is read to check dtype and channels, so bad input fails before the long work.
+    """
     path = Path(path)
     exp = Expected.from_metadata(meta)
     class_names = list(meta["class_names"])

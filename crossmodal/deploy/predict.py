@@ -1,11 +1,11 @@
-"""Run a trained student on new recordings: label PNGs, colour overlays and, when the frames have labels, the run
-report's metrics.
+"""Run a trained student on new recordings: label PNGs, colour overlays and, with labels, metrics.
 
     crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/
     crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/
 
-The model is a run's fine-tuned student (PyTorch) or a file written by crossmodal-export (ONNX under onnxruntime, or
-TorchScript); either way it takes the sensor array as the paired format stores it, so the encoding cannot be wrong.
+The metrics are the run report's. The model is a run's fine-tuned student, run in PyTorch, or a file written by
+crossmodal-export: ONNX under onnxruntime, or TorchScript. Either way it takes the sensor array as the paired format
+stores it, so the encoding cannot be wrong.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import torch
 
 from crossmodal.colours import overlay
 from crossmodal.data.labels import label_dtype, to_memory
+from crossmodal.deploy.cli import add_student_options, command_parser
 from crossmodal.deploy.export import (
     ExportError,
     build_sensor_model,
@@ -109,8 +110,11 @@ def open_model(run: str | None, method: str | None, seed: int | None, model: str
 # ---- the outputs ----
 
 def _overlay_base(sensor: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """A grey RGB picture of the input under the class colours: colour images as grey, other modalities their first
-    channel stretched over the frame's readings (depth: near is bright), no reading black."""
+    """A grey RGB picture of the input, to lay the class colours over.
+
+    Colour images become grey; other modalities show their first channel stretched over the frame's readings, near depth
+    bright, no reading black.
+    """
     if sensor.dtype == np.uint8 and sensor.ndim == 3 and sensor.shape[2] == 3:
         grey = cv2.cvtColor(sensor, cv2.COLOR_RGB2GRAY)
     else:
@@ -170,62 +174,90 @@ def _batches(source: FrameSource, batch_size: int) -> Iterator[list[Frame]]:
             yield frames
 
 
+def _label_batches(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, batch_size: int,
+                   pad: bool) -> Iterator[list[tuple[Frame, np.ndarray]]]:
+    """Each batch's frames with their predicted class ids; the frames are read ahead, a batch has one size.
+
+    With `pad`, each batch is padded at the bottom and right with 0 to the model's stride multiple and the
+    predictions cropped back.
+    """
+    for frames in _batches(source, batch_size):
+        batch = np.stack([f.sensor for f in frames])
+        h, w = batch.shape[1:3]
+        if pad:
+            k = int(meta["stride_multiple"])
+            extra = [(0, 0), (0, -h % k), (0, -w % k)] + [(0, 0)] * (batch.ndim - 3)
+            batch = np.pad(batch, extra)
+        yield list(zip(frames, predict_fn(batch)[:, :h, :w]))
+
+
+def _write_labels(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, staging: Path, batch_size: int,
+                  mask_invalid: bool, overlays: bool, progress: bool, pad: bool) -> ConfusionMatrix | None:
+    """The label PNGs (and overlays) of every frame in `staging`; the confusion matrix when the frames have labels."""
+    from tqdm import tqdm
+
+    n = len(meta["class_names"])
+    confusion = ConfusionMatrix(n) if source.has_labels else None  # labels to_memory: one ignore index
+    png = label_dtype(n)  # the label PNGs: 8-bit up to 255 classes, else 16-bit
+    with tqdm(total=len(source), unit="frame", desc="predict", disable=not progress, file=sys.stderr) as bar:
+        for batch in _label_batches(predict_fn, meta, source, batch_size, pad):
+            for frame, pred in batch:
+                if confusion is not None:
+                    confusion.update(torch.from_numpy(pred.astype(np.int64)),
+                                     torch.from_numpy(to_memory(frame.label).astype(np.int64)))
+                if mask_invalid:
+                    pred = np.where(invalid_mask(frame.sensor), png.type(int(np.iinfo(png).max)), pred)
+                _write_png(staging / f"{frame.name}.png", pred)
+                if overlays:
+                    _write_png(staging / f"{frame.name}_overlay.png",
+                               overlay(_overlay_base(frame.sensor, meta), pred, n))
+            bar.update(len(batch))
+    return confusion
+
+
+def _write_reports(staging: Path, meta: dict[str, Any], source: FrameSource, confusion: ConfusionMatrix | None,
+                   report: dict[str, Any]) -> dict[str, Any] | None:
+    """classes.txt, predict.json and, when the labels have any pixel to score, metrics.json; returns the metrics."""
+    names = meta["class_names"]
+    png = label_dtype(len(names))
+    ignore = int(np.iinfo(png).max)
+    labelled = confusion is not None and int(confusion.matrix.sum()) > 0
+    metrics = segmentation_metrics(confusion.matrix, names) if labelled else None
+    (staging / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+    report = dict(report, labels_png=f"{png} class ids (classes.txt line i names id i); {ignore} = "
+                                     + ("no reading in the input" if report["mask_invalid"] else "not used"),
+                  metrics="metrics.json" if labelled else (
+                      f"not computed: every label pixel is {ignore} (ignore)" if confusion is not None else None),
+                  metadata=meta)
+    if metrics is not None:
+        (staging / "metrics.json").write_text(json.dumps({
+            "input": source.description, "model": report.get("model"), "frames": len(source), "metrics": metrics,
+            "definitions": "crossmodal.metrics, as in the run's report: one confusion matrix over every labelled "
+                           "pixel (label 255 = ignore in uint8 labels, 65535 in uint16 ones) against the "
+                           "arg-max of the logits (before --mask-invalid)"},
+            indent=2) + "\n")
+    (staging / OUTPUT_MARKER).write_text(json.dumps(report, indent=2) + "\n")
+    return metrics
+
+
 def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, out: Path, *, batch_size: int = 8,
             mask_invalid: bool = False, overlays: bool = True, progress: bool = True, pad: bool = False,
             info: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Label PNGs (and overlays) of every frame, classes.txt, predict.json (`info` + what ran) and, when the frames
-    have labels, metrics.json, all written to a staging folder that becomes `out` only when complete; the metrics.
-    With `pad`, frames are padded at the bottom and right with 0 (no reading) to the model's stride multiple and the
-    predictions cropped back."""
-    from tqdm import tqdm
+    """Predict every frame into `out`, written whole or not at all; returns the metrics when the frames have labels.
 
+    `out` gets the label PNGs and overlays, classes.txt, predict.json (`info` and what ran) and, with labels,
+    metrics.json; all go to a staging folder that becomes `out` only when complete. With `pad`, frames are padded at
+    the bottom and right with 0 (no reading) to the model's stride multiple and the predictions cropped back.
+    """
     start = time.perf_counter()
-    names = meta["class_names"]
-    confusion = ConfusionMatrix(len(names)) if source.has_labels else None  # labels to_memory: one ignore index
-    png = label_dtype(len(names))  # the label PNGs: 8-bit up to 255 classes, else 16-bit
-    ignore = int(np.iinfo(png).max)
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        with tqdm(total=len(source), unit="frame", desc="predict", disable=not progress, file=sys.stderr) as bar:
-            for frames in _batches(source, batch_size):
-                batch = np.stack([f.sensor for f in frames])
-                h, w = batch.shape[1:3]
-                if pad:
-                    k = int(meta["stride_multiple"])
-                    extra = [(0, 0), (0, -h % k), (0, -w % k)] + [(0, 0)] * (batch.ndim - 3)
-                    batch = np.pad(batch, extra)
-                labels = predict_fn(batch)[:, :h, :w]
-                for frame, pred in zip(frames, labels):
-                    if confusion is not None:
-                        confusion.update(torch.from_numpy(pred.astype(np.int64)),
-                                         torch.from_numpy(to_memory(frame.label).astype(np.int64)))
-                    if mask_invalid:
-                        pred = np.where(invalid_mask(frame.sensor), png.type(ignore), pred)
-                    _write_png(staging / f"{frame.name}.png", pred)
-                    if overlays:
-                        _write_png(staging / f"{frame.name}_overlay.png",
-                                   overlay(_overlay_base(frame.sensor, meta), pred, len(names)))
-                bar.update(len(frames))
-        labelled = confusion is not None and int(confusion.matrix.sum()) > 0
-        metrics = segmentation_metrics(confusion.matrix, names) if labelled else None
-        (staging / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+        confusion = _write_labels(predict_fn, meta, source, staging, batch_size, mask_invalid, overlays, progress, pad)
         report = dict(info or {}, frames=len(source), input=source.description, mask_invalid=mask_invalid,
-                      batch_size=batch_size, seconds=round(time.perf_counter() - start, 3),
-                      labels_png=f"{png} class ids (classes.txt line i names id i); {ignore} = "
-                                 + ("no reading in the input" if mask_invalid else "not used"),
-                      metrics="metrics.json" if labelled else (
-                          f"not computed: every label pixel is {ignore} (ignore)" if confusion is not None else None),
-                      metadata=meta)
-        if metrics is not None:
-            (staging / "metrics.json").write_text(json.dumps({
-                "input": source.description, "model": report.get("model"), "frames": len(source), "metrics": metrics,
-                "definitions": "crossmodal.metrics, as in the run's report: one confusion matrix over every labelled "
-                               "pixel (label 255 = ignore in uint8 labels, 65535 in uint16 ones) against the "
-                               "arg-max of the logits (before --mask-invalid)"},
-                indent=2) + "\n")
-        (staging / OUTPUT_MARKER).write_text(json.dumps(report, indent=2) + "\n")
+                      batch_size=batch_size, seconds=round(time.perf_counter() - start, 3))
+        metrics = _write_reports(staging, meta, source, confusion, report)
         _commit(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -233,27 +265,30 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    """crossmodal-predict: a run's student or an exported model on an HDF5 split, a folder of sensor files or a file."""
-    p = argparse.ArgumentParser(
-        prog="crossmodal-predict", description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-               "  crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/\n"
-               "  crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/\n\n"
-               "Writes <out>/<frame>.png (8-bit class ids, 255 = no reading with --mask-invalid; 16-bit PNGs with\n"
-               "65535 = no reading when the model has more than 255 classes), <out>/<frame>_overlay.png,\n"
-               "classes.txt (line i names id i), predict.json (what ran) and, when the input has labels, metrics.json.")
-    p.add_argument("--run", help="run folder written by run_transfer.py (runs the checkpoint in PyTorch)")
-    p.add_argument("--method", help="with --run: the method whose fine-tuned student to run, e.g. crd_dense")
-    p.add_argument("--seed", type=int, help="with --run: the student seed (needed when the run has several)")
-    p.add_argument("--model", help="a file written by crossmodal-export (.onnx runs under onnxruntime, .pt TorchScript)")
+def _parser() -> argparse.ArgumentParser:
+    """crossmodal-predict's options."""
+    p = command_parser(
+        "crossmodal-predict", main.__doc__,
+        "examples:\n"
+        "  crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/\n"
+        "  crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/\n\n"
+        "Writes <out>/<frame>.png (8-bit class ids, 255 = no reading with --mask-invalid; 16-bit PNGs with\n"
+        "65535 = no reading when the model has more than 255 classes), <out>/<frame>_overlay.png,\n"
+        "classes.txt (line i names id i), predict.json (what ran) and, when the input has labels, metrics.json.")
+    add_student_options(p, required=False, run="run folder written by run_transfer.py (runs the checkpoint in PyTorch)",
+                        method="with --run: the method whose fine-tuned student to run, e.g. crd_dense",
+                        seed="with --run: the student seed (needed when the run has several)")
+    p.add_argument("--model",
+                   help="a file written by crossmodal-export (.onnx runs under onnxruntime, .pt TorchScript)")
     p.add_argument("--input", required=True, type=Path,
-                   help="paired HDF5 split, folder of sensor files (PNG 8/16-bit, TIFF, .npy; subfolders too) or one file")
+                   help="paired HDF5 split, folder of sensor files (PNG 8/16-bit, TIFF, .npy; subfolders too) or one "
+                        "file")
     p.add_argument("--labels", type=Path, help="folder of class-id label images matching the input files by name "
                    "(for metrics.json); HDF5 splits use their own 'label'")
     p.add_argument("--scale", type=float, help="multiply file values by this to get the stored units, as "
                    "data_tools.pairs --scale does (depth millimetres: 0.001)")
-    p.add_argument("--nan-as-zero", action="store_true", help="read NaN/inf file values as 0 (no reading) instead of failing")
+    p.add_argument("--nan-as-zero", action="store_true",
+                   help="read NaN/inf file values as 0 (no reading) instead of failing")
     p.add_argument("--mask-invalid", action="store_true", help="write the ignore value where the input has no reading "
                    "(0): 255, or 65535 in the 16-bit PNGs of models with more than 255 classes")
     p.add_argument("--no-overlays", action="store_true", help="write only the label PNGs")
@@ -265,30 +300,42 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier crossmodal-predict output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
+    return p
+
+
+def _check_frames(args: argparse.Namespace, meta: dict[str, Any], source: FrameSource) -> None:
+    """Refuse frames whose size the model cannot take (unless --pad) and frame names the overlays would overwrite."""
+    for size in sorted(set(source.sizes)) if not args.pad else []:
+        try:
+            check_frame_size(meta, *size)
+        except ExportError as err:
+            first = source.names[source.sizes.index(size)]
+            raise ExportError(f"{args.input}: frame '{first}': {err}") from None
+    names = set(source.names)
+    clash = sorted(n for n in names if n.endswith("_overlay") and n.removesuffix("_overlay") in names)
+    if clash and not args.no_overlays:
+        raise PredictError(f"frames {clash[:3]} would be overwritten by the overlays of "
+                           f"{[c.removesuffix('_overlay') for c in clash[:3]]}: pass --no-overlays")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """crossmodal-predict: a run's student or an exported model on an HDF5 split, a folder of sensor files or a file."""
+    args = _parser().parse_args(argv)
     source = None
     try:
         if args.batch_size < 1:
             raise PredictError(f"--batch-size {args.batch_size}: expected at least 1")
         predict_fn, meta, runner = open_model(args.run, args.method, args.seed, args.model, args.device)
         if args.mask_invalid and meta["input"]["dtype"] == "uint8":
-            raise PredictError(f"--mask-invalid: the model's input ({meta['modality']}, uint8) has no 'no reading' value")
+            raise PredictError(f"--mask-invalid: the model's input ({meta['modality']}, uint8) has no 'no reading' "
+                               f"value")
         source = open_frames(args.input, meta, scale=args.scale, nan_as_zero=args.nan_as_zero, labels=args.labels)
-        for size in sorted(set(source.sizes)) if not args.pad else []:
-            try:
-                check_frame_size(meta, *size)
-            except ExportError as err:
-                first = source.names[source.sizes.index(size)]
-                raise ExportError(f"{args.input}: frame '{first}': {err}") from None
-        names = set(source.names)
-        clash = sorted(n for n in names if n.endswith("_overlay") and n.removesuffix("_overlay") in names)
-        if clash and not args.no_overlays:
-            raise PredictError(f"frames {clash[:3]} would be overwritten by the overlays of "
-                               f"{[c.removesuffix('_overlay') for c in clash[:3]]}: pass --no-overlays")
+        _check_frames(args, meta, source)
         _check_out(args.out, args.overwrite, args.input)
         metrics = predict(predict_fn, meta, source, args.out, batch_size=args.batch_size,
-                          mask_invalid=args.mask_invalid, overlays=not args.no_overlays, progress=not args.quiet, pad=args.pad,
-                          info={"model": runner, "command_input": str(args.input), "scale": args.scale, "pad": args.pad})
+                          mask_invalid=args.mask_invalid, overlays=not args.no_overlays, progress=not args.quiet,
+                          pad=args.pad, info={"model": runner, "command_input": str(args.input), "scale": args.scale,
+                                              "pad": args.pad})
     except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

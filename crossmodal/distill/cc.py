@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller
+from crossmodal.distill.stages import OneStage
 
 
 def cc_repdistiller(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -30,22 +29,17 @@ def cc_taylor(s: torch.Tensor, t: torch.Tensor, gamma: float, order: int) -> tor
     return F.mse_loss(taylor_correlation(s, gamma, order), taylor_correlation(t, gamma, order))
 
 
-class CC(Distiller):
+class CC(OneStage):
     """Embeds both pooled features linearly (both heads trained, as in RepDistiller) and matches correlations."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.embed_student = nn.Linear(self.student_channels[self.layer], self.cfg.feat_dim)
+        self.embed_teacher = nn.Linear(self.teacher_channels[self.layer], self.cfg.feat_dim)
 
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
-                 seed: int = 0) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.cc.layer")
-        self.embed_student = nn.Linear(student_channels[self.layer], cfg.feat_dim)
-        self.embed_teacher = nn.Linear(teacher_channels[self.layer], cfg.feat_dim)
-
-    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
-        s, t = student_feats[self.layer], teacher_feats[self.layer]
-        with torch.autocast(device_type=s.device.type, enabled=False):
-            s = self.embed_student(s.float().mean(dim=(2, 3)))
-            t = self.embed_teacher(t.detach().float().mean(dim=(2, 3)))
-            if self.cfg.kernel == "taylor":
-                return self.weight * cc_taylor(s, t, self.cfg.gamma, self.cfg.order)
-            return self.weight * cc_repdistiller(s, t)
+    def pair_loss(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        s = self.embed_student(s.mean(dim=(2, 3)))
+        t = self.embed_teacher(t.mean(dim=(2, 3)))
+        if self.cfg.kernel == "taylor":
+            return cc_taylor(s, t, self.cfg.gamma, self.cfg.order)
+        return cc_repdistiller(s, t)

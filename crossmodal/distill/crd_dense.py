@@ -5,9 +5,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller
+from crossmodal.distill.base import Distiller, FloatMaps
+from crossmodal.distill.stages import stage_index
 from crossmodal.errors import check
+
+
+def at_points(feat: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+    """(B*P, C) bilinear samples of a (B, C, H, W) map at (B, P, 1, 2) normalised points, frame-major."""
+    picked = F.grid_sample(feat, pts, mode="bilinear", align_corners=False)  # (B, C, P, 1)
+    return picked.squeeze(-1).transpose(1, 2).reshape(-1, picked.shape[1])
 
 
 def sample_points(batch: int, num: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -22,7 +28,9 @@ _ONE_SHIFT_RANGE = 80.0
 
 
 class _SymmetricInfoNCE(torch.autograd.Function):
-    """Both InfoNCE directions from one (N, N) matrix of cosine scores (rows of s and t have norm <= 1).
+    """Both InfoNCE directions from one (N, N) matrix of cosine scores.
+
+    The rows of s and t have norm <= 1.
 
     Forward keeps only P = softmax over rows + softmax over columns; since d(loss)/d(scores) = (P - 2I) / N, the
     backward is one elementwise step and two matrix products. Two cross-entropies (one on the transposed scores)
@@ -55,8 +63,11 @@ class _SymmetricInfoNCE(torch.autograd.Function):
 
 
 def dense_stages(layer: int, teacher_layer: int | None, num_student: int, num_teacher: int,
-                 key: str = "transfer.crd_dense") -> tuple[int, int]:
-    """Validated (student stage, teacher stage): `layer` on both when `teacher_layer` is None, else one each."""
+                 key: str) -> tuple[int, int]:
+    """The checked (student stage, teacher stage) of a dense contrast.
+
+    `layer` serves both when `teacher_layer` is None; otherwise each names its own network's stage.
+    """
     if teacher_layer is None:
         index = stage_index(layer, num_student, num_teacher, f"{key}.layer")
         return index, index
@@ -68,28 +79,25 @@ def dense_stages(layer: int, teacher_layer: int | None, num_student: int, num_te
 
 
 def symmetric_infonce(s: torch.Tensor, t: torch.Tensor, temperature: float) -> torch.Tensor:
-    """InfoNCE in both directions over N pairs of vectors, scored by cosine similarity / temperature: pair i is the
-    positive, the other N-1 the negatives. Equals cross_entropy(S, arange) + cross_entropy(S.T, arange) with
-    S = normalize(s) @ normalize(t).T / temperature."""
+    """InfoNCE in both directions over N pairs of vectors, scored by cosine similarity / temperature.
+
+    Pair i is the positive, the other N-1 are the negatives. Equals cross_entropy(S, arange) +
+    cross_entropy(S.T, arange) with S = normalize(s) @ normalize(t).T / temperature.
+    """
     if s.dim() != 2 or s.shape != t.shape:
         raise ValueError(f"symmetric_infonce: s and t must both be (N, D), got {tuple(s.shape)} and {tuple(t.shape)}")
     return _SymmetricInfoNCE.apply(F.normalize(s, dim=1), F.normalize(t, dim=1), float(temperature))
 
 
-class DenseCRD(Distiller):
-    """Embeds P random locations per image from one stage of each network (linear heads) and contrasts, by cosine
-    similarity, every student location with the teacher's embedding at the same location against all other sampled
-    locations of the batch, and vice versa (symmetric InfoNCE at temperature tau)."""
+class DenseContrast(Distiller):
+    """The base of the dense contrasts: random locations per frame, drawn from a generator of its own.
 
+    The generator's state is saved with the distiller's state dict, so a resumed run draws the same locations.
+    """
 
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
-                 seed: int = 0) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layer, self.teacher_layer = dense_stages(cfg.layer, getattr(cfg, "teacher_layer", None),
-                                                      len(student_channels), len(teacher_channels))
-        self.embed_student = nn.Linear(student_channels[self.layer], cfg.feat_dim)
-        self.embed_teacher = nn.Linear(teacher_channels[self.teacher_layer], cfg.feat_dim)
-        self.generator = torch.Generator().manual_seed(seed)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.generator = torch.Generator().manual_seed(self.seed)
 
     def get_extra_state(self) -> dict:
         return {"generator": self.generator.get_state()}
@@ -97,15 +105,31 @@ class DenseCRD(Distiller):
     def set_extra_state(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
 
-    def _embed(self, head: nn.Module, feat: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
-        picked = F.grid_sample(feat.float(), pts, mode="bilinear", align_corners=False)  # (B, C, P, 1)
-        rows = picked.squeeze(-1).transpose(1, 2).reshape(-1, picked.shape[1])  # (B*P, C), frame-major
-        return head(rows)
+    def points(self, s_map: torch.Tensor) -> torch.Tensor:
+        """(B, P, 1, 2) random points for the frames of `s_map`, P = the option num_locations."""
+        return sample_points(s_map.shape[0], self.cfg.num_locations, self.generator, s_map.device)
 
-    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
-        s_map, t_map = student_feats[self.layer], teacher_feats[self.teacher_layer]
-        with torch.autocast(device_type=s_map.device.type, enabled=False):
-            pts = sample_points(s_map.shape[0], self.cfg.num_locations, self.generator, s_map.device)
-            s = self._embed(self.embed_student, s_map, pts)
-            t = self._embed(self.embed_teacher, t_map.detach(), pts)
-            return self.weight * symmetric_infonce(s, t, self.cfg.temperature)
+
+class DenseCRD(DenseContrast):
+    """Contrasts the two networks' embeddings of the same random locations of one stage each.
+
+    P random locations per image are embedded by a linear head per network. By cosine similarity, every student
+    location is contrasted with the teacher's embedding at the same location against all other sampled locations
+    of the batch, and vice versa: symmetric InfoNCE at temperature tau.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.cfg
+        self.layer, self.teacher_layer = dense_stages(cfg.layer, getattr(cfg, "teacher_layer", None),
+                                                      len(self.student_channels), len(self.teacher_channels), self.key)
+        self.embed_student = nn.Linear(self.student_channels[self.layer], cfg.feat_dim)
+        self.embed_teacher = nn.Linear(self.teacher_channels[self.teacher_layer], cfg.feat_dim)
+
+    def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
+             teacher_logits: torch.Tensor | None) -> torch.Tensor:
+        s_map, t_map = student[self.layer], teacher[self.teacher_layer]
+        pts = self.points(s_map)
+        s = self.embed_student(at_points(s_map, pts))
+        t = self.embed_teacher(at_points(t_map, pts))
+        return symmetric_infonce(s, t, self.cfg.temperature)

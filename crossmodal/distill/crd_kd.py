@@ -1,4 +1,4 @@
-"""`crd+kd`: the paper's combination, pooled CRD (beta 0.8) plus pixel-wise KD (alpha 1), as one distiller."""
+"""`crd+kd`: the paper's combination as one distiller, pooled CRD (beta 0.8) plus pixel-wise KD (alpha 1)."""
 from __future__ import annotations
 
 from crossmodal.distill.crd import PooledCRD

@@ -1,8 +1,9 @@
-"""Contrastive Representation Distillation loss (Tian et al., ICLR 2020) with memory bank, shared or queue negatives.
+"""Contrastive Representation Distillation loss (Tian et al., ICLR 2020).
 
-Reference semantics: RepDistiller crd/criterion.py + crd/memory.py (docs/crd.md). Differences from the
-reference are additions, never changes of the default behaviour: InfoNCE objective, moving-average Z, shared-negative
-and queue modes, float32 scoring under autocast, no host synchronisation, and correctness on many processes.
+Negatives come from a memory bank, are shared within a step, or come from a queue. Reference semantics:
+RepDistiller crd/criterion.py + crd/memory.py (docs/crd.md). Differences from the reference are additions, never
+changes of the default behaviour: InfoNCE objective, moving-average Z, shared-negative and queue modes, float32
+scoring under autocast, no host synchronisation, and correctness on many processes.
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def exp_scores(scores: Tensor, temperature: float) -> Tensor:
 
 def nce_loss(pos: Tensor, neg: Tensor, z: Tensor, temperature: float, num_samples: int, eps: float = 1e-7,
              out: tuple[Tensor, Tensor] | None = None) -> Tensor:
-    """RepDistiller ContrastLoss on scores (positive (B,), negatives (B, K)); P = exp(s/T)/Z; summed, / B.
+    """RepDistiller's ContrastLoss on the scores of the positives (B,) and the negatives (B, K).
 
-    `out` may pass the already computed (exp(pos/T), exp(neg/T)) to save a pass; Z is treated as a constant.
+    P = exp(s/T)/Z; the loss is summed and divided by B. `out` may pass the already computed
+    (exp(pos/T), exp(neg/T)) to save a pass; Z is treated as a constant.
     """
     if out is None:
         out = (exp_scores(pos, temperature), exp_scores(neg, temperature))
@@ -238,7 +240,7 @@ class CRDLoss(nn.Module):
         return loss
 
     def _gather_global(self, index: Tensor, v_s: Tensor, v_t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(index, student emb, teacher emb) of the global batch in rank-major order (local batch if one process)."""
+        """(index, student emb, teacher emb) of the global batch in rank-major order; the local batch in one process."""
         if not is_distributed():
             return index, v_s, v_t
         if index.device.type == "cpu":
@@ -287,7 +289,7 @@ class CRDLoss(nn.Module):
                 + nce_loss(*scores_t, z_t, t, self.num_samples, self.eps, out=out_t))
 
     def _update_z(self, out_s: tuple[Tensor, Tensor], out_t: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        """Z per direction: mean(out) * M on the first global batch, then frozen (or moving average); no host sync."""
+        """Z per direction: mean(out) * M on the first global batch, then frozen or a moving average; no host sync."""
         pos, neg = out_s
         dtype, device = _sum_dtype(pos.device), pos.device
         # row sums in float32, then float64 across rows: split and unsplit global batches give the same Z

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller
+from crossmodal.distill.stages import OneStage
 
 
 def conditional_probabilities(f: torch.Tensor, eps: float) -> torch.Tensor:
@@ -21,17 +20,8 @@ def pkt_loss(s: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tenso
     return (p_t * torch.log((p_t + eps) / (p_s + eps))).mean()
 
 
-class PKT(Distiller):
+class PKT(OneStage):
     """Matches the distributions of cosine-similarity neighbours within the batch (globally pooled features)."""
 
-
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
-                 seed: int = 0) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.pkt.layer")
-
-    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
-        s, t = student_feats[self.layer], teacher_feats[self.layer]
-        with torch.autocast(device_type=s.device.type, enabled=False):
-            loss = pkt_loss(s.float().mean(dim=(2, 3)), t.detach().float().mean(dim=(2, 3)), self.cfg.eps)
-            return self.weight * loss
+    def pair_loss(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return pkt_loss(s.mean(dim=(2, 3)), t.mean(dim=(2, 3)), self.cfg.eps)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.at import stage_index
-from crossmodal.distill.base import Distiller
+from crossmodal.distill.stages import OneStage
 
 
 def pairwise_distances(e: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -38,18 +37,8 @@ def rkd_loss(s: torch.Tensor, t: torch.Tensor, distance_weight: float, angle_wei
     return distance_weight * loss_d + angle_weight * loss_a
 
 
-class RKD(Distiller):
+class RKD(OneStage):
     """Matches distance and angle relations between the globally pooled features of the batch's samples."""
 
-
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
-                 seed: int = 0) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layer = stage_index(cfg.layer, len(student_channels), len(teacher_channels), "transfer.rkd.layer")
-
-    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
-        s, t = student_feats[self.layer], teacher_feats[self.layer]
-        with torch.autocast(device_type=s.device.type, enabled=False):
-            loss = rkd_loss(s.float().mean(dim=(2, 3)), t.detach().float().mean(dim=(2, 3)),
-                            self.cfg.distance_weight, self.cfg.angle_weight)
-            return self.weight * loss
+    def pair_loss(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return rkd_loss(s.mean(dim=(2, 3)), t.mean(dim=(2, 3)), self.cfg.distance_weight, self.cfg.angle_weight)

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossmodal.distill.at import match_size, stage_pairs
-from crossmodal.distill.base import Distiller
+from crossmodal.distill.stages import PerStage, match_size
 
 
 class VIDHead(nn.Module):
@@ -29,26 +28,24 @@ class VIDHead(nn.Module):
         return F.softplus(self.log_scale) + self.eps
 
     def forward(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood (without the constant) of t under q, the teacher map resampled to the student grid."""
+        """Mean negative log-likelihood of t under q, without the constant.
+
+        The teacher map is resampled to the student grid first.
+        """
         s, t = match_size(s, t)
         var = self.variance().view(1, -1, 1, 1)
         return (0.5 * ((self.regressor(s) - t).pow(2) / var + var.log())).mean()
 
 
-class VID(Distiller):
+class VID(PerStage):
     """Sum over the chosen stages ([] = every stage) of the Gaussian NLL of the teacher map given the student's."""
 
-
-    def __init__(self, student_channels: list[int], teacher_channels: list[int], num_samples: int, cfg,
-                 seed: int = 0) -> None:
-        super().__init__(student_channels, teacher_channels, num_samples, cfg, seed)
-        self.layers = stage_pairs(cfg.layers, len(student_channels), len(teacher_channels), "transfer.vid.layers")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cfg, teacher = self.cfg, self.teacher_channels
         self.heads = nn.ModuleList(
-            VIDHead(student_channels[i], cfg.mid_channels or teacher_channels[i], teacher_channels[i],
-                    cfg.init_pred_var, cfg.eps) for i in self.layers)
+            VIDHead(self.student_channels[i], cfg.mid_channels or teacher[i], teacher[i], cfg.init_pred_var, cfg.eps)
+            for i in self.layers)
 
-    def forward(self, student_feats, teacher_feats, index, teacher_logits=None):
-        with torch.autocast(device_type=student_feats[0].device.type, enabled=False):
-            loss = sum(head(student_feats[i].float(), teacher_feats[i].detach().float())
-                       for i, head in zip(self.layers, self.heads))
-            return self.weight * loss
+    def stage_loss(self, k: int, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.heads[k](s, t)

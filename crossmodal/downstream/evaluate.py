@@ -1,5 +1,7 @@
-"""Testing a segmenter on a labeled split (metrics, confusion matrix, example predictions), and loading the
-fine-tuned students a run saved so they can be tested again."""
+"""Testing a segmenter on a labeled split, and loading the fine-tuned students a run saved.
+
+A test gives metrics, a confusion matrix and example predictions; a loaded student can be tested again.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +28,10 @@ from crossmodal.stages.supervised import evaluate_segmenter
 @torch.no_grad()
 def predict(model: nn.Module, info_path: str | Path, key: str, spec: InputSpec, indices: list[int],
             device: torch.device | str) -> np.ndarray:
-    """Argmax predictions of `model` on the given frames of a split, (k, H, W) uint8 (uint16 for more than 255
-    classes), for the example figures."""
+    """Argmax predictions of `model` on the given frames of a split, for the example figures.
+
+    The array is (k, H, W), uint8, or uint16 for more than 255 classes.
+    """
     if not indices:
         return np.zeros((0, 1, 1), np.uint8)
     ds = PairedDataset(info_path, [key], transform=PairTransform({key: spec}, (1, 1), train=False))
@@ -40,8 +44,10 @@ def predict(model: nn.Module, info_path: str | Path, key: str, spec: InputSpec, 
 def evaluate_model(cfg: Config, model: nn.Module, test: PairedInfo, class_names: Sequence[str], key: str,
                    spec: InputSpec, accelerator: Accelerator, desc: str,
                    num_examples: int | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames
-    (finetune.num_examples of them unless `num_examples` says otherwise)."""
+    """Metrics and confusion matrix of `model` on a labeled split, and its predictions on the example frames.
+
+    There are finetune.num_examples example frames unless `num_examples` says otherwise.
+    """
     loader = make_loader(test, {key: spec}, train=False, batch_size=cfg.finetune.batch_size,
                          num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label="label")
     confusion = evaluate_segmenter(accelerator, model, loader, key, len(class_names), desc).numpy()

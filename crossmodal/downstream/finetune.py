@@ -1,4 +1,4 @@
-"""The downstream protocol: fine-tune a student with a fresh segmentation head on the small labeled split, test it."""
+"""Fine-tuning a student with a segmentation head on the small labeled split, and testing it."""
 from __future__ import annotations
 
 import logging
@@ -19,28 +19,36 @@ from crossmodal.seeds import label_subset_order, seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.class_weights import split_class_weights
-from crossmodal.stages.supervised import train_segmenter
+from crossmodal.stages.supervised import train_supervised
 
 
 def label_subset(cfg: Config, data: DataFiles, count: int) -> list[int]:
-    """The first `count` frames of one permutation of data.train fixed by the cell's `seed`: nested (a smaller
-    subset is inside every larger one), the same for every method of a seed, and a new draw for each seed (so the
-    mean over seeds averages over subsets, not over one lucky or unlucky draw)."""
+    """The first `count` frames of one permutation of data.train fixed by the cell's `seed`.
+
+    The subsets are nested: a smaller one is inside every larger one. They are the same for every method of a
+    seed, and a new draw for each seed, so the mean over seeds averages over subsets rather than over one lucky or
+    unlucky draw.
+    """
     order = label_subset_order(cfg.seed, data.train.num_samples)
     return sorted(order[:count].tolist())
 
 
 def _class_head(cfg: Config, method: str) -> tuple[str, KDConfig] | None:
-    """(state-dict prefix, kd options) of `method`'s distiller head for the teacher's classes, when
-    `finetune.head_init` is distiller and the method's distiller has such a head; else None."""
+    """The state-dict prefix and kd options of `method`'s distiller head for the teacher's classes, or None.
+
+    None unless `finetune.head_init` is distiller and the method's distiller has such a head.
+    """
     if cfg.finetune.head_init != "distiller" or method not in OPTIONS:
         return None
-    return class_head(getattr(cfg.transfer, config_key(method)))
+    return class_head(method, cfg.transfer)
 
 
 def distiller_head(cfg: Config, method: str, distiller_state: dict | None) -> dict | None:
-    """The state dict of the head `method`'s distiller trained to predict the teacher's classes (from the
-    distiller's state dict), when `finetune.head_init` is distiller and the method has one; else None."""
+    """The state dict of the head `method`'s distiller trained for the teacher's classes, or None.
+
+    It is taken from the distiller's state dict when `finetune.head_init` is distiller and the method has such a
+    head.
+    """
     found = _class_head(cfg, method)
     if found is None or distiller_state is None:
         return None
@@ -48,9 +56,11 @@ def distiller_head(cfg: Config, method: str, distiller_state: dict | None) -> di
 
 
 def check_head_init(cfg: Config, student: FeatureNet) -> None:
-    """Where `finetune.head_init: distiller` applies (the config, or a setting of tune.trials), the distiller head
-    must have the fine-tuning head's shape (width student.head_channels, skip from the same stage): checked before
-    any training."""
+    """Refuse a distiller head that cannot start the fine-tuning head, before any training.
+
+    Where `finetune.head_init: distiller` applies, in the config or a setting of tune.trials, the distiller head
+    must have the fine-tuning head's shape: width student.head_channels, and the skip from the same stage.
+    """
     cases = [(cfg, method, "") for method in cfg.methods]
     cases += [(with_setting(cfg, method, setting), method, f" (tune.trials.{method}[{i}])")
               for method, settings in cfg.tune.trials.items() for i, setting in enumerate(settings)]
@@ -76,12 +86,15 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
                           accelerator: Accelerator, log: logging.Logger, ckpt: StageCheckpoints,
                           label_count: int | None = None, test: bool = True,
                           head_state: dict | None = None) -> tuple[MethodResult, Segmenter]:
-    """Fine-tune backbone + a fresh head (same initial head and data order for every method; resumable via
-    `ckpt`), or + the distiller's head `head_state` (finetune.head_init: distiller), then measure it on the
-    validation split (`val_miou`, when the run has one) and, unless `test` is False (a setting being tried), once on
-    the test split, so every method is measured by the same protocol. With `label_count`, on that many frames of
-    data.train (label_subset) for as many optimiser steps as the full split gets. The schedule is fixed: the last
-    epoch is what is measured, nothing is chosen by a score."""
+    """Fine-tune the backbone with a head, then measure it on val and test; returns the result and the model.
+
+    The head is fresh, the same initial head and data order for every method, or the distiller's head
+    `head_state` (finetune.head_init: distiller). The stage is resumable via `ckpt`. The model is measured on the
+    validation split (`val_miou`) when the run has one and, unless `test` is False for a setting being tried, once
+    on the test split, so every method is measured by the same protocol. With `label_count`, it trains on that
+    many frames of data.train (label_subset) for as many optimiser steps as the full split gets. The schedule is
+    fixed: the last epoch is what is measured, nothing is chosen by a score.
+    """
     torch.manual_seed(seed_for(cfg.seed, "finetune"))
     model = Segmenter(backbone, data.num_classes, cfg.student.head_channels)
     if head_state is not None:
@@ -100,9 +113,9 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
         epochs = max(1, round(ft.epochs * len(full) / len(loader)))  # the full split's optimiser steps
         desc = f"finetune[{method}, {label_count} labels]"
     weight = split_class_weights(ft.class_weighting, data.train.path, "label", data.class_names, log, desc, rows)
-    model, curve = train_segmenter(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
-                                   weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt,
-                                   backbone_lr_scale=ft.backbone_lr_scale, class_weight=weight)
+    model, curve = train_supervised(accelerator, model, loader, key, epochs=epochs, lr=ft.lr,
+                                    weight_decay=ft.weight_decay, desc=desc, log=log, ckpt=ckpt,
+                                    backbone_lr_scale=ft.backbone_lr_scale, class_weight=weight)
     steps = epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(cfg.student.bn_recalibrate, model, steps, data.train, key, spec,
                             batch_size=ft.batch_size, num_workers=cfg.data.num_workers,
@@ -113,8 +126,10 @@ def finetune_and_evaluate(cfg: Config, method: str, backbone: FeatureNet, data: 
 
 def evaluate_finetuned(cfg: Config, method: str, model: Segmenter, data: DataFiles, accelerator: Accelerator,
                        log: logging.Logger, curve: list, test: bool = True) -> MethodResult:
-    """A fine-tuned student measured on the validation split (`val_miou`, when the run has one) and, unless `test` is
-    False, once on the test split; `curve` is its fine-tuning loss curve."""
+    """A fine-tuned student measured on val, when the run has one, and on test unless `test` is False.
+
+    `curve` is its fine-tuning loss curve; the val score is `val_miou`.
+    """
     key, spec = cfg.data.target, input_spec(cfg, "target")
     val_miou = None
     if data.val is not None:

@@ -42,8 +42,11 @@ def _identity(f: torch.Tensor) -> torch.Tensor:
 def frozen_features(cfg: Config, backbone: FeatureNet, info: PairedInfo, key: str, side: str, label: str,
                     stages: Sequence[int], transform: MapTransform = _identity,
                     device: torch.device | str = "cpu") -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Per requested stage, `transform` of the frozen backbone's float32 maps for every frame of a split (on the
-    CPU, in file order), and the split's `label` tensor: the one feature path of every probe."""
+    """The frozen backbone's features of every frame of a split, and the split's `label` tensor.
+
+    Per requested stage, `transform` of the float32 maps, on the CPU, in file order: the one feature path of
+    every probe.
+    """
     loader = make_loader(info, {key: input_spec(cfg, side)}, train=False, batch_size=cfg.probe.batch_size,
                          num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "evaluation"), label=label)
     was_training = backbone.training
@@ -63,8 +66,11 @@ def frozen_features(cfg: Config, backbone: FeatureNet, info: PairedInfo, key: st
 
 def fit_head(x: torch.Tensor, y: torch.Tensor, num_classes: int, probe: ProbeConfig, seed: int,
              device: torch.device | str, loss: Loss) -> nn.Module:
-    """Train a fresh head on precomputed features: a 1x1 convolution on (N, C, h, w) maps, a linear layer on
-    (N, C) vectors; `loss(logits, targets)` scores a minibatch. Seeded, so the same inputs give the same head."""
+    """Train a fresh head on precomputed features.
+
+    The head is a 1x1 convolution on (N, C, h, w) maps, a linear layer on (N, C) vectors. `loss(logits, targets)`
+    scores a minibatch. Training is seeded, so the same inputs give the same head.
+    """
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     head = nn.Conv2d(x.shape[1], num_classes, 1) if x.dim() == 4 else nn.Linear(x.shape[1], num_classes)
@@ -87,8 +93,10 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, num_classes: int, probe: ProbeCon
 
 def dense_features(cfg: Config, backbone: FeatureNet, info: PairedInfo, layer: int,
                    device: torch.device | str, side: str = "target") -> tuple[torch.Tensor, torch.Tensor]:
-    """Features of stage `layer` for every frame of a labeled split (fed data.<side>), (N, C, h, w) float32, and
-    labels (N, H, W)."""
+    """Features of stage `layer` for every frame of a labeled split, and its labels.
+
+    The backbone is fed data.<side>. Features are (N, C, h, w) float32, labels (N, H, W).
+    """
     key = getattr(cfg.data, side)
     feats, labels = frozen_features(cfg, backbone, info, key, side, "label", [layer], device=device)
     return feats[0], labels
@@ -96,8 +104,10 @@ def dense_features(cfg: Config, backbone: FeatureNet, info: PairedInfo, layer: i
 
 def probe_segmentation(cfg: Config, backbone: FeatureNet, data: DataFiles, accelerator: Accelerator,
                        side: str = "target", what: str = "the student") -> dict[str, Any]:
-    """Train a 1x1-conv probe on frozen features of data.train (its data.<side> frames: the student's sensor, or
-    the source for the teacher's reference), return its segmentation metrics on data.test."""
+    """Train a 1x1-conv probe on frozen features of data.train; returns its segmentation metrics on data.test.
+
+    The backbone sees the data.<side> frames: the student's sensor, or the source for the teacher's reference.
+    """
     p = cfg.probe
     n = len(backbone.out_channels)
     if not -n <= p.layer < n:
@@ -148,8 +158,11 @@ def train_linear(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: Config
 
 def linear_probes(cfg: Config, backbone: FeatureNet, data: DataFiles, accelerator: Accelerator,
                   key: str | None = None, side: str = "target") -> dict[str, Any]:
-    """Top-1 test accuracy of a linear probe on each stage of the frozen `backbone` (fed `key`, the target
-    modality by default); `top1` is the last stage's, fixed in advance (no choice of stage on the test split)."""
+    """Top-1 test accuracy of a linear probe on each stage of the frozen `backbone`.
+
+    The backbone is fed `key`, the target modality by default. `top1` is the last stage's, fixed in advance: no
+    stage is chosen on the test split.
+    """
     key = key or cfg.data.target
     device = accelerator.device
     x_train, y_train = pooled_features(cfg, backbone, data.train, key, side, device)

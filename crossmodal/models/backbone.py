@@ -72,8 +72,11 @@ class ResNetBackbone(FeatureNet):
 
 
 def load_pretrained(backbone: ResNetBackbone, path: str | Path, key: str = "pretrained") -> list[str]:
-    """Load a local torchvision ResNet state dict (or a checkpoint holding one) into `backbone`; the first
-    convolution is adapted when the channel count differs. Returns the ignored keys (fc, ...)."""
+    """Load a local torchvision ResNet state dict into `backbone`; returns the ignored keys.
+
+    The file may also be a checkpoint holding one. The first convolution is adapted when the channel count differs.
+    Ignored keys are those the backbone does not use, such as fc.
+    """
     state = read_state_dict(path, key, hint=(
         "Expected a torchvision ResNet state dict saved with torch.save(model.state_dict(), ...), e.g. "
         "resnet18-f37072fd.pth from the torchvision model zoo; download it on a machine with internet access and "

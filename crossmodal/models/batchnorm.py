@@ -21,8 +21,11 @@ def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 def stale_batchnorm(model: nn.Module, steps: int) -> bool:
-    """True when, after `steps` training steps, some BatchNorm layer's running statistics still carry more than
-    STALE_WEIGHT of their initial values. (momentum=None layers keep a plain average and are never stale.)"""
+    """Whether some BatchNorm layer's running statistics still carry their initial values.
+
+    True when, after `steps` training steps, some layer's statistics still carry more than STALE_WEIGHT of their initial
+    values. Layers with momentum=None keep a plain average and are never stale.
+    """
     return any(m.momentum is not None and (1.0 - m.momentum) ** steps > STALE_WEIGHT for m in batchnorm_layers(model))
 
 
@@ -36,8 +39,11 @@ def should_recalibrate(mode: str, model: nn.Module, steps: int) -> bool:
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor],
                           forward: Callable[[torch.Tensor], object] | None = None) -> int:
-    """Replace every BatchNorm layer's running statistics by their plain average over `batches` (inputs), the
-    weights untouched and every other layer (dropout) in eval mode. Returns the number of frames seen."""
+    """Measure every BatchNorm layer's running statistics afresh; returns the frames seen.
+
+    The statistics become their plain average over the input `batches`. The weights stay untouched and every other
+    layer, dropout included, runs in eval mode.
+    """
     layers = batchnorm_layers(model)
     if not layers:
         return 0

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from crossmodal.models.features import FeatureNet
-from crossmodal.models.segmenter import HeadedNet
+from crossmodal.models.headed import HeadedNet
 
 
 class Classifier(HeadedNet):

@@ -141,8 +141,11 @@ class HookedFeatures(FeatureNet):
 
 def measure(forward: Callable[[torch.Tensor], list[torch.Tensor]], params: nn.Module, in_channels: int,
             size: tuple[int, int] = PROBE_SIZE, with_grad: bool = False) -> tuple[list[int], list[int], set[str]]:
-    """Channels and strides of the maps `forward` gives for a random input (eval mode, state untouched), and with
-    `with_grad` the names of the parameters of `params` that the maps depend on."""
+    """Channels and strides of the maps `forward` gives for a random input.
+
+    It runs in eval mode and leaves the state untouched. With `with_grad` it also gives the names of the parameters of
+    `params` that the maps depend on.
+    """
     was_training = params.training
     params.eval()
     flags = {name: p.requires_grad for name, p in params.named_parameters()}
@@ -175,8 +178,11 @@ def measure(forward: Callable[[torch.Tensor], list[torch.Tensor]], params: nn.Mo
 
 
 def map_stride(size: int, n: int) -> int:
-    """The stride that turns `size` input pixels into `n` map pixels: the power of two that does it rounding either
-    way (CNN stages pad, so 100 px give 4 at stride 32), else the nearest integer (ViTs report their patch size)."""
+    """The stride that turns `size` input pixels into `n` map pixels.
+
+    It is the power of two that does it, rounding either way, since CNN stages pad: 100 px give 4 at stride 32.
+    Otherwise it is the nearest integer; ViTs report their patch size.
+    """
     for stride in (2 ** k for k in range(11)):
         if n in (size // stride, -(-size // stride)):
             return stride
@@ -197,8 +203,10 @@ def check_feature_names(model: nn.Module, names: Sequence[str], key: str, arch: 
 
 
 def last_per_stride(model: nn.Module, candidates: Sequence[str], in_channels: int) -> list[str]:
-    """Of the candidate submodules (in forward order), the last one at each output stride: one tap per scale, as
-    timm's feature_info picks them."""
+    """Of the candidate submodules in forward order, the last one at each output stride.
+
+    That is one tap per scale, as timm's feature_info picks them.
+    """
     taps = Taps(model, candidates)
     try:
         _, strides, _ = measure(lambda x: taps.run(model, x, stop_early=True)[0], model, in_channels)

@@ -30,8 +30,11 @@ def _adapter(family: str) -> ModuleType:
 
 
 def _extra(family: str, kwargs: Mapping[str, Any], probe_size: tuple[int, int] | None, key: str) -> dict[str, Any]:
-    """The adapter's kwargs= (factory arguments) and probe_size= (the frame size, where its dry forward runs);
-    built-in networks take neither (they run at any size)."""
+    """The adapter's kwargs= and probe_size= arguments.
+
+    kwargs are the factory's arguments; probe_size is the frame size, where its dry forward runs. Built-in networks take
+    neither: they run at any size.
+    """
     if family == "builtin":
         if kwargs:
             raise NetworkError(f"config key '{key}.kwargs' is {dict(kwargs)}, but built-in networks take no factory "
@@ -55,9 +58,12 @@ def _refuse_size(arch: str, key: str, probe_size: tuple[int, int] | None) -> Ite
 def build_backbone(arch: str, in_channels: int, *, features: Sequence[str] = (), pretrained: str = "",
                    num_classes: int = 0, key: str = "student", allow_download: bool = False,
                    kwargs: Mapping[str, Any] = {}, probe_size: tuple[int, int] | None = None) -> FeatureNet:
-    """A feature backbone for `arch` with `in_channels` inputs (weights random, or `pretrained`: a local file, or
-    `cache`: the published weights found in the standard caches, fetched only with `allow_download`). `kwargs`
-    go to the family's factory; `probe_size` is the (H, W) it will see, refused here when it cannot run on it."""
+    """A feature backbone for `arch` with `in_channels` inputs.
+
+    Weights are random, or `pretrained`: a local file, or `cache` for the published weights found in the standard
+    caches, fetched only with `allow_download`. `kwargs` go to the family's factory. `probe_size` is the (H, W) it will
+    see; a network that cannot run on it is refused here.
+    """
     spec = parse_arch(arch, f"{key}.arch")
     extra = _extra(spec.family, kwargs, probe_size, key)
     with _refuse_size(arch, key, probe_size):
@@ -70,10 +76,13 @@ def build_teacher(arch: str, in_channels: int, num_classes: int, *, task: str = 
                   key: str = "teacher.net", state_keys: frozenset[str] | set[str] = frozenset(),
                   allow_download: bool = False, kwargs: Mapping[str, Any] = {},
                   probe_size: tuple[int, int] | None = None) -> nn.Module:
-    """A teacher network: features_and_logits(x, need_logits), forward(x) -> logits, out_channels, strides, and
-    checkpoint_module() (whose state dict teacher.checkpoint holds). `state_keys` are the checkpoint's keys, for
-    families whose layout depends on how the network was trained (an auxiliary head). `kwargs` and `probe_size`
-    as for build_backbone."""
+    """A teacher network for `arch`.
+
+    It offers features_and_logits(x, need_logits), forward(x) giving logits, out_channels, strides, and
+    checkpoint_module(), whose state dict teacher.checkpoint holds. `state_keys` are the checkpoint's keys, for families
+    whose layout depends on how the network was trained, such as an auxiliary head. `kwargs` and `probe_size` as for
+    build_backbone.
+    """
     spec = parse_arch(arch, f"{key}.arch")
     adapter = _adapter(spec.family)
     extra = _extra(spec.family, kwargs, probe_size, key)
@@ -91,14 +100,18 @@ def build_teacher(arch: str, in_channels: int, num_classes: int, *, task: str = 
 
 
 def pretrained_normalisation(arch: str) -> tuple[list[float], list[float]] | None:
-    """The (mean, std) the published weights of `arch` expect inputs normalised with: timm's pretrained_cfg for
-    timm:<model>[.tag]; None for other families (or when timm does not say)."""
+    """The (mean, std) the published weights of `arch` expect inputs normalised with.
+
+    For timm:<model>[.tag] it is timm's pretrained_cfg; None for other families, or when timm does not say.
+    """
     spec = parse_arch(arch)
     return _adapter("timm").pretrained_normalisation(spec.name) if spec.family == "timm" else None
 
 
 def code_fingerprint(arch: str) -> str:
-    """What the network's code depends on besides its config (a library version, your module's source), so a
-    cached teacher trained from it is not reused after the code changed."""
+    """What the network's code depends on besides its config.
+
+    A library version or your module's source: a cached teacher trained from it is not reused after the code changed.
+    """
     spec = parse_arch(arch)
     return _adapter(spec.family).fingerprint(spec.name)

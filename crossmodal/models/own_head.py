@@ -1,5 +1,7 @@
-"""A teacher with its own head (a torchvision segmentation model, or your own network): forward gives its logits
-at the input size, and its stages are tapped by forward hooks for the distillers."""
+"""A teacher with its own head: a torchvision segmentation model, or your own network.
+
+forward gives its logits at the input size, and its stages are tapped by forward hooks for the distillers.
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -24,8 +26,11 @@ def _logits(out: object) -> torch.Tensor:
 
 
 class OwnHeadNet(nn.Module):
-    """Teacher contract over any module: forward(x) -> logits ((B, C, H, W) at x's size, or (B, C) for image
-    classes), features_and_logits(x, need_logits), and out_channels / strides of the tapped stages."""
+    """The teacher contract over any module.
+
+    forward(x) gives the logits: (B, C, H, W) at x's size, or (B, C) for image classes. It also offers
+    features_and_logits(x, need_logits), and out_channels and strides of the tapped stages.
+    """
 
     def __init__(self, model: nn.Module, names: Sequence[str], in_channels: int, num_classes: int, task: str,
                  what: str, probe_size: tuple[int, int] | None = None) -> None:

@@ -1,6 +1,9 @@
-"""What the networks of a run are: for teacher and student, each tapped module (the stages the distillers read) with
-its channels and stride, the parameter counts and the head. `describe_network` reads a built network; the table,
-the log lines and the report section are made from its plain rows (JSON-ready, no torch needed)."""
+"""What the networks of a run are: tapped modules, channels, strides, parameters, head.
+
+For teacher and student: each tapped module, the stages the distillers read, with its channels and stride, the parameter
+counts and the head. `describe_network` reads a built network; the table, the log lines and the report section are made
+from its plain rows, which are JSON-ready and need no torch.
+"""
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,9 @@
-"""Teacher wrappers that keep the teacher contract (features_and_logits, out_channels, strides, checkpoint_module):
-a head-less feature backbone, a teacher that sees frames resized to its own input size, and the teacher's features
-as a FeatureNet (for the frozen probe of the teacher reference)."""
+"""Teacher wrappers that keep the teacher contract.
+
+The contract: features_and_logits, out_channels, strides, checkpoint_module. The wrappers: a head-less feature backbone,
+a teacher that sees frames resized to its own input size, and the teacher's features as a FeatureNet, for the frozen
+probe of the teacher reference.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,9 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from crossmodal.models.features import FeatureNet
+from crossmodal.models.headed import OverBackbone
 
 
-class HeadlessTeacher(nn.Module):
+class HeadlessTeacher(OverBackbone):
     """A frozen feature backbone used as a teacher (teacher.head: none): features only, no logits, no classes."""
 
     has_logits = False
@@ -18,14 +22,6 @@ class HeadlessTeacher(nn.Module):
     def __init__(self, backbone: FeatureNet) -> None:
         super().__init__()
         self.backbone = backbone
-
-    @property
-    def out_channels(self) -> list[int]:
-        return self.backbone.out_channels
-
-    @property
-    def strides(self) -> list[int]:
-        return self.backbone.strides
 
     def features_and_logits(self, x: torch.Tensor, need_logits: bool) -> tuple[list[torch.Tensor], None]:
         if need_logits:  # the config check refuses every logit distiller first: reaching this is a bug
@@ -42,9 +38,11 @@ class HeadlessTeacher(nn.Module):
 
 
 class ResizedTeacher(nn.Module):
-    """The teacher fed frames resized (bilinear) to `size` (teacher.input_size): its maps stay on its own grid (the
-    distillers resample them to the student's), its logits come back at the frame size. Strides are stated against
-    the frame, so every consumer sees maps of the same frame."""
+    """The teacher fed frames resized, bilinear, to `size` (teacher.input_size).
+
+    Its maps stay on its own grid and the distillers resample them to the student's; its logits come back at the frame
+    size. Strides are stated against the frame, so every consumer sees maps of the same frame.
+    """
 
     def __init__(self, teacher: nn.Module, size: tuple[int, int], frame: tuple[int, int]) -> None:
         super().__init__()

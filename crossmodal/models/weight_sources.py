@@ -1,5 +1,8 @@
-"""Pretrained weights the user already has on disk: a path, or the file in the standard caches (the Hugging Face
-hub cache, TORCH_HOME) found without network. Nothing is downloaded unless the config sets allow_download."""
+"""Pretrained weights the user already has on disk: a path, or the file in the standard caches.
+
+The caches are the Hugging Face hub cache and TORCH_HOME, searched without network. Nothing is downloaded unless the
+config sets allow_download.
+"""
 from __future__ import annotations
 
 import os
@@ -92,8 +95,10 @@ def _torchvision_published(name: str) -> Published | None:
 
 
 def published(family: str, name: str) -> Published | None:
-    """Where the published weights of `family`:`name` are, or None when it has none (your own code, a narrow
-    built-in, an architecture without trained weights)."""
+    """Where the published weights of `family`:`name` are, or None when it has none.
+
+    None for your own code, a narrow built-in, or an architecture without trained weights.
+    """
     if family == "timm":
         return _timm_published(name)
     if family == "torchvision" or (family == "builtin" and name in RESNETS):
@@ -113,8 +118,11 @@ def _in_hf_cache(src: Published) -> Path | None:
 
 
 def find_cached(family: str, name: str) -> Path | None:
-    """The published weights of `family`:`name` if a cache already holds them (no network): the Hugging Face hub
-    cache for timm, then TORCH_HOME/hub/checkpoints (torchvision, built-in resnets, timm's URL weights)."""
+    """The published weights of `family`:`name` if a cache already holds them, without network.
+
+    The Hugging Face hub cache for timm is searched first, then TORCH_HOME/hub/checkpoints for torchvision, built-in
+    resnets and timm's URL weights.
+    """
     src = published(family, name)
     return None if src is None else _in_caches(src)
 
@@ -158,8 +166,11 @@ def where_to_get(family: str, name: str) -> str:
 
 
 def resolve_pretrained(family: str, name: str, pretrained: str, allow_download: bool, key: str) -> str:
-    """The weights to load for network config `key`: '' (random init), a local file, or DOWNLOAD (allowed, and
-    not on disk). A timm name with a tag (timm:resnet18.a1_in1k) and no pretrained means its cached weights."""
+    """The weights to load for network config `key`.
+
+    That is '' for random initialisation, a local file, or DOWNLOAD when allowed and not on disk. A timm name with a
+    tag, such as timm:resnet18.a1_in1k, and no pretrained means its cached weights.
+    """
     tagged = family == "timm" and "." in name and not pretrained
     if pretrained and pretrained != CACHE:
         if not Path(pretrained).is_file():
@@ -189,8 +200,10 @@ def resolve_pretrained(family: str, name: str, pretrained: str, allow_download: 
 
 
 def fetch(family: str, name: str, key: str) -> str:
-    """Download the published weights of a torchvision-layout network into TORCH_HOME/hub/checkpoints (as
-    torchvision does, hash checked) and return the file (allow_download only)."""
+    """Download the published weights of a torchvision-layout network; returns the file.
+
+    They go into TORCH_HOME/hub/checkpoints, hash checked, as torchvision does. Only with allow_download.
+    """
     import torch
 
     src = published(family, name)
@@ -205,7 +218,9 @@ def fetch(family: str, name: str, key: str) -> str:
 
 
 def local_weights(family: str, name: str, pretrained: str, allow_download: bool, key: str) -> str:
-    """resolve_pretrained for families that read the file themselves (torchvision, built-in): a download, when
-    allowed, lands in the cache and its path is returned."""
+    """resolve_pretrained for families that read the file themselves: torchvision, built-in.
+
+    A download, when allowed, lands in the cache and its path is returned.
+    """
     source = resolve_pretrained(family, name, pretrained, allow_download, key)
     return fetch(family, name, key) if source == DOWNLOAD else source

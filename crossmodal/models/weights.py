@@ -1,5 +1,8 @@
-"""Weight files: reading state dicts safely (weights_only, safetensors), loading them strictly with a clear report
-of what does not fit, and adapting a 3-channel first convolution to another input channel count."""
+"""Weight files: reading state dicts safely, loading them strictly, adapting the first convolution.
+
+State dicts are read with weights_only or from safetensors; loading reports clearly what does not fit; a 3-channel first
+convolution is adapted to another input channel count.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +18,11 @@ PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel / DataParallel, 
 
 
 def read_state_dict(path: str | Path, key: str, *, hint: str = "") -> dict[str, torch.Tensor]:
-    """The state dict in `path` (config key `key`): a torch file read with weights_only=True, or .safetensors;
-    unwrapped from {"model": ...} / {"state_dict": ...} and stripped of 'module.' / '_orig_mod.' prefixes."""
+    """The state dict in `path`, for config key `key`.
+
+    A torch file is read with weights_only=True; .safetensors files are read as such. It is unwrapped from {"model":
+    ...} or {"state_dict": ...} and stripped of 'module.' and '_orig_mod.' prefixes.
+    """
     path = Path(path)
     if not path.is_file():
         raise NetworkError(f"config key '{key}': weights file not found: {path}" + (f". {hint}" if hint else ""))
@@ -59,8 +65,11 @@ def read_state_dict(path: str | Path, key: str, *, hint: str = "") -> dict[str, 
 
 def mismatch(module: nn.Module, state: dict[str, torch.Tensor],
              only: Collection[str] | None = None) -> tuple[list[str], list[str], list[str]]:
-    """Keys of `module` missing from `state`, keys of `state` the module lacks, and keys whose shapes differ
-    (limited to the names in `only` when given)."""
+    """What does not fit between `module` and `state`.
+
+    Keys of `module` missing from `state`, keys of `state` the module lacks, and keys whose shapes differ; limited to
+    the names in `only` when given.
+    """
     own = module.state_dict()
     keep = (lambda k: True) if only is None else (lambda k: k in only)
     missing = [k for k in own if k not in state and keep(k)]
@@ -87,8 +96,10 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], path: str | P
 
 
 def adapt_input_conv(in_channels: int, weight: torch.Tensor) -> torch.Tensor:
-    """Make a first-conv weight for `in_channels` from one trained on 3 (timm's rule: sum for 1, tile and rescale
-    otherwise)."""
+    """A first-conv weight for `in_channels` made from one trained on 3.
+
+    timm's rule: sum for 1 channel, tile and rescale otherwise.
+    """
     out_c, src_c, kh, kw = weight.shape
     if in_channels == src_c:
         return weight

@@ -1,1 +1,1 @@
-"""Training stages: the frozen teacher, the unlabeled transfer, and supervised segmentation training."""
+"""Training stages: the frozen teacher, the unlabeled transfer, supervised training, and the cells of a run."""

@@ -1,5 +1,7 @@
-"""Re-estimating BatchNorm statistics at the end of a training stage (crossmodal.models.batchnorm), on the frames
-the stage trained on, with the rule its network's `bn_recalibrate` key gives."""
+"""Re-estimating BatchNorm statistics at the end of a training stage, on the frames the stage trained on.
+
+The pass itself is crossmodal.models.batchnorm; whether it runs is the rule the network's `bn_recalibrate` key gives.
+"""
 from __future__ import annotations
 
 import logging
@@ -18,8 +20,10 @@ MAX_FRAMES = 1024  # enough for stable statistics; keeps the pass short on large
 def recalibrate_after_stage(mode: str, model: nn.Module, steps: int, info: PairedInfo, key: str, spec: InputSpec,
                             *, batch_size: int, num_workers: int, seed: int, accelerator: Accelerator,
                             log: logging.Logger, desc: str) -> bool:
-    """Re-estimate `model`'s BatchNorm statistics over (up to MAX_FRAMES) frames of `info` when the rule says so.
-    Every process reads the same frames in the same order, so all ranks end with the same statistics."""
+    """Re-estimate `model`'s BatchNorm statistics over up to MAX_FRAMES frames of `info` when the rule says so.
+
+    Every process reads the same frames in the same order, so all ranks end with the same statistics.
+    """
     if not should_recalibrate(mode, model, steps):
         return False
     loader = make_loader(info, {key: spec}, train=False, batch_size=batch_size, num_workers=num_workers, seed=seed)

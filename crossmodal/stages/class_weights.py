@@ -1,7 +1,9 @@
-"""Per-class cross-entropy weights from a labeled split's class frequencies (teacher.class_weighting,
-finetune.class_weighting), so a network trained on a long-tailed split does not ignore its rare classes. The two schemes are the ones used for RGB-D
-segmentation (ESANet's --class_weighting): median frequency balancing (Eigen and Fergus, 2015) and ENet's
-logarithmic weighting (Paszke et al., 2016)."""
+"""Per-class cross-entropy weights from a labeled split's class frequencies.
+
+They serve teacher.class_weighting and finetune.class_weighting, so a network trained on a long-tailed split does
+not ignore its rare classes. The two schemes are the ones used for RGB-D segmentation (ESANet's --class_weighting):
+median frequency balancing (Eigen and Fergus, 2015) and ENet's logarithmic weighting (Paszke et al., 2016).
+"""
 from __future__ import annotations
 
 import logging
@@ -20,9 +22,12 @@ ENET_C = 1.02  # ENet's constant: weights lie in (1, 1/ln(1.02) = 50.5]
 
 def label_frequencies(path: Path, key: str, num_classes: int,
                       indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per class: the labeled pixels (or frames, for image-level `class_id`) of that class, and the labeled pixels
-    of the frames in which the class appears, over the rows `indices` (all when None). Ignored pixels (the file's
-    ignore value: 255 in uint8 labels, 65535 in uint16 ones; or class -1) count in neither."""
+    """Per class: its labeled pixels, and the labeled pixels of the frames in which it appears.
+
+    For image-level `class_id` labels, frames are counted instead of pixels. The rows counted are `indices`, all
+    when None. Ignored pixels count in neither: the file's ignore value (255 in uint8 labels, 65535 in uint16
+    ones), or class -1.
+    """
     counts = np.zeros(num_classes, np.int64)
     present_in = np.zeros(num_classes, np.int64)
     try:
@@ -51,9 +56,12 @@ def label_frequencies(path: Path, key: str, num_classes: int,
 
 
 def class_weights(counts: np.ndarray, present_in: np.ndarray, scheme: str) -> torch.Tensor | None:
-    """The cross-entropy weight of each class under `scheme` (None for 'none'); classes absent from the split get
-    weight 0 (they have no pixels to weigh). median_frequency: median(f) / f_c with f_c = pixels of c / pixels of
-    the frames holding c; logarithmic: 1 / ln(1.02 + p_c) with p_c = pixels of c / all labeled pixels."""
+    """The cross-entropy weight of each class under `scheme`; None for 'none'.
+
+    Classes absent from the split get weight 0: they have no pixels to weigh.
+    median_frequency: median(f) / f_c with f_c = pixels of c / pixels of the frames holding c.
+    logarithmic: 1 / ln(1.02 + p_c) with p_c = pixels of c / all labeled pixels.
+    """
     if scheme == "none":
         return None
     if scheme not in CLASS_WEIGHTINGS:
@@ -79,8 +87,10 @@ def describe(weights: torch.Tensor, class_names: tuple[str, ...] | list[str]) ->
 
 def split_class_weights(scheme: str, path: Path, key: str, class_names: tuple[str, ...] | list[str],
                         log: logging.Logger, desc: str, indices: list[int] | None = None) -> torch.Tensor | None:
-    """The weights of `scheme` counted from the rows `indices` of split `path` (all when None), logged under
-    `desc`; None for 'none' (the file is not read)."""
+    """The weights of `scheme` counted from the rows `indices` of split `path`, logged under `desc`.
+
+    All rows are counted when `indices` is None. For 'none' the answer is None and the file is not read.
+    """
     if scheme == "none":
         return None
     weights = class_weights(*label_frequencies(path, key, len(class_names), indices), scheme)

@@ -12,8 +12,10 @@ T = TypeVar("T")
 
 
 def sync_batchnorm(model: torch.nn.Module, accelerator: Accelerator) -> torch.nn.Module:
-    """BatchNorm statistics over the global batch when several GPU processes train (PyTorch's SyncBatchNorm needs
-    CUDA; on CPU each process normalises its own share of the batch)."""
+    """BatchNorm statistics over the global batch when several GPU processes train.
+
+    PyTorch's SyncBatchNorm needs CUDA; on CPU each process normalises its own share of the batch.
+    """
     if accelerator.num_processes > 1 and accelerator.device.type == "cuda":
         return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
@@ -31,7 +33,8 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, weight_decay=weight_decay)
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int,
+                  warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up then cosine decay to zero over `total_steps` optimiser steps."""
     total = max(1, total_steps)
     warm = min(warmup_steps, total - 1)
@@ -42,6 +45,11 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ste
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def cpu_state(state: dict) -> dict:
+    """A state dict detached from its module: tensors copied to the CPU, extra state as it is."""
+    return {k: v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v for k, v in state.items()}
 
 
 def progress(items: Iterable[T], accelerator: Accelerator, desc: str, total: int | None = None) -> Iterator[T]:

@@ -1,5 +1,8 @@
-"""`run_transfer.py --dry-run`: every distiller the run needs built as the transfer stage builds it, one forward of
-teacher, student and distiller on a random batch to prove the shapes fit, and the networks' table; nothing trains."""
+"""`run_transfer.py --dry-run`: every distiller built and run once on a random batch; nothing trains.
+
+Each distiller the run needs is built as the transfer stage builds it, and one forward of teacher, student and
+distiller proves the shapes fit. The output is the networks' table and one line per distiller.
+"""
 from __future__ import annotations
 
 from typing import Any, Iterator
@@ -9,10 +12,10 @@ from torch import nn
 
 from crossmodal.config import Config, with_setting
 from crossmodal.data.files import DataFiles
-from crossmodal.distill import DISTILLERS, Distiller, config_key
+from crossmodal.distill import Distiller, config_key
 from crossmodal.modalities import encoding_channels
 from crossmodal.models.summary import describe_network, network_table
-from crossmodal.seeds import seed_for
+from crossmodal.stages.transfer import build_distiller
 
 BATCH = 2  # frames of the random batch the dry run's forward sees
 
@@ -39,14 +42,6 @@ def distiller_settings(cfg: Config) -> Iterator[tuple[str, str, Any]]:
             continue
         seen[method].append(options)
         yield label, method, options
-
-
-def build_distiller(cfg: Config, method: str, options: Any, student: nn.Module, teacher: nn.Module,
-                    data: DataFiles) -> Distiller:
-    """The distiller of `method` with `options`, built as run_transfer builds it (bad options refused, named)."""
-    torch.manual_seed(seed_for(cfg.seed, "distiller_init"))
-    return DISTILLERS[method](student.out_channels, teacher.out_channels, data.unlabeled.num_samples, options,
-                              seed=seed_for(cfg.seed, "distiller_sampling"))
 
 
 def random_batch(cfg: Config, data: DataFiles, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

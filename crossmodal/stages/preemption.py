@@ -1,8 +1,9 @@
-"""Stopping a training stage cleanly when the scheduler asks: SIGTERM (or SIGUSR1, which some schedulers send
-first) ends the optimiser step in progress, writes a step checkpoint and stops the run with exit status 128 + the
-signal number, as if killed by it (crossmodal.errors.Preempted); `--resume` continues from that checkpoint.
-Outside a training stage (data generation, evaluation, probes) the signals keep their default effect: the run ends
-at once, and `--resume` repeats the unfinished part.
+"""Stopping a training stage cleanly when the scheduler asks.
+
+SIGTERM, or SIGUSR1 which some schedulers send first, ends the optimiser step in progress, writes a step checkpoint
+and stops the run with exit status 128 + the signal number, as if killed by it (crossmodal.errors.Preempted).
+`--resume` continues from that checkpoint. Outside a training stage (data generation, evaluation, probes) the
+signals keep their default effect: the run ends at once, and `--resume` repeats the unfinished part.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+from crossmodal.signals import STOP_SIGNALS
 
 
 def signal_name(signum: int) -> str:
@@ -23,9 +24,12 @@ def signal_name(signum: int) -> str:
 
 
 class StopRequests:
-    """While active (a `with` block on the main thread), SIGTERM and SIGUSR1 only record that a stop was asked
-    for: `signum` is then the first such signal. Further signals (e.g. a second SIGTERM while the checkpoint is
-    written) change nothing. The previous handlers are restored on exit."""
+    """While active, SIGTERM and SIGUSR1 only record that a stop was asked for.
+
+    It is active in a `with` block on the main thread. `signum` is then the first such signal; further signals,
+    such as a second SIGTERM while the checkpoint is written, change nothing. The previous handlers are restored
+    on exit.
+    """
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -49,8 +53,10 @@ class StopRequests:
 
 
 def agreed_signal(stop: StopRequests, accelerator: Any) -> int:
-    """The stop signal any process has received (0 for none), the same on every process: every process then stops
-    after the same step. One process: no communication at all."""
+    """The stop signal any process has received, 0 for none, the same on every process.
+
+    Every process then stops after the same step. With one process there is no communication at all.
+    """
     local = stop.signum or 0
     if accelerator.num_processes == 1:
         return local
@@ -58,9 +64,3 @@ def agreed_signal(stop: StopRequests, accelerator: Any) -> int:
 
     return max_over_ranks(local, accelerator.device)
 
-
-def ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader worker_init_fn: workers ignore SIGTERM/SIGUSR1 sent to the whole process group, so they live
-    until the main process has finished its step and checkpoint (they end with it)."""
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)

@@ -1,5 +1,7 @@
-"""Supervised training and evaluation (segmentation or image-level classification), shared by the teacher and the
-downstream protocol."""
+"""Supervised training and evaluation of a headed network, shared by the teacher and the downstream protocol.
+
+The network is a segmenter (per-pixel labels) or an image-level classifier.
+"""
 from __future__ import annotations
 
 import logging
@@ -17,15 +19,16 @@ from crossmodal.stages.common import make_optimizer, progress, sync_batchnorm, w
 from crossmodal.stages.loop import LossGuard, fit
 
 
-def train_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, *, epochs: int,
-                    lr: float, weight_decay: float, desc: str, log: logging.Logger, ckpt: StageCheckpoints,
-                    target_key: str = "label", backbone_lr_scale: float = 1.0,
-                    class_weight: torch.Tensor | None = None) -> tuple[nn.Module, list]:
-    """Train `model` with cross-entropy against `target_key` (per-pixel `label`, ignored where IGNORE_INDEX, the
-    in-memory ignore index of every label file; or image-level
-    `class_id`, ignored where -1), weighted per class by `class_weight` when given, resumable via `ckpt`; returns
-    the unwrapped model and its loss curve. The backbone's rate is `lr` x `backbone_lr_scale` (the head's is
-    `lr`)."""
+def train_supervised(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, *, epochs: int,
+                     lr: float, weight_decay: float, desc: str, log: logging.Logger, ckpt: StageCheckpoints,
+                     target_key: str = "label", backbone_lr_scale: float = 1.0,
+                     class_weight: torch.Tensor | None = None) -> tuple[nn.Module, list]:
+    """Train a headed `model` with cross-entropy against `target_key`; returns the unwrapped model and its curve.
+
+    The target is per-pixel `label`, ignored where IGNORE_INDEX (the in-memory ignore index of every label file),
+    or image-level `class_id`, ignored where -1. Classes are weighted by `class_weight` when given. The stage is
+    resumable via `ckpt`. The backbone's rate is `lr` x `backbone_lr_scale`, the head's is `lr`.
+    """
     ignore = IGNORE_INDEX if target_key == "label" else -1
     weight = None if class_weight is None else class_weight.to(accelerator.device)
     model = sync_batchnorm(model, accelerator)
@@ -76,8 +79,11 @@ class TopOneCounter:
 @torch.no_grad()
 def evaluate(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str, target_key: str,
              accumulator: ConfusionMatrix | TopOneCounter, desc: str) -> None:
-    """Feed `accumulator` the argmax predictions of `model` over the whole loader and their targets, gathered from
-    every process (duplicates dropped): the one evaluation loop of segmenters and classifiers."""
+    """Feed `accumulator` the argmax predictions of `model` over the whole loader, and their targets.
+
+    Both are gathered from every process, duplicates dropped. This is the one evaluation loop of segmenters and
+    classifiers.
+    """
     model.eval().to(accelerator.device)
     loader = accelerator.prepare(loader)
     for batch in progress(loader, accelerator, desc):
@@ -89,8 +95,10 @@ def evaluate(accelerator: Accelerator, model: nn.Module, loader: DataLoader, inp
 
 def evaluate_segmenter(accelerator: Accelerator, model: nn.Module, loader: DataLoader, input_key: str,
                        num_classes: int, desc: str) -> torch.Tensor:
-    """Confusion matrix over the whole loader (per-pixel `label`, IGNORE_INDEX ignored), gathered from every
-    process."""
+    """Confusion matrix of per-pixel `label` over the whole loader, gathered from every process.
+
+    Pixels at IGNORE_INDEX are not counted.
+    """
     cm = ConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, device=accelerator.device)
     evaluate(accelerator, model, loader, input_key, "label", cm, desc)
     return cm.matrix.cpu()

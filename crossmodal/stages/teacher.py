@@ -10,7 +10,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from accelerate import Accelerator
 from filelock import FileLock, Timeout
 from torch import nn
 
@@ -22,23 +21,24 @@ from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec, make_loader
 from crossmodal.errors import NetworkError
 from crossmodal.modalities import encoding_channels
-from crossmodal.models import build_backbone
-from crossmodal.models import build_teacher as build_teacher_net
+from crossmodal.models import build_backbone, build_teacher
 from crossmodal.models.networks import code_fingerprint
 from crossmodal.models.teacher_views import HeadlessTeacher, ResizedTeacher
 from crossmodal.models.weights import load_strict, read_state_dict
 from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
-from crossmodal.stages.checkpoints import stage_checkpoints
 from crossmodal.stages.class_weights import split_class_weights
-from crossmodal.stages.supervised import train_segmenter
+from crossmodal.stages.context import RunContext
+from crossmodal.stages.supervised import train_supervised
 
 
-def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:
-    """The teacher network for the source modality (weights random, or the backbone from teacher.net.pretrained):
-    the project's head on a backbone (a segmenter, or a classifier for image-level tasks), a network with its own
-    head (crossmodal.models.networks) for the teacher's classes, or a head-less feature backbone (teacher.head:
-    none)."""
+def configured_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = frozenset()) -> nn.Module:
+    """The teacher network the config describes, for the source modality, with random or pretrained weights.
+
+    Its weights are random, or the backbone's come from teacher.net.pretrained. It is the project's head on a
+    backbone (a segmenter, or a classifier for image-level tasks), a network with its own head for the teacher's
+    classes (crossmodal.models.networks), or a head-less feature backbone when teacher.head is none.
+    """
     net = cfg.teacher.net
     channels = encoding_channels(cfg.data.source_encoding, data.source_info.shapes[cfg.data.source])
     size = teacher_input_size(cfg, data)
@@ -47,13 +47,15 @@ def build_teacher(cfg: Config, data: DataFiles, state_keys: frozenset[str] = fro
     if teacher_head(cfg) == "none":
         check_headless_arch(net.arch)
         return HeadlessTeacher(build_backbone(net.arch, channels, **common))
-    return build_teacher_net(net.arch, channels, len(data.teacher_class_names), task=cfg.task,
-                             head_channels=net.head_channels, state_keys=state_keys, **common)
+    return build_teacher(net.arch, channels, len(data.teacher_class_names), task=cfg.task,
+                         head_channels=net.head_channels, state_keys=state_keys, **common)
 
 
 def check_headless_arch(arch: str) -> None:
-    """A head-less teacher is a backbone: a segmentation model with its own head is named as its backbone, or
-    loaded whole as a checkpoint of another vocabulary."""
+    """Refuse a segmentation model with its own head as a head-less teacher: a head-less teacher is a backbone.
+
+    Such a model is named by its backbone instead, or loaded whole as a checkpoint of another vocabulary.
+    """
     from crossmodal.models.families.torchvision_nets import SEGMENTATION
 
     family, _, name = arch.partition(":")
@@ -85,7 +87,8 @@ def freeze(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-NEW_TEACHER_KEYS = {"features": [], "bn_recalibrate": "auto"}  # left out of the key at these values (old caches stay valid)
+# keys left out of the cache key at these values, so old caches stay valid
+NEW_TEACHER_KEYS = {"features": [], "bn_recalibrate": "auto"}
 NEW_TEACHER_STAGE_KEYS = {"class_weighting": "none"}  # the same for teacher.* keys
 NEW_TEACHER_NET_KEYS = {"kwargs": {}, "allow_download": False}  # teacher.net.* keys, the same
 # what a trained teacher never depends on: how it is obtained (head, checkpoint), where the cache is, and how it is
@@ -94,8 +97,11 @@ NOT_IN_CACHE_KEY = ("cache_dir", "checkpoint", "head", "num_classes", "class_nam
 
 
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
-    """Everything the trained teacher depends on: its config, the data it sees (the content fingerprint of its split:
-    data rewritten at the same path train a new teacher), the classes, the seed."""
+    """The cache key of a trained teacher: a hash of everything it depends on.
+
+    That is its config, the data it sees, the classes and the seed. The data enter by the content fingerprint of
+    the teacher's split, so data rewritten at the same path train a new teacher.
+    """
     teacher = {k: v for k, v in to_dict(cfg.teacher).items()
                if k not in NOT_IN_CACHE_KEY and NEW_TEACHER_STAGE_KEYS.get(k, object()) != v}
     defaults = {**NEW_TEACHER_KEYS, **NEW_TEACHER_NET_KEYS}
@@ -113,16 +119,19 @@ def teacher_cache_key(cfg: Config, data: DataFiles) -> str:
 
 
 def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles, key: str = "teacher.checkpoint") -> nn.Module:
-    """A teacher from a state dict: one this project wrote (teacher.pt, the cache), or your own network's saved
-    with torch.save(model.state_dict()) (also under 'model' / 'state_dict', 'module.' prefixes stripped), loaded
-    strictly with weights_only=True."""
+    """A teacher loaded strictly from a state dict file, with weights_only=True.
+
+    The file is one this project wrote (teacher.pt, the cache), or your own network's saved with
+    torch.save(model.state_dict()). The dict may sit under 'model' or 'state_dict'; 'module.' prefixes are
+    stripped.
+    """
     arch = cfg.teacher.net.arch
     state = read_state_dict(path, key, hint=(
         f"Expected a state dict of teacher.net.arch='{arch}' for {len(data.teacher_class_names)} classes (your own "
         f"training's "
         f"torch.save(model.state_dict(), path), or runs/<name>/checkpoints/teacher.pt); leave the key empty to "
         f"train a teacher"))
-    model = build_teacher(cfg, data, frozenset(state))
+    model = configured_teacher(cfg, data, frozenset(state))
     try:
         load_strict(model.checkpoint_module(), state, path, key,
                     f"teacher.net.arch='{arch}' with {len(data.teacher_class_names)} classes")
@@ -134,12 +143,15 @@ def load_teacher_checkpoint(cfg: Config, path: Path, data: DataFiles, key: str =
     return model
 
 
-def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger, run_dir: Path,
-                  cache: Path) -> tuple[nn.Module, list]:
-    """A teacher trained on data.teacher with teacher.* (step checkpoints in runs/<name>/state/teacher), BatchNorm
-    statistics recalibrated as teacher.net.bn_recalibrate says, written to `cache`; returns it and its loss curve."""
+def train_teacher(ctx: RunContext, cache: Path) -> tuple[nn.Module, list]:
+    """A teacher trained on data.teacher with teacher.*, written to `cache`; returns it and its loss curve.
+
+    Its step checkpoints are in runs/<name>/state/teacher; its BatchNorm statistics are recalibrated as
+    teacher.net.bn_recalibrate says.
+    """
+    cfg, data, accelerator, log = ctx.cfg, ctx.data, ctx.accelerator, ctx.log
     torch.manual_seed(seed_for(cfg.seed, "teacher"))
-    model = build_teacher(cfg, data)
+    model = configured_teacher(cfg, data)
     loader = make_loader(data.teacher, {cfg.data.source: input_spec(cfg, "source")}, train=True,
                          batch_size=cfg.teacher.batch_size, num_workers=cfg.data.num_workers,
                          seed=seed_for(cfg.seed, "teacher"), hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
@@ -147,10 +159,10 @@ def train_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: l
     t = cfg.teacher
     weight = split_class_weights(t.class_weighting, data.teacher.path, cfg.task_spec.label_key, data.class_names,
                                  log, "teacher")
-    ckpt = stage_checkpoints(cfg, run_dir, "teacher", accelerator, log)
-    model, curve = train_segmenter(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
-                                   weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
-                                   target_key=cfg.task_spec.label_key, class_weight=weight)
+    ckpt = ctx.checkpoints(cfg, "teacher")
+    model, curve = train_supervised(accelerator, model, loader, cfg.data.source, epochs=t.epochs, lr=t.lr,
+                                    weight_decay=t.weight_decay, desc="teacher", log=log, ckpt=ckpt,
+                                    target_key=cfg.task_spec.label_key, class_weight=weight)
     steps = t.epochs * -(-len(loader) // accelerator.num_processes)  # batches each process trained on
     recalibrate_after_stage(t.net.bn_recalibrate, model, steps, data.teacher, cfg.data.source,
                             input_spec(cfg, "source"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
@@ -175,11 +187,14 @@ def _acquire(lock: FileLock, log: logging.Logger | None) -> None:
 
 
 @contextmanager
-def cache_lock(cache: Path, accelerator: Accelerator, log: logging.Logger) -> Iterator[None]:
-    """Hold <cache>.lock while the cache is looked up and, if missing, trained and written: a second run needing
-    the same teacher waits here, then finds the cache made. Every process first waits until no other run holds the
-    lock (so none of them waits in a collective, whose timeout is shorter than a teacher's training), then the
-    main process holds it for the whole run."""
+def cache_lock(ctx: RunContext, cache: Path) -> Iterator[None]:
+    """Hold <cache>.lock while the cache is looked up and, if missing, trained and written.
+
+    A second run needing the same teacher waits here, then finds the cache made. Every process first waits until
+    no other run holds the lock, so none of them waits in a collective, whose timeout is shorter than a teacher's
+    training. Then the main process holds it for the whole run.
+    """
+    accelerator, log = ctx.accelerator, ctx.log
     main = accelerator.is_main_process
     cache.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(f"{cache}.lock")
@@ -196,14 +211,16 @@ def cache_lock(cache: Path, accelerator: Accelerator, log: logging.Logger) -> It
             lock.release()
 
 
-def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger,
-                run_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The frozen teacher on the accelerator's device (fed teacher.input_size), and how it was obtained (with its
-    loss curve if trained)."""
+def get_teacher(ctx: RunContext) -> tuple[nn.Module, dict[str, Any]]:
+    """The frozen teacher on the accelerator's device, fed teacher.input_size, and how it was obtained.
+
+    The second part holds the teacher's `source` (a line for the report) and its loss `curve` if trained.
+    """
+    cfg, data, accelerator, log = ctx.cfg, ctx.data, ctx.accelerator, ctx.log
     info: dict[str, Any] = {"curve": []}
     head = teacher_head(cfg)
     if head == "none":
-        model = build_teacher(cfg, data)
+        model = configured_teacher(cfg, data)
         net = cfg.teacher.net
         weighted = brings_weights(net)
         info["source"] = (f"head-less feature backbone, weights {net.pretrained or 'published with ' + net.arch}"
@@ -216,35 +233,40 @@ def get_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: log
         info["source"] = f"checkpoint {cfg.teacher.checkpoint}"
     else:
         cache = Path(cfg.teacher.cache_dir) / f"teacher-{teacher_cache_key(cfg, data)}.pt"
-        with cache_lock(cache, accelerator, log):  # one run trains a missing teacher; another waits, then reuses it
+        with cache_lock(ctx, cache):  # one run trains a missing teacher; another waits, then reuses it
             if cache.is_file():  # only ever complete: written to a temp file and renamed (save_checkpoint)
                 model = load_teacher_checkpoint(cfg, cache, data)
                 info["curve"] = torch.load(cache, map_location="cpu", weights_only=True).get("curve", [])
                 info["source"] = f"cache {cache}"
                 log.info("teacher: reusing %s", cache)
             else:
-                model, info["curve"] = train_teacher(cfg, data, accelerator, log, run_dir, cache)
+                model, info["curve"] = train_teacher(ctx, cache)
                 info["source"] = f"trained on {data.teacher.path}, cached as {cache}"
     if accelerator.is_main_process:
         save_checkpoint({"model": model.checkpoint_module().state_dict(), "config": to_dict(cfg),
-                         "class_names": list(data.teacher_class_names)}, run_dir / "checkpoints" / "teacher.pt")
+                         "class_names": list(data.teacher_class_names)}, ctx.run_dir / "checkpoints" / "teacher.pt")
     return freeze(with_input_size(cfg, data, model).to(accelerator.device)), info
 
 
 def teacher_network(cfg: Config, data: DataFiles) -> nn.Module:
-    """The teacher network as the run will use it, frozen, without training anything (for --dry-run): loaded from
-    teacher.checkpoint, a head-less backbone, or, when it would be trained, built untrained."""
+    """The teacher network as the run will use it, frozen, without training anything: for --dry-run.
+
+    It is loaded from teacher.checkpoint, a head-less backbone, or built untrained when the run would train it.
+    """
     if teacher_head(cfg) == "checkpoint":
         model = load_teacher_checkpoint(cfg, Path(cfg.teacher.checkpoint), data)
     else:
         torch.manual_seed(seed_for(cfg.seed, "teacher"))
-        model = build_teacher(cfg, data)
+        model = configured_teacher(cfg, data)
     return freeze(with_input_size(cfg, data, model))
 
 
 def untrained(net: NetConfig) -> NetConfig:
-    """`net` without any weights to load: no pretrained file or cache, no download, and a tagged timm name
-    (timm:vit_small_patch14_dinov2.lvd142m, which means its published weights) as its bare architecture."""
+    """`net` without any weights to load: no pretrained file or cache, no download, a bare timm architecture.
+
+    A tagged timm name such as timm:vit_small_patch14_dinov2.lvd142m means its published weights; the tag is
+    dropped.
+    """
     import dataclasses
 
     arch = net.arch.split(".", 1)[0] if net.arch.startswith("timm:") else net.arch
@@ -256,15 +278,19 @@ def brings_weights(net: NetConfig) -> bool:
     return bool(net.pretrained or net.allow_download) or untrained(net).arch != net.arch
 
 
-def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: logging.Logger) -> nn.Module:
-    """The control teacher: teacher.net's architecture with untrained weights (seed `seed`; teacher.net.pretrained
-    is not loaded), its BatchNorm statistics measured on the teacher's frames (the unlabeled pairs' source frames
-    when there is no data.teacher) so its features are as well scaled as a trained one's, frozen."""
+def random_teacher(ctx: RunContext) -> nn.Module:
+    """The control teacher: teacher.net's architecture with untrained weights, frozen.
+
+    The weights come from the run's `seed`; teacher.net.pretrained is not loaded. Its BatchNorm statistics are
+    measured on the teacher's frames (the unlabeled pairs' source frames when there is no data.teacher), so its
+    features are as well scaled as a trained one's.
+    """
     import dataclasses
 
+    cfg, data, accelerator, log = ctx.cfg, ctx.data, ctx.accelerator, ctx.log
     net = untrained(cfg.teacher.net)
     torch.manual_seed(seed_for(cfg.seed, "teacher"))
-    model = build_teacher(dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, net=net)), data)
+    model = configured_teacher(dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, net=net)), data)
     model = with_input_size(cfg, data, model)  # statistics of the frames at the size the teacher sees them
     frames = data.source_info
     recalibrate_after_stage("always", model, 0, frames, cfg.data.source, input_spec(cfg, "source"),
@@ -276,10 +302,12 @@ def random_teacher(cfg: Config, data: DataFiles, accelerator: Accelerator, log: 
 
 
 def resolve_teacher_input(cfg: Config, data: DataFiles) -> str:
-    """Fill data.source_mean/std from the teacher's own pretrained normalisation (timm's pretrained_cfg) when they
-    are empty, the teacher comes with weights and its mean/std differ from the rgb encoding's ImageNet ones (so the
-    saved config states them); returns a line saying what the teacher sees (size, normalisation) for log and
-    report."""
+    """Fill data.source_mean/std from the teacher's own normalisation; returns a line saying what the teacher sees.
+
+    The normalisation is timm's pretrained_cfg. It is filled in when the keys are empty, the teacher comes with
+    weights and its mean/std differ from the rgb encoding's ImageNet ones, so the saved config states them. The
+    line names the input size and normalisation, for the log and the report.
+    """
     from crossmodal.config.encodings import IMAGENET_MEAN, IMAGENET_STD
     from crossmodal.models.networks import pretrained_normalisation
 

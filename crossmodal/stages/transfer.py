@@ -1,11 +1,11 @@
 """The transfer stage: a student on the target sensor learns from the frozen teacher on unlabeled pairs."""
 from __future__ import annotations
 
-import logging
+from typing import Any
 
 import torch
-from accelerate import Accelerator
 from torch import nn
+from torch.utils.data import DataLoader
 
 from crossmodal.config import Config
 from crossmodal.data.files import DataFiles
@@ -18,12 +18,15 @@ from crossmodal.seeds import seed_for
 from crossmodal.stages.bn import recalibrate_after_stage
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosine
+from crossmodal.stages.context import RunContext
 from crossmodal.stages.loop import LossGuard, drop_gradients, fit
 
 
 def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
-    """The target-sensor backbone, initialised from the seed alone (and student.pretrained) so every method starts
-    from the same weights."""
+    """The target-sensor backbone, initialised from the seed and student.pretrained alone.
+
+    So every method of a seed starts from the same weights.
+    """
     torch.manual_seed(seed_for(cfg.seed, "student_init"))
     channels = encoding_channels(cfg.data.target_encoding, data.train.shapes[cfg.data.target])
     s = cfg.student
@@ -32,27 +35,55 @@ def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
                           kwargs=s.kwargs, probe_size=(data.train.height, data.train.width))
 
 
-def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, accelerator: Accelerator,
-                 log: logging.Logger, ckpt: StageCheckpoints) -> tuple[FeatureNet, nn.Module, list]:
-    """Train a fresh student with distiller `method` (resumable via `ckpt`); returns the unwrapped student, the
-    distiller (its heads and memory) and the loss curve."""
+def run_transfer(ctx: RunContext, cfg: Config, method: str,
+                 ckpt: StageCheckpoints) -> tuple[FeatureNet, nn.Module, list]:
+    """Train a fresh student with distiller `method` from the context's teacher, resumable via `ckpt`.
+
+    `cfg` is the cell's config. Returns the unwrapped student, the distiller (its heads and memory) and the loss
+    curve.
+    """
+    data, teacher, accelerator = ctx.data, ctx.teacher, ctx.accelerator
     student = sync_batchnorm(build_student(cfg, data), accelerator)
-    torch.manual_seed(seed_for(cfg.seed, "distiller_init"))
-    distiller = DISTILLERS[method](student.out_channels, teacher.out_channels,
-                                   data.unlabeled.num_samples, getattr(cfg.transfer, config_key(method)),
-                                   seed=seed_for(cfg.seed, "distiller_sampling"))
+    distiller = build_distiller(cfg, method, getattr(cfg.transfer, config_key(method)), student, teacher, data)
     distiller.to(accelerator.device)
     install_gradient_averaging(distiller)  # not wrapped by Accelerate: its gradients are averaged by hooks
     t = cfg.transfer
-    loader = make_loader(data.unlabeled, {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")},
-                         train=True, batch_size=t.batch_size, num_workers=cfg.data.num_workers,
-                         seed=seed_for(cfg.seed, "transfer_data"),
+    encodings = {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")}
+    loader = make_loader(data.unlabeled, encodings, train=True, batch_size=t.batch_size,
+                         num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "transfer_data"),
                          hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
     optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
     steps = t.epochs * max(1, len(loader) // t.grad_accum)  # batches are split across processes
     scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
     student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader, scheduler)
+    curve = _train(ctx, cfg, method, ckpt, student, distiller, optimizer, loader, scheduler)
+    student = accelerator.unwrap_model(student)
+    accelerator.free_memory()
+    recalibrate_after_stage(cfg.student.bn_recalibrate, student, t.epochs * len(loader), data.unlabeled,
+                            cfg.data.target, input_spec(cfg, "target"), batch_size=t.batch_size,
+                            num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "bn_recalibrate"),
+                            accelerator=accelerator, log=ctx.log, desc=f"transfer[{method}]")
+    return student, distiller, curve
 
+
+def build_distiller(cfg: Config, method: str, options: Any, student: nn.Module, teacher: nn.Module,
+                    data: DataFiles) -> Distiller:
+    """The distiller of `method` with `options` for this student and teacher, initialised from the cell's seed.
+
+    Bad options are refused, named. The dry run builds its distillers with this too.
+    """
+    torch.manual_seed(seed_for(cfg.seed, "distiller_init"))
+    return DISTILLERS[method](student.out_channels, teacher.out_channels, data.unlabeled.num_samples, options,
+                              seed=seed_for(cfg.seed, "distiller_sampling"))
+
+
+def _train(ctx: RunContext, cfg: Config, method: str, ckpt: StageCheckpoints, student: nn.Module,
+           distiller: Distiller, optimizer: torch.optim.Optimizer, loader: DataLoader, scheduler: Any) -> list:
+    """The transfer's epochs (prepared student, optimiser, loader and schedule); returns the loss curve.
+
+    A step with a non-finite loss stops the stage, or is skipped while transfer.skip_nonfinite allows.
+    """
+    accelerator, teacher, t = ctx.accelerator, ctx.teacher, cfg.transfer
     guard = LossGuard(accelerator, f"{method} loss", skip=t.skip_nonfinite, skip_key="transfer.skip_nonfinite")
     terms: dict[str, torch.Tensor] = {}  # the parts of a combined distiller (crd+kd: crd, kd), for the message
     hooks = [part.register_forward_hook(lambda module, args, out, name=name: terms.__setitem__(name, out.detach()))
@@ -75,15 +106,8 @@ def run_transfer(cfg: Config, method: str, data: DataFiles, teacher: nn.Module, 
     state = {"student": accelerator.unwrap_model(student), "distiller": distiller, "optimizer": optimizer,
              "scheduler": scheduler}
     try:
-        curve = fit(accelerator, loader, epochs=t.epochs, train_step=train_step, state=state,
-                    train_modules=[student, distiller], ckpt=ckpt, desc=f"transfer[{method}]", log=log, guard=guard)
+        return fit(accelerator, loader, epochs=t.epochs, train_step=train_step, state=state,
+                   train_modules=[student, distiller], ckpt=ckpt, desc=f"transfer[{method}]", log=ctx.log, guard=guard)
     finally:
         for hook in hooks:
             hook.remove()
-    student = accelerator.unwrap_model(student)
-    accelerator.free_memory()
-    recalibrate_after_stage(cfg.student.bn_recalibrate, student, t.epochs * len(loader), data.unlabeled, cfg.data.target,
-                            input_spec(cfg, "target"), batch_size=t.batch_size, num_workers=cfg.data.num_workers,
-                            seed=seed_for(cfg.seed, "bn_recalibrate"), accelerator=accelerator, log=log,
-                            desc=f"transfer[{method}]")
-    return student, distiller, curve

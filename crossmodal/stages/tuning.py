@@ -1,33 +1,33 @@
-"""Choices made on the validation split: each setting listed in tune.trials is run with the tune seeds and scored
-by its val mIoU; the best is what the method runs with afterwards. Trial cells never read the test split."""
+"""Choices made on the validation split: each setting of tune.trials is tried with the tune seeds, the best kept.
+
+A setting is scored by its val mIoU (the mean over the tune seeds); the best is what the method runs with
+afterwards. Trial cells never read the test split.
+"""
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from accelerate import Accelerator
-from torch import nn
 
 from crossmodal.config import Config, with_setting
-from crossmodal.data.files import DataFiles
 from crossmodal.stages.cells import run_cell
+from crossmodal.stages.context import RunContext
 
 
-def tune_methods(cfg: Config, data: DataFiles, teacher: nn.Module, accelerator: Accelerator, log: logging.Logger,
-                 run_dir: Path, reuse: Path | None = None) -> tuple[dict[str, Config], dict[str, dict[str, Any]]]:
-    """For every method of tune.trials: the config of its chosen setting, and what was tried (metrics.json
-    "tuning": each setting with its val mIoU per tune seed and mean, the chosen one and the rule). Trial cells
-    finished in the run folder `reuse` with the same settings are taken over from it."""
+def tune_methods(ctx: RunContext) -> tuple[dict[str, Config], dict[str, dict[str, Any]]]:
+    """For every method of tune.trials: the config of its chosen setting, and what was tried.
+
+    What was tried is metrics.json's "tuning": each setting with its val mIoU per tune seed and mean, the chosen
+    one and the rule. Trial cells finished in the run folder ctx.reuse with the same settings are taken over.
+    """
+    cfg, log = ctx.cfg, ctx.log
     chosen: dict[str, Config] = {}
     record: dict[str, dict[str, Any]] = {}
     for method, settings in cfg.tune.trials.items():
         trials = []
         for i, setting in enumerate(settings):
             trial_cfg = with_setting(cfg, method, setting, f"tune.trials.{method}[{i}]")
-            per_seed = {str(seed): run_cell(trial_cfg, method, seed, data, teacher, accelerator, log, run_dir,
-                                            f"trial{i}", trial=True, reuse=reuse).metrics["val_miou"]
+            per_seed = {str(seed): run_cell(ctx, trial_cfg, method, seed, f"trial{i}", trial=True).metrics["val_miou"]
                         for seed in cfg.tune.seeds}
             trials.append({"setting": dict(setting), "val_miou": float(np.mean(list(per_seed.values()))),
                            "val_miou_per_seed": per_seed})

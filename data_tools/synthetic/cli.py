@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from crossmodal.diskspace import check_conversion_space
-from data_tools.common import check_outputs, int_at_least, parse_size, tool_main
+from data_tools.common import check_outputs, int_at_least, parse_size, tool_main, tool_parser
+from data_tools.staged import StagedOutput
 from data_tools.synthetic.generate import SPLITS, generate_split, worker_pool
 from data_tools.synthetic.raycast import intrinsics
 from data_tools.synthetic.scene import class_table
@@ -25,13 +26,13 @@ _positive = int_at_least(1)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Render procedural indoor RGB-D rooms with NYU-40 labels into five paired HDF5 files "
-                    "(unlabeled.h5: rgb+depth pairs; teacher.h5, train.h5, val.h5, test.h5: rgb, depth, label; "
-                    "every split from its own random stream, so no frame is in two).",
-        epilog="example: python -m data_tools.synthetic --out data/synthetic --num 2000 --size 120x160 --seed 0 "
-               "--workers 2")
+    """The command line (every option with an example)."""
+    p = tool_parser(
+        PROG, "Render procedural indoor RGB-D rooms with NYU-40 labels into five paired HDF5 files "
+              "(unlabeled.h5: rgb+depth pairs; teacher.h5, train.h5, val.h5, test.h5: rgb, depth, label; "
+              "every split from its own random stream, so no frame is in two).",
+        "example: python -m data_tools.synthetic --out data/synthetic --num 2000 --size 120x160 --seed 0 "
+        "--workers 2", wrap=False)
     p.add_argument("--out", required=True, help="output folder (created), e.g. data/synthetic")
     p.add_argument("--num", type=_positive, default=2000, help="unlabeled paired frames (default 2000), e.g. 2000")
     p.add_argument("--size", type=_size, default=(120, 160), help="HEIGHTxWIDTH (default 120x160), e.g. 96x128")
@@ -58,8 +59,6 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     height, width = args.size
     paths = {split: out / f"{split}.h5" for split in SPLITS}
     check_outputs(paths.values(), args.overwrite)  # none exists unless --overwrite; the folder is writable
-    from crossmodal.data.h5writer import write_paired
-
     counts = {"unlabeled": args.num, "teacher": args.num_teacher, "train": args.num_train, "test": args.num_test,
               "val": args.num_val}
     # room for all five files before any frame is rendered: rgb (3 bytes), depth (4) and label (1) per pixel
@@ -74,11 +73,13 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                                   rare_objects=args.rare_objects)
             if split == "unlabeled":
                 data = {"rgb": data["rgb"], "depth": data["depth"]}
-            write_paired(paths[split], data, class_names=class_names,
-                         source=f"data_tools.synthetic seed={args.seed} size={height}x{width} split={split}{tag}",
-                         attrs={"intrinsics": np.array([fx, fy, cx, cy]), "nyu40_ids": np.array(nyu40_ids, np.int64),
-                                "seed": int(args.seed), "split": split, "rare_objects": int(args.rare_objects)},
-                         overwrite=args.overwrite)
+            with StagedOutput(paths[split], overwrite=args.overwrite) as staged:
+                staged.write_arrays(data, class_names=class_names,
+                                    source=f"data_tools.synthetic seed={args.seed} size={height}x{width} "
+                                           f"split={split}{tag}",
+                                    attrs={"intrinsics": np.array([fx, fy, cx, cy]),
+                                           "nyu40_ids": np.array(nyu40_ids, np.int64), "seed": int(args.seed),
+                                           "split": split, "rare_objects": int(args.rare_objects)})
             print(f"wrote {paths[split]} ({num} frames, {height}x{width})", file=sys.stderr)
     finally:
         if pool is not None:

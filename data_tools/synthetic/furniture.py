@@ -1,4 +1,6 @@
-"""Furniture builders, each a few boxes in its local frame (front = +y, floor at z = 0), and their sampling table."""
+"""Furniture builders and their sampling table.
+
+Each piece is a few boxes in its local frame, front = +y and floor at z = 0."""
 from __future__ import annotations
 
 from typing import Callable

@@ -1,5 +1,7 @@
-"""Frames and splits: one rendered room per random stream, a split stacked from frames 0..num-1, and the worker
-pool that renders them in parallel (the output does not depend on the number of workers)."""
+"""Frames and splits, and the worker pool that renders them in parallel.
+
+A frame is one rendered room from its own random stream; a split stacks frames 0..num-1. The output does not
+depend on the number of workers."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -41,17 +43,20 @@ def _init_worker() -> None:
 
 
 def worker_pool(workers: int) -> Any:
-    """A process pool for rendering. Spawned, not forked: a fork of a process whose OpenCV or torch thread pools
-    are running can deadlock in the child."""
+    """A process pool for rendering.
+
+    Spawned, not forked: a fork of a process whose OpenCV or torch thread pools are running can deadlock in the
+    child."""
     return mp.get_context("spawn").Pool(workers, initializer=_init_worker)
 
 
 def generate_split(num: int, height: int, width: int, seed: int, split_id: int, workers: int,
                    *, desc: str | None = None, pool: Any = None, rare_objects: bool = False) -> dict[str, np.ndarray]:
-    """Frames 0..num-1 of a split (frame k from default_rng([seed, split_id, k])), stacked per modality; with
-    rare_objects the rooms may hold the six rare object classes too.
+    """Frames 0..num-1 of a split, stacked per modality.
 
-    `pool` (from worker_pool) is reused when given; otherwise one is made for this call when workers > 1.
+    Frame k comes from default_rng([seed, split_id, k]). With rare_objects the rooms may hold the six rare object
+    classes too. `pool`, from worker_pool, is reused when given; otherwise one is made for this call when
+    workers > 1.
     """
     if num < 1 or height < 8 or width < 8 or workers < 1 or seed < 0 or split_id < 0:
         raise ValueError(f"generate_split: need num >= 1, height/width >= 8, workers >= 1, seed >= 0 and "

@@ -1,6 +1,8 @@
-"""The rare objects (--rare-objects): six classes with shapes of their own, each drawn for only a few percent of
-rooms, so a small labeled split holds a handful of them while a large RGB teacher split holds many (a long tail,
-as a real teacher trained on far more RGB data knows objects the new sensor's few labels barely show)."""
+"""The rare objects of --rare-objects: six classes with shapes of their own.
+
+Each is drawn for only a few percent of rooms, so a small labeled split holds a handful of them while a large RGB
+teacher split holds many. This is a long tail, as a real teacher trained on far more RGB data knows objects the
+new sensor's few labels barely show."""
 from __future__ import annotations
 
 from typing import Callable

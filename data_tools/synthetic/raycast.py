@@ -1,5 +1,7 @@
-"""Vectorised ray casting through the pinhole camera: the room box, the recesses of doors and windows, and every
-object part z-buffered within its screen rectangle."""
+"""Vectorised ray casting through the pinhole camera.
+
+It covers the room box, the recesses of doors and windows, and every object part z-buffered within its screen
+rectangle."""
 from __future__ import annotations
 
 import math
@@ -148,7 +150,7 @@ def _cast_objects(scene: Scene, origin: np.ndarray, dirs: np.ndarray, hits: Hits
         ox, oy = origin[0] - obj.tx, origin[1] - obj.ty
         o_local = (c * ox + s * oy, -s * ox + c * oy, origin[2])
         rects = []
-        for lo, hi, mat in obj.parts:
+        for lo, hi, _mat in obj.parts:
             rects.append(_screen_rect(to_world(np.where(_CORNERS, hi, lo), obj.yaw, obj.tx, obj.ty),
                                       origin, scene.cam_rot, k, h, w))
         shown = [r for r in rects if r is not None]

@@ -1,5 +1,7 @@
-"""Room layout: doors, windows, pictures and furniture placed without collisions, the floor, the light and the
-camera pose (build_scene)."""
+"""Room layout: build_scene places the room's contents, the light and the camera.
+
+Doors, windows, pictures and furniture are placed without collisions, then the floor, the light and the camera
+pose are chosen."""
 from __future__ import annotations
 
 import math
@@ -233,8 +235,10 @@ def _floor_material(b: Builder) -> int:
 
 
 def build_scene(rng: np.random.Generator, rare_objects: bool = False) -> Scene:
-    """A random room with furniture, doors, windows and pictures, plus light and camera pose; with rare_objects,
-    each rare object (data_tools.synthetic.rare) is placed first with its own small probability."""
+    """A random room with furniture, doors, windows and pictures, plus light and camera pose.
+
+    With rare_objects, each rare object of data_tools.synthetic.rare is placed first with its own small
+    probability."""
     b = Builder(rng)
     size = np.array([rng.uniform(3, 7.5), rng.uniform(3, 7.5), rng.uniform(2.4, 3.2)])
     wall = b.paint(WALL, "paint")

@@ -1,5 +1,7 @@
-"""Appearance: procedural albedo per material kind, point-light and ambient lighting with cheap occlusion,
-vignetting, the view through windows, and the camera's exposure, blur and noise."""
+"""Appearance: albedo, lighting and the camera's response.
+
+Procedural albedo per material kind, point-light and ambient lighting with cheap occlusion, vignetting, the view
+through windows, and the camera's exposure, blur and noise."""
 from __future__ import annotations
 
 import math
@@ -36,20 +38,16 @@ def _albedo(m: Material, u: np.ndarray, v: np.ndarray, axis: np.ndarray, sign: n
     """Surface colour (linear RGB, n x 3) of material m at tangent coordinates (u, v) in metres."""
     kind, g, prm = m.kind, m.params["grid"], m.params
     front = (axis == 1) & (sign > 0)
-    if kind == "wood":
-        out = _wood(m, u, v)
+    if kind in ("wood", "plain", "paint"):
+        if kind == "wood":
+            out = _wood(m, u, v)
+        else:
+            amp = 0.05 if kind == "plain" else 0.035
+            out = m.colour * (1 + amp * (_noise(g, u * 1.3, v * 1.3) - 0.5) * 2)[:, None]
         pattern = prm.get("pattern")
         if pattern == "cabinet":
             out = _cabinet_front(m, out, front, p)
         elif pattern == "door":
-            out = _door_face(m, out, u, v, p)
-        return out
-    if kind in ("plain", "paint"):
-        amp = 0.05 if kind == "plain" else 0.035
-        out = m.colour * (1 + amp * (_noise(g, u * 1.3, v * 1.3) - 0.5) * 2)[:, None]
-        if prm.get("pattern") == "cabinet":
-            out = _cabinet_front(m, out, front, p)
-        elif prm.get("pattern") == "door":
             out = _door_face(m, out, u, v, p)
         return out
     if kind == "fabric":
@@ -58,16 +56,7 @@ def _albedo(m: Material, u: np.ndarray, v: np.ndarray, axis: np.ndarray, sign: n
     if kind == "carpet":
         return m.colour * (0.85 + 0.15 * _noise(g, u * 4, v * 4) + 0.1 * _noise(g, u * 20 + 3, v * 20))[:, None]
     if kind == "planks":
-        along, across = (u, v) if prm["axis"] == 0 else (v, u)
-        row = np.floor(across / prm["width"])
-        offset = prm["table"][row.astype(np.int64) % 64] * prm["length"]
-        col = np.floor((along + offset) / prm["length"])
-        tone = 0.75 + 0.35 * prm["table"][(row.astype(np.int64) * 7 + col.astype(np.int64) * 13) % 64]
-        wood = _wood(m, along * 0.4, across * 3) * tone[:, None]
-        fa = (across / prm["width"]) % 1.0
-        fl = ((along + offset) / prm["length"]) % 1.0
-        seam = (fa < 0.06) | (fl < 0.015)
-        return np.where(seam[:, None], wood * 0.55, wood)
+        return _planks(m, u, v)
     if kind == "tiles":
         size = prm["size"]
         fu, fv = (u / size) % 1.0, (v / size) % 1.0
@@ -81,18 +70,39 @@ def _albedo(m: Material, u: np.ndarray, v: np.ndarray, axis: np.ndarray, sign: n
         top = 0.6 + 0.3 * _noise(g, u * 30, v * 30)
         return np.where(front[:, None], col, np.array([0.85, 0.82, 0.75]) * top[:, None])
     if kind == "art":
-        x, z = p[:, 0], p[:, 2]
-        waves, ph, cols = prm["waves"], prm["phase"], prm["colours"]
-        out = np.zeros((len(x), 3))
-        for i in range(3):
-            out += cols[i] * (0.5 + 0.5 * np.sin(waves[i, 0] * x + waves[i, 1] * z + ph[i]))[:, None]
-        out = np.clip(out / 1.6 + 0.1 * (_noise(g, x * 8, z * 8) - 0.5)[:, None], 0.02, 1)
-        bd = prm["border"]
-        frame = (x < prm["x0"] + bd) | (x > prm["x1"] - bd) | (z < prm["z0"] + bd) | (z > prm["z1"] - bd)
-        return np.where((front & ~frame)[:, None], out, m.colour)
+        return _art(m, front, p)
     if kind == "glass":
         return m.colour * np.ones((len(u), 1))
     raise ValueError(f"unknown material kind {kind!r}")
+
+
+def _planks(m: Material, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Floor planks: staggered wooden boards of one tone each, with dark seams between them."""
+    prm = m.params
+    along, across = (u, v) if prm["axis"] == 0 else (v, u)
+    row = np.floor(across / prm["width"])
+    offset = prm["table"][row.astype(np.int64) % 64] * prm["length"]
+    col = np.floor((along + offset) / prm["length"])
+    tone = 0.75 + 0.35 * prm["table"][(row.astype(np.int64) * 7 + col.astype(np.int64) * 13) % 64]
+    wood = _wood(m, along * 0.4, across * 3) * tone[:, None]
+    fa = (across / prm["width"]) % 1.0
+    fl = ((along + offset) / prm["length"]) % 1.0
+    seam = (fa < 0.06) | (fl < 0.015)
+    return np.where(seam[:, None], wood * 0.55, wood)
+
+
+def _art(m: Material, front: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """A picture: three colour waves over the canvas inside a border of the frame's colour."""
+    prm, g = m.params, m.params["grid"]
+    x, z = p[:, 0], p[:, 2]
+    waves, ph, cols = prm["waves"], prm["phase"], prm["colours"]
+    out = np.zeros((len(x), 3))
+    for i in range(3):
+        out += cols[i] * (0.5 + 0.5 * np.sin(waves[i, 0] * x + waves[i, 1] * z + ph[i]))[:, None]
+    out = np.clip(out / 1.6 + 0.1 * (_noise(g, x * 8, z * 8) - 0.5)[:, None], 0.02, 1)
+    bd = prm["border"]
+    frame = (x < prm["x0"] + bd) | (x > prm["x1"] - bd) | (z < prm["z0"] + bd) | (z > prm["z1"] - bd)
+    return np.where((front & ~frame)[:, None], out, m.colour)
 
 
 def _cabinet_front(m: Material, out: np.ndarray, front: np.ndarray, p: np.ndarray) -> np.ndarray:

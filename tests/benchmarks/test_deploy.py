@@ -1,5 +1,8 @@
-"""benchmarks/deploy.py keeps working: its --tiny run times both backends, the exported model agrees with PyTorch
-eager, and --write replaces only its own section of a markdown file."""
+"""benchmarks/deploy.py keeps working.
+
+Its --tiny run times both backends, the exported model agrees with PyTorch eager, and --write replaces only its own
+section of a markdown file.
+"""
 import sys
 
 import pytest

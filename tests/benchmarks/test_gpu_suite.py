@@ -1,5 +1,8 @@
-"""benchmarks/gpu_suite.py keeps working: its CPU check (--device cpu --tiny), --help, the bf16 autocast code path,
-the refusal of --device cuda without a GPU, and that --write replaces only its own section of a markdown file."""
+"""benchmarks/gpu_suite.py keeps working.
+
+Its CPU check (--device cpu --tiny), --help, the bf16 autocast code path, the refusal of --device cuda without a GPU,
+and that --write replaces only its own section of a markdown file.
+"""
 import importlib.util
 import subprocess
 import sys
@@ -22,7 +25,8 @@ def load_suite():
 
 @pytest.mark.slow
 def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
-    proc, res, original, doc = run_benchmark(SCRIPT, tmp_path, SECTION, ["--device", "cpu", "--tiny", "--skip-pipeline"], timeout=180)
+    args = ["--device", "cpu", "--tiny", "--skip-pipeline"]
+    proc, res, original, doc = run_benchmark(SCRIPT, tmp_path, SECTION, args, timeout=180)
     assert res["device"]["type"] == "cpu" and res["device"]["name"]
     assert res["settings"]["tiny"] and res["settings"]["channels_last"]
     cases = {(c["student"], c["loss"]): c for c in res["cases"]}

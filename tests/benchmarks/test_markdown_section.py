@@ -1,5 +1,8 @@
-"""benchmarks/markdown_section.py: a benchmark's section is replaced in place (its heading may carry a
-parenthesised suffix), appended when absent, the file created when missing, and the others are left as they were."""
+"""benchmarks/markdown_section.py: a benchmark's section is replaced in place.
+
+Its heading may carry a parenthesised suffix. It is appended when absent, the file is created when missing, and the
+other sections are left as they were.
+"""
 import sys
 
 import pytest

@@ -1,5 +1,8 @@
-"""benchmarks/recordings.py keeps working: its --tiny run converts real generated bags with one and two workers,
-reports positive frames/s and memory, and --write replaces (or appends) only its own section of a markdown file."""
+"""benchmarks/recordings.py keeps working.
+
+Its --tiny run converts real generated bags with one and two workers, reports positive frames/s and memory, and --write
+replaces or appends only its own section of a markdown file.
+"""
 import sys
 
 import pytest
@@ -18,7 +21,7 @@ def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(t
     assert all(res["software"][k] not in ("", "?") for k in ("rosbags", "h5py", "opencv"))
     assert res["load_before"] >= 0 and res["load_after"] >= 0
     frames = res["settings"]["frames"]
-    for key, row in res["rows"].items():
+    for row in res["rows"].values():
         assert row["bag_mib"] > 0 and row["colour_messages"] == frames and 0 < row["depth_messages"] <= frames
         for wk in ("1", "2"):
             runs = row["runs"][wk]
@@ -49,8 +52,8 @@ def test_tiny_run_converts_with_both_worker_counts_and_writes_only_its_section(t
     other.write_text("# Benchmarks\n\n## Before\n\nkept text\n")
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        import recordings
+        import markdown_section
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    recordings.replace_section(other, SECTION + "\n\nnew\n", SECTION)
+    markdown_section.replace_section(other, SECTION + "\n\nnew\n", SECTION)
     assert other.read_text() == "# Benchmarks\n\n## Before\n\nkept text\n\n" + SECTION + "\n\nnew\n"

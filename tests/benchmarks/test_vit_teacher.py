@@ -1,6 +1,9 @@
-"""benchmarks/vit_teacher.py keeps working: its --tiny run times a head-less (tiny) ViT teacher and the default
-teacher in the same step at two sizes, reports shares, images/s, the side-by-side ratio and memory from fresh
-processes, and --write replaces only its own section of a markdown file."""
+"""benchmarks/vit_teacher.py keeps working.
+
+Its --tiny run times a tiny head-less ViT teacher and the default teacher in the same step at two sizes, reports shares,
+images/s, the side-by-side ratio and memory from fresh processes, and --write replaces only its own section of a
+markdown file.
+"""
 import pytest
 
 from conftest import REPO, run_benchmark, without_section

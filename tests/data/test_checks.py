@@ -1,6 +1,8 @@
-"""Start-up data checks (crossmodal/data/checks.py via open_data): label ids outside the class list, splits stored
-differently or naming other classes, encodings that do not fit the stored shape, and the fingerprint cache that
-keeps the whole-dataset label read to once per file version."""
+"""Start-up data checks of crossmodal/data/checks.py, run through open_data.
+
+Label ids outside the class list, splits stored differently or naming other classes, encodings that do not fit
+the stored shape, and the fingerprint cache that keeps the whole-dataset label read to once per file version.
+"""
 from __future__ import annotations
 
 import os
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 import crossmodal.data.checks as checks
+from conftest import add_frame_names
 from crossmodal.config import load_config
 from crossmodal.data.files import open_data
 from crossmodal.data.h5format import FormatError
@@ -22,12 +25,7 @@ CLASSES = ["wall", "floor", "chair"]
 N, H, W = 4, 6, 8
 SPLITS = ("unlabeled", "teacher", "train", "test")
 
-
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets an empty check cache of its own."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("own_cache")  # every test gets an empty check cache of its own
 
 
 def _write(path: Path, seed: int = 0, names: list[str] = CLASSES, depth_attrs: dict | None = None,
@@ -40,10 +38,7 @@ def _write(path: Path, seed: int = 0, names: list[str] = CLASSES, depth_attrs: d
             "depth": rng.uniform(0.5, 5.0, (N, H, W)).astype(np.float32), "label": label}
     write_paired(path, data, class_names=names, source=source, overwrite=True,
                  modality_attrs={"depth": depth_attrs} if depth_attrs else None)
-    with h5py.File(path, "r+") as f:
-        f.create_dataset("frame_name", data=np.array([f"rec/{i:04d}" for i in range(N)],
-                                                     dtype=h5py.string_dtype("utf-8")))
-    return path
+    return add_frame_names(path, N)
 
 
 def _splits(root: Path, **special: Path) -> dict[str, Path]:

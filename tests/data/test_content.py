@@ -1,5 +1,8 @@
-"""Per-frame content digests (crossmodal/data/content.py): stored by both writers, equal to those computed (and
-cached) for a file written without them, checked against the data, and the content fingerprint made of them."""
+"""Per-frame content digests of crossmodal/data/content.py and the content fingerprint made of them.
+
+Both writers store them; they equal those computed and cached for a file written without them, and are checked
+against the data.
+"""
 from __future__ import annotations
 
 import shutil
@@ -18,11 +21,7 @@ from data_tools.inspect import describe
 N, H, W = 5, 6, 8
 NAMES = ["wall", "floor", "chair"]
 
-
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("own_cache")  # every test gets an empty check cache of its own
 
 
 def _arrays(seed: int = 0) -> dict[str, np.ndarray]:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.h5format import FORMAT_NAME, FORMAT_VERSION, FormatError, read_info
 from crossmodal.data.h5writer import PairedWriter, write_paired
-from crossmodal.data.dataset import PairedDataset
 
 CLASSES = ["wall", "floor", "chair"]
 
@@ -303,8 +303,11 @@ except DiskFullError as err:
 
 
 def test_a_full_disk_while_writing_is_disk_full_error_and_the_process_exits_cleanly(tmp_path):
-    """write_paired and PairedWriter past a 200 kB file-size limit: DiskFullError naming the output, the temp file
-    removed, and no HDF5 error printed while objects are freed nor a crash at exit (h5py used to segfault)."""
+    """Writing past a 200 kB file-size limit gives DiskFullError and a clean exit.
+
+    write_paired and PairedWriter raise DiskFullError naming the output, the temp file is removed, and no HDF5 error
+    is printed while objects are freed, nor is there a crash at exit; h5py used to segfault.
+    """
     import resource
     import signal
     import subprocess

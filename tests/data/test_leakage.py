@@ -1,6 +1,9 @@
-"""No leakage between splits (crossmodal/data/leakage.py via open_data): the same file, or the same frame in a split
-learned from and one measured on, is refused naming both split keys, their files and the first shared frame; frames
-holding one value throughout are not compared; the report's sentence about val is the check's result."""
+"""No leakage between splits: crossmodal/data/leakage.py, run through open_data.
+
+The same file, or the same frame in a split learned from and one measured on, is refused naming both split keys,
+their files and the first shared frame. Frames holding one value throughout are not compared. The report's
+sentence about val is the check's result.
+"""
 from __future__ import annotations
 
 import os
@@ -16,18 +19,14 @@ from crossmodal.data.files import open_data
 from crossmodal.data.h5writer import write_paired
 from crossmodal.data.leakage import LeakageCheck, PairCheck
 from crossmodal.errors import ConfigError
-from eval.report import _val_overlap
+from eval.run_summary import val_overlap
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ["wall", "floor", "chair"]
 N, H, W = 6, 6, 8
 SPLITS = ("unlabeled", "teacher", "train", "val", "test")
 
-
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("own_cache")  # every test gets an empty check cache of its own
 
 
 def _frames(seed: int) -> dict[str, np.ndarray]:
@@ -67,8 +66,8 @@ def test_disjoint_splits_pass_and_the_report_says_what_was_compared(tmp_path: Pa
     assert {(p.first, p.second) for p in data.leakage.pairs} == {
         ("unlabeled", "val"), ("unlabeled", "test"), ("train", "val"), ("train", "test"), ("val", "test"),
         ("teacher", "val"), ("teacher", "test")}
-    assert _val_overlap(data) == ("no frame shared with unlabeled, train, test and teacher (every frame's content "
-                                  "compared: rgb, depth; frames holding one value throughout left out)")
+    assert val_overlap(data) == ("no frame shared with unlabeled, train, test and teacher (every frame's content "
+                                 "compared: rgb, depth; frames holding one value throughout left out)")
     assert set(data.fingerprints) == set(SPLITS) and len(set(data.fingerprints.values())) == len(SPLITS)
 
 

@@ -1,6 +1,8 @@
-"""The run's plausibility check of its data (crossmodal/data/plausibility.py via open_data): depth stored as metres
-with an implausible median is refused naming the likely unit; all-zero, constant and saturated frames are named in
-a warning (and the run's log); results cached by the file's fingerprint."""
+"""The run's plausibility check of its data: crossmodal/data/plausibility.py, run through open_data.
+
+Depth stored as metres with an implausible median is refused naming the likely unit; all-zero, constant and
+saturated frames are named in a warning and the run's log; results are cached by the file's fingerprint.
+"""
 from __future__ import annotations
 
 import logging
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 import crossmodal.data.plausibility as plausibility
+from conftest import add_frame_names
 from crossmodal.config import load_config
 from crossmodal.data.files import open_data
 from crossmodal.data.h5format import FormatError, read_info
@@ -24,12 +27,7 @@ CLASSES = ["wall", "floor", "chair"]
 N, H, W = 6, 6, 8
 SPLITS = ("unlabeled", "teacher", "train", "test")
 
-
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets an empty check cache of its own."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("own_cache")  # every test gets an empty check cache of its own
 
 
 def _write(path: Path, seed: int = 0, depth_scale: float = 1.0, zero_depth: int | None = None,
@@ -45,10 +43,7 @@ def _write(path: Path, seed: int = 0, depth_scale: float = 1.0, zero_depth: int 
     label = rng.integers(0, len(CLASSES), (N, H, W)).astype(np.uint8)
     write_paired(path, {"rgb": rgb, "depth": depth, "label": label}, class_names=CLASSES, source="test",
                  overwrite=True)
-    with h5py.File(path, "r+") as f:
-        f.create_dataset("frame_name", data=np.array([f"rec/{i:04d}" for i in range(N)],
-                                                     dtype=h5py.string_dtype("utf-8")))
-    return path
+    return add_frame_names(path, N)
 
 
 def _splits(root: Path, **special: Path) -> dict[str, Path]:

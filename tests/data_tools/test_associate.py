@@ -3,21 +3,8 @@ import random
 
 import pytest
 
+from conftest import tum_associate
 from data_tools.associate import associate
-
-
-def _tum_reference(first: dict, second: dict, offset: float, max_difference: float) -> list[tuple[float, float]]:
-    """TUM RGB-D's associate.py, written out: every candidate within max_difference, smallest difference first."""
-    first_keys, second_keys = list(first), list(second)
-    potential = sorted((abs(a - (b + offset)), a, b) for a in first_keys for b in second_keys
-                       if abs(a - (b + offset)) < max_difference)
-    matches = []
-    for _, a, b in potential:
-        if a in first_keys and b in second_keys:
-            first_keys.remove(a)
-            second_keys.remove(b)
-            matches.append((a, b))
-    return sorted(matches)
 
 
 def test_matches_tum_associate_on_jittered_unsorted_streams():
@@ -27,7 +14,7 @@ def test_matches_tum_associate_on_jittered_unsorted_streams():
     rng.shuffle(src)
     rng.shuffle(tgt)
     got = associate(src, tgt, 0.02)
-    want = _tum_reference(dict.fromkeys(src), dict.fromkeys(tgt), 0.0, 0.02)
+    want = tum_associate(src, tgt, 0.02)
     assert sorted((src[i], tgt[j]) for i, j in got.pairs) == want
     assert [src[i] for i, _ in got.pairs] == sorted(src[i] for i, _ in got.pairs)  # source-time order
     assert got.unpaired_source == len(src) - len(want) and got.unpaired_target == len(tgt) - len(want)

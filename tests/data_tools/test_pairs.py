@@ -332,8 +332,11 @@ def test_millimetres_stored_as_metres_are_refused(tmp_path: Path, capsys: pytest
 
 
 def test_bad_frames_are_named_and_left_out_of_the_statistics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """One all-zero and one saturated 16-bit thermal frame among 30 (a std of about 1.5 K): the printed std stays
-    at the clean frames' value; the bad frames are named; a constant colour frame is named too."""
+    """Bad frames are named and do not move the printed statistics.
+
+    One all-zero and one saturated 16-bit thermal frame among 30, with a std of about 1.5 K: the printed std stays at
+    the clean frames' value and the bad frames are named; a constant colour frame is named too.
+    """
     for d in ("rgb", "thermal"):
         (tmp_path / d).mkdir()
     rng = np.random.default_rng(0)

@@ -1,5 +1,7 @@
-"""Tests for data_tools.resize: a resize that changes the aspect ratio is refused unless cropped or stretched on
-purpose, and intrinsics follow the choice (crop: shift, then scale; stretch: x and y scaled apart)."""
+"""Tests for data_tools.resize: aspect changes are refused unless cropped or stretched on purpose.
+
+The intrinsics follow the choice: crop shifts, then scales; stretch scales x and y apart.
+"""
 from __future__ import annotations
 
 import argparse

@@ -15,7 +15,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from crossmodal.data.h5format import read_info
 from data_tools.associate import associate
-from data_tools.rosbag import Role, decode, main
+from data_tools.rosbag import main
 
 H, W = 16, 24
 T0 = 1_700_000_000.0
@@ -375,36 +375,6 @@ def test_more_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert rc == 2 and "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"keep me"
 
 
-def test_decode_8bit_encodings_and_refusals() -> None:
-    """rgba8/bgra8/mono8 for the source and as targets; unknown encodings and formats refused by name."""
-    src, tgt = Role("rgb", "source", RGB), Role("ir", "target", "/ir")
-    rgba = np.random.default_rng(1).integers(0, 256, (H, W, 4)).astype(np.uint8)
-
-    def fields(arr: np.ndarray, enc: str, step: int | None = None) -> dict:
-        rows = arr.reshape(arr.shape[0], -1)
-        pad = (step or rows.shape[1]) - rows.shape[1]
-        rows = np.concatenate([rows, np.zeros((rows.shape[0], pad), np.uint8)], axis=1)
-        return {"type": IMAGE, "encoding": enc, "height": arr.shape[0], "width": arr.shape[1],
-                "step": rows.shape[1], "is_bigendian": False, "data": rows.tobytes()}
-
-    np.testing.assert_array_equal(decode(fields(rgba, "rgba8"), src, 0)[0], rgba[..., :3])
-    np.testing.assert_array_equal(decode(fields(rgba[..., [2, 1, 0, 3]], "bgra8", W * 4 + 3), src, 0)[0],
-                                  rgba[..., :3])
-    np.testing.assert_array_equal(decode(fields(rgba[..., 0], "mono8"), src, 0)[0], np.repeat(rgba[..., :1], 3, 2))
-    out, factor = decode(fields(rgba[..., [2, 1, 0, 3]], "bgra8"), tgt, 0)
-    assert factor == 1.0 and out.dtype == np.float32 and out.shape == (H, W, 4)
-    np.testing.assert_array_equal(out, rgba.astype(np.float32))
-    with pytest.raises(ValueError, match=r"/cam/color.*16-bit|/cam/color.*8-bit"):
-        decode(fields(_mm(0).view(np.uint8).reshape(H, W * 2), "mono8")
-               | {"encoding": "16UC1", "width": W}, src, 0)
-    with pytest.raises(ValueError, match=r"/ir.*'bayer_rggb8'"):
-        decode(fields(rgba[..., 0], "mono8") | {"encoding": "bayer_rggb8"}, tgt, 0)
-    with pytest.raises(ValueError, match=r"/ir.*'bmp'"):
-        decode({"type": COMPRESSED, "format": "bmp", "data": b"BM"}, tgt, 0)
-    with pytest.raises(ValueError, match=r"/ir.*needs"):
-        decode(fields(rgba[..., 0], "mono8") | {"height": H + 1}, tgt, 0)
-
-
 def test_interrupted_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import data_tools.rosbag as rosbag
@@ -458,8 +428,11 @@ def _stamped(stamps: list[float]) -> Bag:
      ["3 of 8 header stamps go back in time", "message 5", "clock that jumped back"]),
 ])
 def test_bad_header_stamps_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture, stamps, words) -> None:
-    """A driver that does not stamp, stamps frames alike, or whose clock jumps back 1 s: refused before anything is
-    written (pairing by such stamps pairs frames by accident), naming the topic, the count and the first message."""
+    """Bad header stamps are refused before anything is written.
+
+    A driver that does not stamp, stamps frames alike, or whose clock jumps back 1 s: pairing by such stamps pairs
+    frames by accident. The message names the topic, the count and the first message.
+    """
     msg = _error(tmp_path, capsys, _stamped(stamps).write(tmp_path / "bad"))
     assert RGB in msg and all(w in msg for w in words), msg
 
@@ -483,8 +456,11 @@ def _same_time(kind: str, start: float, n: int = 10) -> Bag:
 
 @pytest.mark.parametrize("kind", ["ros1", "mcap"])
 def test_bags_that_overlap_in_time_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture, kind: str) -> None:
-    """The same recording under two names, and two recordings of the same stretch of time, would interleave: refused
-    naming both bags, the topic and the overlap, nothing written."""
+    """Bags that overlap in time are refused, naming both bags, the topic and the overlap.
+
+    The same recording under two names, and two recordings of the same stretch of time, would interleave; nothing is
+    written.
+    """
     ext = ".bag" if kind == "ros1" else ""
     bag = _same_time(kind, T0)
     a, b = bag.write(tmp_path / f"a{ext}"), bag.write(tmp_path / f"copy{ext}")
@@ -498,8 +474,11 @@ def test_bags_that_overlap_in_time_are_refused(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_a_recording_split_in_two_bags_is_not_an_overlap(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Split bags follow each other; a message stamped just before the split but received after it (within 5 frame
-    periods) is transport jitter, not an overlap."""
+    """A recording split in two bags is not an overlap.
+
+    Split bags follow each other; a message stamped just before the split but received after it, within 5 frame
+    periods, is transport jitter.
+    """
     first, second = _same_time("ros1", T0, 5), _same_time("ros1", T0 + 0.5, 5)
     first.msgs = [m for m in first.msgs if not (m[1] == DEPTH and m[0] > T0 + 0.4)]
     second.image(DEPTH, T0 + 0.5, T0 + 0.403, _mm(4), "16UC1")  # stamped in the first bag's time, received late
@@ -510,8 +489,11 @@ def test_a_recording_split_in_two_bags_is_not_an_overlap(tmp_path: Path, capsys:
 
 
 def test_pair_by_receive_time_for_a_driver_without_stamps(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Header stamps all zero: refused by default (naming --pair-by receive); with --pair-by receive the frames pair by
-    the bag's receive times, the header-stamp check only warns and the file says how it was paired."""
+    """A driver without stamps: refused by default, paired by receive time on request.
+
+    With header stamps all zero the refusal names --pair-by receive. With --pair-by receive the frames pair by the
+    bag's receive times, the header-stamp check only warns, and the file says how it was paired.
+    """
     bag = Bag("mcap")
     for i in range(6):
         recv = T0 + 0.1 * i
@@ -543,8 +525,11 @@ def test_pair_by_receive_time_for_a_driver_without_stamps(tmp_path: Path, capsys
 
 
 def test_rates_gaps_and_pairing_offsets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Colour at 30 Hz, depth at 15 Hz 2 ms later with one frame dropped (a 133 ms hole): 15 colour frames lack a
-    partner by the rate difference and 1 by the drop; the summary and the root attributes say so."""
+    """Rates, gaps and pairing offsets are in the summary and the root attributes.
+
+    Colour at 30 Hz, depth at 15 Hz 2 ms later with one frame dropped, a 133 ms hole: 15 colour frames lack a partner
+    by the rate difference and 1 by the drop.
+    """
     bag = Bag("ros1")
     for i in range(30):
         bag.image(RGB, T0 + i / 30 + 0.01, T0 + i / 30, _rgb(i), "rgb8")

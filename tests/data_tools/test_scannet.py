@@ -13,7 +13,8 @@ import pytest
 
 from crossmodal.data.h5format import read_info
 from data_tools.nyu_tables import NAMES_40
-from data_tools.scannet import index_frames, main, read_header
+from data_tools.scannet import main
+from data_tools.scannet_sens import index_frames, read_header
 
 DH, DW = 24, 32        # depth camera
 CH, CW = 36, 48        # colour camera

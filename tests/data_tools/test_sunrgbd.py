@@ -10,7 +10,8 @@ import pytest
 
 from crossmodal.data.h5format import read_info
 from data_tools import camera
-from data_tools.sunrgbd import SEG37, main, split_entry, unrotate
+from data_tools.sunrgbd import SEG37, main, split_entry
+from data_tools.sunrgbd_frames import unrotate
 
 KV1 = (24, 32)
 KV2 = (30, 40)
@@ -228,8 +229,8 @@ def make_toolbox(folder: Path, entries: list[tuple[str, np.ndarray]], blank: tup
             labels[k, 0] = ds.ref
     struct = np.zeros((1, len(entries)), dtype=[("sequenceName", object), ("rgbpath", object)])
     for k, (name, _) in enumerate(entries):
-        struct[0, k] = ("" if k in blank else name, f"/n/fs/sun3d/data/{name if name.startswith('SUNRGBD/') else 'SUNRGBD/' + name}"
-                              f"/image/x.jpg")
+        rel = name if name.startswith("SUNRGBD/") else "SUNRGBD/" + name
+        struct[0, k] = ("" if k in blank else name, f"/n/fs/sun3d/data/{rel}/image/x.jpg")
     scipy.io.savemat(meta, {"SUNRGBDMeta": struct})
     return seg, meta
 

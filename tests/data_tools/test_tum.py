@@ -9,24 +9,12 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import tum_associate
 from crossmodal.data.h5format import read_info
 from data_tools import camera
 from data_tools.tum import INTRINSICS, ROS_DEFAULT, main
 
 H, W = 24, 32
-
-
-def _tum_reference(first: list[float], second: list[float], max_difference: float) -> list[tuple[float, float]]:
-    """TUM RGB-D's associate.py (offset 0), written out."""
-    first_keys, second_keys = list(first), list(second)
-    potential = sorted((abs(a - b), a, b) for a in first_keys for b in second_keys if abs(a - b) < max_difference)
-    matches = []
-    for _, a, b in potential:
-        if a in first_keys and b in second_keys:
-            first_keys.remove(a)
-            second_keys.remove(b)
-            matches.append((a, b))
-    return sorted(matches)
 
 
 def rgb_frame(k: int) -> np.ndarray:
@@ -46,8 +34,11 @@ def depth_counts(k: int) -> np.ndarray:
 
 def make_sequence(root: Path, name: str = "rgbd_dataset_freiburg1_xyz", n: int = 12, seed: int = 0
                   ) -> tuple[Path, list[float], list[float]]:
-    """A fake sequence: n RGB frames at 30 Hz with jitter, depth with latency + jitter, one depth frame dropped,
-    depth.txt unsorted with comment lines; depth frame k has depth_counts(k), rgb frame k has rgb_frame(k)."""
+    """A fake TUM sequence with jitter, latency, a dropped depth frame and an unsorted depth.txt.
+
+    n RGB frames at 30 Hz with jitter; depth with latency and jitter, one frame dropped; depth.txt unsorted, with
+    comment lines. Depth frame k holds depth_counts(k), rgb frame k holds rgb_frame(k).
+    """
     rng = random.Random(seed)
     seq = root / name
     (seq / "rgb").mkdir(parents=True)
@@ -78,7 +69,7 @@ def test_pairs_match_tum_associate_and_depth_is_metres(tmp_path, capsys):
     seq, rgb_t, depth_t = make_sequence(tmp_path)
     out = tmp_path / "tum.h5"
     assert main(["--sequence", str(seq), "--out", str(out), "--quiet"]) == 0
-    want = _tum_reference(rgb_t, depth_t, 0.02)
+    want = tum_associate(rgb_t, depth_t, 0.02)
     info = read_info(out)
     assert info.num_samples == len(want) and info.modalities == ("rgb", "depth")
     assert info.shapes == {"rgb": (H, W, 3), "depth": (H, W)}
@@ -108,7 +99,7 @@ def test_depth_values_of_each_pair(tmp_path):
     seq, rgb_t, depth_t = make_sequence(tmp_path, seed=1)
     out = tmp_path / "tum.h5"
     assert main(["--sequence", str(seq), "--out", str(out), "--quiet", "--every", "2"]) == 0
-    want = _tum_reference(rgb_t, depth_t, 0.02)[::2]
+    want = tum_associate(rgb_t, depth_t, 0.02)[::2]
     with h5py.File(out, "r") as f:
         assert f["depth"].shape[0] == len(want)
         for row, (_, b) in enumerate(want):
@@ -272,8 +263,11 @@ def test_bad_list_stamps_are_refused(tmp_path, capsys, fault, words):
 
 
 def test_rates_gaps_and_offset_in_the_summary_and_attributes(tmp_path, capsys):
-    """rgb at 30 Hz, depth at 15 Hz 4 ms later with one frame missing: 6 rgb frames lack a partner by the rate
-    difference, 1 by the gap; rates, gaps and offsets printed and stored."""
+    """Rates, gaps and offsets are printed and stored.
+
+    rgb at 30 Hz, depth at 15 Hz 4 ms later with one frame missing: 6 rgb frames lack a partner by the rate
+    difference, 1 by the gap.
+    """
     seq, _, _ = make_sequence(tmp_path)
     t0 = 1305031102.0
     _restamp(seq, "rgb.txt", [t0 + k / 30 for k in range(12)])
@@ -295,21 +289,24 @@ def test_rates_gaps_and_offset_in_the_summary_and_attributes(tmp_path, capsys):
 
 
 def test_a_size_of_another_aspect_is_refused_unless_cropped_or_stretched(tmp_path, capsys):
-    """--size 12x12 on 24x32 (4:3) frames: refused naming the first frame, both sizes and aspects, and the two
-    choices, nothing written; --aspect crop keeps the centred 24x24 (cx shifts by 4 px, then scales), --aspect
-    stretch squeezes x (fx, cx scale by 12/32, fy, cy by 12/24); the root attribute aspect records the choice."""
+    """A --size of another aspect is refused unless --aspect crops or stretches.
+
+    --size 12x12 on 24x32 frames, 4:3, is refused naming the first frame, both sizes and aspects, and the two
+    choices; nothing is written. --aspect crop keeps the centred 24x24: cx shifts by 4 px, then scales. --aspect
+    stretch squeezes x: fx, cx scale by 12/32, fy, cy by 12/24. The root attribute aspect records the choice.
+    """
     seq, rgb_t, depth_t = make_sequence(tmp_path)
     out = tmp_path / "sq.h5"
     base = ["--sequence", str(seq), "--out", str(out), "--quiet", "--size", "12x12"]
     err = _error(capsys, base, out)
-    first = _tum_reference(rgb_t, depth_t, 0.02)[0][0]
+    first = tum_associate(rgb_t, depth_t, 0.02)[0][0]
     assert f"rgb/{first:.6f}.png" in err and "24x32 (aspect 4:3)" in err and "12x12 (aspect 1:1)" in err
     assert "--aspect crop" in err and "--aspect stretch" in err and "24x24" in err
     err = _error(capsys, ["--sequence", str(seq), "--out", str(out), "--quiet", "--aspect", "crop"], out)
     assert "--aspect crop" in err and "--size" in err
 
     k_native = camera.scale_intrinsics(INTRINSICS["freiburg1"], (480, 640), (H, W))
-    want = _tum_reference(rgb_t, depth_t, 0.02)
+    want = tum_associate(rgb_t, depth_t, 0.02)
     assert main(base + ["--aspect", "crop"]) == 0
     info = read_info(out)
     assert info.attrs["aspect"] == "crop" and info.shapes["rgb"] == (12, 12, 3)
@@ -317,7 +314,7 @@ def test_a_size_of_another_aspect_is_refused_unless_cropped_or_stretched(tmp_pat
     assert info.attrs["intrinsics"] == pytest.approx([fx / 2, fy / 2, (cx - 4 + 0.5) / 2 - 0.5,
                                                       (cy + 0.5) / 2 - 0.5])
     with h5py.File(out, "r") as f:
-        for row, (a, b) in enumerate(want):
+        for row, (a, _) in enumerate(want):
             square = rgb_frame(rgb_t.index(a))[:, 4:28]
             assert np.array_equal(f["rgb"][row], cv2.resize(square, (12, 12), interpolation=cv2.INTER_AREA))
         assert np.all(f["depth"][0][:, 0] > 0)  # the no-reading band (columns 0-2) was cut off

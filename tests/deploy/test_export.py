@@ -1,5 +1,8 @@
-"""crossmodal-export: the torch encodings match the NumPy ones, and the exported ONNX / TorchScript students agree
-with the PyTorch checkpoint on the smoke run's test split (logits, labels, mIoU), with dynamic batch and size."""
+"""crossmodal-export: exported students agree with the PyTorch checkpoint.
+
+The torch encodings match the NumPy ones, and the exported ONNX and TorchScript students agree with the checkpoint on
+the smoke run's test split: logits, labels, mIoU, with dynamic batch and size.
+"""
 import json
 from pathlib import Path
 

@@ -1,9 +1,11 @@
-"""crossmodal-export on other runs than the smoke run: float modalities with per-channel standardisation (thermal
-(N, H, W), events (N, H, W, 2)), uint8 channels-last targets (hha, rgb), `metres` depth, uint16 counts, and
-students from timm, torchvision and the user's own code. No training: each run folder is fabricated the way
-run_transfer.py leaves one (config.yaml, the paired test split, checkpoints/<method>_finetuned.pt) with seeded
-weights and non-trivial BatchNorm statistics. The reference is what the pipeline evaluates: load_finetuned plus
-the NumPy InputSpec encoding per frame, eval mode."""
+"""crossmodal-export on other runs than the smoke run.
+
+Float modalities with per-channel standardisation: thermal (N, H, W) and events (N, H, W, 2). uint8 channels-last
+targets, hha and rgb; `metres` depth; uint16 counts; and students from timm, torchvision and the user's own code. No
+training: each run folder is fabricated the way run_transfer.py leaves one, with config.yaml, the paired test split and
+checkpoints/<method>_finetuned.pt, seeded weights and non-trivial BatchNorm statistics. The reference is what the
+pipeline evaluates: load_finetuned plus the NumPy InputSpec encoding per frame, eval mode.
+"""
 import json
 import sys
 from pathlib import Path
@@ -120,8 +122,11 @@ def own_nets(tmp_path_factory):
 
 
 def _perturbed(model: torch.nn.Module, x: torch.Tensor) -> None:
-    """Seeded random BatchNorm affine parameters and running statistics measured on x, then perturbed (so
-    eval-mode BatchNorm is neither the identity nor batch statistics); logits scaled to about unit spread."""
+    """Seeded random BatchNorm parameters and statistics, so eval-mode BatchNorm is not trivial.
+
+    Affine parameters and running statistics are measured on x, then perturbed, so that eval-mode BatchNorm is neither
+    the identity nor batch statistics; logits are scaled to about unit spread.
+    """
     g = torch.Generator().manual_seed(1)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     with torch.no_grad():
@@ -144,8 +149,11 @@ def _perturbed(model: torch.nn.Module, x: torch.Tensor) -> None:
 
 def fabricate_run(root: Path, target: str, stored: np.ndarray, encoding: str, student: list[str],
                   mean: list[float], std: list[float], units: str) -> tuple[Path, object]:
-    """A run folder as run_transfer.py leaves it: config.yaml (the resolved config), the paired test split the
-    config names, and checkpoints/<METHOD>_finetuned.pt with the keys stages/cells.py saves."""
+    """A run folder as run_transfer.py leaves it.
+
+    config.yaml holds the resolved config; the paired test split is the one the config names;
+    checkpoints/<METHOD>_finetuned.pt has the keys the cell's protocol saves (crossmodal/downstream/protocols.py).
+    """
     rng = np.random.default_rng(0)
     data = root / "data"
     data.mkdir(parents=True)
@@ -284,7 +292,8 @@ def test_trace_input_fits_the_size_rule():
 
 def test_size_dependent_python_is_refused(own_nets, tmp_path, capsys):
     """Tracing freezes a branch on the input size: the file would be wrong at other sizes, so nothing is written."""
-    run, _ = fabricate_run(tmp_path, "thermal", np.random.default_rng(0).normal(294.6, 3.3, (4, 64, 64)).astype(np.float32),
+    kelvin = np.random.default_rng(0).normal(294.6, 3.3, (4, 64, 64)).astype(np.float32)
+    run, _ = fabricate_run(tmp_path, "thermal", kelvin,
                            "raw", [f"student.arch=python:{own_nets}:size_branch", *OWN], [294.6], [3.34], "kelvin")
     for fmt in FORMATS:
         out = tmp_path / "out" / f"seg.{fmt}"

@@ -1,6 +1,9 @@
-"""crossmodal-predict: a run's student (PyTorch) and its exported files (onnxruntime, TorchScript) on an HDF5 split,
-folders of 16-bit millimetre PNGs / .npy / single files; label PNGs, overlays, metrics equal to the run's report;
-bad input refused in one line with nothing written."""
+"""crossmodal-predict on a run's student and on its exported files.
+
+The student runs in PyTorch, the files under onnxruntime and TorchScript; the input is an HDF5 split, folders of 16-bit
+millimetre PNGs or .npy, or single files. Label PNGs, overlays, metrics equal to the run's report; bad input refused in
+one line with nothing written.
+"""
 import json
 from pathlib import Path
 
@@ -155,7 +158,8 @@ def test_bad_input_is_refused_in_one_line_with_nothing_written(smoke_run, models
     _fails(onnx + ["--input", str(odd), "--out", str(out)], capsys, "multiples of 8")
     mm = tmp_path / "mm"
     _png_folder(mm, depth[:2])
-    _fails(onnx + ["--input", str(mm), "--out", str(out)], capsys, "unstated unit; the model takes metres, so give --scale")
+    _fails(onnx + ["--input", str(mm), "--out", str(out)], capsys,
+           "unstated unit; the model takes metres, so give --scale")
     colour = tmp_path / "colour"
     colour.mkdir()
     cv2.imwrite(str(colour / "c.png"), np.zeros((48, 64, 3), np.uint8))

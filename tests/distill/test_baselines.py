@@ -1,4 +1,7 @@
-"""The baseline distillers: losses against numpy computed from their definitions, gradients, state, checks, registry."""
+"""The baseline distillers: losses against numpy, gradients, state, checks and the registry.
+
+The numpy references are computed from each method's definition.
+"""
 import math
 
 import numpy as np
@@ -59,22 +62,29 @@ def test_kd_by_hand():
     total = 0.0
     for b in range(2):
         for x in range(2):
-            ps = np.exp(s[b, :, 0, x].numpy() / temp); ps /= ps.sum()
-            pt = np.exp(t[b, :, 0, x].numpy() / temp); pt /= pt.sum()
+            ps = np.exp(s[b, :, 0, x].numpy() / temp)
+            ps /= ps.sum()
+            pt = np.exp(t[b, :, 0, x].numpy() / temp)
+            pt /= pt.sum()
             total += float(np.sum(pt * (np.log(pt) - np.log(ps))))
     close(pixel_kd(s, t, temp), total / 4 * temp ** 2)
 
 
 def test_kd_class_balance_by_hand():
-    """Each pixel's KL weighted by 1 / n_c^p (n_c: pixels of its frame the teacher labels with its class), scaled to
-    mean 1 per frame; p = 0 and a frame of one class are the plain average."""
+    """Each pixel's KL weighted by 1 / n_c^p, scaled to mean 1 per frame.
+
+    n_c counts the pixels of its frame the teacher labels with its class; p = 0 and a frame of one class are the
+    plain average.
+    """
     s, t, temp = rand(2, 3, 2, 3, seed=1), rand(2, 3, 2, 3, seed=2), 2.0
     kl = np.zeros((2, 2, 3))
     for b in range(2):
         for y in range(2):
             for x in range(3):
-                ps = np.exp(s[b, :, y, x].numpy() / temp); ps /= ps.sum()
-                pt = np.exp(t[b, :, y, x].numpy() / temp); pt /= pt.sum()
+                ps = np.exp(s[b, :, y, x].numpy() / temp)
+                ps /= ps.sum()
+                pt = np.exp(t[b, :, y, x].numpy() / temp)
+                pt /= pt.sum()
                 kl[b, y, x] = np.sum(pt * (np.log(pt) - np.log(ps)))
     for power in (1.0, 0.5):
         total = 0.0
@@ -127,8 +137,10 @@ def test_at_by_hand_over_two_stages_with_pooling():
     total = 0.0
     for fs, ft in zip(s, t):
         fs, ft = fs.numpy(), np_pool(ft.numpy(), 2, 2)
-        a_s = (fs ** 2).mean(1).reshape(2, -1); a_s /= np.linalg.norm(a_s, axis=1, keepdims=True)
-        a_t = (ft ** 2).mean(1).reshape(2, -1); a_t /= np.linalg.norm(a_t, axis=1, keepdims=True)
+        a_s = (fs ** 2).mean(1).reshape(2, -1)
+        a_s /= np.linalg.norm(a_s, axis=1, keepdims=True)
+        a_t = (ft ** 2).mean(1).reshape(2, -1)
+        a_t /= np.linalg.norm(a_t, axis=1, keepdims=True)
         total += float(np.mean((a_s - a_t) ** 2))
     close(d(s, t, torch.arange(2)), total)
 
@@ -356,7 +368,8 @@ def test_registry_holds_every_method():
     assert set(DISTILLERS) == {"kd", "fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "nst", "crd", "crd_dense",
                                "crd+kd", "crd_dense+kd", "crd_dense_logits"}
     assert "none" not in DISTILLERS
-    assert {n for n, c in DISTILLERS.items() if c.needs_teacher_logits} == {"kd", "crd+kd", "crd_dense+kd", "crd_dense_logits"}
+    assert {n for n, c in DISTILLERS.items() if c.needs_teacher_logits} == {"kd", "crd+kd", "crd_dense+kd",
+                                                                          "crd_dense_logits"}
 
 
 TEACHERS = {"same": ([16, 32, 64], [(16, 16), (8, 8), (4, 4)]),

@@ -114,7 +114,10 @@ def test_dense_crd_logits_matches_the_loss_written_out():
     pts = torch.rand(3, 6, 1, 2, generator=d.generator) * 2 - 1
     s_map = d.embed_student(feats, (4, 4))
     t_map = F.avg_pool2d(logits, 4)
-    pick = lambda m: F.grid_sample(m, pts, align_corners=False).squeeze(-1).transpose(1, 2).reshape(-1, m.shape[1])
+
+    def pick(m):
+        return F.grid_sample(m, pts, align_corners=False).squeeze(-1).transpose(1, 2).reshape(-1, m.shape[1])
+
     expected = cross_entropy_form(pick(s_map), d.embed_teacher(pick(t_map)), 0.2)
     assert torch.allclose(loss, expected, atol=1e-5)
 

@@ -1,5 +1,7 @@
-"""transfer.crd_dense.teacher_layer: the teacher's stage chosen apart from the student's (`layer`); unset, everything
-is as before (the same loss, the same state dict keys, the same cell identity)."""
+"""transfer.crd_dense.teacher_layer: the teacher's stage chosen apart from the student's `layer`.
+
+Unset, everything is as before: the same loss, the same state dict keys, the same cell identity.
+"""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +12,7 @@ from crossmodal.config import load_config, to_dict
 from crossmodal.config.distillers import DenseCRDConfig, DenseCRDKDConfig, KDConfig
 from crossmodal.distill import DISTILLERS
 from crossmodal.errors import ConfigError
-from crossmodal.stages.cells import cell_identity
+from crossmodal.stages.reuse import cell_identity
 
 STUDENT, TEACHER = [8, 16, 32], [12, 24, 48, 96]
 
@@ -80,7 +82,8 @@ def test_config_key_and_cell_identity():
     methods = ["methods=[none,crd_dense,crd_dense+kd]"]
     now = to_dict(load_config(smoke, methods))
     earlier = to_dict(load_config(smoke, methods))  # a config saved before the key existed
-    del earlier["transfer"]["crd_dense"]["teacher_layer"], earlier["transfer"]["crd_dense_kd"]["crd_dense"]["teacher_layer"]
+    del earlier["transfer"]["crd_dense"]["teacher_layer"]
+    del earlier["transfer"]["crd_dense_kd"]["crd_dense"]["teacher_layer"]
     for method in ("crd_dense", "crd_dense+kd"):
         assert cell_identity(now, method) == cell_identity(earlier, method)
     changed = to_dict(load_config(smoke, methods + ["transfer.crd_dense.teacher_layer=0"]))

@@ -5,7 +5,7 @@ import torch
 from crossmodal.config import Config
 from crossmodal.config.distillers import fill_num_classes
 from crossmodal.distill import DISTILLERS, config_key
-from crossmodal.distill.at import match_size, stage_pairs
+from crossmodal.distill.stages import match_size, stage_pairs
 
 # (channels, strides) of a timm MobileNetV3 (5 stages to stride 32) and of the built-in narrow ResNet (3 to 8)
 MOBILE = ([16, 8, 16, 24, 288], [2, 4, 8, 16, 32])
@@ -16,7 +16,8 @@ def _maps(spec, batch=4, size=(64, 96)):
     return [torch.randn(batch, c, size[0] // s, size[1] // s, requires_grad=True) for c, s in zip(*spec)]
 
 
-@pytest.mark.parametrize("student, teacher", [(MOBILE, NARROW), (NARROW, MOBILE)], ids=["finer-teacher", "coarser-teacher"])
+@pytest.mark.parametrize("student, teacher", [(MOBILE, NARROW), (NARROW, MOBILE)],
+                         ids=["finer-teacher", "coarser-teacher"])
 @pytest.mark.parametrize("method", sorted(DISTILLERS))
 def test_distillers_cope_with_different_networks(method, student, teacher):
     cfg = Config()

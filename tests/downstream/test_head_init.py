@@ -81,11 +81,11 @@ def test_a_head_of_another_shape_fails_before_any_training():
 def test_every_fine_tuning_of_a_kd_cell_starts_from_its_transferred_head(smoke_run, tmp_path, monkeypatch):
     """The reported cell, its label-count point and its random-teacher control each start from the head their own
     transfer trained; none starts from the fresh head."""
-    import crossmodal.stages.cells as cells
+    import crossmodal.downstream.protocols as protocols
 
     starts = []
-    real = cells.finetune_and_evaluate
-    monkeypatch.setattr(cells, "finetune_and_evaluate", lambda cfg, method, *a, **kw: starts.append(
+    real = protocols.finetune_and_evaluate
+    monkeypatch.setattr(protocols, "finetune_and_evaluate", lambda cfg, method, *a, **kw: starts.append(
         (a[4].folder.name, kw.get("head_state"))) or real(cfg, method, *a, **kw))  # a[4]: the stage's checkpoints
     run, _ = rerun_smoke(smoke_run, tmp_path, "methods=[none,kd]", "probe.enabled=false", "transfer.epochs=1",
                          "finetune.epochs=2", "transfer.kd.hidden=16", "finetune.head_init=distiller",

@@ -1,5 +1,8 @@
-"""The report's per-class figures with many classes: the per-class IoU chart keeps the CHART_CLASSES most frequent
-test classes, the examples' legend the classes shown; up to CHART_CLASSES classes both keep every class."""
+"""The report's per-class figures with many classes.
+
+The per-class IoU chart keeps the CHART_CLASSES most frequent test classes, the examples' legend the classes shown; up
+to CHART_CLASSES classes both keep every class.
+"""
 import numpy as np
 
 from crossmodal.data.h5writer import write_paired

@@ -1,5 +1,7 @@
-"""Tests for eval.plots: every figure is a readable, non-blank PNG of the right size; colouring and input checks;
-matplotlib stays out of the import and keeps no figure alive."""
+"""Tests for eval.plots: every figure is a readable, non-blank PNG of the right size.
+
+Also colouring and input checks; matplotlib stays out of the import and keeps no figure alive.
+"""
 from __future__ import annotations
 
 import gc
@@ -14,13 +16,10 @@ import numpy as np
 import pytest
 
 from crossmodal.colours import class_palette, colorize_depth, colorize_label
-from eval.plots import (
-    _wrap_chars,
-    bar_chart,
-    grouped_bar_chart,
-    image_sheet,
-    line_plot,
-)
+from eval.plots.bars import bar_chart, grouped_bar_chart
+from eval.plots.chart import wrap_chars
+from eval.plots.lines import line_plot
+from eval.plots.sheet import image_sheet
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -122,7 +121,8 @@ def test_line_plot_keeps_no_figure_alive(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_importing_plots_does_not_import_matplotlib() -> None:
-    code = "import sys, eval.plots; sys.exit(1 if any(m.startswith('matplotlib') for m in sys.modules) else 0)"
+    code = ("import sys, eval.plots.bars, eval.plots.lines, eval.plots.sheet; "
+            "sys.exit(1 if any(m.startswith('matplotlib') for m in sys.modules) else 0)")
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 
@@ -136,10 +136,10 @@ def test_figure_size_is_checked(tmp_path: Path) -> None:
     assert img.shape == (401, 641, 3)
 
 
-def test_wrap_chars() -> None:
-    assert _wrap_chars("method with a long name", 12) == "method with\na long name"
-    assert _wrap_chars("crd_dense+kd", 6) == "crd_\ndense+\nkd"
-    assert _wrap_chars("a b c d e", 1) is None  # more than three lines
+def testwrap_chars() -> None:
+    assert wrap_chars("method with a long name", 12) == "method with\na long name"
+    assert wrap_chars("crd_dense+kd", 6) == "crd_\ndense+\nkd"
+    assert wrap_chars("a b c d e", 1) is None  # more than three lines
 
 
 def test_bar_chart(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ def test_best_is_chosen_on_val_when_every_student_has_it():
                "crd_dense": _entry([0.40, 0.41], [0.45, 0.45]), "crd_dense+kd": _entry([0.44, 0.45], [0.40, 0.40]),
                "kd": _entry([0.43, 0.43], [0.35, 0.35]), "nst": _entry([0.38, 0.39], [0.38, 0.38]),
                "teacher_rgb": {"miou": 0.5, "per_seed": {"0": {"miou": 0.5}}}}
-    v = paired_verdict({m: e for m, e in methods.items() if m != "teacher_rgb"} | {"teacher_rgb": methods["teacher_rgb"]},
-                       {})
+    v = paired_verdict({m: e for m, e in methods.items() if m != "teacher_rgb"}
+                       | {"teacher_rgb": methods["teacher_rgb"]}, {})
     assert (v["best"], v["best_baseline"], v["chosen_on"]) == ("crd_dense", "nst", "val")
     assert abs(v["diff"] - 0.02) < 1e-9  # paired on test: (0.40-0.38 + 0.41-0.39) / 2
     assert "by val mIoU" in verdict_lines(v)[0]

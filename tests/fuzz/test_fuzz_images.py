@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from crossmodal.data import sensor_files
 from crossmodal.data.h5format import FormatError
 from crossmodal.deploy.frames import _peek_size
-from data_tools import lab, nyu_raw, scannet, sunrgbd, tum
+from data_tools import lab, nyu_raw, scannet, sunrgbd_frames, tum
 from data_tools.ros_messages import COMPRESSED, ENCODINGS, IMAGE, BagError, Role, decode
 
 SUFFIXES = (".png", ".jpg", ".tif", ".bmp", ".npy")
@@ -101,12 +101,12 @@ READERS: dict[str, tuple[Callable[[Path], object], tuple[type[BaseException], ..
     "predict _peek_size": (lambda p: _peek_size(p), (FormatError,)),
     "tum read_rgb": (lambda p: _expect(tum.read_rgb(p), (3,), np.uint8), (FormatError,)),
     "tum read_depth": (lambda p: _expect(tum.read_depth(p), (2,), np.float32), (FormatError,)),
-    "sunrgbd image_size": (lambda p: sunrgbd.image_size(p), (FormatError,)),
-    "sunrgbd read_rgb": (lambda p: _expect(sunrgbd.read_rgb(p), (3,), np.uint8), (FormatError,)),
-    "sunrgbd read_depth": (lambda p: _expect(sunrgbd.read_depth(p), (2,), np.float32), (FormatError,)),
-    "sunrgbd read_label": (lambda p: _expect(sunrgbd.read_label(p), (2,), np.uint8), (FormatError,)),
+    "sunrgbd image_size": (lambda p: sunrgbd_frames.image_size(p), (FormatError,)),
+    "sunrgbd read_rgb": (lambda p: _expect(sunrgbd_frames.read_rgb(p), (3,), np.uint8), (FormatError,)),
+    "sunrgbd read_depth": (lambda p: _expect(sunrgbd_frames.read_depth(p), (2,), np.float32), (FormatError,)),
+    "sunrgbd read_label": (lambda p: _expect(sunrgbd_frames.read_label(p), (2,), np.uint8), (FormatError,)),
     "scannet read_label": (lambda p: _expect(scannet.read_label(p, LUT, 7), (2,), np.uint8), (FormatError,)),
-    "lab _read_image": (lambda p: _expect(lab._read_image(p), (3,), np.uint8), (ValueError,)),
+    "lab read_image": (lambda p: _expect(lab.read_image(p), (3,), np.uint8), (ValueError,)),
 }
 
 

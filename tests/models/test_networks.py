@@ -71,8 +71,8 @@ def test_python_teacher_logits_are_upsampled_and_class_count_checked(tmp_path, m
 
 @pytest.mark.slow
 def test_torchvision_segmentation_model_with_aux_head_is_built_to_fit_the_checkpoint():
-    keys = set(torchvision.models.get_model("deeplabv3_mobilenet_v3_large", weights=None, weights_backbone=None, num_classes=3,
-                                            aux_loss=True).state_dict())
+    keys = set(torchvision.models.get_model("deeplabv3_mobilenet_v3_large", weights=None, weights_backbone=None,
+                                            num_classes=3, aux_loss=True).state_dict())
     teacher = build_teacher("torchvision:deeplabv3_mobilenet_v3_large", 3, 3, state_keys=keys)
     assert set(teacher.checkpoint_module().state_dict()) == keys
 
@@ -135,7 +135,8 @@ def test_state_dict_files_are_unwrapped_stripped_and_loaded_strictly(tmp_path, m
     ("torchvision:resnet81", (), "torchvision has no model 'resnet81'; nearest: torchvision:resnet18"),
     ("torchvision:deeplabv3_resnet50", (), "segmentation model with its own head, usable as a teacher only"),
     ("torchvision:resnet18", ("layer2", "layer5"), "'layer5', which is not a submodule of torchvision:resnet18"),
-    ("python:no_such_module_here:f", (), "module 'no_such_module_here' cannot be imported: put its folder on PYTHONPATH"),
+    ("python:no_such_module_here:f", (),
+     "module 'no_such_module_here' cannot be imported: put its folder on PYTHONPATH"),
     ("timm:hf-hub:timm/resnet18.a1_in1k", (), "would load from the Hugging Face hub"),
     ("timm:resnet18.a1_in1k", (), "names pretrained weights (tag 'a1_in1k'), which are not in the caches"),
     ("timm:resnet18.a1_in1k", (), "download the weights of timm:resnet18.a1_in1k: model.safetensors from "
@@ -161,7 +162,8 @@ def test_python_factory_errors(tmp_path, monkeypatch):
 def test_logits_of_the_wrong_class_count_are_refused(tmp_path, monkeypatch):
     mod = user_nets.install(tmp_path, monkeypatch)
     (tmp_path / "fixed_nets.py").write_text(
-        f"from {mod} import TinySeg\n\ndef four_classes(num_classes, in_channels):\n    return TinySeg(4, in_channels)\n")
+        f"from {mod} import TinySeg\n\ndef four_classes(num_classes, in_channels):\n"
+        f"    return TinySeg(4, in_channels)\n")
     with pytest.raises(NetworkError, match=r"logits of shape \(1, 4, 64, 64\).*C = 6 classes"):
         build_teacher("python:fixed_nets:four_classes", 3, 6, features=["stage2"])
 

@@ -1,5 +1,7 @@
-"""What the networks are: each tapped module with its channels and stride, parameter counts, the head; as a table,
-log lines and the report's Networks section."""
+"""What the networks are: tapped modules, channels, strides, parameters, head.
+
+As a table, log lines and the report's Networks section.
+"""
 from __future__ import annotations
 
 import logging

@@ -1,9 +1,11 @@
-"""timm ViTs (patch 14 and 16, with and without register tokens) as students and teachers at any frame size, factory
-kwargs beside `arch`, and the one-line refusal of a network that cannot run on the frames.
+"""timm ViTs as students and teachers at any frame size.
 
-Frames are 96x130: not a multiple of either patch. The project builds ViTs with timm's dynamic_img_pad, which pads
-the bottom / right up to the next multiple, so maps are ceil(H/p) x ceil(W/p): 6x9 at patch 16, 7x10 at patch 14.
-Every network here is tiny and random (shrunk through kwargs); nothing is downloaded.
+Patch 14 and 16, with and without register tokens; factory kwargs beside `arch`; and the one-line refusal of a network
+that cannot run on the frames.
+
+Frames are 96x130: not a multiple of either patch. The project builds ViTs with timm's dynamic_img_pad, which pads the
+bottom and right up to the next multiple, so maps are ceil(H/p) x ceil(W/p): 6x9 at patch 16, 7x10 at patch 14. Every
+network here is tiny and random, shrunk through kwargs; nothing is downloaded.
 """
 import pytest
 import torch

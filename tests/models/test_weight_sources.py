@@ -1,5 +1,8 @@
-"""Weights the user already has on disk: paths with ~ and $VARS, the Hugging Face hub cache and TORCH_HOME found
-without network, and downloads only with allow_download (through stubs: these tests never reach the network)."""
+"""Weights the user already has on disk, found without network.
+
+Paths with ~ and $VARS, the Hugging Face hub cache and TORCH_HOME; downloads only with allow_download, through stubs:
+these tests never reach the network.
+"""
 from pathlib import Path
 from types import SimpleNamespace
 

@@ -18,7 +18,7 @@ from crossmodal.data.h5writer import write_paired
 from crossmodal.errors import ConfigError
 from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.class_weights import class_weights, label_frequencies
-from crossmodal.stages.supervised import train_segmenter
+from crossmodal.stages.supervised import train_supervised
 
 LOG = logging.getLogger("test_class_weights")
 
@@ -108,8 +108,8 @@ def test_the_weights_reach_the_loss(tmp_path) -> None:
         expected = F.cross_entropy(model(x), y, weight=w).item()
         accelerator = Accelerator(cpu=True)
         ckpt = StageCheckpoints(tmp_path / name, 0, 1, accelerator, {}, LOG)
-        _, curve = train_segmenter(accelerator, model, loader, "rgb", epochs=1, lr=0.0, weight_decay=0.0,
-                                   desc=name, log=LOG, ckpt=ckpt, class_weight=w)
+        _, curve = train_supervised(accelerator, model, loader, "rgb", epochs=1, lr=0.0, weight_decay=0.0,
+                                    desc=name, log=LOG, ckpt=ckpt, class_weight=w)
         losses[name] = (curve[0][1], expected)  # (epoch, mean loss)
     for got, expected in losses.values():
         assert got == pytest.approx(expected, rel=1e-5)

@@ -16,6 +16,7 @@ SMOKE = REPO / "configs" / "smoke.yaml"
 
 
 def test_reuse_cells_recomputes_cells_whose_data_changed_at_the_same_path(smoke_run, tmp_path, monkeypatch):
+    import crossmodal.downstream.protocols as protocols
     import crossmodal.stages.cells as cells
     import run_transfer
 
@@ -25,10 +26,10 @@ def test_reuse_cells_recomputes_cells_whose_data_changed_at_the_same_path(smoke_
     assert run_transfer.main([*common, f"output_dir={tmp_path / 'a'}"]) == 0
     first = tmp_path / "a" / "smoke"
     transfers, tuned = [], []
-    real_transfer, real_finetune = cells.run_transfer, cells.finetune_and_evaluate
-    monkeypatch.setattr(cells, "run_transfer", lambda cfg, method, *a: transfers.append(method) or
-                        real_transfer(cfg, method, *a))
-    monkeypatch.setattr(cells, "finetune_and_evaluate", lambda cfg, method, *a, **kw: tuned.append(method) or
+    real_transfer, real_finetune = cells.run_transfer, protocols.finetune_and_evaluate
+    monkeypatch.setattr(cells, "run_transfer", lambda ctx, cfg, method, *a: transfers.append(method) or
+                        real_transfer(ctx, cfg, method, *a))
+    monkeypatch.setattr(protocols, "finetune_and_evaluate", lambda cfg, method, *a, **kw: tuned.append(method) or
                         real_finetune(cfg, method, *a, **kw))
     rewrite_reversed(tmp_path / "data" / "unlabeled.h5")  # re-converted: the same path, size and frame count
     assert run_transfer.main([*common, f"output_dir={tmp_path / 'b'}", "--reuse-cells", str(first)]) == 0

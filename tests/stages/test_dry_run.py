@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from crossmodal.config import load_config
-from crossmodal.data.files import data_ready, open_data, resolve_config, synthetic_command
+from crossmodal.config import load_config, resolve_config
+from crossmodal.data.files import data_ready, open_data, synthetic_command
 from crossmodal.errors import ConfigError
 from crossmodal.modalities import encoding_channels
 from crossmodal.models import build_teacher
@@ -34,7 +34,7 @@ def tiny(tmp_path_factory) -> list[str]:
 def _setup(overrides: list[str]):
     cfg = load_config(SMOKE, overrides)
     data = open_data(cfg)
-    resolve_config(cfg, data)
+    cfg = resolve_config(cfg, data)
     channels = encoding_channels(cfg.data.source_encoding, data.unlabeled.shapes[cfg.data.source])
     teacher = build_teacher(cfg.teacher.net.arch, channels, data.num_classes,
                             head_channels=cfg.teacher.net.head_channels).eval()

@@ -1,4 +1,6 @@
-"""One adapter per network family (built-in, timm, torchvision, your own code). Each module offers
+"""One adapter per network family: built-in, timm, torchvision, your own code.
+
+Each module offers
 
 - `backbone(name, in_channels, features, pretrained, num_classes, key, allow_download=False) -> FeatureNet`, and
 - `segmentation_model(name, in_channels, num_classes, features, pretrained, key, state_keys, allow_download=False)`:

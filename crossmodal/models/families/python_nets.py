@@ -1,5 +1,8 @@
-"""Your own networks: `python:<module>:<callable>`, imported from the Python path and called as
-callable(num_classes=C, in_channels=K); the stages to distil are named in `features:` and tapped by hooks."""
+"""Your own networks: `python:<module>:<callable>`, imported from the Python path.
+
+The callable is called as callable(num_classes=C, in_channels=K); the stages to distil are named in `features:` and
+tapped by hooks.
+"""
 from __future__ import annotations
 
 import difflib
@@ -17,8 +20,10 @@ from crossmodal.models.weights import load_strict, read_state_dict
 
 def build(name: str, in_channels: int, num_classes: int, key: str,
           kwargs: Mapping[str, Any] | None = None) -> nn.Module:
-    """Import and call the factory (with the config's `kwargs` too), checking each step so a wrong name or signature
-    is one clear line."""
+    """Import and call the factory, with the config's `kwargs` too.
+
+    Each step is checked, so a wrong name or signature is one clear line.
+    """
     kwargs = dict(kwargs or {})
     module_name, _, attr = name.partition(":")
     spec = f"python:{name}"

@@ -1,6 +1,8 @@
-"""timm networks: any model that supports features_only, input channels through `in_chans`, stages from its
-feature_info; weights from a local file through pretrained_cfg_overlay (a path, or found in the caches: timm reaches
-the hub only with allow_download)."""
+"""timm networks: any model that supports features_only and takes its input channels as `in_chans`.
+
+Stages come from its feature_info. Weights come from a local file through pretrained_cfg_overlay: a path, or one found
+in the caches. timm reaches the hub only with allow_download.
+"""
 from __future__ import annotations
 
 import difflib
@@ -16,8 +18,11 @@ from crossmodal.models.weight_sources import DOWNLOAD, resolve_pretrained, where
 
 
 class TimmFeatures(FeatureNet):
-    """A timm features_only model under the project's contract (channels and strides from feature_info); with a
-    `probe_size`, one dry forward at it refuses a model that cannot run on frames of that size."""
+    """A timm features_only model under the project's contract.
+
+    Channels and strides come from feature_info. Given a `probe_size`, one dry forward at that size refuses a model that
+    cannot run on such frames.
+    """
 
     def __init__(self, model: nn.Module, in_channels: int, probe_size: tuple[int, int] | None = None) -> None:
         super().__init__()
@@ -75,7 +80,8 @@ def _create(name: str, in_channels: int, pretrained: str, key: str, **kwargs) ->
                                f"in {key}.features") from None
         if pretrained and ("state_dict" in text or "size mismatch" in text or "Missing key" in text):
             first = text.splitlines()[0][:300]
-            raise NetworkError(f"config key '{key}.pretrained': {pretrained} does not fit timm:{name}: {first}") from None
+            raise NetworkError(f"config key '{key}.pretrained': {pretrained} does not fit timm:{name}: "
+                               f"{first}") from None
         raise
 
 
@@ -86,8 +92,11 @@ SIZE_KWARGS = ("dynamic_img_size", "dynamic_img_pad", "img_size")  # set in kwar
 
 def _create_with(name: str, in_channels: int, pretrained: str, key: str, kwargs: Mapping[str, Any],
                  ours: Mapping[str, Any] | None = None, **fixed) -> nn.Module | None:
-    """_create with the config's kwargs and `ours` (size options); None when the model has no such option (it
-    refuses one of `ours`), a NetworkError naming {key}.kwargs when it refuses one of the config's."""
+    """_create with the config's kwargs and `ours`, the size options.
+
+    Returns None when the model refuses one of `ours`, since it has no such option. When it refuses one of the config's,
+    a NetworkError names {key}.kwargs.
+    """
     ours = dict(ours or {})
     try:
         return _create(name, in_channels, pretrained, key, **fixed, **ours, **kwargs)
@@ -103,8 +112,11 @@ def _create_with(name: str, in_channels: int, pretrained: str, key: str, kwargs:
 
 
 def _fixed_size(name: str, probe_size: tuple[int, int] | None) -> dict[str, Any]:
-    """img_size = the frame size for a fixed-size model (swin, beit, ...): timm resizes its position tables when
-    it loads weights; nothing when the frame size is unknown or the model takes any size."""
+    """img_size set to the frame size for a fixed-size model such as swin or beit.
+
+    timm resizes its position tables when it loads weights. Nothing is set when the frame size is unknown or the model
+    takes any size.
+    """
     if probe_size is None:
         return {}
     try:
@@ -116,9 +128,11 @@ def _fixed_size(name: str, probe_size: tuple[int, int] | None) -> dict[str, Any]
 
 def _whole(name: str, in_channels: int, pretrained: str, key: str, kwargs: Mapping[str, Any],
            probe_size: tuple[int, int] | None) -> tuple[nn.Module | None, dict[str, Any]]:
-    """The whole model when it may be a ViT, and the size options it took: the config's own (it decides then),
-    DYNAMIC (any frame size), or img_size (a fixed-size model); (None, {}) for a CNN, which refuses both at once,
-    before anything is built."""
+    """The whole model when it may be a ViT, and the size options it took.
+
+    The options are the config's own, which then decide; DYNAMIC, for any frame size; or img_size, for a fixed-size
+    model. A CNN refuses both at once, before anything is built, and gives (None, {}).
+    """
     if any(k in kwargs for k in SIZE_KWARGS):
         return _create_with(name, in_channels, pretrained, key, kwargs), {}
     for ours in (DYNAMIC, _fixed_size(name, probe_size)):
@@ -139,9 +153,12 @@ def _vit(model: nn.Module, features: Sequence[str], in_channels: int, size: tupl
 def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: str, num_classes: int,
              key: str, allow_download: bool = False, *, kwargs: Mapping[str, Any] | None = None,
              probe_size: tuple[int, int] | None = None) -> FeatureNet:
-    """A timm model as a feature backbone: ViTs built to take any frame size (DYNAMIC) and tapped at their blocks,
-    other models through features_only (or hooks on `features`); `kwargs` go to timm.create_model. The dry
-    forward runs at `probe_size` (the frame size), so a model that cannot take it is refused here."""
+    """A timm model as a feature backbone.
+
+    ViTs are built to take any frame size (DYNAMIC) and tapped at their blocks; other models go through features_only,
+    or hooks on `features`. `kwargs` go to timm.create_model. The dry forward runs at `probe_size`, the frame size, so a
+    model that cannot take it is refused here.
+    """
     pretrained = _check(name, pretrained, key, allow_download)
     kwargs = dict(kwargs or {})
     model, ours = _whole(name, in_channels, pretrained, key, kwargs, probe_size)
@@ -157,8 +174,10 @@ def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: s
 
 
 def pretrained_normalisation(name: str) -> tuple[list[float], list[float]] | None:
-    """The mean / std the weights of timm model `name` (tagged or not) were trained with, from timm's
-    pretrained_cfg without building the model; None when timm does not say."""
+    """The mean and std the weights of timm model `name` were trained with.
+
+    They come from timm's pretrained_cfg, tagged name or not, without building the model; None when timm does not say.
+    """
     try:
         cfg = _timm().models.get_pretrained_cfg(name)
     except RuntimeError:  # an unknown tag

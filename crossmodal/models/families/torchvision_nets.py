@@ -1,6 +1,9 @@
-"""torchvision networks: classification backbones (either side) and segmentation models with their own heads
-(teachers). Always built with weights=None: weights come from a local file named in the config or found in TORCH_HOME
-(`pretrained: cache`), downloaded there only with allow_download."""
+"""torchvision networks: classification backbones and segmentation models with their own heads.
+
+Backbones serve either side; segmentation models serve as teachers. They are always built with weights=None: weights
+come from a local file named in the config or found in TORCH_HOME (`pretrained: cache`), downloaded there only with
+allow_download.
+"""
 from __future__ import annotations
 
 import difflib
@@ -44,8 +47,11 @@ def download_hint(name: str) -> str:
 
 
 def default_taps(model: nn.Module, in_channels: int, prefix: str = "") -> list[str]:
-    """One tap per scale: layer1..layer4 for ResNet-like trunks, else the last block at each stride of the
-    network's stage container (features, trunk_output, layers)."""
+    """One tap per scale of a torchvision network.
+
+    layer1..layer4 for ResNet-like trunks, else the last block at each stride of the network's stage container:
+    features, trunk_output or layers.
+    """
     root = model.get_submodule(prefix.rstrip(".")) if prefix else model
     if all(hasattr(root, f"layer{i}") for i in range(1, 5)):
         return [f"{prefix}layer{i}" for i in range(1, 5)]
@@ -96,8 +102,11 @@ def backbone(name: str, in_channels: int, features: Sequence[str], pretrained: s
 
 
 def _load_used(model: nn.Module, state: dict, stem: str, in_channels: int, path: str, key: str, what: str) -> None:
-    """Load the weights the tapped stages use (strictly: each must be there with its shape); the rest of the file
-    (a classifier the taps never reach) is ignored. The stem's 3-channel weights are adapted to in_channels."""
+    """Load the weights the tapped stages use, strictly: each must be there with its shape.
+
+    The rest of the file, such as a classifier the taps never reach, is ignored. The stem's 3-channel weights are
+    adapted to in_channels.
+    """
     if stem and f"{stem}.weight" in state:
         state = {**state, f"{stem}.weight": adapt_input_conv(in_channels, state[f"{stem}.weight"])}
     used = {n for n, p in model.named_parameters() if p.requires_grad}

@@ -22,6 +22,19 @@ def test_the_two_tasks():
     assert SEGMENTATION.class_names(Info()) == ("wall", "floor") and CLASSIFICATION.class_names(Info()) == ("kitchen",)
 
 
+def test_each_task_names_its_protocol_and_stays_torch_free():
+    import subprocess
+    import sys
+
+    from crossmodal.downstream.protocols import FineTune, LinearProbes
+
+    assert isinstance(SEGMENTATION.downstream(), FineTune) and isinstance(CLASSIFICATION.downstream(), LinearProbes)
+    assert SEGMENTATION.downstream() is SEGMENTATION.downstream()  # one instance, imported on first use
+    code = "import sys, crossmodal.config.tasks; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=REPO).stdout.strip() == "False"
+
+
 def test_config_gives_its_task_and_an_unknown_one_is_refused_by_name():
     assert Config().task_spec is SEGMENTATION and Config(task="classification").task_spec is CLASSIFICATION
     with pytest.raises(KeyError, match="'detection'.*segmentation, classification"):

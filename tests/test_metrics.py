@@ -1,5 +1,7 @@
-"""Tests for crossmodal.metrics (re-exported as eval.metrics): confusion-matrix accumulation and the derived
-segmentation scores."""
+"""Tests for crossmodal.metrics.
+
+Confusion-matrix accumulation and the derived segmentation scores.
+"""
 from __future__ import annotations
 
 import json
@@ -9,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-import eval.metrics
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
 
 # Hand-made 3-class confusion matrix (rows = ground truth, cols = prediction).
@@ -183,7 +184,3 @@ def test_cuda_matches_cpu() -> None:
     assert cm.matrix.is_cuda and cm.matrix.cpu().tolist() == CM3
     assert math.isclose(segmentation_metrics(cm.matrix, NAMES3)["miou"], (50 / 60 + 30 / 47 + 20 / 35) / 3)
 
-
-def test_eval_metrics_reexports_the_library_definition() -> None:
-    assert eval.metrics.ConfusionMatrix is ConfusionMatrix
-    assert eval.metrics.segmentation_metrics is segmentation_metrics

@@ -10,7 +10,7 @@ import torch
 from conftest import REPO, rerun_smoke
 from crossmodal.config import load_config, to_dict
 from crossmodal.errors import ConfigError
-from crossmodal.stages.cells import cell_identity
+from crossmodal.stages.reuse import cell_identity
 
 SMOKE = REPO / "configs" / "smoke.yaml"
 
@@ -57,8 +57,8 @@ def test_a_new_run_takes_over_the_unchanged_cells_of_an_earlier_one(smoke_run, t
     first, m1 = rerun_smoke(smoke_run, tmp_path / "a", *common)
     transfers = []
     real_transfer = cells.run_transfer
-    monkeypatch.setattr(cells, "run_transfer", lambda cfg, method, *a: transfers.append((method, cfg.seed)) or
-                        real_transfer(cfg, method, *a))
+    monkeypatch.setattr(cells, "run_transfer", lambda ctx, cfg, method, *a: transfers.append((method, cfg.seed)) or
+                        real_transfer(ctx, cfg, method, *a))
     # crd_dense's own option changes: only its cells run again; none's two cells are taken over
     args = _smoke_args(smoke_run, tmp_path / "b", *common, "transfer.crd_dense.temperature=0.2")
     assert run_transfer.main([*args[:2], "--reuse-cells", str(first), *args[2:]]) == 0
@@ -111,11 +111,11 @@ def test_reuse_cells_refusals(smoke_run, tmp_path):
 def test_the_chosen_trial_is_not_fine_tuned_twice(smoke_run, tmp_path, monkeypatch):
     """The reported seed-0 cell of the chosen setting evaluates the trial's fine-tuned student on test (the same
     weights a second fine-tuning would give) rather than fine-tuning again; other seeds fine-tune as usual."""
-    import crossmodal.stages.cells as cells
+    import crossmodal.downstream.protocols as protocols
 
     tuned = []
-    real = cells.finetune_and_evaluate
-    monkeypatch.setattr(cells, "finetune_and_evaluate", lambda cfg, method, *a, **kw: tuned.append(
+    real = protocols.finetune_and_evaluate
+    monkeypatch.setattr(protocols, "finetune_and_evaluate", lambda cfg, method, *a, **kw: tuned.append(
         (method, cfg.seed, kw.get("test", True))) or real(cfg, method, *a, **kw))
     run, m = rerun_smoke(smoke_run, tmp_path, "methods=[none,crd_dense]", "seeds=[0,1]", "probe.enabled=false",
                          "transfer.epochs=1", "finetune.epochs=2",
