@@ -207,12 +207,17 @@ class CellStore:
 
     def _finished(self, path: Path, cell: Cell) -> MethodResult | None:
         """The result in cell file `path` if it has the cell's identity and was computed on data of the same content."""
+        blob = self._matching(path, cell)
+        return None if blob is None else MethodResult(**blob["result"])
+
+    def _matching(self, path: Path, cell: Cell) -> dict[str, Any] | None:
+        """The contents of cell file `path` if it has the cell's identity and data of the same content, else None."""
         if not path.is_file():
             return None
         blob = _load(path)
         same = cell.identity(blob["config"]) == cell.identity() and \
             blob.get("data") == cell_data(self.ctx.data, cell.method)
-        return MethodResult(**blob["result"]) if same else None
+        return blob if same else None
 
     def _adopt(self, cell: Cell) -> MethodResult | None:
         """The same cell finished in the run `reuse`, copied into this run when its identity matches; else None.
@@ -220,10 +225,9 @@ class CellStore:
         The cell file is copied with a note of where it came from, and so are its transfer and fine-tuned
         checkpoints.
         """
-        source = self.reuse / "cells" / f"{cell.stem}.pt"
-        if self._finished(source, cell) is None:
+        blob = self._matching(self.reuse / "cells" / f"{cell.stem}.pt", cell)
+        if blob is None:
             return None
-        blob = _load(source)
         blob["result"]["metrics"]["reused_from"] = str(self.reuse)
         if self.ctx.is_main:
             src_name = _source_name(blob["config"], cell.tag, cell.seed)
