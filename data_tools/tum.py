@@ -27,6 +27,7 @@ from crossmodal.data.sensor_files import imread
 from data_tools import camera
 from data_tools.associate import associate
 from data_tools.common import (
+    add_output_flags,
     check_outputs,
     command_line,
     int_at_least,
@@ -379,8 +380,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int_at_least(1), default=1, metavar="N",
                    help="read and convert frames in N processes (rows stay in order; same file), e.g. --workers 2 "
                         "(default 1)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(p)
     return p
 
 
