@@ -53,6 +53,10 @@ class PairTransform:
         """Set the epoch, which with the seed and the sample index fixes each sample's augmentation."""
         self.epoch = epoch
 
+    def augment_seed(self, index: int) -> int:
+        """The seed of sample `index`'s augmentation in this epoch."""
+        return int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
+
     def _compose(self, keys: tuple[str, ...]) -> A.Compose:
         """One Compose for this set of stored keys: labels and depth are masks, everything else an image."""
         if self._aug is None or self._aug[0] != keys:
@@ -67,8 +71,7 @@ class PairTransform:
             keys = tuple(arrays)
             h, w = arrays[keys[0]].shape[:2]
             compose = self._compose(keys)
-            stream = np.random.SeedSequence([self.seed, self.epoch, int(sample["index"])])
-            compose.set_random_seed(int(stream.generate_state(1)[0]))
+            compose.set_random_seed(self.augment_seed(int(sample["index"])))
             out = compose(image=np.zeros((h, w, 1), np.uint8), **arrays)
             arrays = {k: out[k] for k in keys}
         result: dict = {"index": sample["index"]}
@@ -79,4 +82,31 @@ class PairTransform:
                 result["label"] = torch.from_numpy(np.ascontiguousarray(value).astype(np.int64))
             elif key in self.encodings:
                 result[key] = torch.from_numpy(np.ascontiguousarray(self.encodings[key](value)))
+        return result
+
+
+class ViewTransform(PairTransform):
+    """Paired augmentation restricted to `views` fixed views per sample, for a run with a cached teacher.
+
+    View v of sample i is the augmentation a PairTransform seeded `view_seed` gives it in epoch v: the one the
+    teacher's cached outputs were computed on (crossmodal.stages.teacher_cache). Which view sample i gets in
+    epoch e depends only on (seed, e, i), as the live augmentation does; the sample says it under `view`.
+    """
+
+    def __init__(self, encodings: Mapping[str, str | InputSpec], size: tuple[int, int], views: int, view_seed: int,
+                 hflip: bool = True, scale_jitter: float = 0.25, seed: int = 0) -> None:
+        super().__init__(encodings, size, train=True, hflip=hflip, scale_jitter=scale_jitter, seed=seed)
+        self.views, self.view_seed = views, view_seed
+
+    def view_of(self, index: int) -> int:
+        """The view sample `index` gets in this epoch."""
+        return int(np.random.SeedSequence([self.seed, self.epoch, index, 1]).generate_state(1)[0]) % self.views
+
+    def augment_seed(self, index: int) -> int:
+        stream = np.random.SeedSequence([self.view_seed, self.view_of(index), index])
+        return int(stream.generate_state(1)[0])
+
+    def __call__(self, sample: dict) -> dict:
+        result = super().__call__(sample)
+        result["view"] = self.view_of(int(sample["index"]))
         return result

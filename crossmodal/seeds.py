@@ -19,6 +19,7 @@ STREAMS: dict[str, int] = {
     "finetune": 2,            # the segmentation head's initial weights and the fine-tuning data order
     "probe": 3,               # frozen-probe heads and their minibatch order (+ stage for per-stage probes)
     "bn_recalibrate": 0,      # batch order of BatchNorm recalibration after a stage
+    "teacher_views": 5,       # the fixed paired views whose teacher outputs teacher.cache_views stores (run seed)
     "evaluation": 0,          # evaluation loaders (no shuffling or augmentation: the seed changes nothing)
 }
 LABEL_SUBSET_KEY = 7919  # with a cell's seed: the permutation behind downstream.label_counts' nested subsets

@@ -139,6 +139,10 @@ class TeacherConfig:
     class_names: list[str] | str = field(default_factory=list)  # its class names: a list, or a text file (one a line)
     input_size: list[int] = field(default_factory=list)  # [H, W] the teacher sees (default: the frame size)
     cache_dir: str = "runs/_teacher_cache"
+    # V > 0: the frozen teacher's outputs on V fixed paired views per unlabeled frame are computed once, stored in
+    # cache_dir and read by every transfer (0 = the teacher runs live on each batch); cache_dtype: how they are stored
+    cache_views: int = 0
+    cache_dtype: str = "float16"
     epochs: int = 20
     batch_size: int = 32
     lr: float = 0.003
@@ -350,7 +354,7 @@ class Config:
 # crd_dense's teacher_layer (also inside crd_dense_kd), the teacher's head, vocabulary and input size, and every
 # network's factory kwargs and allow_download
 NEW_DEFAULTS = {"teacher_layer": None, "head": "auto", "num_classes": 0, "class_names": [], "input_size": [],
-                "kwargs": {}, "allow_download": False}
+                "kwargs": {}, "allow_download": False, "cache_views": 0, "cache_dtype": "float16"}
 
 
 def without_new_defaults(section: object) -> object:

@@ -11,6 +11,8 @@ from crossmodal.config.distillers import needs_teacher_logits
 from crossmodal.errors import ConfigError, check
 
 TEACHER_HEADS = ("auto", "train", "checkpoint", "none")  # teacher.head
+CACHE_DTYPES = ("float16", "float32")  # teacher.cache_dtype
+MAX_CACHE_VIEWS = 64
 
 
 def resolved_head(teacher: Any) -> str:
@@ -46,6 +48,9 @@ def check_teacher_options(t: Any) -> None:
         if isinstance(t.class_names, list):
             check(len(t.class_names) == t.num_classes, "teacher.class_names",
                   f"{t.num_classes} names (teacher.num_classes), or a text file with one a line", t.class_names)
+    check(0 <= t.cache_views <= MAX_CACHE_VIEWS, "teacher.cache_views",
+          f"0 (the teacher runs live) to {MAX_CACHE_VIEWS} fixed views per unlabeled frame", t.cache_views)
+    check(t.cache_dtype in CACHE_DTYPES, "teacher.cache_dtype", " or ".join(CACHE_DTYPES), t.cache_dtype)
     check(not t.input_size or (len(t.input_size) == 2 and min(t.input_size) >= 16), "teacher.input_size",
           "[H, W] with both >= 16, or [] for the frame size", t.input_size)
     if t.input_size and head == "train":

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, Sampler
 from crossmodal.config import Config
 from crossmodal.data.dataset import PairedDataset
 from crossmodal.data.h5format import PairedInfo
-from crossmodal.modalities import InputSpec, PairTransform
+from crossmodal.modalities import InputSpec, PairTransform, ViewTransform
 from crossmodal.signals import ignore_stop_signals
 
 
@@ -51,14 +51,19 @@ class EpochSampler(Sampler[int]):
 
 def make_loader(info: PairedInfo, encodings: dict[str, InputSpec], *, train: bool, batch_size: int, num_workers: int,
                 seed: int, label: str | None = None, hflip: bool = True, scale_jitter: float = 0.25,
-                indices: list[int] | None = None) -> DataLoader:
+                indices: list[int] | None = None, views: tuple[int, int] | None = None) -> DataLoader:
     """A loader yielding dicts of encoded tensors plus `index`, augmented jointly when training.
 
     `label` names the labels it yields too: per-pixel `label`, with the in-memory ignore index IGNORE_INDEX of
-    crossmodal.data.labels, or image-level `class_id`. `indices` restricts it to those frames.
+    crossmodal.data.labels, or image-level `class_id`. `indices` restricts it to those frames. `views`, (V, view
+    seed), limits a training loader's augmentation to V fixed views per frame and yields `view` too (ViewTransform).
     """
-    transform = PairTransform(encodings, (info.height, info.width), train=train, hflip=hflip,
-                              scale_jitter=scale_jitter, seed=seed)
+    size = (info.height, info.width)
+    if views is not None and train:
+        transform: PairTransform = ViewTransform(encodings, size, views[0], views[1], hflip=hflip,
+                                                 scale_jitter=scale_jitter, seed=seed)
+    else:
+        transform = PairTransform(encodings, size, train=train, hflip=hflip, scale_jitter=scale_jitter, seed=seed)
     modalities = list(encodings) + ([label] if label else [])
     dataset = PairedDataset(info.path, modalities, transform=transform, indices=indices, memory_labels=True)
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), seed) if train else None,

@@ -86,6 +86,13 @@ class Distiller(nn.Module):
         """The factor of this distiller's loss (its option `weight`)."""
         return float(getattr(self.cfg, "weight", 1.0))
 
+    def teacher_stages(self) -> set[int]:
+        """The teacher stages this distiller reads, as indices from 0 (what a teacher cache must hold for it).
+
+        Every stage unless a subclass says fewer.
+        """
+        return set(range(len(self.teacher_channels)))
+
     def forward(self, student_feats: Sequence[torch.Tensor], teacher_feats: Sequence[torch.Tensor],
                 index: torch.Tensor, teacher_logits: torch.Tensor | None = None) -> torch.Tensor:
         """The weighted transfer loss for one batch, computed in float32 with autocast off.

@@ -126,6 +126,9 @@ class DenseCRD(DenseContrast):
         self.embed_student = nn.Linear(self.student_channels[self.layer], cfg.feat_dim)
         self.embed_teacher = nn.Linear(self.teacher_channels[self.teacher_layer], cfg.feat_dim)
 
+    def teacher_stages(self) -> set[int]:
+        return {self.teacher_layer % len(self.teacher_channels)}
+
     def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
              teacher_logits: torch.Tensor | None) -> torch.Tensor:
         s_map, t_map = student[self.layer], teacher[self.teacher_layer]

@@ -28,6 +28,9 @@ class DenseCRDLogits(DenseContrast):
         self.embed_student = student_head(self.student_channels, cfg, cfg.feat_dim, self.key)
         self.embed_teacher = nn.Linear(cfg.num_classes, cfg.feat_dim)
 
+    def teacher_stages(self) -> set[int]:
+        return set()  # the teacher's logits only
+
     def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
              teacher_logits: torch.Tensor | None) -> torch.Tensor:
         check_logits("crd_dense_logits", teacher_logits, self.cfg.num_classes)

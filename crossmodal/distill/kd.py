@@ -87,6 +87,9 @@ class KD(Distiller):
         super().__init__(*args, **kwargs)
         self.head = student_head(self.student_channels, self.cfg, self.cfg.num_classes, self.key)
 
+    def teacher_stages(self) -> set[int]:
+        return set()  # the teacher's logits only
+
     def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
              teacher_logits: torch.Tensor | None) -> torch.Tensor:
         check_logits("kd", teacher_logits, self.cfg.num_classes)

@@ -29,6 +29,9 @@ class PlusKD(Distiller):
                                                  key=f"{self.key}.{self.part_key}"))
         self.kd = KD(*shape, self.cfg.kd, self.seed, key=f"{self.key}.kd")
 
+    def teacher_stages(self) -> set[int]:
+        return getattr(self, self.part_key).teacher_stages() | self.kd.teacher_stages()
+
     def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
              teacher_logits: torch.Tensor | None) -> torch.Tensor:
         return getattr(self, self.part_key)(student, teacher, index) + self.kd(student, teacher, index, teacher_logits)

@@ -56,6 +56,9 @@ class OneStage(Distiller):
         self.layer = stage_index(self.cfg.layer, len(self.student_channels), len(self.teacher_channels),
                                  f"{self.key}.layer")
 
+    def teacher_stages(self) -> set[int]:
+        return {self.layer % len(self.teacher_channels)}
+
     def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
              teacher_logits: torch.Tensor | None) -> torch.Tensor:
         return self.pair_loss(student[self.layer], teacher[self.layer], index)
@@ -72,6 +75,9 @@ class PerStage(Distiller):
         super().__init__(*args, **kwargs)
         self.layers = stage_pairs(self.cfg.layers, len(self.student_channels), len(self.teacher_channels),
                                   f"{self.key}.layers")
+
+    def teacher_stages(self) -> set[int]:
+        return {i % len(self.teacher_channels) for i in self.layers}
 
     def loss(self, student: FloatMaps, teacher: FloatMaps, index: torch.Tensor,
              teacher_logits: torch.Tensor | None) -> torch.Tensor:

@@ -93,7 +93,8 @@ NEW_TEACHER_STAGE_KEYS = {"class_weighting": "none"}  # the same for teacher.* k
 NEW_TEACHER_NET_KEYS = {"kwargs": {}, "allow_download": False}  # teacher.net.* keys, the same
 # what a trained teacher never depends on: how it is obtained (head, checkpoint), where the cache is, and how it is
 # used afterwards (its input size; a vocabulary of its own is a loaded teacher's only)
-NOT_IN_CACHE_KEY = ("cache_dir", "checkpoint", "head", "num_classes", "class_names", "input_size")
+NOT_IN_CACHE_KEY = ("cache_dir", "checkpoint", "head", "num_classes", "class_names", "input_size", "cache_views",
+                    "cache_dtype")
 
 
 def teacher_cache_key(cfg: Config, data: DataFiles) -> str:

@@ -20,6 +20,7 @@ from crossmodal.stages.checkpoints import StageCheckpoints
 from crossmodal.stages.common import make_optimizer, sync_batchnorm, warmup_cosine
 from crossmodal.stages.context import RunContext
 from crossmodal.stages.loop import LossGuard, drop_gradients, fit
+from crossmodal.stages.teacher_cache import TeacherViews, teacher_views
 
 
 def build_student(cfg: Config, data: DataFiles) -> FeatureNet:
@@ -48,15 +49,19 @@ def run_transfer(ctx: RunContext, cfg: Config, method: str,
     distiller.to(accelerator.device)
     install_gradient_averaging(distiller)  # not wrapped by Accelerate: its gradients are averaged by hooks
     t = cfg.transfer
-    encodings = {cfg.data.source: input_spec(cfg, "source"), cfg.data.target: input_spec(cfg, "target")}
+    cache = teacher_views(ctx, cfg, distiller) if cfg.teacher.cache_views else None  # None: the teacher runs live
+    encodings = {cfg.data.target: input_spec(cfg, "target")}
+    if cache is None:  # the live teacher reads the source frames; a cached one has them stored
+        encodings = {cfg.data.source: input_spec(cfg, "source"), **encodings}
     loader = make_loader(data.unlabeled, encodings, train=True, batch_size=t.batch_size,
                          num_workers=cfg.data.num_workers, seed=seed_for(cfg.seed, "transfer_data"),
-                         hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter)
+                         hflip=cfg.data.hflip, scale_jitter=cfg.data.scale_jitter,
+                         views=None if cache is None else (cache.views, cache.view_seed))
     optimizer = make_optimizer([*student.parameters(), *distiller.parameters()], t.lr, t.weight_decay)
     steps = t.epochs * max(1, len(loader) // t.grad_accum)  # batches are split across processes
     scheduler = warmup_cosine(optimizer, steps, t.warmup_steps)
     student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader, scheduler)
-    curve = _train(ctx, cfg, method, ckpt, student, distiller, optimizer, loader, scheduler)
+    curve = _train(ctx, cfg, method, ckpt, student, distiller, optimizer, loader, scheduler, cache)
     student = accelerator.unwrap_model(student)
     accelerator.free_memory()
     recalibrate_after_stage(cfg.student.bn_recalibrate, student, t.epochs * len(loader), data.unlabeled,
@@ -78,9 +83,11 @@ def build_distiller(cfg: Config, method: str, options: Any, student: nn.Module, 
 
 
 def _train(ctx: RunContext, cfg: Config, method: str, ckpt: StageCheckpoints, student: nn.Module,
-           distiller: Distiller, optimizer: torch.optim.Optimizer, loader: DataLoader, scheduler: Any) -> list:
+           distiller: Distiller, optimizer: torch.optim.Optimizer, loader: DataLoader, scheduler: Any,
+           cache: TeacherViews | None) -> list:
     """The transfer's epochs (prepared student, optimiser, loader and schedule); returns the loss curve.
 
+    The teacher's outputs come from `cache` when given, else from running it on the batch.
     A step with a non-finite loss stops the stage, or is skipped while transfer.skip_nonfinite allows.
     """
     accelerator, teacher, t = ctx.accelerator, ctx.teacher, cfg.transfer
@@ -91,8 +98,12 @@ def _train(ctx: RunContext, cfg: Config, method: str, ckpt: StageCheckpoints, st
 
     def train_step(batch: dict) -> torch.Tensor:
         with accelerator.accumulate(student):
-            with torch.no_grad(), accelerator.autocast():
-                t_feats, t_logits = teacher.features_and_logits(batch[cfg.data.source], distiller.needs_teacher_logits)
+            if cache is not None:
+                t_feats, t_logits = cache.outputs(batch["index"], batch["view"], accelerator.device)
+            else:
+                with torch.no_grad(), accelerator.autocast():
+                    t_feats, t_logits = teacher.features_and_logits(batch[cfg.data.source],
+                                                                    distiller.needs_teacher_logits)
             loss = distiller(student(batch[cfg.data.target]), t_feats, batch["index"], t_logits)
             accelerator.backward(loss)  # on every process alike (collectives), then the (agreed) check
             if guard.ok(loss, terms):
