@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     # is then the difference)
     controls: dict[str, dict] = {}
     if cfg.controls.random_teacher:
-        control = ctx.with_teacher(random_teacher(ctx))
+        control = ctx.with_teacher(random_teacher(ctx), control="random_teacher")
         controls["random_teacher"] = run_cells(control, cell_cfg, cfg.controls.random_teacher, "random_teacher")
 
     # the teacher on its own sensor: the reference the student is measured against (its head on the data's classes,

@@ -36,11 +36,13 @@ def stop_at_snapshot(args: list[str], snapshot, signum: int) -> tuple[int, str, 
 
 
 # SIGKILL: the process dies at once; SIGTERM: it ends the optimiser step in progress (with grad_accum 2 the whole
-# accumulation window), writes a step checkpoint at once and exits with 143
-@pytest.mark.parametrize("grad_accum, signum", [(1, signal.SIGKILL), (2, signal.SIGTERM)])
-def test_stopped_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path, grad_accum, signum):
+# accumulation window), writes a step checkpoint at once and exits with 143; `views`: with the teacher's outputs
+# cached on 3 views per frame (each epoch's choice of view must resume too)
+@pytest.mark.parametrize("grad_accum, signum, views", [(1, signal.SIGKILL, 0), (2, signal.SIGTERM, 0),
+                                                       (1, signal.SIGKILL, 3)])
+def test_stopped_mid_epoch_then_resume_gives_the_same_metrics(smoke_run, tmp_path, grad_accum, signum, views):
     _, _, overrides = smoke_run
-    same = [o for o in overrides if not o.startswith("output_dir=")]
+    same = [o for o in overrides if not o.startswith("output_dir=")] + [f"teacher.cache_views={views}"]
     # pooled CRD (memory bank, Z, negative sampler) long enough to be stopped in its middle; a step checkpoint every
     # 3 batches, written only at the end of an accumulation window (with grad_accum 2: batches 6, 12, ...)
     setting = [*same, "methods=[crd]", "transfer.epochs=8", "checkpoint.every_steps=3",

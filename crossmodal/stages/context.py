@@ -20,6 +20,7 @@ class RunContext:
 
     `cfg` is the run's own config; a cell or a trial may run with a config of its own, passed beside the context.
     `teacher` is None until the teacher is obtained. `reuse` is the run folder given to `--reuse-cells`, if any.
+    `control` names the control whose teacher this is ('random_teacher'), empty for the run's own teacher.
     """
 
     cfg: Config
@@ -29,10 +30,11 @@ class RunContext:
     run_dir: Path
     teacher: nn.Module | None = None
     reuse: Path | None = None
+    control: str = ""
 
-    def with_teacher(self, teacher: nn.Module) -> RunContext:
-        """The same run with `teacher` as the frozen teacher (the trained one, or a control's)."""
-        return dataclasses.replace(self, teacher=teacher)
+    def with_teacher(self, teacher: nn.Module, control: str = "") -> RunContext:
+        """The same run with `teacher` as the frozen teacher: the trained one, or that of `control`."""
+        return dataclasses.replace(self, teacher=teacher, control=control)
 
     def checkpoints(self, cfg: Config, stage: str) -> StageCheckpoints:
         """The step checkpoints of `stage` (e.g. 'transfer-crd-seed0'), as `cfg`'s checkpoint section says."""

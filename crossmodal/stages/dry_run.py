@@ -15,6 +15,7 @@ from crossmodal.data.files import DataFiles
 from crossmodal.distill import Distiller, config_key
 from crossmodal.modalities import encoding_channels
 from crossmodal.models.summary import describe_network, network_table
+from crossmodal.stages.teacher_cache import cache_plan
 from crossmodal.stages.transfer import build_distiller
 
 BATCH = 2  # frames of the random batch the dry run's forward sees
@@ -113,10 +114,14 @@ def dry_run(cfg: Config, data: DataFiles, teacher: nn.Module, student: nn.Module
     """Build and run once every distiller the run needs, training nothing; the networks' table and distiller lines."""
     rows = network_rows(cfg, teacher, student)
     lines = ["## Networks", "", network_table(rows), "", "## Distillers", ""]
+    distillers = []
     for label, method, options in distiller_settings(cfg):
-        distiller = build_distiller(cfg, method, options, student, teacher, data)
-        check_forward(cfg, data, teacher, student, distiller)
-        lines.append(distiller_line(label, distiller, rows))
+        distillers.append(build_distiller(cfg, method, options, student, teacher, data))
+        check_forward(cfg, data, teacher, student, distillers[-1])
+        lines.append(distiller_line(label, distillers[-1], rows))
     if lines[-1] == "":
         lines.append("- none (methods: none only)")
+    if cfg.teacher.cache_views and distillers:
+        lines += ["", f"## Teacher cache (teacher.cache_views: {cfg.teacher.cache_views})", "",
+                  *cache_plan(cfg, data, teacher, distillers)]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +26,12 @@ from crossmodal.atomic import write_text_atomic
 from crossmodal.config import Config
 from crossmodal.data.content import content_fingerprint
 from crossmodal.data.dataset import PairedDataset
+from crossmodal.data.files import DataFiles
 from crossmodal.data.loaders import input_spec
-from crossmodal.diskspace import check_free_space, size_text
+from crossmodal.diskspace import check_free_space, nearest_existing, size_text
 from crossmodal.distill import DISTILLERS, Distiller, config_key
 from crossmodal.errors import UserError
-from crossmodal.modalities import PairTransform
+from crossmodal.modalities import PairTransform, encoding_channels
 from crossmodal.seeds import seed_for
 from crossmodal.stages.context import RunContext
 from crossmodal.stages.teacher import cache_lock
@@ -101,12 +103,11 @@ def needed_outputs(distillers: list[Distiller]) -> tuple[set[int], bool]:
 
 
 def run_distillers(ctx: RunContext, student_channels: list[int]) -> list[Distiller]:
-    """One distiller of every method the run transfers with (its methods and controls), with the run's options.
-
-    What they read is built into the cache at once, so a later method finds its stages there.
+    """One distiller of every method the context's teacher serves (the run's methods, or a control's), with the run's
+    options. What they read is built into the cache at once, so a later method finds its stages there.
     """
     cfg = ctx.cfg
-    methods = {m for m in [*cfg.methods, *cfg.controls.random_teacher] if m != "none"}
+    methods = {m for m in (cfg.controls.random_teacher if ctx.control else cfg.methods) if m != "none"}
     return [DISTILLERS[m](student_channels, ctx.teacher.out_channels, ctx.data.unlabeled.num_samples,
                           getattr(cfg.transfer, config_key(m)), seed=cfg.seed) for m in sorted(methods)]
 
@@ -192,6 +193,32 @@ def write_shard(ctx: RunContext, cfg: Config, loader: DataLoader, arrays: dict[s
                 store(array, v, batch["index"].numpy(), outputs[name], name, folder)
     for array in arrays.values():
         array.flush()
+
+
+def cache_plan(cfg: Config, data: DataFiles, teacher: nn.Module, distillers: list[Distiller]) -> list[str]:
+    """Lines for --dry-run: the arrays teacher.cache_views stores for these distillers, their size, the disk's room."""
+    stages, logits = needed_outputs(distillers)
+    info, views = data.unlabeled, cfg.teacher.cache_views
+    channels = encoding_channels(cfg.data.source_encoding, info.shapes[cfg.data.source])
+    device = next((p.device for p in teacher.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        maps, out = teacher.features_and_logits(torch.zeros(1, channels, info.height, info.width, device=device),
+                                                logits)
+    shapes = {array_name(k): tuple(maps[k].shape[1:]) for k in sorted(stages)}
+    if logits:
+        shapes[LOGITS] = tuple(out.shape[1:])
+    itemsize = np.dtype(cfg.teacher.cache_dtype).itemsize
+    lines = []
+    for name, shape in shapes.items():
+        per = int(np.prod(shape)) * itemsize
+        lines.append(f"- `{name}.npy`: {views} views x {info.num_samples} frames x {'x'.join(map(str, shape))} "
+                     f"{cfg.teacher.cache_dtype} = {size_text(per * views * info.num_samples)} "
+                     f"({size_text(per)} per frame and view)")
+    total = sum(int(np.prod(s)) for s in shapes.values()) * itemsize * views * info.num_samples
+    free = shutil.disk_usage(nearest_existing(cfg.teacher.cache_dir)).free
+    lines.append(f"- in all {size_text(total)} in {cfg.teacher.cache_dir} ({size_text(free)} free on its disk), "
+                 f"computed once (unless already there) and read by every transfer")
+    return lines
 
 
 def output_shapes(ctx: RunContext, loader: DataLoader, names: list[str]) -> dict[str, tuple[int, ...]]:

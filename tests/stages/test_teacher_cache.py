@@ -192,3 +192,60 @@ def test_maps_too_large_for_float16_are_refused_naming_the_fix(tiny_data, tmp_pa
     with pytest.raises(UserError, match="do not fit in float16.*teacher.cache_dtype: float32"):
         teacher_cache.teacher_views(ctx, cfg, _distiller(ctx, cfg, "crd_dense"))
     assert not list((tmp_path / "cache").rglob("*.npy*"))  # nothing half-written is left
+
+
+@pytest.mark.slow
+def test_two_processes_build_their_shards_and_read_them(smoke_run, tmp_path):
+    """`accelerate launch --num_processes 2` (gloo): each process computes its half of the frames into the shared
+    arrays, and both transfer from them. Every frame and view holds what the teacher gives for it."""
+    import subprocess
+    import sys
+
+    from accelerate import Accelerator
+
+    from crossmodal.data.files import open_data
+    from crossmodal.stages.teacher import freeze, load_teacher_checkpoint, with_input_size
+
+    run_dir, _, overrides = smoke_run
+    shared = [o for o in overrides if not o.startswith(("output_dir=", "teacher.cache_dir="))]
+    cache = tmp_path / "cache"
+    args = ["--config", "configs/smoke.yaml", *shared, f"output_dir={tmp_path}", f"teacher.cache_dir={cache}",
+            f"teacher.checkpoint={run_dir / 'checkpoints' / 'teacher.pt'}", "methods=[none,crd_dense,kd]",
+            "teacher.cache_views=2", "finetune.epochs=2", "probe.enabled=false"]
+    cmd = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "run_transfer.py", *args]
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = resolve_config(load_config(SMOKE, [*shared, f"teacher.cache_dir={cache}", "teacher.cache_views=2",
+                                             f"teacher.checkpoint={run_dir / 'checkpoints' / 'teacher.pt'}"]),
+                         data := open_data(load_config(SMOKE, shared)))
+    teacher = freeze(with_input_size(cfg, data, load_teacher_checkpoint(cfg, run_dir / "checkpoints" / "teacher.pt",
+                                                                        data)))
+    ctx = RunContext(cfg, data, Accelerator(cpu=True), logging.getLogger("test"), tmp_path).with_teacher(teacher)
+    folder = cache / f"views-{teacher_cache.views_key(ctx, cfg)}"  # the key two processes made is this process's
+    n = data.unlabeled.num_samples
+    rows = list(range(n))
+    for view in (0, 1):
+        with torch.no_grad():
+            maps, logits = teacher.features_and_logits(_views_of(ctx, cfg, rows, [view] * n), True)
+        stored = np.load(folder / "stage2.npy", mmap_mode="r")[view]
+        np.testing.assert_allclose(stored, maps[2].half().numpy(), rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(np.load(folder / "logits.npy", mmap_mode="r")[view], logits.half().numpy(),
+                                   rtol=1e-3, atol=1e-3)
+
+
+def test_the_dry_run_states_what_the_cache_will_hold(tiny_data, tmp_path):
+    """--dry-run lists each array the run's distillers need with its size, and the build writes exactly those."""
+    import re
+
+    from crossmodal.stages.dry_run import dry_run
+    from crossmodal.stages.transfer import build_student
+
+    ctx, cfg = _context(tiny_data, tmp_path, "teacher.cache_views=2", "methods=[none,crd_dense,kd]")
+    text = dry_run(cfg, ctx.data, ctx.teacher, build_student(cfg, ctx.data))
+    planned = dict(re.findall(r"- `(\w+)\.npy`: 2 views x 32 frames x [\dx]+ float16 = [^(]+\((\d+\.\d) KiB per", text))
+    assert set(planned) == {"stage2", "logits"}, text
+    views = teacher_cache.teacher_views(ctx, cfg, _distiller(ctx, cfg, "kd"))
+    for name in planned:
+        array = np.load(views.folder / f"{name}.npy", mmap_mode="r")
+        assert f"{array[0, 0].nbytes / 1024:.1f}" == planned[name]
