@@ -26,6 +26,10 @@ Made to run on one CUDA GPU in under 6 minutes (bf16 autocast, channels_last mod
    with `crd_dense` at the step's size and batch (bf16 autocast on CUDA, channels_last), timed with
    benchmarks/vit_teacher.py's step (teacher forward alone and whole step interleaved, medians): step time, images/s,
    teacher share, peak memory. --tiny: a 2-block, 48-wide ViT of the same patching; --skip-vit leaves it out.
+1c. Cached teacher: transfer epochs with that head-less ViT-B/14 teacher -> resnet18 student (`crd_dense`) live and
+   with teacher.cache_views 1 (float16), through run_transfer on a generated paired file at the step's size and batch
+   (benchmarks/teacher_cache.py's gpu_suite_row: live and cached epochs interleaved, medians, ratio per repeat; build
+   time, bytes per frame and view, peak memory per epoch); --skip-teacher-cache leaves it out.
 3. Pipeline: `accelerate launch --mixed_precision bf16 run_transfer.py --config configs/smoke.yaml` (output, data and
    teacher cache in a temporary folder) as a subprocess: wall time and the per-method mIoU of its metrics.json.
 
@@ -79,10 +83,17 @@ def vit_teacher_bench():
     return vit_teacher
 
 
+def teacher_cache_bench():
+    """benchmarks/teacher_cache.py (the cached-teacher row), imported on first use (it imports torch)."""
+    import teacher_cache
+
+    return teacher_cache
+
+
 LOSSES = ("none", "crd", "crd_dense")
 TINY = {"size": "64x96", "batch": 4, "teacher": "torchvision:resnet18",
         "students": ["torchvision:resnet18", "timm:mobilenetv3_large_100"], "repeats": 3, "warmup": 1,
-        "loader_samples": 32, "loader_epochs": 1}
+        "loader_samples": 32, "loader_epochs": 1, "cache_frames": 16, "cache_repeats": 2}
 MIB = 2 ** 20
 
 
@@ -324,6 +335,7 @@ _INT_OPTIONS = (
     ("--workers", 0, "loader workers (default: every usable core)"),
 )
 _SKIPS = (("--skip-vit", "leave out the head-less ViT-B/14 teacher row"),
+          ("--skip-teacher-cache", "leave out the cached-teacher row (live vs cached transfer epochs)"),
           ("--skip-loader", "leave out the loader measurement"),
           ("--skip-pipeline", "leave out the smoke pipeline run"))
 
@@ -448,6 +460,13 @@ def main(argv: list[str] | None = None) -> int:
         print("1b. head-less ViT teacher", flush=True)
         res["vit"] = vit_teacher_bench().gpu_suite_row(device, (h, w), batch, repeats, warmup, amp, args.tiny,
                                                        log=lambda m: print(m, flush=True))
+    if not args.skip_teacher_cache:
+        preset = TINY if args.tiny else FULL
+        print(f"1c. cached teacher ({preset['cache_frames']} frames)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="gpu_suite_cache_", dir=args.tmp_dir) as tmp:
+            res["teacher_cache"] = teacher_cache_bench().gpu_suite_row(
+                device, (h, w), batch, preset["cache_repeats"], 1, amp, args.tiny, preset["cache_frames"],
+                args.workers or usable_cores(), Path(tmp), log=lambda m: print(m, flush=True))
     if device.type == "cuda":
         torch.cuda.empty_cache()  # the networks are gone; leave the GPU to the pipeline's own process
     _loader_and_pipeline(args, res, device, h, w)

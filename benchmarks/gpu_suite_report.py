@@ -4,7 +4,7 @@ from __future__ import annotations
 SECTION = "## GPU suite (benchmarks/gpu_suite.py)"
 FULL = {"size": "480x640", "batch": 32, "teacher": "torchvision:resnet50",
         "students": ["torchvision:resnet18", "timm:mobilenetv3_large_100"], "repeats": 15, "warmup": 3,
-        "loader_samples": 2048, "loader_epochs": 2}
+        "loader_samples": 2048, "loader_epochs": 2, "cache_frames": 256, "cache_repeats": 5}
 
 
 def fmt(v, spec: str, none: str = "-") -> str:
@@ -19,11 +19,14 @@ def _intro(note: str) -> list[str]:
              f"{FULL['teacher']} teacher with {' and '.join(FULL['students'])} students at {FULL['size']}, batch "
              f"{FULL['batch']}, without a loss and with `crd` and `crd_dense` (images/s, what the loss adds, peak GPU "
              "memory); a head-less ViT-B/14 teacher -> resnet18 student with `crd_dense` (images/s, teacher share, "
-             "peak memory); `make_loader` with every core against that step; and the smoke pipeline end to end under "
+             "peak memory); run_transfer epochs with that ViT teacher live against teacher.cache_views 1 (epoch "
+             "ratio, build time, bytes per frame and view, peak memory); `make_loader` with every core against that "
+             "step; and the smoke pipeline end to end under "
              "`accelerate launch --mixed_precision bf16`. bf16 autocast and channels_last models and inputs.", "",
              "On a GPU machine (the checkout installed with `pip install -e \".[dev]\"` and timm; meant to finish in "
              "under 6 minutes on one GPU, the run's own total is in its results; `--tmp-dir` if the system's temporary "
-             "folder lacks the 4.4 GB the loader file takes):", "",
+             "folder lacks the 4.4 GB the loader file takes; the cached-teacher row's frames and cache take about "
+             "1.2 GB before that):", "",
              "```bash",
              "python benchmarks/gpu_suite.py --out gpu_suite.json --write docs/benchmarks.md",
              "```", "",
@@ -111,6 +114,10 @@ def section(res: dict, note: str, vit_lines) -> str:
         lines += [""] + vit_lines(res["vit"], cuda)
     elif not cuda:
         lines += ["", "Head-less ViT teacher row: skipped (--skip-vit); it has not been run on a GPU yet."]
+    if res.get("teacher_cache"):
+        lines += [""] + teacher_cache_lines(res["teacher_cache"], cuda)
+    elif not cuda:
+        lines += ["", "Cached-teacher row: skipped (--skip-teacher-cache); it has not been run on a GPU yet."]
     if res.get("loader"):
         lines += _loader(res, res["loader"])
     if res.get("pipeline"):
@@ -118,3 +125,25 @@ def section(res: dict, note: str, vit_lines) -> str:
     elif res["settings"]["skip_pipeline"]:
         lines += ["", "Smoke pipeline: skipped (--skip-pipeline)."]
     return "\n".join(lines) + "\n"
+
+
+def teacher_cache_lines(row: dict, cuda: bool) -> list[str]:
+    """The cached-teacher part: live vs cached transfer epochs with the head-less ViT teacher (teacher_cache.py)."""
+    tiny = ", --tiny: a 2-block, 48-wide ViT" if row["tiny"] else ""
+    lv, ca = row["live"], row["cached"]
+    lines = ["#### Cached teacher", "",
+             f"`{row['teacher_label']}` (random weights{tiny}) -> resnet18 student with `{row['method']}`: "
+             f"run_transfer epochs over {row['frames']} generated frames at {row['size']}, batch {row['batch']}, "
+             f"{row['workers']} loader workers, {'bf16 autocast' if row['amp'] else 'float32'}; live teacher against "
+             f"teacher.cache_views {row['views']} ({row['dtype']}), interleaved, medians of "
+             f"{len(row['raw']['live'])} repeats; ratio = median of per-repeat live / cached epoch; loader = time "
+             "waiting for batches; peak = torch.cuda.max_memory_allocated() over the epoch.", ""]
+    if not cuda:
+        lines += ["**The cached-teacher row has not been run on a GPU yet**: the figures below are the CPU check "
+                  "(code path only).", ""]
+    peak = "-" if lv["peak_mib"] is None else f"{lv['peak_mib']:.0f} / {ca['peak_mib']:.0f}"
+    return lines + ["| live epoch s | cached epoch s | live / cached | loader s (live / cached) | build s | "
+                    "bytes per frame-view | peak memory MiB (live / cached) |", "|---|---|---|---|---|---|---|",
+                    f"| {lv['epoch_s']:.3f} | {ca['epoch_s']:.3f} | **{row['ratio']:.2f}x** | "
+                    f"{lv['loader_s']:.3f} / {ca['loader_s']:.3f} | {row['build_s']:.2f} | "
+                    f"{row['bytes_per_frame_view']:,} | {peak} |"]

@@ -71,7 +71,7 @@ def test_layers_import_only_downwards(package: str, forbidden: tuple[str, ...]) 
 def test_loading_a_config_imports_no_torch() -> None:
     """The declarations in crossmodal/config/ are checked before anything heavy loads."""
     code = ("import sys; from crossmodal.config import load_config; "
-            f"load_config({str(REPO / 'configs' / 'study_synthetic.yaml')!r}, ['methods=[none,crd,kd,crd_dense+kd]']); "
+            f"load_config({str(REPO / 'configs' / 'study_quick.yaml')!r}, ['methods=[none,crd,kd,crd_dense+kd]']); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "False", out.stderr

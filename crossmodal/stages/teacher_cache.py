@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import weakref
@@ -41,7 +42,7 @@ _FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def array_name(stage: int) -> str:
-    """The name of stage `stage`'s array in a cache folder ('logits' for the logits)."""
+    """The name of stage `stage`'s array in a cache folder (the logits' is LOGITS)."""
     return f"stage{stage}"
 
 
@@ -233,10 +234,10 @@ def output_shapes(ctx: RunContext, loader: DataLoader, names: list[str]) -> dict
 def store(array: np.ndarray, view: int, rows: np.ndarray, values: torch.Tensor, name: str, folder: Path) -> None:
     """Write one batch of an output into the view's rows, refusing values the storage type cannot hold."""
     values = values.detach().float().cpu()
-    if not torch.isfinite(values).all():
+    largest = float(values.abs().amax()) if values.numel() else 0.0  # NaN or inf if any value is
+    if not math.isfinite(largest):
         raise UserError(f"teacher cache {folder}: the teacher's {name} are not finite (NaN or inf) on frames "
                         f"{rows[:5].tolist()} of view {view}: the teacher is broken or its input is")
-    largest = float(values.abs().max()) if values.numel() else 0.0
     if largest > float(np.finfo(array.dtype).max):
         raise UserError(f"teacher cache {folder}: the teacher's {name} do not fit in {array.dtype} (values up to "
                         f"{largest:.3g}); set teacher.cache_dtype: float32")

@@ -1,9 +1,10 @@
 """benchmarks/gpu_suite.py keeps working.
 
-Its CPU check (--device cpu --tiny), --help, the bf16 autocast code path, the refusal of --device cuda without a GPU,
-and that --write replaces only its own section of a markdown file.
+Its CPU check (--device cpu --tiny, the cached-teacher row included), --help, the bf16 autocast code path, the
+refusal of --device cuda without a GPU, and that --write replaces only its own section of a markdown file.
 """
 import importlib.util
+import math
 import subprocess
 import sys
 
@@ -36,6 +37,13 @@ def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
         assert c["images_per_s"] > 0 and c["step_s_median"] > 0
         assert (c["loss_added_pct"] is None) == (loss == "none")
         assert c["last_loss"] == c["last_loss"]  # not NaN
+    tc = res["teacher_cache"]  # the cached-teacher row: a tiny head-less ViT, live against cached epochs
+    assert tc["teacher"] == "vit_b" and tc["method"] == "crd_dense" and tc["tiny"] and tc["size"] == "64x96"
+    assert tc["views"] == 1 and tc["frames"] == 16 and len(tc["raw"]["live"]) == len(tc["raw"]["cached"]) == 2
+    assert tc["ratio"] > 0 and tc["build_s"] > 0 and tc["live"]["epoch_s"] > 0 and tc["cached"]["epoch_s"] > 0
+    assert tc["live"]["teacher_s"] > 0 and tc["cached"]["teacher_s"] == 0 and tc["cached"]["cache_read_s"] > 0
+    assert tc["bytes_per_frame_view"] == sum(2 * math.prod(s[2:]) for s in tc["arrays"].values()) > 0
+    assert tc["live"]["peak_mib"] is None  # no CUDA peak on a CPU
     ld = res["loader"]
     assert ld["images_per_s"] > 0 and ld["batches_per_s"] > 0 and ld["workers"] >= 1
     assert "pipeline" not in res
@@ -43,7 +51,8 @@ def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
     # --write: the section replaced in place, everything else as it was
     written = doc.read_text()
     assert written.count(SECTION) == 1 and "old figures" not in written
-    assert "| timm:mobilenetv3_large_100 | crd_dense |" in written
+    assert "| timm:mobilenetv3_large_100 | crd_dense |" in written and "#### Cached teacher" in written
+    assert "cached-teacher row has not been run on a GPU yet" in written
     assert without_section(written, SECTION) == without_section(original, SECTION)
     assert written.index("## Before") < written.index(SECTION) < written.index("## After")
 
@@ -53,6 +62,7 @@ def test_help_works():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "--tiny" in proc.stdout and "--skip-pipeline" in proc.stdout and "--write" in proc.stdout
+    assert "--skip-teacher-cache" in proc.stdout
 
 
 def test_bf16_autocast_path_and_cuda_refusal():
