@@ -10,7 +10,8 @@ from crossmodal.config.tasks import SEGMENTATION
 from crossmodal.errors import UserError
 from crossmodal.runtime import flatten
 from eval.aggregate import mean_per_class, mean_std
-from eval.plots.bars import bar_chart, grouped_bar_chart
+from eval.plots.bars import bar_chart
+from eval.run_figures import per_class_figure
 from eval.run_summary import write_metrics
 
 # config keys runs to pool may differ in: the seed, names, paths and settings with no effect on the numbers
@@ -118,7 +119,7 @@ def compare_runs(runs: list[Path], out: Path, allow_mixed: bool = False) -> dict
     write_metrics(out, summary)
     bar_chart({m: (e["miou"], e["miou_std"]) for m, e in methods.items()}, out / "miou.png",
               title=f"Test mIoU over {len(runs)} run(s): mean and sample std", ylabel="mIoU", ylim=(0.0, 1.0))
-    grouped_bar_chart({c: {m: e["per_class_iou"][c] for m, e in methods.items()} for c in names},
-                      out / "per_class_iou.png", title="Per-class IoU, mean over runs", ylabel="IoU")
+    per_class_figure({m: e["per_class_iou"] for m, e in methods.items()}, names, out / "per_class_iou.png",
+                     "Per-class IoU, mean over runs")
     write_text_atomic(out / "report.md", _markdown(runs, methods, mixed))
     return summary

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -10,8 +10,25 @@ from crossmodal.colours import class_palette, colorize_depth, colorize_label
 from crossmodal.data.dataset import PairedDataset
 from eval.class_figures import chart_classes, legend_classes
 from eval.plots.bars import bar_chart, grouped_bar_chart
+from eval.plots.heatmap import heatmap
 from eval.plots.lines import line_plot
 from eval.plots.sheet import image_sheet
+
+BARS_UP_TO = 5  # series (methods, the teacher's reference included) that grouped bars show readably; a heatmap beyond
+
+
+def per_class_figure(per_class: Mapping[str, Mapping[str, float | None]], classes: Sequence[str], path: Path,
+                     title: str) -> Path:
+    """The per-class IoU figure of {method: {class: IoU or None}}: grouped bars, or a heatmap with many methods.
+
+    Up to BARS_UP_TO methods get one bar each per class; more (the full study's 14 and the teacher's reference) would
+    be hundreds of thin bars, so they become a heatmap of methods by classes, the `teacher_` rows last and set apart.
+    """
+    if len(per_class) <= BARS_UP_TO:
+        return grouped_bar_chart({c: {m: v.get(c) for m, v in per_class.items()} for c in classes}, path, title=title,
+                                 ylabel="IoU")
+    return heatmap({m: {c: v.get(c) for c in classes} for m, v in per_class.items()}, path, title=title,
+                   label="IoU (%)", reference=[m for m in per_class if m.startswith("teacher_")])
 
 
 def visualize(arr: np.ndarray) -> np.ndarray:
@@ -71,9 +88,8 @@ def write_figures(run_dir: Path, methods: Mapping[str, dict], curves: Mapping[st
         bar_chart(probed, fig / "probe_miou.png", title="Frozen-backbone probe mIoU by method", ylabel="mIoU",
                   ylim=(0.0, 1.0))
         out["probe_miou"] = "figures/probe_miou.png"
-    charted, title = chart_classes(class_names, test_path)  # at most CHART_CLASSES bars (the most frequent)
-    grouped_bar_chart({c: {m: v["per_class_iou"].get(c) for m, v in methods.items()} for c in charted},
-                      fig / "per_class_iou.png", title=title, ylabel="IoU")
+    charted, title = chart_classes(class_names, test_path)  # at most CHART_CLASSES (the most frequent)
+    per_class_figure({m: v["per_class_iou"] for m, v in methods.items()}, charted, fig / "per_class_iou.png", title)
     out["per_class_iou"] = "figures/per_class_iou.png"
     if example_idx and examples:
         _examples_figure(fig / "examples.png", examples, test_path, example_idx, class_names, source, target)

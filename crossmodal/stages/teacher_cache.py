@@ -90,7 +90,7 @@ def views_key(ctx: RunContext, cfg: Config) -> str:
     key = {"teacher": teacher_fingerprint(ctx.teacher), "data": content_fingerprint(ctx.data.unlabeled.path),
            "views": t.cache_views, "view_seed": seed_for(ctx.cfg.seed, "teacher_views"), "dtype": t.cache_dtype,
            "input": [d.source, d.source_encoding, list(d.source_mean), list(d.source_std)],
-           "hflip": d.hflip, "scale_jitter": d.scale_jitter if t.cache_views else 0,
+           "hflip": d.hflip, "scale_jitter": d.scale_jitter,
            "precision": ctx.accelerator.mixed_precision}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -121,13 +121,11 @@ def teacher_views(ctx: RunContext, cfg: Config, distiller: Distiller) -> Teacher
     folder = Path(cfg.teacher.cache_dir) / f"views-{views_key(ctx, cfg)}"
     stages, logits = needed_outputs([distiller])
     own = {array_name(k) for k in stages} | ({LOGITS} if logits else set())
-    if not all((folder / f"{n}.npy").is_file() for n in own):
-        more, more_logits = needed_outputs(run_distillers(ctx, distiller.student_channels))
-        names = own | {array_name(k) for k in more} | ({LOGITS} if more_logits else set())
-        with cache_lock(ctx, folder):
-            missing = sorted(n for n in names if not (folder / f"{n}.npy").is_file())
-            if missing:
-                build_views(ctx, cfg, folder, missing)
+    with cache_lock(ctx, folder):  # every process decides inside the lock, so they agree on building
+        if not all((folder / f"{n}.npy").is_file() for n in own):
+            more, more_logits = needed_outputs(run_distillers(ctx, distiller.student_channels))
+            names = own | {array_name(k) for k in more} | ({LOGITS} if more_logits else set())
+            build_views(ctx, cfg, folder, sorted(n for n in names if not (folder / f"{n}.npy").is_file()))
     arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in own}
     return TeacherViews(folder, cfg.teacher.cache_views, seed_for(ctx.cfg.seed, "teacher_views"),
                         len(ctx.teacher.out_channels), arrays)
