@@ -68,7 +68,8 @@ def write_figure(curves: Mapping[str, Mapping[str, Mapping[str, Any]]], path: Pa
     series = {m: [(int(n), v["miou"]) for n, v in c] for m, c in ordered.items()}
     yerr = {m: [v["std"] for _, v in c] for m, c in ordered.items()}
     return line_plot(series, path, title="Test mIoU against labeled frames (± sample std over seeds)",
-                     xlabel="labeled frames of data.train (log scale)", ylabel="mIoU", log_x=True, yerr=yerr)
+                     xlabel="labeled frames of data.train (log scale)", ylabel="mIoU", log_x=True, yerr=yerr,
+                     dodge=0.012)
 
 
 def label_efficiency_section(summary: Mapping[str, Any]) -> list[str]:

@@ -36,16 +36,21 @@ def _curves(series: Mapping[str, Sequence[tuple[float, float]]], log_x: bool, lo
 
 def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLike, *, title: str, xlabel: str,
               ylabel: str, size: tuple[int, int] = (900, 540), log_y: bool = False, log_x: bool = False,
-              yerr: Mapping[str, Sequence[float | None]] | None = None) -> Path:
+              yerr: Mapping[str, Sequence[float | None]] | None = None, dodge: float = 0.0) -> Path:
     """Plot named (x, y) curves, e.g. training loss per method, to a PNG.
 
     NaN points are skipped and break the curve, as are y <= 0 with log_y and x <= 0 with log_x. `yerr` draws a ±
-    error bar at each point of a series; None at a point draws none there.
+    error bar at each point of a series; None at a point draws none there. `dodge` shifts the series sideways
+    from each other by that fraction of the x range (of decades on a log axis), so error bars at a shared x do not
+    cover each other; the ticks stay at the data's values.
     """
     check_size(size)
     if not series:
         raise ValueError("series is empty: nothing to plot")
     curves = _curves(series, log_x, log_y)
+    ticks = np.concatenate([xy for xy, _ in curves.values()])
+    if dodge:
+        curves = _dodged(curves, dodge, log_x)
 
     with chart(path, size, title) as (fig, ax):
         colors = dict(zip(curves, (rgb01(c) for c in series_colors(len(curves)))))
@@ -63,13 +68,26 @@ def line_plot(series: Mapping[str, Sequence[tuple[float, float]]], path: PathLik
                             elinewidth=1.1, capsize=3, capthick=1.1)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        _line_ticks(ax, np.concatenate([xy for xy, _ in curves.values()]), log_x, log_y)
+        _line_ticks(ax, ticks, log_x, log_y)
         if len(curves) <= 6:
             ax.legend(loc="best")
         else:  # many curves: under the plot, never over it
             handles = ax.get_legend_handles_labels()[0]
             fig.legend(loc="outside lower center", ncols=legend_columns(fig, handles), frameon=False)
     return Path(path)
+
+
+def _dodged(curves: dict[str, tuple[np.ndarray, np.ndarray]], dodge: float, log_x: bool
+            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The curves shifted sideways, symmetric about the data: series k of n by (k - (n - 1) / 2) * dodge."""
+    xs = np.concatenate([xy[ok, 0] for xy, ok in curves.values()])
+    span = float(np.ptp(np.log10(xs) if log_x else xs)) if xs.size else 0.0
+    out = {}
+    for k, (name, (xy, ok)) in enumerate(curves.items()):
+        step = (k - (len(curves) - 1) / 2) * dodge * (span or 1.0)
+        x = xy[:, 0] * 10 ** step if log_x else xy[:, 0] + step
+        out[name] = (np.column_stack([x, xy[:, 1]]), ok)
+    return out
 
 
 def _line_ticks(ax: Axes, pts: np.ndarray, log_x: bool, log_y: bool) -> None:

@@ -219,3 +219,21 @@ def test_image_sheet_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint8"):
         image_sheet([[np.zeros((4, 4, 3), np.float32)]], tmp_path / "x.png", column_titles=["a"])
     assert not list(tmp_path.iterdir())
+
+
+def test_dodge_shifts_series_apart_symmetrically_and_keeps_the_ticks(tmp_path):
+    """Error bars of several methods at one label count are drawn side by side, not on top of each other."""
+    import numpy as np
+
+    from eval.plots.lines import _curves, _dodged, line_plot
+
+    series = {m: [(25, 0.3 + i), (50, 0.4 + i), (150, 0.5 + i)] for i, m in enumerate("abc")}
+    shifted = _dodged(_curves(series, True, False), 0.02, log_x=True)
+    xs = np.array([xy[:, 0] for xy, _ in shifted.values()])
+    assert np.allclose(xs[1], [25, 50, 150])  # the middle series stays on the data
+    assert (xs[0] < xs[1]).all() and (xs[2] > xs[1]).all()
+    assert np.allclose(np.log10(xs[1] / xs[0]), np.log10(xs[2] / xs[1]))  # symmetric, in decades
+    assert np.allclose(np.log10(xs[1] / xs[0]), 0.02 * np.log10(150 / 25))
+    path = line_plot(series, tmp_path / "curve.png", title="t", xlabel="x", ylabel="y", log_x=True,
+                     yerr={m: [0.01, 0.01, 0.01] for m in series}, dodge=0.02)
+    assert path.stat().st_size > 0
