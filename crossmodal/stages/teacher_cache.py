@@ -168,9 +168,11 @@ def build_views(ctx: RunContext, cfg: Config, folder: Path, names: list[str]) ->
         if ctx.is_main:
             for name in names:
                 os.replace(temp[name], folder / f"{name}.npy")
-            write_text_atomic(folder / "meta.json", json.dumps(
+            meta = folder / "meta.json"  # what the folder holds: the arrays of earlier builds and these
+            stored = json.loads(meta.read_text())["arrays"] if meta.is_file() else {}
+            write_text_atomic(meta, json.dumps(
                 {"views": views, "frames": n, "dtype": dtype.name, "unlabeled": str(ctx.data.unlabeled.path),
-                 "arrays": {name: [views, n, *shapes[name]] for name in names}}, indent=1))
+                 "arrays": {**stored, **{name: [views, n, *shapes[name]] for name in names}}}, indent=1))
     finally:
         if ctx.is_main:
             for path in temp.values():

@@ -3,6 +3,7 @@
 The cached run must equal the live one where it should (one view, no augmentation), the student must see exactly
 the view the teacher's stored outputs were computed on, and the cache must be keyed, shared and checked.
 """
+import json
 import logging
 from pathlib import Path
 
@@ -157,6 +158,8 @@ def test_the_cache_is_built_once_shared_and_keyed_by_the_teacher(tiny_data, tmp_
     assert built == [["logits", "stage1", "stage2"]]  # fitnet's layer 1; crd_dense's deepest stage; kd's logits
     trial = teacher_cache.teacher_views(ctx, cfg, _distiller(ctx, cfg, "at"))  # a stage nobody listed: added
     assert built[1] == ["stage0"] and set(trial.arrays) == {"stage0", "stage1", "stage2"}
+    meta = json.loads((trial.folder / "meta.json").read_text())
+    assert sorted(meta["arrays"]) == ["logits", "stage0", "stage1", "stage2"]  # every build's arrays are listed
     other = ctx.with_teacher(_retrained(ctx.teacher))
     assert teacher_cache.views_key(other, cfg) != teacher_cache.views_key(ctx, cfg)
     cfg4 = load_config(SMOKE, [*TINY, f"data.synthetic.out={tiny_data}", "teacher.cache_views=4"])
