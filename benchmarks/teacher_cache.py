@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(Path(__file__).resolve().parent))  # markdown_section, vit_teacher (appended: shadow no package)
 
+import vit_teacher  # noqa: E402
 from markdown_section import shown_command, write_results  # noqa: E402
 from vit_teacher import GPU_STUDENT, GPU_VIT, TINY_VIT, VIT, cpu_times, malloc_trim, proc_status, sync  # noqa: E402
 
@@ -477,11 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         for size, frames, batch in zip(args.sizes, args.frames, args.batch):
             res["rows"] += run_size(size, frames, batch, args, accelerator, work,
                                     log=lambda msg: print(msg, flush=True))
-    res["total_s"] = time.perf_counter() - t_start
-    cpu_end = cpu_times()
-    other = (cpu_end[0] - cpu_start[0]) - (cpu_end[1] - cpu_start[1]) if cpu_start and cpu_end else float("nan")
-    res["other_cpu_s"], res["load_after"] = max(0.0, other), os.getloadavg()[0]
-    res["other_cpu_pct"] = 100 * res["other_cpu_s"] / (res["total_s"] * (os.cpu_count() or 1))
+    vit_teacher.record_run_load(res, t_start, cpu_start)
     finish(res, args)
     return 0
 

@@ -296,6 +296,15 @@ def probe_in_subprocess(spec: dict, threads: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def record_run_load(res: dict, t_start: float, cpu_start: tuple[float, float] | None) -> None:
+    """Put the run's wall time, other processes' CPU seconds meanwhile (share) and the load after into `res`."""
+    res["total_s"] = time.perf_counter() - t_start
+    cpu_end = cpu_times()
+    other = (cpu_end[0] - cpu_start[0]) - (cpu_end[1] - cpu_start[1]) if cpu_start and cpu_end else float("nan")
+    res["other_cpu_s"], res["load_after"] = max(0.0, other), os.getloadavg()[0]
+    res["other_cpu_pct"] = 100 * res["other_cpu_s"] / (res["total_s"] * (os.cpu_count() or 1))
+
+
 def cpu_times() -> tuple[float, float] | None:
     """CPU seconds so far, for the machine and for this process; None off Linux.
 
@@ -477,11 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start, cpu_start = time.perf_counter(), cpu_times()
     for size, batch in zip(sizes, batches):
         res["rows"] += run_size(size, batch, amp_modes(args.amp, device), args, device)
-    res["total_s"] = time.perf_counter() - t_start
-    cpu_end = cpu_times()
-    other = (cpu_end[0] - cpu_start[0]) - (cpu_end[1] - cpu_start[1]) if cpu_start and cpu_end else float("nan")
-    res["other_cpu_s"], res["load_after"] = max(0.0, other), os.getloadavg()[0]
-    res["other_cpu_pct"] = 100 * res["other_cpu_s"] / (res["total_s"] * (os.cpu_count() or 1))
+    record_run_load(res, t_start, cpu_start)
     text = section_text(res)
     print("\n" + text)
     if args.out:

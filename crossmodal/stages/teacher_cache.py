@@ -95,12 +95,10 @@ def views_key(ctx: RunContext, cfg: Config) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def needed_outputs(distillers: list[Distiller]) -> tuple[set[int], bool]:
-    """The teacher stages and whether the logits the given distillers read."""
-    stages: set[int] = set()
-    for distiller in distillers:
-        stages |= distiller.teacher_stages()
-    return stages, any(d.needs_teacher_logits for d in distillers)
+def needed_arrays(distillers: list[Distiller]) -> set[str]:
+    """The names of the arrays the given distillers read: their teacher stages, and the logits if one reads them."""
+    names = {array_name(k) for d in distillers for k in d.teacher_stages()}
+    return names | ({LOGITS} if any(d.needs_teacher_logits for d in distillers) else set())
 
 
 def run_distillers(ctx: RunContext, student_channels: list[int]) -> list[Distiller]:
@@ -119,12 +117,10 @@ def teacher_views(ctx: RunContext, cfg: Config, distiller: Distiller) -> Teacher
     `cfg` is the cell's config; the views are seeded by the run's seed, so every cell shares them.
     """
     folder = Path(cfg.teacher.cache_dir) / f"views-{views_key(ctx, cfg)}"
-    stages, logits = needed_outputs([distiller])
-    own = {array_name(k) for k in stages} | ({LOGITS} if logits else set())
+    own = needed_arrays([distiller])
     with cache_lock(ctx, folder):  # every process decides inside the lock, so they agree on building
         if not all((folder / f"{n}.npy").is_file() for n in own):
-            more, more_logits = needed_outputs(run_distillers(ctx, distiller.student_channels))
-            names = own | {array_name(k) for k in more} | ({LOGITS} if more_logits else set())
+            names = own | needed_arrays(run_distillers(ctx, distiller.student_channels))
             build_views(ctx, cfg, folder, sorted(n for n in names if not (folder / f"{n}.npy").is_file()))
     arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in own}
     return TeacherViews(folder, cfg.teacher.cache_views, seed_for(ctx.cfg.seed, "teacher_views"),
@@ -151,9 +147,10 @@ def build_views(ctx: RunContext, cfg: Config, folder: Path, names: list[str]) ->
     rows = list(range(rank * n // world, (rank + 1) * n // world))
     loader = view_loader(ctx, cfg, rows)
     dtype = np.dtype(cfg.teacher.cache_dtype)
-    shapes = output_shapes(ctx, loader, names)
+    sample = loader.dataset[0][cfg.data.source][None].to(accelerator.device)
+    shapes = output_shapes(ctx.teacher, sample, names)
     temp = {name: folder / f".{name}.npy.tmp" for name in names}
-    per_frame = sum(int(np.prod(s)) for s in shapes.values()) * dtype.itemsize
+    per_frame = frame_bytes(shapes, dtype)
     check_free_space(folder, per_frame * views * n, "teacher cache folder",
                      f"{views} views x {n} frames x {size_text(per_frame)}")
     try:
@@ -189,7 +186,7 @@ def write_shard(ctx: RunContext, cfg: Config, loader: DataLoader, arrays: dict[s
         for batch in loader:
             with torch.no_grad(), accelerator.autocast():
                 maps, logits = teacher.features_and_logits(batch[cfg.data.source].to(accelerator.device), need_logits)
-            outputs = {array_name(k): m for k, m in enumerate(maps)} | {LOGITS: logits}
+            outputs = named_outputs(maps, logits)
             for name, array in arrays.items():
                 store(array, v, batch["index"].numpy(), outputs[name], name, folder)
     for array in arrays.values():
@@ -198,37 +195,45 @@ def write_shard(ctx: RunContext, cfg: Config, loader: DataLoader, arrays: dict[s
 
 def cache_plan(cfg: Config, data: DataFiles, teacher: nn.Module, distillers: list[Distiller]) -> list[str]:
     """Lines for --dry-run: the arrays teacher.cache_views stores for these distillers, their size, the disk's room."""
-    stages, logits = needed_outputs(distillers)
     info, views = data.unlabeled, cfg.teacher.cache_views
     channels = encoding_channels(cfg.data.source_encoding, info.shapes[cfg.data.source])
     device = next((p.device for p in teacher.parameters()), torch.device("cpu"))
-    with torch.no_grad():
-        maps, out = teacher.features_and_logits(torch.zeros(1, channels, info.height, info.width, device=device),
-                                                logits)
-    shapes = {array_name(k): tuple(maps[k].shape[1:]) for k in sorted(stages)}
-    if logits:
-        shapes[LOGITS] = tuple(out.shape[1:])
-    itemsize = np.dtype(cfg.teacher.cache_dtype).itemsize
+    frame = torch.zeros(1, channels, info.height, info.width, device=device)
+    shapes = output_shapes(teacher, frame, sorted(needed_arrays(distillers), key=_stages_first))
+    dtype = np.dtype(cfg.teacher.cache_dtype)
     lines = []
     for name, shape in shapes.items():
-        per = int(np.prod(shape)) * itemsize
+        per = frame_bytes({name: shape}, dtype)
         lines.append(f"- `{name}.npy`: {views} views x {info.num_samples} frames x {'x'.join(map(str, shape))} "
                      f"{cfg.teacher.cache_dtype} = {size_text(per * views * info.num_samples)} "
                      f"({size_text(per)} per frame and view)")
-    total = sum(int(np.prod(s)) for s in shapes.values()) * itemsize * views * info.num_samples
+    total = frame_bytes(shapes, dtype) * views * info.num_samples
     free = shutil.disk_usage(nearest_existing(cfg.teacher.cache_dir)).free
     lines.append(f"- in all {size_text(total)} in {cfg.teacher.cache_dir} ({size_text(free)} free on its disk), "
                  f"computed once (unless already there) and read by every transfer")
     return lines
 
 
-def output_shapes(ctx: RunContext, loader: DataLoader, names: list[str]) -> dict[str, tuple[int, ...]]:
-    """The per-frame shape of each array in `names`, from the teacher's outputs on one frame."""
-    sample = loader.dataset[0][ctx.cfg.data.source][None].to(ctx.accelerator.device)
-    with torch.no_grad(), ctx.accelerator.autocast():
-        maps, logits = ctx.teacher.features_and_logits(sample, LOGITS in names)
-    outputs = {array_name(k): m for k, m in enumerate(maps)} | {LOGITS: logits}
+def _stages_first(name: str) -> tuple[int, int]:
+    """Sort key: the stages in order, the logits last."""
+    return (1, 0) if name == LOGITS else (0, int(name.removeprefix("stage")))
+
+
+def named_outputs(maps: list[torch.Tensor], logits: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+    """The teacher's outputs under their array names."""
+    return {array_name(k): m for k, m in enumerate(maps)} | {LOGITS: logits}
+
+
+def output_shapes(teacher: nn.Module, frame: torch.Tensor, names: list[str]) -> dict[str, tuple[int, ...]]:
+    """The per-frame shape of each array in `names`, from the teacher's outputs on one frame (1, C, H, W)."""
+    with torch.no_grad():
+        outputs = named_outputs(*teacher.features_and_logits(frame, LOGITS in names))
     return {name: tuple(outputs[name].shape[1:]) for name in names}
+
+
+def frame_bytes(shapes: dict[str, tuple[int, ...]], dtype: np.dtype) -> int:
+    """The bytes one frame and view of these arrays take."""
+    return sum(int(np.prod(shape)) for shape in shapes.values()) * dtype.itemsize
 
 
 def store(array: np.ndarray, view: int, rows: np.ndarray, values: torch.Tensor, name: str, folder: Path) -> None:
