@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     # data already in place are checked against the config here too, before torch is loaded
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
+    from crossmodal.deploy.card import run_card
     from crossmodal.diskspace import check_run_space
     from crossmodal.downstream import check_head_init
     from crossmodal.models.summary import log_networks
@@ -95,9 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     results.update(teacher_references(ctx, teacher_info["curve"]))
 
     if accelerator.is_main_process:
+        # the model card of the reported student (the best method on val, its first seed): parameters, GFLOPs,
+        # onnxruntime CPU latency and file size in fp32, fp16 and int8; a one-line reason where the run has none
+        card = run_card(run_dir, cfg, data, results)
         table = write_run_report(run_dir, cfg, data, results, teacher_info["source"], accelerator, time.time() - t0,
                                  resumed=args.resume is not None, controls=controls, tuning=tuning,
-                                 networks=networks, teacher_input=teacher_input, log=log)
+                                 networks=networks, teacher_input=teacher_input, log=log, card=card)
         headline = cfg.task_spec.headline
         log.info("%s: %s", headline, table)
         print(f"\nrun finished in {(time.time() - t0) / 60:.1f} min: {run_dir}/report.md\n"

@@ -36,6 +36,9 @@ What is measured, in one process:
   processes used while the cases ran (busy time of the whole machine from /proc/stat, hypervisor steal included,
   minus this process's own user + system time): other work slows both backends, not necessarily equally.
 
+Precision rows (`--precisions fp16,int8,int8-uint8`, the default): the files `crossmodal-export --precision`
+writes, timed against fp32 in every case, with sizes and agreement (benchmarks/deploy_precision.py's docstring).
+
 `--device cuda` runs PyTorch on the GPU (the copy of the logits back to NumPy waits for the GPU before the clock
 stops) and onnxruntime with CUDAExecutionProvider when ort.get_available_providers() lists it and the session
 takes it; otherwise the onnxruntime side is left out and the reason stated. Host-to-device copies are inside
@@ -65,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
+from deploy_precision import run_precisions, section_lines  # noqa: E402
 from markdown_section import shown_command, write_results  # noqa: E402
 
 SECTION = "## Deploy (benchmarks/deploy.py)"
@@ -292,6 +296,8 @@ def section(res: dict[str, Any]) -> str:
                       f"{100 * min(c['argmax_agree'] for c in agree):.3f} % of pixels or more."]
     if "ort_skipped" in res["backends"]:
         lines += ["", f"onnxruntime left out: {res['backends']['ort_skipped']}."]
+    if "precision" in res:
+        lines += section_lines(res)
     if res.get("tiny"):
         lines += ["", "`--tiny`: a check that the script runs, not a measurement."]
     return "\n".join(lines) + "\n"
@@ -334,6 +340,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=-1, help="untimed calls of each backend per case (default 2; 1 tiny)")
     p.add_argument("--tiny", action="store_true", help=f"a seconds-long check: {TINY['size'][0]}x{TINY['size'][1]}, "
                                                        f"batches 1 and 2, {TINY['repeats']} repeats")
+    p.add_argument("--precisions", default="fp16,int8,int8-uint8", help="lower-precision files to time against "
+                   "fp32 (crossmodal-export --precision; int8-uint8 = --activations uint8; '' leaves them out)")
     p.add_argument("--out", default="", help="write every raw number to this JSON file")
     p.add_argument("--write", default="", help="replace (or append) this script's section of this markdown file")
     return p
@@ -473,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exported {res['export']['file_mib']:.1f} MiB ONNX in {res['export']['export_s']:.1f} s "
               f"({res['export']['exporter']}, opset {res['export']['opset']})", flush=True)
         _time_cases(res, args, model, onnx_path, thread_counts, sizes)
+        if args.precisions not in ("", "fp32"):  # the fp16 / int8 rows, from the same fp32 file
+            torch.set_num_threads(thread_counts[0])
+            run_precisions(res, args, onnx_path, sizes, thread_counts[0], depth_batch, _repeats_for)
     other = _other_cpu(cpu0, cpu_busy_s(), time.perf_counter() - wall0)
     if other is not None:
         res["other_cpu"] = other

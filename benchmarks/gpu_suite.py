@@ -30,6 +30,8 @@ Made to run on one CUDA GPU in under 6 minutes (bf16 autocast, channels_last mod
    with teacher.cache_views 1 (float16), through run_transfer on a generated paired file at the step's size and batch
    (benchmarks/teacher_cache.py's gpu_suite_row: live and cached epochs interleaved, medians, ratio per repeat; build
    time, bytes per frame and view, peak memory per epoch); --skip-teacher-cache leaves it out.
+1d. Deployed precisions: the default student's fp32/fp16/int8 ONNX files on onnxruntime's CUDA and TensorRT
+   providers where it has them (onnxruntime-gpu), benchmarks/deploy_precision.py's gpu_suite_row; --skip-deploy.
 3. Pipeline: `accelerate launch --mixed_precision bf16 run_transfer.py --config configs/smoke.yaml` (output, data and
    teacher cache in a temporary folder) as a subprocess: wall time and the per-method mIoU of its metrics.json.
 
@@ -88,6 +90,13 @@ def teacher_cache_bench():
     import teacher_cache
 
     return teacher_cache
+
+
+def deploy_bench():
+    """benchmarks/deploy_precision.py (the deployed-precision rows), imported on first use (onnxruntime, torch)."""
+    import deploy_precision
+
+    return deploy_precision
 
 
 LOSSES = ("none", "crd", "crd_dense")
@@ -336,6 +345,7 @@ _INT_OPTIONS = (
 )
 _SKIPS = (("--skip-vit", "leave out the head-less ViT-B/14 teacher row"),
           ("--skip-teacher-cache", "leave out the cached-teacher row (live vs cached transfer epochs)"),
+          ("--skip-deploy", "leave out the deployed-precision rows (onnxruntime's GPU providers)"),
           ("--skip-loader", "leave out the loader measurement"),
           ("--skip-pipeline", "leave out the smoke pipeline run"))
 
@@ -467,11 +477,16 @@ def main(argv: list[str] | None = None) -> int:
             res["teacher_cache"] = teacher_cache_bench().gpu_suite_row(
                 device, (h, w), batch, preset["cache_repeats"], 1, amp, args.tiny, preset["cache_frames"],
                 args.workers or usable_cores(), Path(tmp), log=lambda m: print(m, flush=True))
+    if not args.skip_deploy:
+        print("1d. deployed precisions (onnxruntime GPU providers)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="gpu_suite_deploy_", dir=args.tmp_dir) as tmp:
+            res["deploy"] = deploy_bench().gpu_suite_row(Path(tmp), (h, w), batch, repeats, warmup,
+                                                         log=lambda m: print(m, flush=True))
     if device.type == "cuda":
         torch.cuda.empty_cache()  # the networks are gone; leave the GPU to the pipeline's own process
     _loader_and_pipeline(args, res, device, h, w)
     res["total_s"] = time.perf_counter() - t_start
-    text = section(res, args.note, vit_teacher_bench().gpu_suite_lines)
+    text = section(res, args.note, vit_teacher_bench().gpu_suite_lines, deploy_bench().gpu_suite_lines)
     print("\n" + text)
     write_results(res, text, args.out, args.write, SECTION)
     pl = res.get("pipeline")

@@ -106,8 +106,8 @@ def _pipeline(pl: dict) -> list[str]:
     return lines
 
 
-def section(res: dict, note: str, vit_lines) -> str:
-    """The markdown section; `vit_lines(row, cuda)` gives the head-less ViT teacher's lines."""
+def section(res: dict, note: str, vit_lines, deploy_lines=None) -> str:
+    """The markdown section; `vit_lines(row, cuda)` and `deploy_lines(row)` give the ViT and deploy parts' lines."""
     cuda = res["device"]["type"] == "cuda"
     lines = _intro(note) + _run(res, cuda) + _steps(res)
     if res.get("vit"):
@@ -118,6 +118,8 @@ def section(res: dict, note: str, vit_lines) -> str:
         lines += [""] + teacher_cache_lines(res["teacher_cache"], cuda)
     elif not cuda:
         lines += ["", "Cached-teacher row: skipped (--skip-teacher-cache); it has not been run on a GPU yet."]
+    if res.get("deploy") and deploy_lines is not None:
+        lines += [""] + deploy_lines(res["deploy"])
     if res.get("loader"):
         lines += _loader(res, res["loader"])
     if res.get("pipeline"):

@@ -21,6 +21,7 @@ STREAMS: dict[str, int] = {
     "bn_recalibrate": 0,      # batch order of BatchNorm recalibration after a stage
     "teacher_views": 5,       # the fixed paired views whose teacher outputs teacher.cache_views stores (run seed)
     "evaluation": 0,          # evaluation loaders (no shuffling or augmentation: the seed changes nothing)
+    "deploy_calibration": 6,  # the frames an int8 export calibrates on (crossmodal-export; the student's seed)
 }
 LABEL_SUBSET_KEY = 7919  # with a cell's seed: the permutation behind downstream.label_counts' nested subsets
 

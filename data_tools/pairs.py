@@ -202,10 +202,13 @@ def _modality_attrs(folders: list[Folder], opts: Options, sample: dict[str, np.n
 
 
 def _class_names(path: Path | None, folders: list[Folder], keys: list[str]) -> list[str] | None:
-    """Names from the --class-names file (one per line), else class_0..class_K for the largest id present."""
+    """Names from the --class-names file (one per line), else class_0..class_K for the largest id present.
+
+    What follows a tab on a line is left out, so crossmodal-predict's classes.txt ("name<TAB>#rrggbb") reads too.
+    """
     label = next((f for f in folders if f.role == "label"), None)
     if path is not None:
-        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        names = [line.split("\t", 1)[0].strip() for line in path.read_text().splitlines() if line.strip()]
         if not names:
             raise ValueError(f"--class-names {path}: no names (expected one class name per line)")
         if len(names) > MAX_CLASSES:  # up to 255 classes are stored as uint8 labels, more as uint16
@@ -344,7 +347,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a target modality (repeatable), stored float32 x scale, e.g. thermal=rec/thermal")
     p.add_argument("--label", type=Path, metavar="DIR", help="single-channel class-id images (255 = ignore; 16-bit "
                    "images for more than 255 classes, 65535 = ignore)")
-    p.add_argument("--class-names", type=Path, metavar="FILE", help="one class name per line; line i names label id i")
+    p.add_argument("--class-names", type=Path, metavar="FILE", help="one class name per line; line i names label id i "
+                   "(anything after a tab is ignored: crossmodal-predict's classes.txt works)")
     p.add_argument("--units", type=name_value, action="append", default=[], metavar="NAME=UNITS",
                    help="units of a target after scaling, e.g. thermal=kelvin")
     p.add_argument("--scale", type=name_value, action="append", default=[], metavar="NAME=FACTOR",

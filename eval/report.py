@@ -22,6 +22,7 @@ from crossmodal.errors import UserError
 from eval.aggregate import aggregate
 from eval.compare import compare_runs
 from eval.label_efficiency import label_efficiency
+from eval.model_card_section import with_model_card
 from eval.protocol_reports import REPORTS
 from eval.run_summary import Cells, add_controls, protocol_lines, reused_cells, run_summary, write_metrics
 from eval.teacher_warnings import reference_warnings
@@ -52,12 +53,12 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Cells
                      accelerator: Accelerator, wall_time_s: float, resumed: bool = False,
                      controls: Mapping[str, Cells] | None = None, tuning: Mapping[str, Any] | None = None,
                      networks: list[dict] | None = None, teacher_input: str = "",
-                     log: logging.Logger | None = None) -> dict[str, float]:
+                     log: logging.Logger | None = None, card: Mapping[str, Any] | None = None) -> dict[str, float]:
     """metrics.json, figures/ and report.md of a finished run; returns {method: mean headline metric}.
 
     `results` is {method: {seed: MethodResult}}, `controls` the control cells as {control: results}, `tuning` what
-    tune.trials tried. The headline metric is the task's: mIoU for segmentation, last-stage probe top-1 for
-    classification.
+    tune.trials tried, `card` the reported student's model card (crossmodal.deploy.card.run_card). The headline
+    metric is the task's: mIoU for segmentation, last-stage probe top-1 for classification.
     """
     task = cfg.task_spec
     kind = REPORTS[task.protocol]
@@ -73,10 +74,12 @@ def write_run_report(run_dir: Path, cfg: Config, data: DataFiles, results: Cells
     if curves:
         summary["label_efficiency"] = {m: {n: v["miou"] for n, v in c.items()} for m, c in curves.items()}
         summary["label_efficiency_std"] = {m: {n: v["std"] for n, v in c.items()} for m, c in curves.items()}
+    if card:
+        summary["model_card"] = dict(card)
     write_metrics(run_dir, summary)
     first = {m: per_seed[min(per_seed)] for m, per_seed in results.items()}
     figures = kind.figures(run_dir, summary["methods"], first, cfg, data, curves)
-    write_text_atomic(run_dir / "report.md", kind.render(summary, figures, entries))
+    write_text_atomic(run_dir / "report.md", with_model_card(kind.render(summary, figures, entries), card))
     return {m: round(v[task.metric], 4) for m, v in summary["methods"].items()}
 
 

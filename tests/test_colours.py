@@ -1,10 +1,29 @@
 """crossmodal.colours: the class palette, label and depth colouring, and prediction overlays."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from crossmodal.colours import class_palette, colorize_depth, colorize_label, overlay
+from crossmodal.colours import (
+    LIGHTNESS,
+    MIN_CHROMA,
+    class_palette,
+    colorize_depth,
+    colorize_label,
+    delta_e2000,
+    overlay,
+    srgb_to_lab,
+)
+
+# Sharma, Wu and Dalal (2005), table 1: (Lab 1, Lab 2, CIEDE2000), including the hue-wrap and near-grey pairs
+SHARMA = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425), ((50, -1.3802, -84.2814), (50, 0, -82.7485), 1.0),
+          ((50, 0, 0), (50, -1, 2), 2.3669), ((50, 2.49, -0.001), (50, -2.49, 0.0009), 7.1792),
+          ((50, 2.49, -0.001), (50, -2.49, 0.0011), 7.2195), ((50, 2.5, 0), (73, 25, -18), 27.1492),
+          ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+          ((90.8027, -2.0831, 1.441), (91.1528, -1.6435, 0.0447), 1.4441),
+          ((2.0776, 0.0795, -1.135), (0.9033, -0.0636, -0.5514), 0.9082)]
+GREYS = np.stack([np.linspace(0.0, 100.0, 1001), np.zeros(1001), np.zeros(1001)], -1)  # every grey level, L* 0-100
 
 
 def _n_colours(img: np.ndarray) -> int:
@@ -22,6 +41,53 @@ def test_class_palette_is_deterministic_and_distinct() -> None:
     assert np.array_equal(class_palette(40)[:13], class_palette(13))
     with pytest.raises(ValueError):
         class_palette(0)
+
+
+def _min_pairwise(lab: np.ndarray) -> float:
+    d = delta_e2000(lab[:, None], lab[None])
+    d[np.arange(len(lab)), np.arange(len(lab))] = np.inf
+    return float(d.min())
+
+
+def test_lab_and_ciede2000_agree_with_published_values() -> None:
+    for lab1, lab2, want in SHARMA:
+        assert abs(float(delta_e2000(np.array(lab1), np.array(lab2))) - want) < 1e-4
+        assert abs(float(delta_e2000(np.array(lab2), np.array(lab1))) - want) < 1e-4
+    assert np.allclose(srgb_to_lab(np.array([255, 255, 255])), [100, 0, 0], atol=0.01)
+    assert np.allclose(srgb_to_lab(np.array([0, 0, 0])), 0.0)
+    rgb = np.array([[243, 195, 0], [0, 103, 165], [132, 132, 130], [190, 0, 50]])
+    ocv = cv2.cvtColor((rgb / 255.0).astype(np.float32)[None], cv2.COLOR_RGB2Lab)[0]
+    assert np.abs(srgb_to_lab(rgb) - ocv).max() < 0.5  # OpenCV's float32 conversion, the same formulas
+
+
+@pytest.mark.parametrize("n, apart", [(13, 20.0), (18, 20.0), (40, 14.0)])
+def test_palette_has_no_grey_and_keeps_its_colours_apart(n: int, apart: float) -> None:
+    lab = srgb_to_lab(class_palette(n))
+    chroma = np.hypot(lab[:, 1], lab[:, 2])  # = CIE76 distance to the nearest grey
+    assert chroma.min() >= MIN_CHROMA == 30.0
+    assert (lab[:, 0] >= LIGHTNESS[0]).all() and (lab[:, 0] <= LIGHTNESS[1]).all()
+    assert _min_pairwise(lab) >= apart
+    assert np.sqrt(((lab[:, None] - GREYS[None]) ** 2).sum(-1)).min() >= MIN_CHROMA - 1e-9
+    assert delta_e2000(lab[:, None], GREYS[None]).min() >= 18.0
+
+
+def test_palette_stays_distinct_for_very_many_classes() -> None:
+    lab = srgb_to_lab(class_palette(894))  # NYUv2's full label set
+    assert np.hypot(lab[:, 1], lab[:, 2]).min() >= MIN_CHROMA
+    assert _min_pairwise(lab) >= 3.0  # measured 3.48: still more than a just-noticeable difference (about 2.3)
+    assert np.array_equal(class_palette(894)[:40], class_palette(40))
+    many = class_palette(3000)  # past the 16-level grid: a finer one, still distinct and not grey
+    assert len({tuple(c) for c in many}) == 3000 and np.array_equal(many[:1024], class_palette(1024))
+    assert np.hypot(*srgb_to_lab(many)[:, 1:].T).min() >= MIN_CHROMA
+
+
+def test_overlay_colours_show_over_every_grey() -> None:
+    n = 40
+    label = np.arange(n, dtype=np.uint8)[None].repeat(256, 0)
+    base = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], n, 1).repeat(3, 2)  # row g: grey level g
+    out = overlay(base, label, n, alpha=0.5)
+    diff = delta_e2000(srgb_to_lab(out), srgb_to_lab(base))
+    assert diff.min() >= 10.0  # measured 11.25: every class stays visible at half opacity over any grey
 
 
 def test_colorize_label() -> None:

@@ -186,6 +186,7 @@ def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
     """The fine-tuned student of (method, seed) wrapped with its encoding, in eval mode, and its metadata."""
     from crossmodal.config import load_config
     from crossmodal.data.loaders import input_spec
+    from crossmodal.deploy.ranges import reading_range
     from crossmodal.downstream.evaluate import load_finetuned
 
     run_dir = Path(run_dir)
@@ -227,6 +228,7 @@ def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
         "stride_multiple": stride,
         "size_rule": f"height and width must be multiples of {stride} (the network's largest stride)",
         "trained_size": list(trained) if trained else None,
+        "reading_range": reading_range(cfg),  # what crossmodal-predict counts far-out frames against (None: unknown)
         "torch_version": torch.__version__,
     }
     takes = first_conv(segmenter)[1].in_channels
@@ -238,7 +240,11 @@ def build_sensor_model(run_dir: str | Path, method: str, seed: int | None = None
 
 def check_frame_size(meta: dict[str, Any], height: int, width: int) -> None:
     """Raise ExportError unless a frame of height x width fits the exported model's stride rule."""
-    k = int(meta["stride_multiple"])
+    k, static = int(meta["stride_multiple"]), meta.get("static_shape")
+    if static and (height, width) != (static["height"], static["width"]):
+        raise ExportError(f"frames of {height}x{width} do not fit this model: it was exported with --static-shape "
+                          f"{static['height']}x{static['width']} and takes only that size (batch {static['batch']}); "
+                          f"export it again with --static-shape {height}x{width}, or without it for any size")
     if height <= 0 or width <= 0 or height % k or width % k:
         raise ExportError(f"frames of {height}x{width} do not fit this model: {meta['size_rule']} "
                           f"(e.g. {max(k, height // k * k)}x{max(k, width // k * k)})")
@@ -275,14 +281,14 @@ def write_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, A
 
     The TorchScript-based exporter (dynamic_axes) is used when this torch has it, else the dynamo one.
     """
-    onnx = require("onnx")
-
+    require("onnx")
+    static = bool(meta.get("static_shape"))  # a fixed-size graph: no dynamic axes
     axes = {INPUT_NAME: {0: "batch", 1: "height", 2: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, torch.jit.TracerWarning))
             torch.onnx.export(model, (x,), str(tmp), dynamo=False, input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=OPSET)
+                              output_names=[OUTPUT_NAME], dynamic_axes=None if static else axes, opset_version=OPSET)
         exporter = "torch.onnx.export(dynamo=False)"
     except (TypeError, RuntimeError, NotImplementedError) as err:  # no TorchScript-based exporter in this torch
         from torch.export import Dim
@@ -292,22 +298,34 @@ def write_onnx(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict[str, A
         shapes = {"x": {0: Dim("batch", min=1), 1: k * h, 2: k * w}}
         try:
             torch.onnx.export(model, (x,), str(tmp), dynamo=True, input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], dynamic_shapes=shapes, opset_version=max(OPSET, 18),
-                              external_data=False)
+                              output_names=[OUTPUT_NAME], dynamic_shapes=None if static else shapes,
+                              opset_version=max(OPSET, 18), external_data=False)
         except torch.onnx.errors.OnnxExporterError as err2:  # neither exporter can convert this network (an operator)
             first = err if isinstance(err, torch.onnx.errors.OnnxExporterError) else err2
             raise ExportError(f"the student of run '{meta['run']}' ({meta['method']}, seed {meta['seed']}) cannot be "
                               f"exported to ONNX: {str(first).strip().splitlines()[0][:300]}; export it with "
                               f"--format torchscript instead") from err2
         exporter = f"torch.onnx.export(dynamo=True) (dynamo=False failed: {type(err).__name__})"
-    proto = onnx.load(str(tmp))
-    opset = int(max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")))
-    meta = dict(meta, exporter=exporter, opset=opset)
+    return store_onnx_metadata(tmp, dict(meta, exporter=exporter))
+
+
+def store_onnx_metadata(path: Path, meta: dict[str, Any]) -> str:
+    """Put `meta` (plus the file's opset) into the ONNX file's metadata_props, check it; returns the JSON text.
+
+    A static-shape file whose input has a symbolic dimension is refused.
+    """
+    onnx = require("onnx")
+    proto = onnx.load(str(path))
+    meta = dict(meta, opset=int(max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))))
+    dims = [d for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    if meta.get("static_shape") and not all(d.HasField("dim_value") for d in dims):
+        raise ExportError(f"the static-shape export has input dimensions {[d.dim_param or d.dim_value for d in dims]}"
+                          f": not all fixed")
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta), **{
         k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}})
     onnx.checker.check_model(proto)
-    onnx.save(proto, str(tmp))
+    onnx.save(proto, str(path))
     return json.dumps(meta, indent=2)
 
 
@@ -326,13 +344,18 @@ def write_torchscript(model: SensorModel, x: torch.Tensor, tmp: Path, meta: dict
 
 
 def export(run_dir: str | Path, method: str, seed: int | None, fmt: str, out: str | Path,
-           overwrite: bool = False) -> dict[str, Any]:
+           overwrite: bool = False, static_shape: str | Sequence[int] | None = None, static_batch: int = 1,
+           **precision: Any) -> dict[str, Any]:
     """Export (method, seed) of a run to `out` and `<out>.json`, both atomically; returns the metadata.
 
-    `fmt` is onnx or torchscript.
+    `fmt` is onnx or torchscript. `static_shape` ('HxW') fixes the ONNX graph's size; `precision` holds the
+    crossmodal.deploy.precision.PrecisionOptions fields (precision='int8', calibrate=..., max_miou_loss=...).
     """
+    from crossmodal.deploy import precision as prec
+
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}': choose one of {', '.join(FORMATS)}")
+    opts, size = prec.checked(fmt, static_shape, static_batch, precision)
     out = Path(out)
     side = out.with_name(out.name + ".json")
     check_output_dir(out.parent, "--out's folder")
@@ -340,11 +363,21 @@ def export(run_dir: str | Path, method: str, seed: int | None, fmt: str, out: st
         if p.exists() and not overwrite:
             raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
     model, meta = build_sensor_model(run_dir, method, seed)
-    x = example_input(meta)
-    with torch.no_grad(), atomic_path(out) as tmp:
-        text = (write_onnx if fmt == "onnx" else write_torchscript)(model, x, tmp, meta)
-        _check_exported(model, fmt, tmp, meta, x)
-        write_text_atomic(side, text + "\n")
+    meta = prec.make_static(meta, size, static_batch) if size else meta
+    sources = prec.open_sources(run_dir, meta, opts)  # None for fp32
+    x = example_input(meta, **({"batch": static_batch, "size": size} if size else {}))
+    from crossmodal.deploy.card import export_calibration, model_card  # here: card.py imports this module
+
+    try:
+        meta["model_card"] = model_card(model, meta, calibration=export_calibration(run_dir, meta))  # in every place
+        with torch.no_grad(), atomic_path(out) as tmp:
+            text = (write_onnx if fmt == "onnx" else write_torchscript)(model, x, tmp, meta)
+            _check_exported(model, fmt, tmp, meta, x)
+            text = prec.quantise_file(tmp, json.loads(text), opts, sources) if sources else text
+            write_text_atomic(side, text + "\n")
+    finally:
+        if sources is not None:
+            sources.close()
     return json.loads(text)
 
 
@@ -355,7 +388,8 @@ def _check_exported(model: SensorModel, fmt: str, path: Path, meta: dict[str, An
     frozen at the traced size. ONNX files are checked when onnxruntime is installed.
     """
     k = int(meta["stride_multiple"])
-    probe = example_input(meta, batch=x.shape[0] + 1, size=(x.shape[1] + k, x.shape[2] + 2 * k))
+    probe = (x if meta.get("static_shape") else  # a static graph runs at its one size only
+             example_input(meta, batch=x.shape[0] + 1, size=(x.shape[1] + k, x.shape[2] + 2 * k)))
     want = model(probe).numpy()
     if fmt == "onnx":
         try:
@@ -433,15 +467,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=FORMATS, required=True, help="onnx (onnxruntime) or torchscript")
     parser.add_argument("--out", required=True, help="output file; the metadata also goes to <out>.json")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    from crossmodal.deploy.precision import add_options, options_from, summary_lines
+
+    add_options(parser)
     args = parser.parse_args(argv)
     try:
-        meta = export(args.run, args.method, args.seed, args.format, args.out, overwrite=args.overwrite)
+        meta = export(args.run, args.method, args.seed, args.format, args.out, overwrite=args.overwrite,
+                      static_shape=args.static_shape, static_batch=args.static_batch, **vars(options_from(args)))
     except (UserError, FileNotFoundError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {args.out} and {args.out}.json ({meta['method']} seed {meta['seed']} of run '{meta['run']}', "
           f"{meta['modality']} {meta['input']['layout']} {meta['input']['dtype']}, sizes multiple of "
           f"{meta['stride_multiple']}; {meta['exporter']})")
+    for line in summary_lines(meta):
+        print(line)
+    from crossmodal.deploy.card import card_line
+
+    print(card_line(meta["model_card"]) + f" (in {args.out}.json)")
     return 0
 
 

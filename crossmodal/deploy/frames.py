@@ -6,6 +6,7 @@ channels, --scale and labels are checked before any long work starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable
 
@@ -174,11 +175,45 @@ def _file_source(files: dict[str, Path], root: Path, exp: Expected, scale: float
     return FrameSource(what, names, sizes, labels is not None, read)
 
 
+def glob_files(root: Path, pattern: str) -> dict[str, Path]:
+    """The frame files under `root` whose name matches `pattern` (case-sensitive, as a shell does), keyed as list_files.
+
+    A pattern with a '/' matches the path below `root` instead, e.g. 'kinect/*.png'. Files the pattern leaves out
+    never count, so 0001.png beside 0001.npy is no clash when only one of them matches.
+    """
+    files: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+            continue
+        if not fnmatchcase(rel if "/" in pattern else path.name, pattern):
+            continue
+        key = path.relative_to(root).with_suffix("").as_posix()
+        if key in files:
+            raise FormatError(f"{root}: two files for frame '{key}': {files[key].name} and {path.name} (both match "
+                              f"--glob '{pattern}')")
+        files[key] = path
+    if not files:
+        have = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        shown = ", ".join(have[:5]) + (f" ... ({len(have)} files)" if len(have) > 5 else "")
+        raise FormatError(f"--glob '{pattern}' matches no sensor file ({', '.join(SUFFIXES)}) in {root} or below it; "
+                          f"it has: {shown or 'no files'}")
+    return files
+
+
+def _glob_refusal(path: Path, glob: str) -> str:
+    """Why --glob does not apply to an input that is not a folder."""
+    what = "an HDF5 split, whose frames are all read" if path.suffix.lower() in HDF5_SUFFIXES or h5py.is_hdf5(path) \
+        else "one file"
+    return f"--glob '{glob}' selects files in a folder; --input {path} is {what}: drop --glob"
+
+
 def open_frames(path: str | Path, meta: dict[str, Any], *, scale: float | None = None, nan_as_zero: bool = False,
-                labels: str | Path | None = None) -> FrameSource:
+                labels: str | Path | None = None, glob: str | None = None) -> FrameSource:
     """The frames at `path`, an HDF5 split, folder or file, for a model with this metadata.
 
-    The first frame is read to check dtype and channels, so bad input fails before the long work.
+    `glob` picks a folder's files by name (glob_files), e.g. the depth files of a folder that also holds colour
+    ones. The first frame is read to check dtype and channels, so bad input fails before the long work.
     """
     path = Path(path)
     exp = Expected.from_metadata(meta)
@@ -189,6 +224,8 @@ def open_frames(path: str | Path, meta: dict[str, Any], *, scale: float | None =
         raise FormatError(f"--scale: the model takes {exp.describe()} images as stored; there is nothing to scale")
     if not path.exists():
         raise FileNotFoundError(f"--input {path}: no such file or folder")
+    if glob is not None and not path.is_dir():
+        raise FormatError(_glob_refusal(path, glob))
     label_files = None
     if labels is not None:
         labels = Path(labels)
@@ -200,7 +237,7 @@ def open_frames(path: str | Path, meta: dict[str, Any], *, scale: float | None =
             raise FormatError(f"--labels is for folders and files; {path} holds its labels as the 'label' dataset")
         source = _hdf5_source(path, exp, class_names, scale)
     elif path.is_dir():
-        files = list_files(path)
+        files = list_files(path) if glob is None else glob_files(path, glob)
         if not files:
             raise FormatError(f"--input {path}: no sensor files ({', '.join(SUFFIXES)}) in the folder or below it")
         source = _file_source(files, path, exp, scale, nan_as_zero, label_files, len(class_names))
@@ -222,4 +259,4 @@ def invalid_mask(sensor: np.ndarray) -> np.ndarray:
     return sensor == 0 if sensor.ndim == 2 else (sensor == 0).all(axis=2)
 
 
-__all__ = ["Expected", "Frame", "FrameSource", "IGNORE", "convert_file", "invalid_mask", "open_frames"]
+__all__ = ["Expected", "Frame", "FrameSource", "IGNORE", "convert_file", "glob_files", "invalid_mask", "open_frames"]

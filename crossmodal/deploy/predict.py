@@ -14,9 +14,11 @@ import json
 import os
 import shutil
 import sys
+import textwrap
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -36,6 +38,8 @@ from crossmodal.deploy.export import (
     require,
 )
 from crossmodal.deploy.frames import Frame, FrameSource, invalid_mask, open_frames
+from crossmodal.deploy.ranges import RULE, RangeCheck, range_summary
+from crossmodal.deploy.views import class_colours, classes_text, frame_panel, is_colour, legend, sensor_picture
 from crossmodal.diskspace import check_output_dir
 from crossmodal.errors import UserError
 from crossmodal.metrics import ConfusionMatrix, segmentation_metrics
@@ -109,23 +113,20 @@ def open_model(run: str | None, method: str | None, seed: int | None, model: str
 
 # ---- the outputs ----
 
-def _overlay_base(sensor: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """A grey RGB picture of the input, to lay the class colours over.
+@dataclass(frozen=True)
+class Outputs:
+    """What is written per frame besides the label PNG: overlays at `alpha` opacity, panels, and the ignore mask."""
 
-    Colour images become grey; other modalities show their first channel stretched over the frame's readings, near depth
-    bright, no reading black.
-    """
-    if sensor.dtype == np.uint8 and sensor.ndim == 3 and sensor.shape[2] == 3:
-        grey = cv2.cvtColor(sensor, cv2.COLOR_RGB2GRAY)
-    else:
-        a = (sensor if sensor.ndim == 2 else sensor[..., 0]).astype(np.float64)
-        valid = invalid_mask(sensor) == 0
-        lo, hi = (float(a[valid].min()), float(a[valid].max())) if valid.any() else (0.0, 1.0)
-        t = (a - lo) / (hi - lo if hi > lo else 1.0)
-        if meta.get("units") == "metres" or meta["modality"].endswith("depth"):
-            t = 1.0 - t
-        grey = np.where(valid, np.round(64 + 191 * np.clip(t, 0.0, 1.0)), 0).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=2)
+    overlays: bool = True
+    alpha: float = 0.5
+    panels: bool = False
+    mask_invalid: bool = False
+
+
+def static_shape(meta: dict[str, Any]) -> tuple[int, int, int] | None:
+    """(batch, height, width) of a model exported with --static-shape; None for one that takes any size."""
+    fixed = meta.get("static_shape")
+    return None if not fixed else (int(fixed["batch"]), int(fixed["height"]), int(fixed["width"]))
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:
@@ -178,54 +179,76 @@ def _label_batches(predict_fn: Predictor, meta: dict[str, Any], source: FrameSou
                    pad: bool) -> Iterator[list[tuple[Frame, np.ndarray]]]:
     """Each batch's frames with their predicted class ids; the frames are read ahead, a batch has one size.
 
-    With `pad`, each batch is padded at the bottom and right with 0 to the model's stride multiple and the
-    predictions cropped back.
+    With `pad`, each batch is padded at the bottom and right with 0 to the model's stride multiple (a static-shape
+    model's height and width) and the predictions cropped back. A static-shape model gets batches of exactly its
+    batch size: a short last batch is filled with copies of its last frame, whose predictions are dropped.
     """
+    fixed = static_shape(meta)
     for frames in _batches(source, batch_size):
         batch = np.stack([f.sensor for f in frames])
-        h, w = batch.shape[1:3]
+        n, h, w = batch.shape[:3]
         if pad:
             k = int(meta["stride_multiple"])
-            extra = [(0, 0), (0, -h % k), (0, -w % k)] + [(0, 0)] * (batch.ndim - 3)
-            batch = np.pad(batch, extra)
-        yield list(zip(frames, predict_fn(batch)[:, :h, :w]))
+            hh, ww = fixed[1:] if fixed else (h + -h % k, w + -w % k)
+            batch = np.pad(batch, [(0, 0), (0, hh - h), (0, ww - w)] + [(0, 0)] * (batch.ndim - 3))
+        if fixed and n < fixed[0]:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], fixed[0] - n, axis=0)])
+        yield list(zip(frames, predict_fn(batch)[:n, :h, :w]))
+
+
+def _write_frame(staging: Path, meta: dict[str, Any], frame: Frame, pred: np.ndarray, views: Outputs) -> None:
+    """One frame's label PNG and, as asked, its overlay and panel."""
+    n = len(meta["class_names"])
+    ignore = int(np.iinfo(label_dtype(n)).max)
+    if views.mask_invalid:
+        pred = np.where(invalid_mask(frame.sensor), pred.dtype.type(ignore), pred)
+    _write_png(staging / f"{frame.name}.png", pred)
+    if views.overlays or views.panels:
+        picture = sensor_picture(frame.sensor, meta)
+    if views.overlays:
+        _write_png(staging / f"{frame.name}_overlay.png", overlay(picture, pred, n, alpha=views.alpha))
+    if views.panels:
+        shown = frame.sensor if is_colour(frame.sensor) else picture
+        _write_png(staging / f"{frame.name}_panel.png", frame_panel(shown, pred, frame.label, meta, ignore))
 
 
 def _write_labels(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, staging: Path, batch_size: int,
-                  mask_invalid: bool, overlays: bool, progress: bool, pad: bool) -> ConfusionMatrix | None:
-    """The label PNGs (and overlays) of every frame in `staging`; the confusion matrix when the frames have labels."""
+                  views: Outputs, progress: bool, pad: bool) -> tuple[ConfusionMatrix | None, RangeCheck]:
+    """The label PNGs (overlays, panels) of every frame in `staging`; the confusion matrix when the frames have
+    labels, and the frames whose readings fall far outside the training range."""
     from tqdm import tqdm
 
     n = len(meta["class_names"])
     confusion = ConfusionMatrix(n) if source.has_labels else None  # labels to_memory: one ignore index
-    png = label_dtype(n)  # the label PNGs: 8-bit up to 255 classes, else 16-bit
+    ranges = RangeCheck(meta.get("reading_range") if meta["input"]["dtype"] != "uint8" else None)
     with tqdm(total=len(source), unit="frame", desc="predict", disable=not progress, file=sys.stderr) as bar:
         for batch in _label_batches(predict_fn, meta, source, batch_size, pad):
             for frame, pred in batch:
                 if confusion is not None:
                     confusion.update(torch.from_numpy(pred.astype(np.int64)),
                                      torch.from_numpy(to_memory(frame.label).astype(np.int64)))
-                if mask_invalid:
-                    pred = np.where(invalid_mask(frame.sensor), png.type(int(np.iinfo(png).max)), pred)
-                _write_png(staging / f"{frame.name}.png", pred)
-                if overlays:
-                    _write_png(staging / f"{frame.name}_overlay.png",
-                               overlay(_overlay_base(frame.sensor, meta), pred, n))
+                ranges.add(frame.name, frame.sensor)
+                _write_frame(staging, meta, frame, pred, views)
             bar.update(len(batch))
-    return confusion
+    return confusion, ranges
 
 
 def _write_reports(staging: Path, meta: dict[str, Any], source: FrameSource, confusion: ConfusionMatrix | None,
                    report: dict[str, Any]) -> dict[str, Any] | None:
-    """classes.txt, predict.json and, when the labels have any pixel to score, metrics.json; returns the metrics."""
+    """classes.txt, legend.png, predict.json and, when the labels have any pixel to score, metrics.json; returns the
+    metrics."""
     names = meta["class_names"]
     png = label_dtype(len(names))
     ignore = int(np.iinfo(png).max)
     labelled = confusion is not None and int(confusion.matrix.sum()) > 0
     metrics = segmentation_metrics(confusion.matrix, names) if labelled else None
-    (staging / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+    (staging / "classes.txt").write_text(classes_text(names))
+    _write_png(staging / "legend.png", legend(names, "ignored / no reading (panels)"))
     report = dict(report, labels_png=f"{png} class ids (classes.txt line i names id i); {ignore} = "
                                      + ("no reading in the input" if report["mask_invalid"] else "not used"),
+                  class_colours=class_colours(names),
+                  colours="classes.txt line i: 'name<TAB>#rrggbb' of class id i, the colour of the overlays, panels "
+                          "and legend.png (crossmodal.colours.class_palette); black = ignored",
                   metrics="metrics.json" if labelled else (
                       f"not computed: every label pixel is {ignore} (ignore)" if confusion is not None else None),
                   metadata=meta)
@@ -242,21 +265,29 @@ def _write_reports(staging: Path, meta: dict[str, Any], source: FrameSource, con
 
 def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, out: Path, *, batch_size: int = 8,
             mask_invalid: bool = False, overlays: bool = True, progress: bool = True, pad: bool = False,
-            info: dict[str, Any] | None = None) -> dict[str, Any] | None:
+            alpha: float = 0.5, panels: bool = False, info: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Predict every frame into `out`, written whole or not at all; returns the metrics when the frames have labels.
 
-    `out` gets the label PNGs and overlays, classes.txt, predict.json (`info` and what ran) and, with labels,
-    metrics.json; all go to a staging folder that becomes `out` only when complete. With `pad`, frames are padded at
-    the bottom and right with 0 (no reading) to the model's stride multiple and the predictions cropped back.
+    `out` gets the label PNGs, overlays (class colours at `alpha` opacity) and, with `panels`, side-by-side panels;
+    classes.txt, legend.png, predict.json (`info`, what ran, the frames far outside the training range) and, with
+    labels, metrics.json; all go to a staging folder that becomes `out` only when complete. With `pad`, frames are
+    padded at the bottom and right with 0 (no reading) to the model's stride multiple and the predictions cropped
+    back. A static-shape model runs batches of its own batch size, whatever `batch_size` says.
     """
+    if not 0.0 <= alpha <= 1.0:
+        raise PredictError(f"--alpha {alpha}: expected an opacity from 0 (the picture only) to 1 (the colours only)")
+    fixed = static_shape(meta)
+    batch_size = fixed[0] if fixed else batch_size
     start = time.perf_counter()
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        confusion = _write_labels(predict_fn, meta, source, staging, batch_size, mask_invalid, overlays, progress, pad)
+        views = Outputs(overlays, alpha, panels, mask_invalid)
+        confusion, ranges = _write_labels(predict_fn, meta, source, staging, batch_size, views, progress, pad)
         report = dict(info or {}, frames=len(source), input=source.description, mask_invalid=mask_invalid,
-                      batch_size=batch_size, seconds=round(time.perf_counter() - start, 3))
+                      batch_size=batch_size, alpha=alpha, panels=panels, out_of_range=ranges.report(),
+                      seconds=round(time.perf_counter() - start, 3))
         metrics = _write_reports(staging, meta, source, confusion, report)
         _commit(staging, out)
     except BaseException:
@@ -265,16 +296,44 @@ def predict(predict_fn: Predictor, meta: dict[str, Any], source: FrameSource, ou
     return metrics
 
 
+EPILOG = """examples:
+  crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/
+  crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/
+  crossmodal-predict --model depth_seg.onnx --input recordings/kinect/ --glob '*depth*.png' --scale 0.001 \\
+      --panels --alpha 0.6 --out preds/
+
+Writes <out>/<frame>.png (8-bit class ids, 255 = no reading with --mask-invalid; 16-bit PNGs with
+65535 = no reading when the model has more than 255 classes), <out>/<frame>_overlay.png (the class
+colours over a grey picture of the input at --alpha opacity), <out>/<frame>_panel.png with --panels,
+classes.txt (line i: 'name<TAB>#rrggbb', the name and colour of class id i), legend.png (each
+class's colour swatch and name), predict.json (what ran, class_colours, out_of_range) and, when the
+input has labels, metrics.json.
+
+Class colours: none grey (CIE Lab chroma >= 30), at least 20 CIEDE2000 apart up to 18 classes and
+14 apart at 40 (crossmodal.colours.class_palette); black marks ignored pixels.
+
+""" + textwrap.fill(f"Out of range: when the model's metadata keeps the training data's reading range (reading_range), "
+                    f"{RULE}. Such frames are still predicted; they are counted and named in predict.json and the "
+                    f"last line printed; without a reading_range predict.json says 'unknown'.", 100)
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    """--no-overlays, --alpha, --panels and --glob: what is written and which files are read."""
+    p.add_argument("--no-overlays", action="store_true", help="write no overlays (the label PNGs, and panels when "
+                   "asked)")
+    p.add_argument("--alpha", type=float, default=0.5, help="opacity of the class colours in the overlays, from 0 "
+                   "(the grey input picture only) to 1 (the colours only); default 0.5")
+    p.add_argument("--panels", action="store_true", help="also write <frame>_panel.png: the input picture, the "
+                   "prediction's colours and, when the input has labels, the labels' colours side by side, titled "
+                   "(ignored pixels black)")
+    p.add_argument("--glob", metavar="PATTERN", help="with a folder --input: read only the files whose name matches "
+                   "PATTERN (subfolders included; case-sensitive; a PATTERN with '/' matches the path below the "
+                   "folder), e.g. '*depth*.png' in a folder of colour and depth files")
+
+
 def _parser() -> argparse.ArgumentParser:
     """crossmodal-predict's options."""
-    p = command_parser(
-        "crossmodal-predict", main.__doc__,
-        "examples:\n"
-        "  crossmodal-predict --run runs/default --method crd_dense --input data/synthetic/test.h5 --out preds/\n"
-        "  crossmodal-predict --model depth_seg.onnx --input recordings/depth_pngs/ --scale 0.001 --out preds/\n\n"
-        "Writes <out>/<frame>.png (8-bit class ids, 255 = no reading with --mask-invalid; 16-bit PNGs with\n"
-        "65535 = no reading when the model has more than 255 classes), <out>/<frame>_overlay.png,\n"
-        "classes.txt (line i names id i), predict.json (what ran) and, when the input has labels, metrics.json.")
+    p = command_parser("crossmodal-predict", main.__doc__, EPILOG)
     add_student_options(p, required=False, run="run folder written by run_transfer.py (runs the checkpoint in PyTorch)",
                         method="with --run: the method whose fine-tuned student to run, e.g. crd_dense",
                         seed="with --run: the student seed (needed when the run has several)")
@@ -291,11 +350,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="read NaN/inf file values as 0 (no reading) instead of failing")
     p.add_argument("--mask-invalid", action="store_true", help="write the ignore value where the input has no reading "
                    "(0): 255, or 65535 in the 16-bit PNGs of models with more than 255 classes")
-    p.add_argument("--no-overlays", action="store_true", help="write only the label PNGs")
+    _add_view_options(p)
     p.add_argument("--pad", action="store_true", help="frames whose height or width is not a multiple of the model's "
                    "stride: pad them with 0 (no reading) at the bottom and right, crop the predictions back "
-                   "(default: refuse them)")
-    p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default 8; frames of one size)")
+                   "(default: refuse them); a model exported with --static-shape HxW: pad frames up to HxW")
+    p.add_argument("--batch-size", type=int, default=None, help="frames per forward pass (default 8; frames of one "
+                   "size); a model exported with --static-shape runs its own batch size")
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: a CUDA GPU when one is usable")
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier crossmodal-predict output folder")
@@ -303,19 +363,46 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def size_advice(meta: dict[str, Any], size: tuple[int, int], pad: bool) -> str | None:
+    """What is wrong with frames of `size` and what to do, or None when the model takes them (with --pad or not)."""
+    fixed = static_shape(meta)
+    if fixed:
+        b, hh, ww = fixed
+        if size == (hh, ww):
+            return None
+        if size[0] <= hh and size[1] <= ww:
+            return None if pad else (f"frames of {size[0]}x{size[1]} do not fit this model: it was exported with "
+                                     f"--static-shape {hh}x{ww} and takes exactly {hh}x{ww}; pass --pad to pad them "
+                                     f"with 0 (no reading) to {hh}x{ww}")
+        return (f"frames of {size[0]}x{size[1]} do not fit this model: it was exported with --static-shape {hh}x{ww} "
+                f"and takes exactly {hh}x{ww}; crop or resize them to {hh}x{ww}, or export the model with "
+                f"--static-shape {size[0]}x{size[1]} or without it")
+    if pad:
+        return None
+    try:
+        check_frame_size(meta, *size)
+    except ExportError as err:
+        return f"{err}, or pass --pad to pad them with 0 (no reading) at the bottom and right"
+    return None
+
+
 def _check_frames(args: argparse.Namespace, meta: dict[str, Any], source: FrameSource) -> None:
-    """Refuse frames whose size the model cannot take (unless --pad) and frame names the overlays would overwrite."""
-    for size in sorted(set(source.sizes)) if not args.pad else []:
-        try:
-            check_frame_size(meta, *size)
-        except ExportError as err:
+    """Refuse frames whose size the model cannot take (saying what to do) and frame names an output would overwrite."""
+    for size in sorted(set(source.sizes)):
+        advice = size_advice(meta, size, args.pad)
+        if advice:
             first = source.names[source.sizes.index(size)]
-            raise ExportError(f"{args.input}: frame '{first}': {err}") from None
+            raise ExportError(f"{args.input}: frame '{first}': {advice}")
     names = set(source.names)
-    clash = sorted(n for n in names if n.endswith("_overlay") and n.removesuffix("_overlay") in names)
-    if clash and not args.no_overlays:
-        raise PredictError(f"frames {clash[:3]} would be overwritten by the overlays of "
-                           f"{[c.removesuffix('_overlay') for c in clash[:3]]}: pass --no-overlays")
+    for suffix, wanted, option in (("_overlay", not args.no_overlays, "--no-overlays"),
+                                   ("_panel", args.panels, "no --panels")):
+        clash = sorted(n for n in names if n.endswith(suffix) and n.removesuffix(suffix) in names)
+        if clash and wanted:
+            raise PredictError(f"frames {clash[:3]} would be overwritten by the {suffix[1:]}s of "
+                               f"{[c.removesuffix(suffix) for c in clash[:3]]}: pass {option}")
+    if "legend" in names:
+        raise PredictError(f"{args.input}: frame 'legend' would be overwritten by legend.png (the colour legend): "
+                           f"rename it or use --glob to leave it out")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,19 +410,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     source = None
     try:
-        if args.batch_size < 1:
+        if args.batch_size is not None and args.batch_size < 1:
             raise PredictError(f"--batch-size {args.batch_size}: expected at least 1")
+        if not 0.0 <= args.alpha <= 1.0:
+            raise PredictError(f"--alpha {args.alpha}: expected an opacity from 0 (the picture only) to 1 (the "
+                               f"colours only)")
         predict_fn, meta, runner = open_model(args.run, args.method, args.seed, args.model, args.device)
+        batch_size = _batch_size(args.batch_size, meta)
         if args.mask_invalid and meta["input"]["dtype"] == "uint8":
             raise PredictError(f"--mask-invalid: the model's input ({meta['modality']}, uint8) has no 'no reading' "
                                f"value")
-        source = open_frames(args.input, meta, scale=args.scale, nan_as_zero=args.nan_as_zero, labels=args.labels)
+        source = open_frames(args.input, meta, scale=args.scale, nan_as_zero=args.nan_as_zero, labels=args.labels,
+                             glob=args.glob)
         _check_frames(args, meta, source)
         _check_out(args.out, args.overwrite, args.input)
-        metrics = predict(predict_fn, meta, source, args.out, batch_size=args.batch_size,
-                          mask_invalid=args.mask_invalid, overlays=not args.no_overlays, progress=not args.quiet,
-                          pad=args.pad, info={"model": runner, "command_input": str(args.input), "scale": args.scale,
-                                              "pad": args.pad})
+        metrics = predict(predict_fn, meta, source, args.out, batch_size=batch_size, mask_invalid=args.mask_invalid,
+                          overlays=not args.no_overlays, progress=not args.quiet, pad=args.pad, alpha=args.alpha,
+                          panels=args.panels, info={"model": runner, "command_input": str(args.input),
+                                                    "glob": args.glob, "scale": args.scale, "pad": args.pad})
     except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -346,7 +438,19 @@ def main(argv: list[str] | None = None) -> int:
     if metrics is not None:
         print(f"mIoU {metrics['miou']:.4f}  pixel acc {metrics['pixel_acc']:.4f}  mean acc {metrics['mean_acc']:.4f} "
               f"-> {args.out / 'metrics.json'}")
+    line = range_summary(json.loads((args.out / OUTPUT_MARKER).read_text()).get("out_of_range"))
+    if line:
+        print(line)
     return 0
+
+
+def _batch_size(asked: int | None, meta: dict[str, Any]) -> int:
+    """--batch-size, or 8; a static-shape model's own batch size (refusing another one asked for)."""
+    fixed = static_shape(meta)
+    if fixed and asked is not None and asked != fixed[0]:
+        raise PredictError(f"--batch-size {asked}: this model was exported with --static-shape and a fixed batch of "
+                           f"{fixed[0]}: drop --batch-size (predict fills a short last batch itself)")
+    return fixed[0] if fixed else (asked or 8)
 
 
 if __name__ == "__main__":

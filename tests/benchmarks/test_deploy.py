@@ -43,13 +43,27 @@ def test_tiny_run_times_both_backends_and_writes_only_its_section(tmp_path):
     # the printed table
     assert "| threads | size | batch |" in proc.stdout
     size = res["settings"]["sizes"][0]
-    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ") and f" {size} " in ln]
+    threads = res["settings"]["threads"][0]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {threads} | {size} ")]  # the backends' table
     assert len(rows) == 2, proc.stdout
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         torch_ms, ort_ms, speedup = float(cells[4]), float(cells[5]), float(cells[6].rstrip("x"))
         assert torch_ms > 0 and ort_ms > 0 and speedup > 0 and float(cells[9]) < 1e-3
     assert "Outputs agree" in proc.stdout
+    # the precision rows: fp16 and int8 files made from the same fp32 file, timed against it in every case
+    pr = res["precision"]
+    assert pr["provider"] == "CPUExecutionProvider" and not pr["skipped"]
+    assert pr["files"]["int8"]["bytes"] < pr["files"]["fp16"]["bytes"] < pr["files"]["fp32"]["bytes"]
+    assert [(c["size"], c["batch"]) for c in pr["cases"]] == [(c["size"], c["batch"]) for c in cases]
+    for c in pr["cases"]:
+        assert list(c["precisions"]) == ["fp32", "fp16", "int8", "int8-uint8"]
+        fp32 = c["precisions"]["fp32"]
+        assert fp32["argmax_agree"] == 1.0 and fp32["miou_vs_fp32"] == 1.0 and fp32["speedup_vs_fp32"] == 1.0
+        for r in c["precisions"].values():
+            assert len(r["times_s"]) == c["repeats"] and r["median_s"] > 0 and 0 < r["argmax_agree"] <= 1
+        assert c["precisions"]["fp16"]["argmax_agree"] > 0.95
+    assert "### Precision (fp32, fp16, int8 under onnxruntime)" in proc.stdout
     # --write: the section replaced in place, everything else as it was
     written = doc.read_text()
     assert written.count(SECTION) == 1 and "old figures" not in written

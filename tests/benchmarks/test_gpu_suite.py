@@ -44,6 +44,11 @@ def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
     assert tc["live"]["teacher_s"] > 0 and tc["cached"]["teacher_s"] == 0 and tc["cached"]["cache_read_s"] > 0
     assert tc["bytes_per_frame_view"] == sum(2 * math.prod(s[2:]) for s in tc["arrays"].values()) > 0
     assert tc["live"]["peak_mib"] is None  # no CUDA peak on a CPU
+    dp = res["deploy"]  # the deployed-precision row: this CPU-only onnxruntime has no GPU provider, and says so
+    assert dp["files"]["int8"] < dp["files"]["fp16"] < dp["files"]["fp32"]
+    for provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+        if provider not in dp["available"]:
+            assert "onnxruntime-gpu" in dp["providers"][provider]["skipped"]
     ld = res["loader"]
     assert ld["images_per_s"] > 0 and ld["batches_per_s"] > 0 and ld["workers"] >= 1
     assert "pipeline" not in res
@@ -53,6 +58,7 @@ def test_cpu_tiny_run_reports_every_case_and_writes_only_its_section(tmp_path):
     assert written.count(SECTION) == 1 and "old figures" not in written
     assert "| timm:mobilenetv3_large_100 | crd_dense |" in written and "#### Cached teacher" in written
     assert "cached-teacher row has not been run on a GPU yet" in written
+    assert "#### Deployed precisions on onnxruntime's GPU providers" in written
     assert without_section(written, SECTION) == without_section(original, SECTION)
     assert written.index("## Before") < written.index(SECTION) < written.index("## After")
 

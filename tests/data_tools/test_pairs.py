@@ -370,3 +370,10 @@ def test_bad_frames_are_named_and_left_out_of_the_statistics(tmp_path: Path, cap
     rgb_warning = next(line for line in printed.splitlines() if line.startswith("warning:") and "'rgb'" in line)
     assert "constant 1: frame 7 ('0007'): every value (128, 128, 128)" in rgb_warning
     assert f"std [{attrs['channel_std'][0]:.4g}]" in printed and "percentiles 1%:" in printed
+
+
+def test_class_names_read_crossmodal_predict_classes_txt(tmp_path: Path) -> None:
+    from data_tools.pairs import _class_names
+
+    (tmp_path / "classes.txt").write_text("wall\t#f3c300\nfloor\t#875692\n\ntable\n")
+    assert _class_names(tmp_path / "classes.txt", [], []) == ["wall", "floor", "table"]
