@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         _time_cases(res, args, model, onnx_path, thread_counts, sizes)
         if args.precisions not in ("", "fp32"):  # the fp16 / int8 rows, from the same fp32 file
             torch.set_num_threads(thread_counts[0])
-            run_precisions(res, args, onnx_path, sizes, thread_counts[0], depth_batch, _repeats_for)
+            run_precisions(res, args, meta, onnx_path, sizes, thread_counts[0], depth_batch, _repeats_for)
     other = _other_cpu(cpu0, cpu_busy_s(), time.perf_counter() - wall0)
     if other is not None:
         res["other_cpu"] = other

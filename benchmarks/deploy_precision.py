@@ -7,10 +7,11 @@
 - Latency: one onnxruntime session per precision, the same provider, threads and session options; per case the
   precisions alternate call by call (fp32, fp16, int8, fp32, ...) on the same input; medians; speed-up = fp32 median
   / the precision's median.
-- Against fp32, per case on the same input: the share of pixels whose arg-max agrees with the fp32 model, and the
-  mIoU of the precision's labels scored against fp32's labels (crossmodal.metrics). With --run the input is the
-  run's test frames (resized with nearest-neighbour to sizes other than the trained one), and at the trained size
-  each precision's test mIoU against the labels is given too: the figure `crossmodal-export` checks.
+- Against fp32, per size on the same QUALITY_FRAMES frames: the share of pixels whose arg-max agrees with the fp32
+  model, and the mIoU of the precision's labels scored against fp32's labels (crossmodal.metrics). With --run the
+  frames are the run's first test frames (resized with nearest neighbour to sizes other than the trained one), and
+  at the trained size each precision's test mIoU against the labels is given too: the figure `crossmodal-export`
+  checks.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+QUALITY_FRAMES = 16  # frames per size the agreement and test mIoU are measured on (the run's first test frames)
 PRECISIONS = ("fp32", "fp16", "int8", "int8-uint8")  # int8-uint8: --activations uint8 (onnxruntime x86's form)
 
 
@@ -58,7 +60,8 @@ def sessions(files: dict[str, dict[str, Any]], provider: str, threads: int
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            sess = ort.InferenceSession(str(f["path"]), so, providers=[provider, "CPUExecutionProvider"])
+            sess = ort.InferenceSession(str(f["path"]), so, providers=list(dict.fromkeys([provider,
+                                                                                       "CPUExecutionProvider"])))
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types (e.g. a kernel it lacks)
             skipped[prec] = f"onnxruntime could not load it: {str(err).strip().splitlines()[0][:200]}"
             continue
@@ -81,23 +84,27 @@ def miou_against(pred: np.ndarray, reference: np.ndarray, num_classes: int) -> f
     return float(segmentation_metrics(cm.matrix, [str(i) for i in range(num_classes)])["miou"])
 
 
-def bench_precisions(calls: dict[str, Callable[[np.ndarray], np.ndarray]], x: np.ndarray, repeats: int,
-                     warmup: int, labels: np.ndarray | None = None, log: Callable[[str], None] = print
-                     ) -> dict[str, Any]:
-    """One case: agreement with fp32 (and test mIoU with `labels`), then alternating timed calls of each precision."""
-    n, h, w = x.shape[:3]
-    out: dict[str, Any] = {"size": f"{h}x{w}", "height": h, "width": w, "batch": n, "repeats": repeats,
-                           "warmup": warmup, "precisions": {}}
+def agreement(calls: dict[str, Callable[[np.ndarray], np.ndarray]], x: np.ndarray,
+              labels: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Per precision on the frames `x`: arg-max agreement and mIoU against fp32's labels, test mIoU with `labels`."""
     logits = {p: f(x) for p, f in calls.items()}
     k = logits["fp32"].shape[1]
     ref = logits["fp32"].argmax(1)
+    out = {}
     for p, y in logits.items():
         pred = y.argmax(1)
-        row: dict[str, Any] = {"argmax_agree": float((pred == ref).mean()), "miou_vs_fp32": miou_against(pred, ref, k)}
+        out[p] = {"argmax_agree": float((pred == ref).mean()), "miou_vs_fp32": miou_against(pred, ref, k)}
         if labels is not None:
-            row["test_miou"] = miou_against(pred, labels, k)
-        out["precisions"][p] = row
-    del logits
+            out[p]["test_miou"] = miou_against(pred, labels, k)
+    return out
+
+
+def bench_precisions(calls: dict[str, Callable[[np.ndarray], np.ndarray]], x: np.ndarray, repeats: int,
+                     warmup: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """One timing case: warm-up, then `repeats` rounds of alternating calls of each precision on the same input."""
+    n, h, w = x.shape[:3]
+    out: dict[str, Any] = {"size": f"{h}x{w}", "height": h, "width": w, "batch": n, "repeats": repeats,
+                           "warmup": warmup, "precisions": {p: {} for p in calls}}
     for _ in range(warmup):
         for f in calls.values():
             f(x)
@@ -112,9 +119,8 @@ def bench_precisions(calls: dict[str, Callable[[np.ndarray], np.ndarray]], x: np
         med = statistics.median(ts)
         out["precisions"][p].update(median_s=med, min_s=min(ts), images_per_s=n / med, speedup_vs_fp32=base / med,
                                     times_s=ts)
-    shown = (f"{p} {1e3 * r['median_s']:.2f} ms (agree {100 * r['argmax_agree']:.2f} %)"
-             for p, r in out["precisions"].items())
-    log(f"  {h}x{w} batch {n:2d}: " + ", ".join(shown))
+    log(f"  {h}x{w} batch {n:2d}: " + ", ".join(f"{p} {1e3 * r['median_s']:.2f} ms"
+                                               for p, r in out["precisions"].items()))
     return out
 
 
@@ -157,22 +163,29 @@ def run_test_frames(run_dir: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def section_lines(res: dict[str, Any]) -> list[str]:
-    """The precision table of the markdown section, and what the files hold."""
+    """The precision tables of the markdown section (agreement per size, latency per case) and what the files hold."""
     p = res["precision"]
     files = p["files"]
     lines = ["", "### Precision (fp32, fp16, int8 under onnxruntime)", "",
              f"The files `crossmodal-export --precision` writes (crossmodal.deploy.quantize), one onnxruntime "
-             f"session each on {p['provider']} ({p['threads']} thread(s), the options above); per case the precisions "
-             f"alternate call by call on the same input ({p['input']}); medians. int8: {p['calibration']}. "
-             "File sizes: " + ", ".join(f"{k} {v['bytes'] / 2 ** 10:.0f} KiB" for k, v in files.items()) + ".", "",
-             "| size | batch | precision | ms | images/s | speed-up vs fp32 | arg-max agrees with fp32 | "
-             "mIoU vs fp32 labels | test mIoU |", "|---|---|---|---|---|---|---|---|---|"]
+             f"session each on {p['provider']} ({p['threads']} thread(s), the options above). int8 calibrated on "
+             f"{p['calibration']}; `int8` has symmetric int8 activations (TensorRT's form, the default), "
+             f"`int8-uint8` is `--activations uint8`. File sizes: "
+             + ", ".join(f"{k} {v['bytes'] / 2 ** 10:.0f} KiB" for k, v in files.items()) + ".", "",
+             f"Against fp32 on {p['input']} ({p['quality_frames']} frames per size):", "",
+             "| size | precision | arg-max agrees with fp32 | mIoU vs fp32 labels | test mIoU |",
+             "|---|---|---|---|---|"]
+    for q in p["quality"]:
+        for prec, r in q["precisions"].items():
+            test = f"{100 * r['test_miou']:.1f}" if "test_miou" in r else "-"
+            lines.append(f"| {q['size']} | {prec} | {100 * r['argmax_agree']:.2f} % | {100 * r['miou_vs_fp32']:.1f} | "
+                         f"{test} |")
+    lines += ["", "Latency (the precisions alternate call by call on the same input; medians):", "",
+              "| size | batch | precision | ms | images/s | speed-up vs fp32 |", "|---|---|---|---|---|---|"]
     for c in p["cases"]:
         for prec, r in c["precisions"].items():
-            test = f"{100 * r['test_miou']:.1f}" if "test_miou" in r else "-"
             lines.append(f"| {c['size']} | {c['batch']} | {prec} | {1e3 * r['median_s']:.2f} | "
-                         f"{r['images_per_s']:.1f} | {r['speedup_vs_fp32']:.2f}x | {100 * r['argmax_agree']:.2f} % | "
-                         f"{100 * r['miou_vs_fp32']:.1f} | {test} |")
+                         f"{r['images_per_s']:.1f} | {r['speedup_vs_fp32']:.2f}x |")
     for prec, why in p["skipped"].items():
         lines.append(f"\n{prec} left out: {why}.")
     return lines
@@ -197,15 +210,15 @@ def calibration(run: str, meta: dict[str, Any], depth_batch: Callable, frames: i
     return depth_batch(frames, h, w, seed=1), f"{frames} random depth frames of {h}x{w} (seed 1)"
 
 
-def run_precisions(res: dict[str, Any], args: Any, onnx_path: Path, sizes: list[tuple[int, int]], threads: int,
-                   depth_batch: Callable, repeats_for: Callable) -> None:
+def run_precisions(res: dict[str, Any], args: Any, meta: dict[str, Any], onnx_path: Path, sizes: list[tuple[int, int]],
+                   threads: int, depth_batch: Callable, repeats_for: Callable) -> None:
     """Build the lower-precision files beside `onnx_path` and time every (size, batch) case; results in res."""
     wanted = ["fp32"] + [p for p in args.precisions.split(",") if p and p != "fp32"]
     bad = [p for p in wanted if p not in PRECISIONS]
     if bad:
         raise SystemExit(f"error: --precisions {args.precisions}: unknown {', '.join(bad)}; choose from "
                          f"{', '.join(PRECISIONS)}")
-    cal, how = calibration(args.run, res["model"], depth_batch)
+    cal, how = calibration(args.run, meta, depth_batch)
     files = precision_files(onnx_path, cal, wanted)
     provider = "CUDAExecutionProvider" if args.device == "cuda" else "CPUExecutionProvider"
     calls, skipped = sessions(files, provider, threads)
@@ -220,11 +233,14 @@ def run_precisions(res: dict[str, Any], args: Any, onnx_path: Path, sizes: list[
         skipped.setdefault("all", f"fp32 does not run on {provider}")
         return
     print(f"precisions ({', '.join(calls)}) on {provider}:", flush=True)
+    out["quality"], out["quality_frames"] = [], QUALITY_FRAMES
     for h, w in sizes:
+        x, labels = case_input(test, QUALITY_FRAMES, h, w, depth_batch)
+        out["quality"].append({"size": f"{h}x{w}", "precisions": agreement(calls, x, labels)})
         for b in res["settings"]["batches"]:
-            x, labels = case_input(test, b, h, w, depth_batch)
+            x, _ = case_input(test, b, h, w, depth_batch)
             out["cases"].append(bench_precisions(calls, x, repeats_for(args, (h, w), b), res["settings"]["warmup"],
-                                                 labels, log=lambda s: print(s, flush=True)))
+                                                 log=lambda s: print(s, flush=True)))
 
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
@@ -258,7 +274,11 @@ def gpu_suite_row(tmp: Path, size: tuple[int, int], batch: int, repeats: int, wa
         cases = []
         if "fp32" in calls:
             for b in dict.fromkeys((1, batch)):
-                cases.append(bench_precisions(calls, depth_batch(b, *size), repeats, warmup, None, log))
+                x = depth_batch(b, *size)
+                case = bench_precisions(calls, x, repeats, warmup, log)
+                for prec, r in agreement(calls, x).items():
+                    case["precisions"][prec].update(r)
+                cases.append(case)
         row["providers"][provider] = {"skipped_precisions": skipped, "cases": cases}
     return row
 
