@@ -57,7 +57,7 @@ def _conversions(onnx: Mapping[str, Any]) -> list[str]:
         c = row.get("conversion")
         if not c:
             continue
-        if p == "int8":
+        if p.startswith("int8"):
             frames = onnx.get("calibration") or f"{c.get('calibration_frames')} sensor frames"
             parts = [c.get("format"), f"weights {c.get('weights')}", f"activations {c.get('activations')}",
                      f"{c.get('calibration_method')} calibration on {frames}",

@@ -34,6 +34,9 @@ from crossmodal.errors import UserError
 DEPLOY_SIZE = (480, 640)  # the camera size a card always states, beside the trained size
 RUNS, WARMUP = 20, 3  # timed onnxruntime runs (their median is the latency) and untimed runs before them
 CALIBRATION_FRAMES = 8  # unlabeled target frames a run's card calibrates int8 on
+# the files a card measures: crossmodal-export --precision's, and int8 with --activations uint8, the form onnxruntime's
+# x86 kernels run fastest (the default int8, symmetric, is TensorRT's and can be slower than fp32 on an x86 CPU)
+CARD_FORMS = PRECISIONS + ("int8-uint8",)
 INSTALL = 'pip install -e ".[deploy]"'
 FLOPS_COUNTED = ("FLOPs = 2 x multiply-adds, as torch.utils.flop_counter.FlopCounterMode counts them on the "
                  "SensorModel forward at batch 1: convolutions, matrix products and attention; normalisation, "
@@ -125,12 +128,14 @@ def _said(err: BaseException) -> str:
 def _converters(calibration: np.ndarray | None) -> dict[str, Callable[[Path, Path], Any]]:
     """How each precision's file is made from the float32 ONNX file (quantize.to_fp16 / to_int8)."""
 
-    def int8(src: Path, dst: Path) -> Any:
-        if calibration is None:
-            raise ExportError("no calibration frames given (int8 is calibrated on sensor frames)")
-        return to_int8(src, dst, calibration)
+    def int8(activations: str) -> Callable[[Path, Path], Any]:
+        def convert(src: Path, dst: Path) -> Any:
+            if calibration is None:
+                raise ExportError("no calibration frames given (int8 is calibrated on sensor frames)")
+            return to_int8(src, dst, calibration, activations=activations)
+        return convert
 
-    return {"fp16": to_fp16, "int8": int8}
+    return {"fp16": to_fp16, "int8": int8("int8"), "int8-uint8": int8("uint8")}
 
 
 def _conversion(done: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,7 +186,7 @@ def _onnx_part(model: SensorModel, meta: Mapping[str, Any], calibration: np.ndar
 
 def model_card(model: SensorModel, meta: Mapping[str, Any], *, calibration: np.ndarray | None = None,
                threads: int = 1, runs: int = RUNS, warmup: int = WARMUP,
-               precisions: Sequence[str] = PRECISIONS) -> dict[str, Any]:
+               precisions: Sequence[str] = CARD_FORMS) -> dict[str, Any]:
     """The card of an exported-style student: parameters, GFLOPs, onnxruntime CPU latency and size per precision.
 
     `model` and `meta` are what crossmodal.deploy.export.build_sensor_model returns; `calibration` holds sensor frames
@@ -191,9 +196,9 @@ def model_card(model: SensorModel, meta: Mapping[str, Any], *, calibration: np.n
     rest is missing. A static-shape export's metadata counts as the dynamic model's: the card describes the student.
     """
     meta = {k: v for k, v in meta.items() if k != "static_shape"}
-    unknown = [p for p in precisions if p not in PRECISIONS]
+    unknown = [p for p in precisions if p not in CARD_FORMS]
     if unknown or not precisions:
-        raise ExportError(f"precision '{unknown[0] if unknown else ''}' is not one of {', '.join(PRECISIONS)}")
+        raise ExportError(f"precision '{unknown[0] if unknown else ''}' is not one of {', '.join(CARD_FORMS)}")
     if threads < 1 or runs < 1 or warmup < 0:
         raise ExportError(f"model card: threads {threads} and runs {runs} must be >= 1, warmup {warmup} >= 0")
     if calibration is not None:

@@ -174,7 +174,9 @@ def test_the_smoke_runs_report_carries_the_card(smoke_run):
     assert card["compute"][1]["flops"] > 90 * card["compute"][0]["flops"]  # 100x the pixels, same network
     onnx = card["onnx"]
     assert onnx["calibration_frames"] == 8 and onnx["size"] == [48, 64]
-    assert [p for p, row in onnx["precisions"].items() if row.get("latency_ms", 0) > 0] == ["fp32", "fp16", "int8"]
+    assert [p for p, row in onnx["precisions"].items() if row.get("latency_ms", 0) > 0] == ["fp32", "fp16", "int8",
+                                                                                        "int8-uint8"]
+    assert "uint8" in onnx["precisions"]["int8-uint8"]["conversion"]["activations"]
     report = (run_dir / "report.md").read_text()
     assert "\n## Model card\n" in report and report.index("## Model card") < report.index("## Software")
     assert f"The fine-tuned `{best}` student, seed 0" in report and "| int8 |" in report
