@@ -38,6 +38,7 @@ class PrecisionOptions:
     accept_loss: bool = False
     calibration_method: str | None = None
     activations: str | None = None
+    glob: str | None = None  # picks the files of a --calibrate folder, as crossmodal-predict --glob
 
     def check(self, fmt: str) -> None:
         """ExportError for a value or combination the export cannot honour, before any work."""
@@ -46,6 +47,8 @@ class PrecisionOptions:
         if self.precision != "fp32" and fmt != "onnx":
             raise ExportError(f"--precision {self.precision} needs --format onnx: int8 and fp16 students are ONNX "
                               f"files (onnxruntime quantisation); TorchScript exports are float32")
+        if self.glob is not None and self.calibrate is None:
+            raise ExportError(f"--glob {self.glob!r} picks the files of a --calibrate folder: give --calibrate FOLDER")
         given = [o for o, v in (("--calibrate", self.calibrate), ("--scale", self.scale),
                                 ("--calibration-method", self.calibration_method),
                                 ("--activations", self.activations)) if v is not None]
@@ -141,7 +144,8 @@ def open_sources(run_dir: str | Path, meta: dict[str, Any], opts: PrecisionOptio
     except UserError as err:
         raise ExportError(f"run {run_dir}: its data splits are unknown ({err}); name frames with --calibrate") from None
     option = "--calibrate" if opts.calibrate is not None else "--calibrate (default: the run's unlabeled split)"
-    calib = open_source(opts.calibrate if opts.calibrate is not None else default, meta, option, opts.scale)
+    calib = open_source(opts.calibrate if opts.calibrate is not None else default, meta, option, opts.scale,
+                        opts.glob)
     evaluation = None
     if test.is_file():
         try:
@@ -224,6 +228,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                    help=f"frames drawn (fixed seed) from --calibrate (default {DEFAULT_FRAMES})")
     p.add_argument("--scale", type=float, help="multiply --calibrate file values by this to get the stored units, as "
                    "crossmodal-predict --scale (depth millimetres: 0.001)")
+    p.add_argument("--glob", metavar="PATTERN", help="with a --calibrate folder: read only the files whose name "
+                   "matches PATTERN, as crossmodal-predict --glob (e.g. '*depth*.png' beside colour files)")
     p.add_argument("--calibration-method", choices=CALIBRATION_METHODS,
                    help=f"int8 activation ranges (default {DEFAULT_METHOD})")
     p.add_argument("--activations", choices=ACTIVATIONS, help="int8 activation type: int8 symmetric (default; "
@@ -253,7 +259,7 @@ def summary_lines(meta: dict[str, Any]) -> list[str]:
 def options_from(args: argparse.Namespace) -> PrecisionOptions:
     """The PrecisionOptions of parsed crossmodal-export arguments."""
     return PrecisionOptions(args.precision, args.calibrate, args.calibration_frames, args.scale, args.max_miou_loss,
-                            args.accept_loss, args.calibration_method, args.activations)
+                            args.accept_loss, args.calibration_method, args.activations, args.glob)
 
 
 __all__ = ["PrecisionOptions", "Sources", "add_options", "check_loss", "checked", "make_static", "open_sources",

@@ -22,12 +22,13 @@ SEED_STREAM = "deploy_calibration"  # the stream (crossmodal/seeds.py) whose see
 EVAL_BATCH = 8
 
 
-def open_source(path: Any, meta: dict[str, Any], option: str, scale: float | None = None) -> FrameSource:
+def open_source(path: Any, meta: dict[str, Any], option: str, scale: float | None = None,
+                glob: str | None = None) -> FrameSource:
     """The frames at `path` for this model (open_frames), errors naming the option that gave the path."""
     if not Path(path).exists():
         raise ExportError(f"{option} {path}: no such file or folder")
     try:
-        return open_frames(path, meta, scale=scale)
+        return open_frames(path, meta, scale=scale, glob=glob)
     except UserError as err:
         raise ExportError(f"{option}: {err}") from None
 

@@ -180,6 +180,7 @@ def test_static_shape_has_fixed_dims_and_refuses_other_sizes(exported, smoke_run
     (["--format", "onnx", "--static-shape", "48"], "expected HEIGHTxWIDTH"),
     (["--format", "onnx", "--static-batch", "2"], "--static-batch 2 applies with --static-shape only"),
     (["--format", "onnx", "--precision", "int8", "--calibration-frames", "0"], "expected at least 1"),
+    (["--format", "onnx", "--precision", "int8", "--glob", "*.png"], "picks the files of a --calibrate folder"),
 ])
 def test_options_refused_before_any_work(args, message, tmp_path, capsys):
     out = tmp_path / "m.out"
@@ -212,3 +213,21 @@ def test_calibrate_with_a_user_file(exported, smoke_run, tmp_path):
     assert q["miou_loss_points"] == pytest.approx(100 * (1 - q["miou_vs_float"]))
     ref, got = (_run(p, np.pad(depth, [(0, 0), (0, 0), (0, 4)]))[..., :60].argmax(1) for p in (exported["fp32"], out))
     assert q["agreement"] == pytest.approx(float((ref == got).mean()), abs=1e-9)
+
+
+def test_calibrate_on_the_depth_files_of_a_mixed_folder(smoke_run, tmp_path, capsys):
+    """--glob picks a --calibrate folder's depth PNGs beside colour ones, as crossmodal-predict --glob does."""
+    import cv2
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        assert cv2.imwrite(str(rec / f"{i:04d}_colour.png"), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+        assert cv2.imwrite(str(rec / f"{i:04d}_depth.png"), rng.integers(500, 6000, (48, 64), dtype=np.uint16))
+    args = ["--precision", "int8", "--calibrate", str(rec), "--scale", "0.001", "--calibration-frames", "2"]
+    assert _export(smoke_run[0], tmp_path / "a.onnx", *args) == 2  # the colour files: not what the model takes
+    assert "0000_colour.png" in capsys.readouterr().err and not (tmp_path / "a.onnx").exists()
+    assert _export(smoke_run[0], tmp_path / "a.onnx", *args, "--glob", "*depth*.png") == 0
+    cal = read_metadata(tmp_path / "a.onnx")["calibration"]
+    assert str(rec) in cal["source"] and (cal["frames"], cal["of"]) == (2, 3)
