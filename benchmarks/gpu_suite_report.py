@@ -20,8 +20,9 @@ def _intro(note: str) -> list[str]:
              f"{FULL['batch']}, without a loss and with `crd` and `crd_dense` (images/s, what the loss adds, peak GPU "
              "memory); a head-less ViT-B/14 teacher -> resnet18 student with `crd_dense` (images/s, teacher share, "
              "peak memory); run_transfer epochs with that ViT teacher live against teacher.cache_views 1 (epoch "
-             "ratio, build time, bytes per frame and view, peak memory); `make_loader` with every core against that "
-             "step; and the smoke pipeline end to end under "
+             "ratio, build time, bytes per frame and view, peak memory); the default student's fp32, fp16 and int8 "
+             "ONNX files on onnxruntime's CUDA and TensorRT providers where it has them; `make_loader` with every "
+             "core against that step; and the smoke pipeline end to end under "
              "`accelerate launch --mixed_precision bf16`. bf16 autocast and channels_last models and inputs.", "",
              "On a GPU machine (the checkout installed with `pip install -e \".[dev]\"` and timm; meant to finish in "
              "under 6 minutes on one GPU, the run's own total is in its results; `--tmp-dir` if the system's temporary "
