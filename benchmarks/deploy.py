@@ -68,7 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # the shared section writer (appended: shadows no package)
 
-from deploy_precision import run_precisions, section_lines  # noqa: E402
+from deploy_precision import alternating_times, run_precisions, section_lines  # noqa: E402
 from markdown_section import shown_command, write_results  # noqa: E402
 
 SECTION = "## Deploy (benchmarks/deploy.py)"
@@ -227,15 +227,7 @@ def bench_case(backends: dict[str, Callable], x, repeats: int, warmup: int, log=
         out["argmax_agree"] = float((a.argmax(1) == b.argmax(1)).mean())
     out["output_shape"] = list(ys["torch"].shape)
     del ys
-    for _ in range(warmup):
-        for f in backends.values():
-            f(x)
-    times: dict[str, list[float]] = {k: [] for k in backends}
-    for _ in range(repeats):
-        for k, f in backends.items():
-            t0 = time.perf_counter()
-            f(x)
-            times[k].append(time.perf_counter() - t0)
+    times = alternating_times(backends, x, repeats, warmup)
     for k, ts in times.items():
         med = statistics.median(ts)
         out[k] = {"median_s": med, "min_s": min(ts), "images_per_s": n / med, "times_s": ts}

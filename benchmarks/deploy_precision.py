@@ -99,21 +99,32 @@ def agreement(calls: dict[str, Callable[[np.ndarray], np.ndarray]], x: np.ndarra
     return out
 
 
+def alternating_times(calls: dict[str, Callable[[Any], Any]], x: Any, repeats: int, warmup: int
+                      ) -> dict[str, list[float]]:
+    """Seconds per call of each function on `x`: `warmup` untimed rounds, then `repeats` rounds calling each in turn.
+
+    Alternating call by call makes a busy neighbour slow every function alike; benchmarks/deploy.py's backends and
+    the precisions here are timed this way.
+    """
+    for _ in range(warmup):
+        for f in calls.values():
+            f(x)
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(repeats):
+        for k, f in calls.items():
+            t0 = time.perf_counter()
+            f(x)
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
 def bench_precisions(calls: dict[str, Callable[[np.ndarray], np.ndarray]], x: np.ndarray, repeats: int,
                      warmup: int, log: Callable[[str], None] = print) -> dict[str, Any]:
     """One timing case: warm-up, then `repeats` rounds of alternating calls of each precision on the same input."""
     n, h, w = x.shape[:3]
     out: dict[str, Any] = {"size": f"{h}x{w}", "height": h, "width": w, "batch": n, "repeats": repeats,
                            "warmup": warmup, "precisions": {p: {} for p in calls}}
-    for _ in range(warmup):
-        for f in calls.values():
-            f(x)
-    times: dict[str, list[float]] = {p: [] for p in calls}
-    for _ in range(repeats):
-        for p, f in calls.items():
-            t0 = time.perf_counter()
-            f(x)
-            times[p].append(time.perf_counter() - t0)
+    times = alternating_times(calls, x, repeats, warmup)
     base = statistics.median(times["fp32"])
     for p, ts in times.items():
         med = statistics.median(ts)

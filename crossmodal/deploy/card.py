@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -30,6 +29,7 @@ from crossmodal.deploy.export import (
 )
 from crossmodal.deploy.quantize import PRECISIONS, to_fp16, to_int8
 from crossmodal.errors import UserError
+from crossmodal.runtime import cpu_name
 
 DEPLOY_SIZE = (480, 640)  # the camera size a card always states, beside the trained size
 RUNS, WARMUP = 20, 3  # timed onnxruntime runs (their median is the latency) and untimed runs before them
@@ -41,18 +41,6 @@ INSTALL = 'pip install -e ".[deploy]"'
 FLOPS_COUNTED = ("FLOPs = 2 x multiply-adds, as torch.utils.flop_counter.FlopCounterMode counts them on the "
                  "SensorModel forward at batch 1: convolutions, matrix products and attention; normalisation, "
                  "activations, pooling, resampling and the input encoding's elementwise operations are not counted")
-
-
-def cpu_model() -> str:
-    """The CPU's name from /proc/cpuinfo ('model name'), else platform.processor(), else 'unknown CPU'."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _stride_size(meta: Mapping[str, Any], size: Sequence[int]) -> tuple[int, int]:
@@ -168,7 +156,7 @@ def _onnx_part(model: SensorModel, meta: Mapping[str, Any], calibration: np.ndar
         return {"not_measured": missing}
     import onnxruntime as ort
 
-    setting = {"runtime": f"onnxruntime {ort.__version__} CPUExecutionProvider", "cpu": cpu_model(),
+    setting = {"runtime": f"onnxruntime {ort.__version__} CPUExecutionProvider", "cpu": cpu_name(),
                "logical_cpus": os.cpu_count(), "intra_op_num_threads": timing["threads"],
                "inter_op_num_threads": 1, "batch": 1, "size": list(size), "runs": timing["runs"],
                "warmup": timing["warmup"], "statistic": "median",

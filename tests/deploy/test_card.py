@@ -15,8 +15,9 @@ from torch import nn
 
 from conftest import REPO
 from crossmodal.config import load_config
-from crossmodal.deploy.card import calibration_frames, cpu_model, export_calibration, model_card, run_card
+from crossmodal.deploy.card import calibration_frames, export_calibration, model_card, run_card
 from crossmodal.deploy.export import ExportError, SensorModel, build_sensor_model
+from crossmodal.runtime import cpu_name
 
 # a depth student: log-depth + validity (2 channels) -> 3 classes, stride 1; trained on 10x14 frames
 CONVS = [(2, 32, 3), (32, 64, 3), (64, 64, 3), (64, 3, 1)]  # (in, out, kernel)
@@ -69,7 +70,7 @@ def test_latency_is_measured_with_its_settings_recorded(card):
     onnx = card[0]["onnx"]
     assert (onnx["intra_op_num_threads"], onnx["runs"], onnx["warmup"], onnx["batch"]) == (2, 5, 1, 1)
     assert onnx["size"] == [12, 16] and onnx["statistic"] == "median" and onnx["calibration_frames"] == 4
-    assert onnx["cpu"] == cpu_model() and onnx["cpu"] and onnx["runtime"].startswith("onnxruntime ")
+    assert onnx["cpu"] == cpu_name() and onnx["cpu"] and onnx["runtime"].startswith("onnxruntime ")
     for p in ("fp32", "fp16", "int8"):
         assert onnx["precisions"][p]["latency_ms"] > 0, p
         assert "not_measured" not in onnx["precisions"][p], p
