@@ -11,7 +11,8 @@ import time
 
 import yaml
 
-from crossmodal.cli import check_outputs, check_resume_data, check_reuse, parse_args, run_config, save_data_record
+from crossmodal.cli import (check_outputs, check_resume_data, check_reuse, parse_args, run_config, save_data_record,
+                            save_reuse_record)
 from crossmodal.config import resolve_config
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data
 from crossmodal.data.plausibility import log_data_warnings
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = run_config(args)  # a config file plus overrides, or the saved config of the run in --resume
     check_outputs(cfg)  # the run folder and the teacher cache can be written, with room on their disk
-    reuse = check_reuse(args, cfg)  # --reuse-cells: an earlier run whose unchanged cells this one takes over
+    reuse = check_reuse(args, cfg)  # --reuse-cells (or the one a resumed run started with): cells to take over
     # data already in place are checked against the config here too, before torch is loaded
     data = open_data(cfg) if data_ready(cfg) else None
     # what a run needs (torch, Accelerate) loads here
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)
     save_data_record(run_dir, data, accelerator.is_main_process)  # what --resume compares
+    save_reuse_record(run_dir, reuse, accelerator.is_main_process)  # what --resume keeps taking cells from
     log.info(teacher_input)
     log_data_warnings(data, (cfg.data.source, cfg.data.target), log.warning)  # suspicious frames (cached check)
 

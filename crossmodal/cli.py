@@ -17,6 +17,8 @@ from crossmodal.diskspace import check_output_dir
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 # what a run folder records of its data: each split's file and content fingerprint (--resume compares them)
 DATA_RECORD = "data_fingerprint.json"
+# the run folder --reuse-cells named when the run started: --resume keeps taking over its cells
+REUSE_RECORD = "reuse_cells.txt"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,17 +62,22 @@ def run_config(args: argparse.Namespace) -> Config:
 
 
 def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
-    """Return the run folder --reuse-cells names, checked; None without the option.
+    """Return the run folder whose finished cells this run takes over, checked; None when there is none.
 
-    It must be written by run_transfer.py (it has cells/), not this run's own folder (a new run moves that aside),
-    and not given with --resume (which reuses its own cells). ConfigError otherwise.
+    That is the folder --reuse-cells names, or, with --resume, the one the run was started with (its
+    reuse_cells.txt), so that a resumed run still takes over the cells that folder finishes meanwhile. It must be
+    written by run_transfer.py (it has cells/) and not this run's own folder (a new run moves that aside).
+    ConfigError otherwise, and for --reuse-cells given with --resume.
     """
     reuse = args.reuse_cells
+    if args.resume is not None:
+        if reuse is not None:
+            raise ConfigError("--reuse-cells starts a new run from another run's cells; --resume already reuses the "
+                              "finished cells of its own run, and of the folder it was started with: give one of "
+                              "the two")
+        return _recorded_reuse(args.resume)
     if reuse is None:
         return None
-    if args.resume is not None:
-        raise ConfigError("--reuse-cells starts a new run from another run's cells; --resume already reuses the "
-                          "finished cells of its own run: give one of the two")
     if not (reuse / "cells").is_dir():
         raise ConfigError(f"--reuse-cells {reuse}: no {reuse / 'cells'} folder there; name a run folder written by "
                           f"run_transfer.py (e.g. runs/study_synthetic)")
@@ -79,6 +86,25 @@ def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
                           f"moves aside first; give the new run another name (e.g. name={cfg.name}_2) or resume "
                           f"it with --resume")
     return reuse
+
+
+def _recorded_reuse(run_dir: Path) -> Path | None:
+    """The --reuse-cells folder the run in `run_dir` was started with (its reuse_cells.txt), checked; else None."""
+    record = run_dir / REUSE_RECORD
+    if not record.is_file():
+        return None
+    reuse = Path(record.read_text(encoding="utf-8").strip())
+    if not (reuse / "cells").is_dir():
+        raise ConfigError(f"--resume {run_dir}: the run was started with --reuse-cells {reuse} ({record}), and "
+                          f"{reuse / 'cells'} is gone; put that run folder back, or delete {record} to resume "
+                          f"without it (the cells not yet taken over from it then run here)")
+    return reuse
+
+
+def save_reuse_record(run_dir: Path, reuse: Path | None, is_main: bool) -> None:
+    """Write runs/<name>/reuse_cells.txt (main process) when the run takes over another run's cells."""
+    if is_main and reuse is not None:
+        write_text_atomic(run_dir / REUSE_RECORD, f"{reuse}\n")
 
 
 def check_outputs(cfg: Config) -> None:

@@ -53,7 +53,8 @@ def render_classification_report(summary: dict[str, Any], figures: Mapping[str, 
     lines += ["", "Numbers are percentages. `none` is the same student with random weights probed the same way. "
               "The headline column is the last stage, chosen in advance; the other stages are shown, not selected "
               "from.", ""] + skipped_lines(methods)
-    said = verdict(students, "top1", "top-1") + verdict_lines(summary.get("verdict", {}), "top-1")
+    paired = summary.get("verdict", {})
+    said = verdict(students, "top1", "top-1", paired=paired) + verdict_lines(paired, "top-1")
     if said:
         lines += ["## Verdict", ""] + said + [""]
     lines += controls_section(methods, controls or {}, "top1")

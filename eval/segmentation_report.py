@@ -96,7 +96,8 @@ def render_segmentation_report(summary: dict[str, Any], figures: Mapping[str, st
     methods = summary["methods"]
     start = _start(summary)
     lines = _header(summary) + _results_table(methods, summary["seeds"]) + _notes(summary, start)
-    said = verdict(methods, start=start) + verdict_lines(summary.get("verdict", {}))
+    paired = summary.get("verdict", {})
+    said = verdict(methods, start=start, paired=paired) + verdict_lines(paired)
     if said:
         lines += ["## Verdict", ""] + said + [""]
     lines += controls_section(methods, controls or {}, "miou")

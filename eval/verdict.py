@@ -82,11 +82,12 @@ def signed(points: float) -> str:
 
 
 def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", label: str = "mIoU",
-            start: str = "random initialisation") -> list[str]:
+            start: str = "random initialisation", paired: Mapping[str, Any] | None = None) -> list[str]:
     """Plain sentences computed from the numbers: where the best CRD variant stands.
 
     They say whether it is ahead of, level with or behind the best other distiller (else `none`), both as `choose`
-    picks them, by how much, and whether the gap is larger than the seed-to-seed spread.
+    picks them, by how much, and whether the gap is larger than the seed-to-seed spread. With the run's
+    `paired` verdict (paired_verdict), a lead on the mean whose paired interval reaches 0 is not called ahead.
     """
     students = {m: e for m, e in methods.items() if not m.startswith("teacher_")}
     chosen = choose(students, metric)
@@ -104,6 +105,9 @@ def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", labe
              else f"`none` ({plus_minus(students[other], metric)}, {start})")
     if signed(gap) == "0.0":
         lines = [f"No CRD variant is ahead: {which} is level with {rival} (less than 0.05 {label} points apart)."]
+    elif gap > 0 and _unsure(paired, best, other):
+        lines = [f"No CRD variant is shown ahead: {which} leads {rival} by {gap:.1f} {label} points on the mean, "
+                 f"but the paired interval below reaches 0."]
     elif gap > 0:
         lines = [f"A CRD variant is ahead: {which} leads {rival}, by {gap:.1f} {label} points."]
     else:
@@ -121,6 +125,13 @@ def verdict(methods: Mapping[str, Mapping[str, Any]], metric: str = "miou", labe
         lines.append(f"The gap ({abs(gap):.1f}) is larger than the seed-to-seed spread (sample std up to "
                      f"{spread:.1f} over {n} seeds).")
     return lines
+
+
+def _unsure(paired: Mapping[str, Any] | None, best: str, other: str) -> bool:
+    """Whether the paired verdict of the same two methods has a 95% interval reaching 0 or below."""
+    if not paired or paired.get("best") != best or paired.get("best_baseline") != other:
+        return False
+    return paired.get("ci95") is not None and paired["ci95"][0] <= 0
 
 
 def _points(x: float) -> str:

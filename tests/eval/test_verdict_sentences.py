@@ -49,3 +49,15 @@ def test_verdict_with_two_crd_variants_compares_the_best_of_each_side():
     no_val = verdict({k: _m(v["miou"], 0.01) for k, v in methods.items()})
     assert no_val[0].startswith("No CRD variant is ahead: `crd` (46.0 ± 1.0), the best of the 2 CRD variants, is "
                                 "behind the best other distiller, `kd` (47.0 ± 1.0), by 1.0")
+
+
+def test_a_lead_on_the_mean_whose_paired_interval_reaches_zero_is_not_called_ahead():
+    methods = {"none": _m(0.40, 0.01), "kd": _m(0.45, 0.006), "crd_dense": _m(0.451, 0.005)}
+    unsure = {"best": "crd_dense", "best_baseline": "kd", "diff": 0.001, "ci95": [-0.009, 0.012], "seeds": 3}
+    said = verdict(methods, paired=unsure)
+    assert said[0] == ("No CRD variant is shown ahead: `crd_dense` (45.1 ± 0.5) leads the best other distiller, "
+                       "`kd` (45.0 ± 0.6) by 0.1 mIoU points on the mean, but the paired interval below reaches 0.")
+    assert verdict(methods, paired={**unsure, "ci95": [0.001, 0.002]})[0].startswith("A CRD variant is ahead:")
+    # a paired verdict of other methods, or of one seed, says nothing about this pair
+    assert verdict(methods, paired={**unsure, "best_baseline": "nst"})[0].startswith("A CRD variant is ahead:")
+    assert verdict(methods, paired={**unsure, "ci95": None})[0].startswith("A CRD variant is ahead:")

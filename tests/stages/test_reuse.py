@@ -74,10 +74,16 @@ def test_a_new_run_takes_over_the_unchanged_cells_of_an_earlier_one(smoke_run, t
         cell = torch.load(second / "cells" / f"none-seed{seed}.pt", map_location="cpu", weights_only=False)
         assert cell["config"]["transfer"]["crd_dense"]["temperature"] == 0.2  # now the new run's own cell
     assert "2 cell(s) were taken over from" in (second / "report.md").read_text()
-    # resuming the new run reuses its own (taken-over) cells; nothing runs again
+    # resuming the new run reuses its own (taken-over) cells; nothing runs again. A cell it lacks (as if the run
+    # had been killed before it) is still taken over from the folder the run was started with
+    assert (second / "reuse_cells.txt").read_text().strip() == str(first)
+    (second / "cells" / "none-seed1.pt").unlink()
+    (second / "checkpoints" / "none-seed1_finetuned.pt").unlink()
     transfers.clear()
     assert run_transfer.main(["--resume", str(second)]) == 0
     assert transfers == [] and json.loads((second / "metrics.json").read_text())["reused_cells"] == m2["reused_cells"]
+    assert f"none seed 1: finished in {first} with the same cell config, reused" in (second / "log.txt").read_text()
+    assert (second / "checkpoints" / "none-seed1_finetuned.pt").is_file()
     # only the fine-tuning changes: every cell runs again, but from the transferred students of the earlier run
     args = _smoke_args(smoke_run, tmp_path / "c", *common, "transfer.crd_dense.temperature=0.2", "finetune.lr=0.02")
     assert run_transfer.main([*args[:2], "--reuse-cells", str(second), *args[2:]]) == 0
@@ -106,6 +112,15 @@ def test_reuse_cells_refusals(smoke_run, tmp_path):
     with pytest.raises(ConfigError, match="give one of the two"):
         check_reuse(parse_args(["--resume", str(run_dir), "--reuse-cells", str(run_dir)]), cfg)
     assert check_reuse(parse_args(["--reuse-cells", str(run_dir)]), load_config(SMOKE, ["name=other"])) == run_dir
+    # --resume takes the folder the run was started with; gone, it is named with the way out
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    assert check_reuse(parse_args(["--resume", str(resumed)]), cfg) is None
+    (resumed / "reuse_cells.txt").write_text(f"{run_dir}\n")
+    assert check_reuse(parse_args(["--resume", str(resumed)]), cfg) == run_dir
+    (resumed / "reuse_cells.txt").write_text(f"{tmp_path / 'gone'}\n")
+    with pytest.raises(ConfigError, match=f"--reuse-cells {tmp_path / 'gone'} .* is gone; put that run folder back"):
+        check_reuse(parse_args(["--resume", str(resumed)]), cfg)
 
 
 def test_the_chosen_trial_is_not_fine_tuned_twice(smoke_run, tmp_path, monkeypatch):
