@@ -11,8 +11,7 @@ import time
 
 import yaml
 
-from crossmodal.cli import (check_outputs, check_resume_data, check_reuse, parse_args, run_config, save_data_record,
-                            save_reuse_record)
+from crossmodal.cli import check_outputs, check_resume_data, check_reuse, parse_args, run_config, save_run_records
 from crossmodal.config import resolve_config
 from crossmodal.data.files import data_ready, ensure_synthetic, open_data
 from crossmodal.data.plausibility import log_data_warnings
@@ -65,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     check_run_space(cfg, student)  # room on the run folder's disk for the checkpoints this run will write
     run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
     save_config(cfg, run_dir, accelerator)
-    save_data_record(run_dir, data, accelerator.is_main_process)  # what --resume compares
-    save_reuse_record(run_dir, reuse, accelerator.is_main_process)  # what --resume keeps taking cells from
+    save_run_records(run_dir, data, reuse, accelerator.is_main_process)  # what --resume compares and reuses
     log.info(teacher_input)
     log_data_warnings(data, (cfg.data.source, cfg.data.target), log.warning)  # suspicious frames (cached check)
 

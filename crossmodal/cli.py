@@ -101,12 +101,6 @@ def _recorded_reuse(run_dir: Path) -> Path | None:
     return reuse
 
 
-def save_reuse_record(run_dir: Path, reuse: Path | None, is_main: bool) -> None:
-    """Write runs/<name>/reuse_cells.txt (main process) when the run takes over another run's cells."""
-    if is_main and reuse is not None:
-        write_text_atomic(run_dir / REUSE_RECORD, f"{reuse}\n")
-
-
 def check_outputs(cfg: Config) -> None:
     """Check that the folders a run writes can be written, on a disk with room; UserError otherwise.
 
@@ -124,10 +118,17 @@ def data_record(data: Any) -> dict[str, dict[str, str]]:
             for split, fp in sorted(data.fingerprints.items())}
 
 
-def save_data_record(run_dir: Path, data: Any, is_main: bool) -> None:
-    """Write runs/<name>/data_fingerprint.json (main process), so that --resume can tell changed data."""
-    if is_main:
-        write_text_atomic(run_dir / DATA_RECORD, json.dumps(data_record(data), indent=1, sort_keys=True) + "\n")
+def save_run_records(run_dir: Path, data: Any, reuse: Path | None, is_main: bool) -> None:
+    """Write what --resume reads besides the config (main process).
+
+    That is runs/<name>/data_fingerprint.json, to tell changed data, and reuse_cells.txt when the run takes over
+    another run's cells (check_reuse).
+    """
+    if not is_main:
+        return
+    write_text_atomic(run_dir / DATA_RECORD, json.dumps(data_record(data), indent=1, sort_keys=True) + "\n")
+    if reuse is not None:
+        write_text_atomic(run_dir / REUSE_RECORD, f"{reuse}\n")
 
 
 def check_resume_data(args: argparse.Namespace, data: Any) -> None:
