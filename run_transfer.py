@@ -6,6 +6,7 @@ procedural RGB-D data; `--config FILE key.sub=value ...` runs any experiment (se
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from crossmodal.diskspace import check_run_space
     from crossmodal.downstream import check_head_init
     from crossmodal.models.summary import log_networks
-    from crossmodal.runtime import make_accelerator, save_config, start_run
+    from crossmodal.runtime import check_join, make_accelerator, save_config, start_run
     from crossmodal.stages.cells import run_cells
     from crossmodal.stages.context import RunContext
     from crossmodal.stages.dry_run import dry_run, network_rows
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from eval.report import write_run_report
 
     accelerator = make_accelerator(cfg)
+    check_join(args.join, accelerator.num_processes)  # --join: one more process on the run's cells, alone
     t0 = time.time()
 
     # data: the embedded procedural scenes are generated on first use (main process); real data comes from
@@ -62,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{teacher_input}\n\n{dry_run(cfg, data, teacher_network(cfg, data), student)}")
         return 0
     check_run_space(cfg, student)  # room on the run folder's disk for the checkpoints this run will write
-    run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None)
-    save_config(cfg, run_dir, accelerator)
-    save_run_records(run_dir, data, reuse, accelerator.is_main_process)  # what --resume compares and reuses
+    run_dir, log = start_run(cfg, accelerator, resume=args.resume is not None,
+                             log_file=f"log.join-{os.getpid()}.txt" if args.join else "log.txt")
+    if args.join is None:  # a joined process leaves the run's own files to the run
+        save_config(cfg, run_dir, accelerator)
+        save_run_records(run_dir, data, reuse, accelerator.is_main_process)  # what --resume compares and reuses
     log.info(teacher_input)
     log_data_warnings(data, (cfg.data.source, cfg.data.target), log.warning)  # suspicious frames (cached check)
 
@@ -90,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.controls.random_teacher:
         control = ctx.with_teacher(random_teacher(ctx), control="random_teacher")
         controls["random_teacher"] = run_cells(control, cell_cfg, cfg.controls.random_teacher, "random_teacher")
+    if args.join is not None:  # every cell is finished, by this process or another: the run writes the report
+        print(f"joined {run_dir}: every cell is finished; the run started there writes its report.md")
+        return 0
 
     # the teacher on its own sensor: the reference the student is measured against (its head on the data's classes,
     # and a frozen probe of its features, which a head-less teacher or one of another vocabulary also gets)

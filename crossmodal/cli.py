@@ -36,27 +36,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a new run that reuses every finished (method, seed) cell of the earlier run in RUN_DIR whose "
                         "own settings are unchanged (e.g. after changing one method's options, only that method's "
                         "cells run again); the cells and their checkpoints are copied into the new run folder")
+    p.add_argument("--join", type=Path, default=None, metavar="RUN_DIR",
+                   help="help the run in progress in RUN_DIR from a second process on the same machine: run the "
+                        "cells no other process has finished or is running, in that run folder with its saved "
+                        "config (its `threads` too), and exit once none is left; the run itself writes the report")
     p.add_argument("--dry-run", action="store_true",
                    help="build the data checks, both networks and the distillers, print the networks' table (each "
                         "tapped module, its channels and stride, parameter counts), and exit 0 without training")
     p.add_argument("overrides", nargs="*", help="config overrides as key.sub=value, e.g. finetune.epochs=10")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.join is not None:  # a joined process reads the run folder as a resumed run does
+        if args.resume is not None or args.reuse_cells is not None or args.dry_run:
+            p.error("--join takes a run folder alone: give no --resume, --reuse-cells or --dry-run with it")
+        args.resume = args.join
+    return args
+
+
+def run_flag(args: argparse.Namespace) -> str:
+    """'--join' or '--resume': the option that named the run folder being continued, for messages."""
+    return "--join" if getattr(args, "join", None) is not None else "--resume"
 
 
 def run_config(args: argparse.Namespace) -> Config:
     """The config of this invocation: a file plus overrides, or the saved config of the run being resumed."""
     if args.resume is None:
         return load_config(args.config or DEFAULT_CONFIG, args.overrides)
+    where = f"{run_flag(args)} {args.resume}"
     if args.config or args.overrides:
-        raise ConfigError("--resume continues a run with the config saved in it; drop --config and the overrides "
-                          "(or start a new run without --resume)")
+        raise ConfigError(f"{run_flag(args)} continues a run with the config saved in it; drop --config and the "
+                          f"overrides (or start a new run without {run_flag(args)})")
     saved = args.resume / "config.yaml"
     if not saved.is_file():
-        raise ConfigError(f"--resume {args.resume}: no {saved} there; name a run folder written by run_transfer.py "
+        raise ConfigError(f"{where}: no {saved} there; name a run folder written by run_transfer.py "
                           f"(e.g. runs/default)")
     cfg = load_config(saved)
     if (Path(cfg.output_dir) / cfg.name).resolve() != args.resume.resolve():
-        raise ConfigError(f"--resume {args.resume}: its config.yaml writes to {Path(cfg.output_dir) / cfg.name}; "
+        raise ConfigError(f"{where}: its config.yaml writes to {Path(cfg.output_dir) / cfg.name}; "
                           f"run from the folder the run was started in")
     return cfg
 
@@ -75,7 +90,7 @@ def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
             raise ConfigError("--reuse-cells starts a new run from another run's cells; --resume already reuses the "
                               "finished cells of its own run, and of the folder it was started with: give one of "
                               "the two")
-        return _recorded_reuse(args.resume)
+        return _recorded_reuse(args.resume, run_flag(args))
     if reuse is None:
         return None
     if not (reuse / "cells").is_dir():
@@ -88,14 +103,14 @@ def check_reuse(args: argparse.Namespace, cfg: Config) -> Path | None:
     return reuse
 
 
-def _recorded_reuse(run_dir: Path) -> Path | None:
+def _recorded_reuse(run_dir: Path, flag: str) -> Path | None:
     """The --reuse-cells folder the run in `run_dir` was started with (its reuse_cells.txt), checked; else None."""
     record = run_dir / REUSE_RECORD
     if not record.is_file():
         return None
     reuse = Path(record.read_text(encoding="utf-8").strip())
     if not (reuse / "cells").is_dir():
-        raise ConfigError(f"--resume {run_dir}: the run was started with --reuse-cells {reuse} ({record}), and "
+        raise ConfigError(f"{flag} {run_dir}: the run was started with --reuse-cells {reuse} ({record}), and "
                           f"{reuse / 'cells'} is gone; put that run folder back, or delete {record} to resume "
                           f"without it (the cells not yet taken over from it then run here)")
     return reuse
@@ -139,24 +154,24 @@ def check_resume_data(args: argparse.Namespace, data: Any) -> None:
     """
     if args.resume is None:
         return
-    record = args.resume / DATA_RECORD
+    where, record = f"{run_flag(args)} {args.resume}", args.resume / DATA_RECORD
     try:
         saved = json.loads(record.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"--resume {args.resume}: no {record} there: the run was started by an earlier version that "
+        raise ConfigError(f"{where}: no {record} there: the run was started by an earlier version that "
                           f"did not record its data's content, so unchanged data cannot be told from changed data; "
                           f"start a new run instead (without --resume)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"--resume {args.resume}: {record} cannot be read ({err}); start a new run "
+        raise ConfigError(f"{where}: {record} cannot be read ({err}); start a new run "
                           f"instead") from None
     if not isinstance(saved, dict) or not all(isinstance(v, dict) for v in saved.values()):
-        raise ConfigError(f"--resume {args.resume}: {record} is not a record of the run's data; start a new run "
+        raise ConfigError(f"{where}: {record} is not a record of the run's data; start a new run "
                           f"instead")
     now = data_record(data)
     for split in sorted(set(saved) | set(now)):
         old, new = saved.get(split, {}), now.get(split, {})
         if old.get("fingerprint") != new.get("fingerprint"):
-            raise ConfigError(f"--resume {args.resume}: data.{split} ({new.get('path') or old.get('path')}) is not the "
+            raise ConfigError(f"{where}: data.{split} ({new.get('path') or old.get('path')}) is not the "
                               f"data the run started on (content fingerprint {new.get('fingerprint')} now, "
                               f"{old.get('fingerprint')} in {record}); resuming would mix results from both: start a "
                               f"new run instead (without --resume)")

@@ -83,11 +83,20 @@ def move_aside(run_dir: Path) -> Path:
     return target
 
 
-def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tuple[Path, logging.Logger]:
-    """Create runs/<name>/ and log to runs/<name>/log.txt from the main process.
+def check_join(join: Path | None, num_processes: int) -> None:
+    """Refuse --join under a multi-process launch: the processes of one launch run each cell together."""
+    if join is not None and num_processes > 1:
+        raise ConfigError(f"--join {join}: a joined process runs cells alone; start it with `python "
+                          f"run_transfer.py --join {join}` (or `accelerate launch --num_processes 1`), not "
+                          f"with {num_processes} processes")
+
+
+def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False,
+              log_file: str = "log.txt") -> tuple[Path, logging.Logger]:
+    """Create runs/<name>/ and log to runs/<name>/`log_file` from the main process.
 
     A new run (not `resume`) starts from an empty folder: an earlier run's folder of the same name is moved aside
-    whole to runs/<name>.prev-<time>/.
+    whole to runs/<name>.prev-<time>/. A process joined to the run (--join) logs to a file of its own.
     """
     run_dir = Path(cfg.output_dir) / cfg.name
     log = logging.getLogger("crossmodal")
@@ -97,7 +106,7 @@ def start_run(cfg: Config, accelerator: Accelerator, resume: bool = False) -> tu
     if accelerator.is_main_process:
         moved = move_aside(run_dir) if not resume and run_dir.exists() else None
         run_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(run_dir / "log.txt", mode="a" if resume else "w")
+        handler = logging.FileHandler(run_dir / log_file, mode="a" if resume else "w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.info("command: %s%s", " ".join(sys.argv), " (resuming)" if resume else "")

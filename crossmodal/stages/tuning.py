@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from crossmodal.config import Config, with_setting
-from crossmodal.stages.cells import run_cell
+from crossmodal.stages.cells import run_cell_list
 from crossmodal.stages.context import RunContext
 
 
@@ -18,22 +18,27 @@ def tune_methods(ctx: RunContext) -> tuple[dict[str, Config], dict[str, dict[str
     """For every method of tune.trials: the config of its chosen setting, and what was tried.
 
     What was tried is metrics.json's "tuning": each setting with its val mIoU per tune seed and mean, the chosen
-    one and the rule. Trial cells finished in the run folder ctx.reuse with the same settings are taken over.
+    one and the rule. Trial cells finished in the run folder ctx.reuse with the same settings are taken over. Every
+    trial is run (or waited for, when a joined process runs it) before any choice is made.
     """
     cfg, log = ctx.cfg, ctx.log
+    configs = {method: [with_setting(cfg, method, setting, f"tune.trials.{method}[{i}]")
+                        for i, setting in enumerate(settings)] for method, settings in cfg.tune.trials.items()}
+    keys = [(method, i, seed) for method, tried in configs.items() for i in range(len(tried))
+            for seed in cfg.tune.seeds]
+    done = run_cell_list(ctx, [(configs[m][i], m, seed, f"trial{i}", True) for m, i, seed in keys])
+    val = {key: result.metrics["val_miou"] for key, result in zip(keys, done)}
     chosen: dict[str, Config] = {}
     record: dict[str, dict[str, Any]] = {}
     for method, settings in cfg.tune.trials.items():
         trials = []
         for i, setting in enumerate(settings):
-            trial_cfg = with_setting(cfg, method, setting, f"tune.trials.{method}[{i}]")
-            per_seed = {str(seed): run_cell(ctx, trial_cfg, method, seed, f"trial{i}", trial=True).metrics["val_miou"]
-                        for seed in cfg.tune.seeds}
+            per_seed = {str(seed): val[method, i, seed] for seed in cfg.tune.seeds}
             trials.append({"setting": dict(setting), "val_miou": float(np.mean(list(per_seed.values()))),
                            "val_miou_per_seed": per_seed})
             log.info("tune %s [%d] %s: val mIoU %.4f", method, i, setting or "as configured", trials[-1]["val_miou"])
         best = max(range(len(trials)), key=lambda k: (trials[k]["val_miou"], -k))  # ties: the first listed
-        chosen[method] = with_setting(cfg, method, settings[best], f"tune.trials.{method}[{best}]")
+        chosen[method] = configs[method][best]
         record[method] = {"chosen": best, "setting": dict(settings[best]), "trials": trials,
                           "seeds": list(cfg.tune.seeds)}
         log.info("tune %s: chose [%d] %s (val mIoU %.4f)", method, best, settings[best] or "as configured",
