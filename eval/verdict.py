@@ -131,7 +131,12 @@ def _unsure(paired: Mapping[str, Any] | None, best: str, other: str) -> bool:
     """Whether the paired verdict of the same two methods has a 95% interval reaching 0 or below."""
     if not paired or paired.get("best") != best or paired.get("best_baseline") != other:
         return False
-    return paired.get("ci95") is not None and paired["ci95"][0] <= 0
+    return paired.get("ci95") is not None and not _above_zero(paired["ci95"])
+
+
+def _above_zero(ci: list[float] | None) -> bool:
+    """Whether a 95% interval lies wholly above 0 (None, one seed's: it does not)."""
+    return ci is not None and ci[0] > 0
 
 
 def _points(x: float) -> str:
@@ -146,7 +151,7 @@ def verdict_lines(v: Mapping[str, Any], label: str = "mIoU") -> list[str]:
     """Sentences for report.md from paired_verdict, each interval said as clearing 0 or not."""
     lines = []
     if v.get("best") and v.get("best_baseline"):
-        clear = v["ci95"] is not None and v["ci95"][0] > 0
+        clear = _above_zero(v["ci95"])
         chosen = (" (the best CRD variant and the best baseline by val mIoU)" if v.get("chosen_on") == "val" else "")
         lines.append(f"Paired over {v['seeds']} seed(s){chosen}: `{v['best']}` minus `{v['best_baseline']}` = "
                      f"{_points(v['diff'])} {label} points, 95% t-interval {_interval(v['ci95'])}"
@@ -154,7 +159,7 @@ def verdict_lines(v: Mapping[str, Any], label: str = "mIoU") -> list[str]:
                         if v["ci95"] else "."))
     k = v.get("knowledge")
     if k:
-        clear = k["ci95"] is not None and k["ci95"][0] > 0
+        clear = _above_zero(k["ci95"])
         lines.append(f"What the teacher knows: `{k['method']}` with the trained teacher minus the same with a random "
                      f"teacher = {_points(k['diff'])} points, 95% t-interval {_interval(k['ci95'])} over "
                      f"{k['seeds']} seed(s)" + (": above 0." if clear else ": not established." if k["ci95"] else "."))

@@ -69,7 +69,7 @@ def run_cell(ctx: RunContext, cfg: Config, method: str, seed: int, control: str 
         done = store.existing(cell)  # finished by the process that held the claim
         return done if done is not None else _compute(ctx, cell, store)
     finally:
-        claim.release(finished=store.path(cell).is_file())
+        claim.release()
 
 
 def _compute(ctx: RunContext, cell: Cell, store: CellStore) -> MethodResult:

@@ -18,6 +18,7 @@ class CellClaim:
 
     def __init__(self, cell_file: Path) -> None:
         cell_file.parent.mkdir(parents=True, exist_ok=True)
+        self.cell_file = cell_file
         self.lock = FileLock(cell_file.with_suffix(".lock"))
         self.unlocked = False
 
@@ -35,14 +36,14 @@ class CellClaim:
             self.unlocked = True
         return True
 
-    def release(self, finished: bool) -> None:
-        """Let the cell go; once it is `finished` (its file written) the lock file is removed too.
+    def release(self) -> None:
+        """Let the cell go; once it is finished (its file written) the lock file is removed too.
 
         A process still waiting on the removed file then finds the cell finished, as does one that makes a new one.
         """
         if self.unlocked:
             return
-        if finished:
+        if self.cell_file.is_file():
             with contextlib.suppress(OSError):  # where an open file cannot be removed (Windows) it stays, harmless
                 Path(self.lock.lock_file).unlink()
         self.lock.release()

@@ -18,11 +18,11 @@ def test_a_claim_is_held_by_one_process_at_a_time(tmp_path):
     mine, other = CellClaim(cell), CellClaim(cell)
     assert mine.take(wait=False)
     assert not other.take(wait=False)
-    mine.release(finished=False)  # not finished: the lock file stays for the next claimant
+    mine.release()  # not finished: the lock file stays for the next claimant
     assert (tmp_path / "cells" / "crd-seed0.lock").exists()
     assert other.take(wait=False)
     cell.write_bytes(b"done")
-    other.release(finished=True)
+    other.release()  # finished: the lock file goes
     assert not (tmp_path / "cells" / "crd-seed0.lock").exists()
 
 
@@ -46,14 +46,16 @@ _HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from crossmodal.stages.claims import CellClaim
-    cells = Path(sys.argv[1])
-    claim = CellClaim(cells / "crd_dense-seed0.pt")
+    run = Path(sys.argv[1])
+    claim = CellClaim(run / "cells" / "crd_dense-seed0.pt")
     assert claim.take(wait=False)
     print("held", flush=True)
     deadline = time.time() + 300
-    while not all((cells / f"{c}-seed1.pt").exists() for c in ("none", "crd_dense")) and time.time() < deadline:
+    waiting = "crd_dense seed 0: another process is running it; waiting"
+    while not any(waiting in log.read_text() for log in run.glob("log.join-*.txt")) and time.time() < deadline:
         time.sleep(0.05)
-    # exits without finishing the cell, as a killed process would: the lock goes with it
+    # exits, once the joined process waits for it, without finishing the cell, as a killed process would: the lock
+    # goes with it
 """)
 
 
@@ -71,7 +73,7 @@ def test_a_joined_process_runs_the_cells_left_and_waits_for_a_held_one(smoke_run
     real = cells._compute
     monkeypatch.setattr(cells, "_compute", lambda ctx, cell, store: computed.append((cell.method, cell.seed))
                         or real(ctx, cell, store))
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(run / "cells")], cwd=REPO, stdout=subprocess.PIPE,
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(run)], cwd=REPO, stdout=subprocess.PIPE,
                               text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -104,4 +106,5 @@ def test_a_file_system_without_locks_runs_the_cell_anyway(tmp_path, monkeypatch)
 
     monkeypatch.setattr(claim.lock, "acquire", no_locks)
     assert claim.take(wait=False) and claim.unlocked
-    claim.release(finished=True)  # nothing was locked: nothing to let go
+    (tmp_path / "cells" / "crd-seed0.pt").write_bytes(b"done")
+    claim.release()  # nothing was locked: nothing to let go
